@@ -1,0 +1,58 @@
+"""Sieve: the Streamlit entry point. Run with `streamlit run app.py`.
+
+The UI only reads and writes the store; training happens in the worker process, which
+this app starts by itself when no live worker is found.
+"""
+import streamlit as st
+
+from core import store, worker
+
+st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
+db = store.connect()
+
+pages = [
+    st.Page("pages/projects.py", title="Projects", icon=":material/folder:", default=True),
+    st.Page("pages/annotate.py", title="Annotate", icon=":material/label:"),
+    st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+]
+navigation = st.navigation(pages)
+
+with st.sidebar:
+    projects = store.projects(db)
+    if projects:
+        ids = [p["id"] for p in projects]
+        current = st.session_state.get("project_id")
+        st.session_state.project_id = st.selectbox(
+            "Project", ids, index=ids.index(current) if current in ids else len(ids) - 1,
+            format_func={p["id"]: p["name"] for p in projects}.get)
+    else:
+        st.session_state.project_id = None
+    st.session_state.annotator = st.text_input("Your name", value=st.session_state.get("annotator", "annotator"),
+                                               help="Recorded with every label you give.").strip() or "annotator"
+
+    @st.fragment(run_every="2s")
+    def job_status():
+        state = worker.ensure_worker(db)
+        live = store.live_workers(db)
+        if live:
+            st.caption(f":green[●] Worker running on {live[0]['device']}")
+        elif state == "external":
+            st.caption(":orange[●] Waiting for an external worker (SIEVE_WORKER=external)")
+        else:
+            st.caption(":orange[●] Starting the worker…")
+        project_id = st.session_state.get("project_id")
+        if project_id is None:
+            return
+        for job in store.active_jobs(db, project_id):
+            if job["status"] == store.RUNNING:
+                st.progress(min(max(job["progress"], 0.0), 1.0), text=f"{job['kind']}: {job['message']}")
+            else:
+                st.caption(f"queued: {job['kind']}")
+        failed = [j for j in store.jobs(db, project_id, 5) if j["status"] == store.FAILED]
+        if failed:
+            st.caption(f":red[Last {failed[0]['kind']} job failed]: {failed[0]['message']}")
+
+    job_status()
+
+navigation.run()

@@ -1,0 +1,78 @@
+"""Artifacts on disk: written to a temporary directory, then moved into place in one step.
+
+A reader either sees a complete artifact directory or none at all; a crash mid-write
+leaves only a `.tmp-*` directory that nothing references (and `sweep_temporary` removes).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core import config
+
+
+def project_dir(project_id: int) -> Path:
+    return config.data_dir() / "projects" / str(project_id)
+
+
+@contextmanager
+def atomic_dir(parent: Path, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """Yield (temporary dir, final dir); the temporary one becomes the final one on success."""
+    parent.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    tmp, final = parent / f".tmp-{name}", parent / name
+    tmp.mkdir()
+    try:
+        yield tmp, final
+        _fsync_dir(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    for child in path.iterdir():
+        if child.is_file():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array))
+
+
+def sweep_temporary(root: Path | None = None) -> int:
+    """Remove temporary directories left by a crashed writer."""
+    root = root or config.data_dir() / "projects"
+    removed = 0
+    if root.exists():
+        for tmp in root.glob("*/*/.tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def zip_dir(directory: Path) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory))
+    return buffer.getvalue()

@@ -1,0 +1,153 @@
+"""Command line: python -m core {worker,import,export,export-model,simulate}."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from core import store
+
+
+def _project(db, name: str) -> dict:
+    row = store.project_by_name(db, name)
+    if row is None:
+        sys.exit(f"error: no project called {name!r}")
+    return row
+
+
+def cmd_worker(args) -> None:
+    from core.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    lanes = tuple(args.lanes.split(","))
+    worker = Worker(lanes=lanes)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.connect().conn, lanes)
+    worker.run()
+
+
+def cmd_import(args) -> None:
+    from core import io
+
+    db = store.connect()
+    try:
+        frame = io.read_table(args.file)
+        existing = store.project_by_name(db, args.project)
+        if existing:
+            plan = io.add_to_project(db, existing["id"], frame, args.text_column, args.label_column,
+                                     args.eval_fraction, args.seed)
+            print(f"added to {args.project!r}: {plan.summary()}")
+        else:
+            plan = io.plan_import(frame, args.text_column, args.label_column, io.parse_classes(args.classes))
+            io.create_project_from_plan(db, args.project, plan, model=args.model, eval_fraction=args.eval_fraction,
+                                        seed=args.seed)
+            print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
+    except io.ImportFailed as err:
+        sys.exit(f"error: {err}")
+
+
+def cmd_export(args) -> None:
+    from core import io
+
+    db = store.connect()
+    project = _project(db, args.project)
+    fmt = args.format or Path(args.out).suffix.lstrip(".") or "csv"
+    Path(args.out).write_bytes(io.export_labels(db, project["id"], fmt))
+    print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
+
+
+def cmd_export_model(args) -> None:
+    from core import training
+
+    db = store.connect()
+    project = _project(db, args.project)
+    versions = store.versions(db, project["id"])
+    if args.version is not None:
+        versions = [v for v in versions if v["number"] == args.version]
+    if not versions:
+        sys.exit("error: no such model version (train one first)")
+    out = training.export_model(db, versions[-1]["id"], Path(args.out))
+    print(f"wrote version {versions[-1]['number']} to {out}")
+
+
+def cmd_simulate(args) -> None:
+    from core import simulate
+    from core.classifiers import head, setfit_encoder
+
+    train = simulate.read_dataset(args.train, args.text_column, args.label_column)
+    test = simulate.read_dataset(args.test, args.text_column, args.label_column)
+    result = simulate.run(
+        train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
+        classifier=args.classifier, model=args.model, init_strategy=args.init_strategy,
+        head_args=head.HeadArguments(C=args.head_c),
+        setfit_args=setfit_encoder.SetFitArguments(max_steps=args.setfit_max_steps, seed=args.seed),
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    result["config"].update({"train": str(args.train), "test": str(args.test)})
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(f"AUC {result['auc']:.4f}, final accuracy {result['final_accuracy']:.4f}")
+
+
+def parser() -> argparse.ArgumentParser:
+    from core import strategies
+
+    root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("worker", help="run the background training worker")
+    p.add_argument("--lanes", default="fast,slow", help="fast (head refits), slow (embedding, retrains) or both")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("import", help="create a project from a file, or add the file to an existing project")
+    p.add_argument("file")
+    p.add_argument("--project", required=True)
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column")
+    p.add_argument("--classes", help="comma-separated class names (default: the label column's values)")
+    p.add_argument("--model", default="default", help="sentence-transformers model id or path")
+    p.add_argument("--eval-fraction", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export labels")
+    p.add_argument("--project", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"])
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("export-model", help="export a model version as a SetFit directory")
+    p.add_argument("--project", required=True)
+    p.add_argument("--version", type=int, help="version number (default: the latest)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export_model)
+
+    p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--strategy", default="auto", choices=list(strategies.STRATEGIES))
+    p.add_argument("--init", type=int, default=30)
+    p.add_argument("--init-strategy", default="auto", choices=["auto", "random", "balanced"],
+                   help="auto: the strategy's own cold start; balanced: class-balanced (uses the gold labels)")
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classifier", default="head", choices=["head", "setfit"])
+    p.add_argument("--model", default=None, help="encoder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--head-c", type=float, default=10.0, help="inverse regularisation of the logistic head")
+    p.add_argument("--setfit-max-steps", type=int, default=80)
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_simulate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,122 @@
+"""Offline active-learning simulation: the app's classifiers and strategies with an oracle.
+
+The oracle reveals the gold label of each text a strategy picks. After the initial set and
+after every round, the model is evaluated on the test set. The learning-curve AUC is the
+mean test accuracy over those steps, so a strategy that is good early scores higher.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from core import config, embeddings, evaluation, strategies
+from core.classifiers import head, setfit_encoder
+
+CLASSIFIERS = ("head", "setfit")
+INIT_STRATEGIES = ("auto", "random", "balanced")
+
+
+def cached_embeddings(model: str | None, texts: list[str]) -> np.ndarray:
+    """Base-encoder embeddings, cached on disk: simulations re-run often over the same data."""
+    key = hashlib.sha1((str(model) + "\x00" + "\x00".join(texts)).encode()).hexdigest()[:20]
+    path = config.data_dir() / "cache" / f"emb-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embeddings.encode(embeddings.load_encoder(model), texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
+
+
+def initial_set(init_strategy: str, strategy: str, pool_vectors: np.ndarray, y: np.ndarray, n: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """The first labels: the strategy's own cold start, uniform random, or class-balanced (HAST grid)."""
+    everything = np.arange(len(pool_vectors))
+    if init_strategy == "random":
+        return rng.choice(everything, n, replace=False)
+    if init_strategy == "balanced":
+        classes = np.unique(y)
+        per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+        picked = [rows[i] for i in range(n) for rows in per_class if i < len(rows)]
+        return np.array(picked[:n], dtype=np.int64)
+    return strategies.select(strategy, None, pool_vectors, everything, n, rng).indices
+
+
+def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: int = 30, batch: int = 10,
+        rounds: int = 10, seed: int = 0, classifier: str = "head", model: str | None = None,
+        init_strategy: str = "auto", head_args: head.HeadArguments | None = None,
+        setfit_args: setfit_encoder.SetFitArguments | None = None,
+        log: Callable[[str], None] = lambda _m: None) -> dict:
+    """Simulate; `train`/`test` have columns text,label. Returns the result document."""
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {classifier!r}; choose from {', '.join(CLASSIFIERS)}.")
+    if init_strategy not in INIT_STRATEGIES:
+        raise ValueError(f"Unknown initial strategy {init_strategy!r}; choose from {', '.join(INIT_STRATEGIES)}.")
+    names = sorted(set(train["label"]))
+    position = {name: i for i, name in enumerate(names)}
+    pool_texts, test_texts = train["text"].tolist(), test["text"].tolist()
+    y_pool = train["label"].map(position).to_numpy()
+    y_test = test["label"].map(position).fillna(-1).astype(int).to_numpy()
+    pool_vectors = cached_embeddings(model, pool_texts)
+    test_vectors = cached_embeddings(model, test_texts)
+    head_args = head_args or head.HeadArguments()
+    rng = np.random.default_rng(seed)
+
+    labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
+    steps = []
+    for round_number in range(rounds + 1):
+        t0 = time.perf_counter()
+        if classifier == "setfit":
+            pool_vectors, test_vectors = _setfit_round(model, pool_texts, test_texts, labeled, y_pool, setfit_args,
+                                                       seed)
+        model_fit = head.fit(pool_vectors[labeled], y_pool[labeled], head_args)
+        probs = head.predict_proba(model_fit, pool_vectors, len(names))
+        fit_s = time.perf_counter() - t0
+        predicted = model_fit.predict(test_vectors)
+        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, predicted), "fit_s": fit_s, "query_s": 0.0}
+        if round_number < rounds:
+            t1 = time.perf_counter()
+            candidates = np.setdiff1d(np.arange(len(pool_texts)), labeled)
+            counts = np.bincount(y_pool[labeled], minlength=len(names)).tolist()
+            chosen = strategies.select(strategy, probs, pool_vectors, candidates, batch, rng, class_counts=counts)
+            labeled = np.concatenate([labeled, chosen.indices])
+            step["query_s"] = time.perf_counter() - t1
+        steps.append(step)
+        log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
+    accuracies = [s["accuracy"] for s in steps]
+    return {
+        "config": {"strategy": strategy, "init": init, "batch": batch, "rounds": rounds, "seed": seed,
+                   "classifier": classifier, "model": model or config.DEFAULT_MODEL, "init_strategy": init_strategy,
+                   "pool": len(pool_texts), "test": len(test_texts), "classes": names,
+                   "head": head_args.to_dict(),
+                   "setfit": (setfit_args or setfit_encoder.SetFitArguments()).to_dict()
+                   if classifier == "setfit" else None},
+        "steps": steps,
+        "auc": float(np.mean(accuracies)),
+        "final_accuracy": accuracies[-1],
+    }
+
+
+def _setfit_round(model, pool_texts, test_texts, labeled, y_pool, setfit_args, seed):
+    args = setfit_args or setfit_encoder.SetFitArguments(seed=seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        body = Path(scratch) / "body"
+        setfit_encoder.train_encoder(model, [pool_texts[i] for i in labeled], y_pool[labeled], body, args)
+        encoder = embeddings.load_encoder.__wrapped__(str(body))
+        return embeddings.encode(encoder, pool_texts), embeddings.encode(encoder, test_texts)
+
+
+def read_dataset(path: str | Path, text_column: str = "text", label_column: str = "label") -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+    return frame.rename(columns={text_column: "text", label_column: "label"})[["text", "label"]]

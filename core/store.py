@@ -1,0 +1,623 @@
+"""The SQLite store: schema, migrations and every read and write.
+
+All state shared between the UI and the worker lives here. The database runs in WAL mode
+with a busy timeout, so readers never block the writer. Writes go through `transaction()`
+(BEGIN IMMEDIATE ... COMMIT), which either applies all of a change or none of it.
+Annotations are append-only: undo and relabel add rows, they never overwrite.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from core import config
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+
+# Annotation actions.
+LABEL, SKIP, UNDO = "label", "skip", "undo"
+# Example splits: the pool the model queries, and the eval sample it never chooses from.
+POOL, EVAL = "pool", "eval"
+# Job kinds and states.
+EMBED, HEAD, FULL = "embed", "head", "full"
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# The fast lane refits heads in milliseconds; the slow lane embeds and fine-tunes.
+LANES = {"fast": (HEAD,), "slow": (EMBED, FULL)}
+
+DEFAULT_SETTINGS = {
+    "refit_every": 5,  # new labels between head refits
+    "retrain_every": 50,  # new labels between full retrains
+    "strategy": "auto",
+    "queue_size": 200,  # ranked texts published per version
+    "batch_size": 20,  # the diversified head of the queue
+}
+
+
+def now() -> float:
+    return time.time()
+
+
+_local = threading.local()
+
+
+def connect(path: Path | str | None = None) -> sqlite_utils.Database:
+    """A connection for the current thread (sqlite3 connections must not be shared)."""
+    path = str(path or config.db_path())
+    cache = getattr(_local, "dbs", None)
+    if cache is None:
+        cache = _local.dbs = {}
+    db = cache.get(path)
+    if db is None:
+        db = cache[path] = _open(path)
+    return db
+
+
+def _open(path: str) -> sqlite_utils.Database:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # a label acknowledged is a label on disk
+    conn.execute("PRAGMA foreign_keys=ON")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE so concurrent writers queue on the busy timeout instead of failing mid-way."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# ---------------------------------------------------------------- schema
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    guidelines TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT 'default',
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS classes (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    shortcut TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE IF NOT EXISTS examples (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    hash TEXT NOT NULL,
+    split TEXT NOT NULL DEFAULT 'pool' CHECK (split IN ('pool', 'eval')),
+    created_at REAL NOT NULL,
+    UNIQUE (project_id, hash)
+);
+CREATE TABLE IF NOT EXISTS annotations (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    example_id INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+    annotator TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('label', 'skip', 'undo')),
+    label TEXT,
+    reverts INTEGER REFERENCES annotations(id),
+    seconds REAL,
+    model_version_id INTEGER,
+    strategy TEXT,
+    score REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS annotations_project ON annotations(project_id, example_id);
+CREATE INDEX IF NOT EXISTS annotations_reverts ON annotations(reverts);
+CREATE TABLE IF NOT EXISTS leases (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    example_id INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+    annotator TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (project_id, example_id)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    priority INTEGER NOT NULL DEFAULT 0,
+    params TEXT NOT NULL DEFAULT '{}',
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    worker TEXT,
+    heartbeat_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    result_version_id INTEGER,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, priority, id);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    pid INTEGER,
+    host TEXT,
+    device TEXT,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS encoders (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    version_id INTEGER,
+    path TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    seconds REAL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('head', 'full')),
+    parent_id INTEGER REFERENCES model_versions(id),
+    encoder_id INTEGER NOT NULL REFERENCES encoders(id),
+    params TEXT NOT NULL DEFAULT '{}',
+    label_watermark INTEGER NOT NULL,
+    n_labels INTEGER NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    path TEXT NOT NULL,
+    timings TEXT NOT NULL DEFAULT '{}',
+    job_id INTEGER,
+    created_at REAL NOT NULL,
+    UNIQUE (project_id, number)
+);
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1}
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    db.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    if (db.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0) >= max(MIGRATIONS):
+        return
+    with transaction(db) as conn:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        for version in sorted(v for v in MIGRATIONS if v > current):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:
+    return list(db.query(sql, params))
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> dict | None:
+    rows = _rows(db, sql, params)
+    return rows[0] if rows else None
+
+
+def _decode(row: dict | None, *fields: str) -> dict | None:
+    if row is not None:
+        for field in fields:
+            if isinstance(row.get(field), str):
+                row[field] = json.loads(row[field])
+    return row
+
+
+# ---------------------------------------------------------------- projects and classes
+
+
+class StoreError(ValueError):
+    """A request the store refuses, with a message meant for the user."""
+
+
+def create_project(conn: sqlite3.Connection, name: str, classes: list[dict], guidelines: str = "",
+                   model: str = config.DEFAULT_MODEL, settings: dict | None = None) -> int:
+    """Insert a project and its classes; call inside `transaction()`."""
+    name = name.strip()
+    if not name:
+        raise StoreError("The project needs a name.")
+    if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
+        raise StoreError(f"A project called {name!r} already exists.")
+    merged = {**DEFAULT_SETTINGS, **(settings or {})}
+    cur = conn.execute(
+        "INSERT INTO projects (name, guidelines, model, settings, created_at) VALUES (?, ?, ?, ?, ?)",
+        (name, guidelines, model or config.DEFAULT_MODEL, json.dumps(merged), now()),
+    )
+    project_id = cur.lastrowid
+    for position, cls in enumerate(classes):
+        conn.execute(
+            "INSERT INTO classes (project_id, name, shortcut, description, position) VALUES (?, ?, ?, ?, ?)",
+            (project_id, cls["name"], cls.get("shortcut"), cls.get("description", ""), position),
+        )
+    return project_id
+
+
+def projects(db) -> list[dict]:
+    return [_decode(r, "settings") for r in _rows(db, "SELECT * FROM projects ORDER BY id")]
+
+
+def project(db, project_id: int) -> dict | None:
+    return _decode(_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,)), "settings")
+
+
+def project_by_name(db, name: str) -> dict | None:
+    return _decode(_one(db, "SELECT * FROM projects WHERE name = ?", (name,)), "settings")
+
+
+def update_project(db, project_id: int, **fields) -> None:
+    if "settings" in fields:
+        fields["settings"] = json.dumps({**DEFAULT_SETTINGS, **fields["settings"]})
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    with transaction(db) as conn:
+        conn.execute(f"UPDATE projects SET {assignments} WHERE id = ?", (*fields.values(), project_id))
+
+
+def classes(db, project_id: int) -> list[dict]:
+    return _rows(db, "SELECT * FROM classes WHERE project_id = ? ORDER BY position", (project_id,))
+
+
+def class_names(db, project_id: int) -> list[str]:
+    return [c["name"] for c in classes(db, project_id)]
+
+
+# ---------------------------------------------------------------- examples
+
+
+def insert_examples(conn: sqlite3.Connection, project_id: int, rows: list[tuple[str, str, str, str]]) -> dict[str, int]:
+    """Insert (text, meta_json, hash, split) rows, skipping hashes already in the project.
+
+    Returns hash -> example id for every row (new or existing); call inside `transaction()`.
+    """
+    created = now()
+    conn.executemany(
+        "INSERT OR IGNORE INTO examples (project_id, text, meta, hash, split, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [(project_id, text, meta, digest, split, created) for text, meta, digest, split in rows],
+    )
+    hashes = [r[2] for r in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(hashes), 900):  # SQLite's bound-parameter limit
+        chunk = hashes[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        for example_id, digest in conn.execute(
+            f"SELECT id, hash FROM examples WHERE project_id = ? AND hash IN ({marks})", (project_id, *chunk)
+        ):
+            ids[digest] = example_id
+    return ids
+
+
+def existing_hashes(db, project_id: int) -> set[str]:
+    return {r[0] for r in db.conn.execute("SELECT hash FROM examples WHERE project_id = ?", (project_id,))}
+
+
+def example(db, example_id: int) -> dict | None:
+    return _decode(_one(db, "SELECT * FROM examples WHERE id = ?", (example_id,)), "meta")
+
+
+def example_count(db, project_id: int, split: str | None = None) -> int:
+    if split:
+        return db.conn.execute("SELECT count(*) FROM examples WHERE project_id = ? AND split = ?",
+                               (project_id, split)).fetchone()[0]
+    return db.conn.execute("SELECT count(*) FROM examples WHERE project_id = ?", (project_id,)).fetchone()[0]
+
+
+def example_ids(db, project_id: int, split: str | None = None) -> list[int]:
+    sql = "SELECT id FROM examples WHERE project_id = ?" + (" AND split = ?" if split else "") + " ORDER BY id"
+    return [r[0] for r in db.conn.execute(sql, (project_id, split) if split else (project_id,))]
+
+
+def texts_by_id(db, ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        out.update(db.conn.execute(f"SELECT id, text FROM examples WHERE id IN ({marks})", chunk).fetchall())
+    return out
+
+
+def search_examples(db, project_id: int, query: str, limit: int = 20) -> list[dict]:
+    """Keyword search over unlabeled pool texts, for finding rare classes at cold start."""
+    return _rows(
+        db,
+        f"""SELECT e.id, e.text FROM examples e
+            WHERE e.project_id = ? AND e.split = 'pool' AND e.text LIKE ? ESCAPE '\\'
+              AND e.id NOT IN (SELECT example_id FROM ({CURRENT_LABELS_SQL}))
+            ORDER BY e.id LIMIT ?""",
+        (project_id, "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", project_id, limit),
+    )
+
+
+# ---------------------------------------------------------------- annotations
+
+# The effective label of an example: its latest 'label' annotation that no 'undo' reverted.
+CURRENT_LABELS_SQL = """
+    SELECT example_id, label, annotation_id, annotator, created_at FROM (
+        SELECT a.example_id, a.label, a.id AS annotation_id, a.annotator, a.created_at,
+               ROW_NUMBER() OVER (PARTITION BY a.example_id ORDER BY a.id DESC) AS rn
+        FROM annotations a
+        WHERE a.project_id = ? AND a.action = 'label'
+          AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+    ) WHERE rn = 1
+"""
+
+
+def add_annotation(conn: sqlite3.Connection, project_id: int, example_id: int, annotator: str, action: str,
+                   label: str | None = None, reverts: int | None = None, seconds: float | None = None,
+                   model_version_id: int | None = None, strategy: str | None = None,
+                   score: float | None = None) -> int:
+    """Append one annotation row; call inside `transaction()`."""
+    cur = conn.execute(
+        """INSERT INTO annotations (project_id, example_id, annotator, action, label, reverts, seconds,
+                                    model_version_id, strategy, score, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (project_id, example_id, annotator, action, label, reverts, seconds, model_version_id, strategy, score, now()),
+    )
+    return cur.lastrowid
+
+
+def current_labels(db, project_id: int, split: str | None = None) -> list[dict]:
+    """Every labeled example with its effective label, ordered by example id."""
+    sql = f"SELECT c.*, e.split FROM ({CURRENT_LABELS_SQL}) c JOIN examples e ON e.id = c.example_id"
+    params: tuple = (project_id,)
+    if split:
+        sql += " WHERE e.split = ?"
+        params += (split,)
+    return _rows(db, sql + " ORDER BY c.example_id", params)
+
+
+def label_count(db, project_id: int) -> int:
+    return db.conn.execute(f"SELECT count(*) FROM ({CURRENT_LABELS_SQL})", (project_id,)).fetchone()[0]
+
+
+def max_annotation_id(db, project_id: int) -> int:
+    return db.conn.execute("SELECT coalesce(max(id), 0) FROM annotations WHERE project_id = ?",
+                           (project_id,)).fetchone()[0]
+
+
+def labels_since(db, project_id: int, watermark: int) -> int:
+    """Label annotations added after `watermark` (an annotation id) that are still in effect."""
+    return db.conn.execute(
+        f"SELECT count(*) FROM ({CURRENT_LABELS_SQL}) WHERE annotation_id > ?", (project_id, watermark)
+    ).fetchone()[0]
+
+
+def last_undoable(db, project_id: int, annotator: str) -> dict | None:
+    """The annotator's latest label or skip that has not been undone."""
+    return _one(
+        db,
+        """SELECT * FROM annotations a WHERE a.project_id = ? AND a.annotator = ? AND a.action IN ('label', 'skip')
+             AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+           ORDER BY a.id DESC LIMIT 1""",
+        (project_id, annotator),
+    )
+
+
+def annotations(db, project_id: int) -> list[dict]:
+    return _rows(db, "SELECT * FROM annotations WHERE project_id = ? ORDER BY id", (project_id,))
+
+
+def excluded_for(db, project_id: int, annotator: str) -> set[int]:
+    """Examples an annotator should not be shown: labeled, skipped by them, or leased to someone else."""
+    t = now()
+    rows = db.conn.execute(
+        f"""SELECT example_id FROM ({CURRENT_LABELS_SQL})
+            UNION SELECT a.example_id FROM annotations a WHERE a.project_id = ? AND a.annotator = ? AND a.action = 'skip'
+                   AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+            UNION SELECT example_id FROM leases WHERE project_id = ? AND annotator != ? AND expires_at > ?""",
+        (project_id, project_id, annotator, project_id, annotator, t),
+    )
+    return {r[0] for r in rows}
+
+
+def lease(conn: sqlite3.Connection, project_id: int, example_id: int, annotator: str, seconds: float) -> None:
+    conn.execute(
+        """INSERT INTO leases (project_id, example_id, annotator, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (project_id, example_id) DO UPDATE SET annotator = excluded.annotator,
+               expires_at = excluded.expires_at""",
+        (project_id, example_id, annotator, now() + seconds),
+    )
+
+
+def release_leases(conn: sqlite3.Connection, project_id: int, annotator: str) -> None:
+    conn.execute("DELETE FROM leases WHERE project_id = ? AND annotator = ?", (project_id, annotator))
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def enqueue(conn: sqlite3.Connection, project_id: int, kind: str, params: dict | None = None,
+            priority: int = 0) -> int:
+    cur = conn.execute(
+        "INSERT INTO jobs (project_id, kind, params, priority, created_at) VALUES (?, ?, ?, ?, ?)",
+        (project_id, kind, json.dumps(params or {}), priority, now()),
+    )
+    return cur.lastrowid
+
+
+def claim_job(db, worker_id: str, kinds: tuple[str, ...]) -> dict | None:
+    """Atomically move the next runnable queued job of these kinds to 'running'.
+
+    A head refit waits while its project still has embedding work pending, because it
+    needs the pool's embeddings.
+    """
+    marks = ",".join("?" * len(kinds))
+    t = now()
+    with transaction(db) as conn:
+        row = conn.execute(
+            f"""SELECT id FROM jobs j WHERE status = 'queued' AND kind IN ({marks})
+                  AND NOT (kind = 'head' AND EXISTS (
+                      SELECT 1 FROM jobs e WHERE e.project_id = j.project_id AND e.kind = 'embed'
+                        AND e.status IN ('queued', 'running')))
+                ORDER BY priority DESC, id LIMIT 1""",
+            kinds,
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            """UPDATE jobs SET status = 'running', worker = ?, heartbeat_at = ?, started_at = ?,
+                   attempts = attempts + 1, progress = 0, message = 'started' WHERE id = ?""",
+            (worker_id, t, t, row[0]),
+        )
+    return job(db, row[0])
+
+
+def job(db, job_id: int) -> dict | None:
+    return _decode(_one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,)), "params")
+
+
+def jobs(db, project_id: int, limit: int = 50) -> list[dict]:
+    return [_decode(r, "params") for r in
+            _rows(db, "SELECT * FROM jobs WHERE project_id = ? ORDER BY id DESC LIMIT ?", (project_id, limit))]
+
+
+def active_jobs(db, project_id: int) -> list[dict]:
+    return [_decode(r, "params") for r in _rows(
+        db, "SELECT * FROM jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id", (project_id,))]
+
+
+def job_progress(db, job_id: int, progress: float, message: str) -> None:
+    with transaction(db) as conn:
+        conn.execute("UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                     (progress, message, now(), job_id))
+
+
+def heartbeat_jobs(db, worker_id: str) -> None:
+    with transaction(db) as conn:
+        conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'", (now(), worker_id))
+
+
+def finish_job(conn: sqlite3.Connection, job_id: int, version_id: int | None = None, message: str = "done") -> None:
+    conn.execute(
+        """UPDATE jobs SET status = 'done', progress = 1, message = ?, finished_at = ?, result_version_id = ?
+           WHERE id = ?""",
+        (message, now(), version_id, job_id),
+    )
+
+
+def fail_job(db, job_id: int, error: str) -> None:
+    """Retry a failed job until MAX_ATTEMPTS, then leave it failed with its error for the UI."""
+    with transaction(db) as conn:
+        attempts = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        status = FAILED if attempts >= config.MAX_ATTEMPTS else QUEUED
+        conn.execute("UPDATE jobs SET status = ?, error = ?, message = ?, finished_at = ? WHERE id = ?",
+                     (status, error, "failed: " + error.splitlines()[-1][:200] if error else "failed", now(), job_id))
+
+
+def requeue_stale_jobs(db, stale_after_s: float | None = None) -> list[int]:
+    """Put 'running' jobs whose heartbeat stopped (their worker died) back in the queue."""
+    cutoff = now() - (stale_after_s if stale_after_s is not None else config.STALE_AFTER_S)
+    with transaction(db) as conn:
+        stale = [r[0] for r in conn.execute(
+            "SELECT id FROM jobs WHERE status = 'running' AND coalesce(heartbeat_at, 0) < ?", (cutoff,))]
+        for job_id in stale:
+            conn.execute(
+                """UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
+                       worker = NULL, message = 'worker stopped responding; re-queued',
+                       error = coalesce(error, 'worker heartbeat went stale') WHERE id = ?""",
+                (config.MAX_ATTEMPTS, job_id),
+            )
+    return stale
+
+
+# ---------------------------------------------------------------- workers
+
+
+def worker_heartbeat(db, worker_id: str, pid: int, host: str, device: str) -> None:
+    t = now()
+    with transaction(db) as conn:
+        conn.execute(
+            """INSERT INTO workers (id, pid, host, device, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at""",
+            (worker_id, pid, host, device, t, t),
+        )
+
+
+def live_workers(db, stale_after_s: float | None = None) -> list[dict]:
+    cutoff = now() - (stale_after_s if stale_after_s is not None else config.STALE_AFTER_S)
+    return _rows(db, "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY heartbeat_at DESC", (cutoff,))
+
+
+def remove_worker(db, worker_id: str) -> None:
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+
+# ---------------------------------------------------------------- encoders and versions
+
+
+def add_encoder(conn: sqlite3.Connection, project_id: int, model: str, path: str, n: int, dim: int,
+                seconds: float, version_id: int | None = None) -> int:
+    cur = conn.execute(
+        """INSERT INTO encoders (project_id, model, version_id, path, n, dim, seconds, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        (project_id, model, version_id, path, n, dim, seconds, now()),
+    )
+    return cur.lastrowid
+
+
+def latest_encoder(db, project_id: int) -> dict | None:
+    return _one(db, "SELECT * FROM encoders WHERE project_id = ? ORDER BY id DESC LIMIT 1", (project_id,))
+
+
+def encoder(db, encoder_id: int) -> dict | None:
+    return _one(db, "SELECT * FROM encoders WHERE id = ?", (encoder_id,))
+
+
+def publish_version(conn: sqlite3.Connection, project_id: int, kind: str, encoder_id: int, path: str,
+                    label_watermark: int, n_labels: int, metrics: dict, params: dict, timings: dict,
+                    parent_id: int | None = None, job_id: int | None = None) -> int:
+    """Insert a model version row; its artifacts must already be in place at `path`."""
+    number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM model_versions WHERE project_id = ?",
+                          (project_id,)).fetchone()[0]
+    cur = conn.execute(
+        """INSERT INTO model_versions (project_id, number, kind, parent_id, encoder_id, params, label_watermark,
+                                       n_labels, metrics, path, timings, job_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (project_id, number, kind, parent_id, encoder_id, json.dumps(params), label_watermark, n_labels,
+         json.dumps(metrics), path, json.dumps(timings), job_id, now()),
+    )
+    return cur.lastrowid
+
+
+def versions(db, project_id: int) -> list[dict]:
+    return [_decode(r, "params", "metrics", "timings") for r in
+            _rows(db, "SELECT * FROM model_versions WHERE project_id = ? ORDER BY number", (project_id,))]
+
+
+def latest_version(db, project_id: int, kind: str | None = None) -> dict | None:
+    sql = "SELECT * FROM model_versions WHERE project_id = ?" + (" AND kind = ?" if kind else "")
+    params: tuple[Any, ...] = (project_id, kind) if kind else (project_id,)
+    return _decode(_one(db, sql + " ORDER BY number DESC LIMIT 1", params), "params", "metrics", "timings")
+
+
+def version(db, version_id: int) -> dict | None:
+    return _decode(_one(db, "SELECT * FROM model_versions WHERE id = ?", (version_id,)),
+                   "params", "metrics", "timings")

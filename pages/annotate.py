@@ -1,0 +1,120 @@
+"""Annotate: one text at a time, a keyboard shortcut per class, Skip and Undo."""
+import time
+
+import streamlit as st
+
+from core import annotate, store
+
+db = store.connect()
+project_id = st.session_state.get("project_id")
+annotator = st.session_state.get("annotator", "annotator")
+if project_id is None:
+    st.info("Create a project on the Projects page first.")
+    st.stop()
+project = store.project(db, project_id)
+classes = store.classes(db, project_id)
+st.title(f"Annotate · {project['name']}")
+
+split = store.POOL
+if store.example_count(db, project_id, store.EVAL):
+    choice = st.segmented_control("Label", ["Model's picks", "Eval sample"], default="Model's picks",
+                                  help="The eval sample is random and never chosen by the model, so its accuracy "
+                                       "is an unbiased estimate.")
+    split = store.EVAL if choice == "Eval sample" else store.POOL
+state_key = f"shown:{project_id}:{annotator}:{split}"
+
+
+def advance() -> None:
+    st.session_state[state_key] = annotate.next_text(db, project_id, annotator, split)
+    st.session_state.shown_at = time.time()
+
+
+def on_label(label: str) -> None:
+    shown = st.session_state[state_key]
+    try:
+        annotate.submit_label(db, project_id, shown.example_id, annotator, label,
+                              seconds=time.time() - st.session_state.get("shown_at", time.time()),
+                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+    except annotate.AnnotationError as err:
+        st.session_state.flash = ("error", str(err))
+        return
+    st.session_state.flash = ("saved", f"Saved “{label}”.")
+    advance()
+
+
+def on_skip() -> None:
+    shown = st.session_state[state_key]
+    annotate.skip(db, project_id, shown.example_id, annotator,
+                  seconds=time.time() - st.session_state.get("shown_at", time.time()))
+    st.session_state.flash = ("saved", "Skipped.")
+    advance()
+
+
+def on_undo() -> None:
+    example_id = annotate.undo_last(db, project_id, annotator)
+    if example_id is None:
+        st.session_state.flash = ("error", "Nothing to undo.")
+        return
+    st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "undo")
+    st.session_state.shown_at = time.time()
+    st.session_state.flash = ("saved", "Undone: label it again.")
+
+
+def on_pick(example_id: int) -> None:
+    st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "keyword search")
+    st.session_state.shown_at = time.time()
+
+
+if state_key not in st.session_state:
+    advance()
+shown = st.session_state[state_key]
+
+if project["guidelines"]:
+    with st.expander("Guidelines"):
+        st.text(project["guidelines"])
+
+kind, message = st.session_state.pop("flash", (None, None))
+if kind == "error":
+    st.error(message)
+elif kind == "saved":
+    st.toast(message)
+
+left, right = st.columns([3, 1])
+with left:
+    if shown is None:
+        st.success("Nothing left to label here. Add data on the Projects page, or switch to the other sample.")
+    else:
+        with st.container(border=True):
+            st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
+        columns = st.columns(min(len(classes), 6) or 1)
+        for i, cls in enumerate(classes):
+            key = cls["shortcut"]
+            columns[i % len(columns)].button(
+                f"{cls['name']}" + (f"  ·  {key.upper()}" if key else ""), key=f"label_{cls['id']}",
+                help=cls["description"] or None, shortcut=key or None, on_click=on_label, args=(cls["name"],),
+                width="stretch", type="primary" if shown.suggestion == cls["name"] else "secondary")
+        skip_col, undo_col, _ = st.columns([1, 1, 4])
+        skip_col.button("Skip  ·  →", shortcut="Right", on_click=on_skip, width="stretch")
+        undo_col.button("Undo  ·  ⌫", shortcut="Backspace", on_click=on_undo, width="stretch")
+        if st.toggle("Show the model's suggestion", value=True) and shown.suggestion:
+            st.caption(f"Model suggests **{shown.suggestion}** ({shown.confidence:.0%} confident)")
+        st.caption(f"Why this text: {annotate.describe(shown)}")
+
+with right:
+    counts = annotate.progress(db, project_id)
+    st.metric("Labels", counts["labels"], help="Labeled texts in the pool (the model trains on these).")
+    st.metric("Since the current model", counts["since_model"])
+    if counts["eval"]:
+        st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}")
+    st.bar_chart(counts["per_class"], horizontal=True, height=40 + 28 * len(classes))
+    version = counts["version"]
+    st.caption(f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
+               if version else "No model yet: the first one trains once two classes have labels.")
+
+with st.expander("Find texts by keyword (to find rare classes)"):
+    query = st.text_input("Keyword", key="search")
+    if query:
+        for hit in store.search_examples(db, project_id, query, limit=10):
+            hit_text, hit_button = st.columns([5, 1])
+            hit_text.text(hit["text"][:300])
+            hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))

@@ -1,0 +1,100 @@
+"""Projects: create one from an uploaded file, add data, change settings."""
+import pandas as pd
+import streamlit as st
+
+from core import io, store
+
+db = store.connect()
+st.title("Projects")
+
+existing = store.projects(db)
+if existing:
+    st.dataframe(
+        pd.DataFrame([{"project": p["name"], "texts": store.example_count(db, p["id"]),
+                       "labels": store.label_count(db, p["id"]), "classes": ", ".join(store.class_names(db, p["id"]))}
+                      for p in existing]),
+        hide_index=True, width="stretch")
+
+create, add = st.tabs(["New project", "Add data to the selected project"])
+
+with create:
+    upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in io.FORMATS}), key="new_upload",
+                              help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
+    if upload is not None:
+        try:
+            frame = io.read_table(upload.getvalue(), upload.name)
+        except io.ImportFailed as err:
+            st.error(str(err))
+            st.stop()
+        st.caption(f"{len(frame):,} rows. First rows:")
+        st.dataframe(frame.head(5), hide_index=True)
+        columns = list(frame.columns)
+        guess = next((c for c in columns if c.lower() in ("text", "sentence", "content", "body")), columns[0])
+        text_column = st.selectbox("Text column", columns, index=columns.index(guess))
+        label_options = ["(none)"] + [c for c in columns if c != text_column]
+        label_guess = next((c for c in label_options if c.lower() in ("label", "labels", "class", "category")),
+                           "(none)")
+        label_column = st.selectbox("Label column (optional: imports existing labels)", label_options,
+                                    index=label_options.index(label_guess))
+        label_column = None if label_column == "(none)" else label_column
+        found = sorted({v.strip() for v in frame[label_column].dropna() if v.strip()}) if label_column else []
+        class_spec = st.text_input("Classes (comma-separated)", value=", ".join(found),
+                                   help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters).")
+        names = io.parse_classes(class_spec)
+        keys = io.shortcut_keys(len(names))
+        details = st.data_editor(
+            pd.DataFrame({"name": names, "shortcut": keys, "description": [""] * len(names)}),
+            disabled=["name"], hide_index=True, key=f"classes_{'|'.join(names)}", width="stretch",
+        ) if names else pd.DataFrame(columns=["name", "shortcut", "description"])
+        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0])
+        guidelines = st.text_area("Guidelines for annotators (optional)")
+        with st.expander("Advanced"):
+            model = st.text_input("Encoder", value="default",
+                                  help="'default' is the packaged all-MiniLM-L6-v2; any sentence-transformers "
+                                       "model id (online) or local path works.")
+            eval_percent = st.number_input("Eval sample (% of unlabeled texts)", 0, 50, 0,
+                                           help="A random sample the model never picks, labeled by the team for "
+                                                "an unbiased accuracy estimate.")
+            refit_every = st.number_input("Refit the fast model every N labels", 1, 1000, 5)
+            retrain_every = st.number_input("Retrain the encoder every N labels (0: only on demand)", 0, 10000, 50)
+        if st.button("Create project", type="primary"):
+            try:
+                plan = io.plan_import(frame, text_column, label_column, names)
+                project_id = io.create_project_from_plan(
+                    db, name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
+                    {"refit_every": int(refit_every), "retrain_every": int(retrain_every)},
+                    eval_fraction=eval_percent / 100)
+            except io.ImportFailed as err:
+                st.error(str(err))
+            else:
+                st.session_state.project_id = project_id
+                st.success(f"Created {name!r}: {plan.summary()}. Embedding runs in the background; "
+                           "you can start labeling now.")
+                st.page_link("pages/annotate.py", label="Start labeling", icon=":material/label:")
+
+with add:
+    project_id = st.session_state.get("project_id")
+    if project_id is None:
+        st.info("Create a project first.")
+    else:
+        project = store.project(db, project_id)
+        more = st.file_uploader(f"More texts for {project['name']!r}", type=sorted({k.lstrip(".") for k in io.FORMATS}),
+                                key="add_upload")
+        if more is not None:
+            try:
+                frame = io.read_table(more.getvalue(), more.name)
+            except io.ImportFailed as err:
+                st.error(str(err))
+                st.stop()
+            columns = list(frame.columns)
+            text_column = st.selectbox("Text column", columns, key="add_text")
+            label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],
+                                        key="add_label")
+            if st.button("Add texts", type="primary"):
+                try:
+                    plan = io.add_to_project(db, project_id, frame, text_column,
+                                             None if label_column == "(none)" else label_column)
+                except io.ImportFailed as err:
+                    st.error(str(err))
+                else:
+                    st.success(f"Added {plan.summary()}.")

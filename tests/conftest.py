@@ -1,0 +1,47 @@
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core import config, store  # noqa: E402
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """Each test gets its own empty data directory (database and artifacts)."""
+    directory = tmp_path / "data"
+    monkeypatch.setenv("SIEVE_DATA_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def db(data_dir):
+    return store.connect()
+
+
+def datasets_dir() -> Path:
+    directory = config.datasets_dir()
+    if not (directory / "trec6" / "train.csv").exists():
+        pytest.skip(f"real datasets not found at {directory} (set SIEVE_DATASETS)")
+    return directory
+
+
+def dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """A fixed, stratified-ish slice of a shared dataset (columns text,label)."""
+    frame = pd.read_csv(datasets_dir() / name / f"{split}.csv", dtype=str, keep_default_na=False)
+    if n is not None and n < len(frame):
+        frame = frame.sample(n=n, random_state=seed).reset_index(drop=True)
+    return frame
+
+
+@pytest.fixture
+def trec():
+    return dataset("trec6", "train", 300)

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from core import strategies
+
+
+@pytest.fixture
+def pool():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 16))
+    points = np.concatenate([c + 0.05 * rng.normal(size=(50, 16)) for c in centers])
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    probs = rng.dirichlet(np.ones(3), size=len(points)).astype(np.float32)
+    return probs, points
+
+
+def test_uncertainty_scores_order():
+    probs = np.array([[0.5, 0.5], [0.9, 0.1], [0.6, 0.4]])
+    assert np.argmax(strategies.margin_scores(probs)) == 0
+    assert np.argmax(strategies.entropy_scores(probs)) == 0
+    assert np.argmin(strategies.least_confidence_scores(probs)) == 1
+
+
+@pytest.mark.parametrize("name", ["least_confidence", "entropy", "margin"])
+def test_uncertainty_strategies_pick_the_most_uncertain(pool, name):
+    probs, points = pool
+    candidates = np.arange(0, 200, 2)
+    picked = strategies.select(name, probs, points, candidates, 5, np.random.default_rng(0))
+    score = {"least_confidence": strategies.least_confidence_scores, "entropy": strategies.entropy_scores,
+             "margin": strategies.margin_scores}[name](probs)
+    assert set(picked.indices) <= set(candidates)
+    assert set(picked.indices) == set(candidates[np.argsort(-score[candidates])[:5]])
+
+
+@pytest.mark.parametrize("name", list(strategies.STRATEGIES))
+def test_every_strategy_returns_n_distinct_candidates(pool, name):
+    probs, points = pool
+    candidates = np.arange(20, 200)
+    picked = strategies.select(name, probs, points, candidates, 8, np.random.default_rng(1), class_counts=[3, 3, 3])
+    assert len(picked.indices) == 8 == len(set(picked.indices.tolist()))
+    assert set(picked.indices.tolist()) <= set(candidates.tolist())
+
+
+def test_kmeans_covers_every_cluster(pool):
+    _, points = pool
+    picked = strategies.select("kmeans", None, points, np.arange(200), 4, np.random.default_rng(0))
+    assert sorted(picked.indices // 50) == [0, 1, 2, 3]
+
+
+def test_margin_diverse_spreads_a_batch_over_clusters(pool):
+    probs, points = pool
+    probs = np.tile(np.float32([0.9, 0.05, 0.05]), (200, 1))
+    probs[:50] = [0.34, 0.33, 0.33]  # cluster 0 holds all the most uncertain texts...
+    probs[50:60] = [0.36, 0.34, 0.30]  # ...but a few nearly as uncertain ones sit elsewhere
+    probs[100:110] = [0.36, 0.34, 0.30]
+    plain = strategies.select("margin", probs, points, np.arange(200), 4, np.random.default_rng(0))
+    diverse = strategies.select("margin_diverse", probs, points, np.arange(200), 4, np.random.default_rng(0))
+    assert len(set(plain.indices // 50)) == 1
+    assert len(set(diverse.indices // 50)) >= 2
+
+
+def test_auto_is_kmeans_before_a_model_then_uncertainty(pool):
+    probs, points = pool
+    rng = np.random.default_rng(0)
+    assert strategies.select("auto", None, points, np.arange(200), 4, rng).strategy == "kmeans"
+    assert strategies.select("auto", probs, points, np.arange(200), 4, rng, class_counts=[2, 0, 0]).strategy == "kmeans"
+    assert strategies.select("auto", probs, points, np.arange(200), 4, rng,
+                             class_counts=[2, 1, 0]).strategy == "margin_diverse"
+
+
+def test_ties_broken_at_random_not_by_position():
+    probs = np.full((100, 2), 0.5)
+    firsts = {int(strategies.select("margin", probs, np.eye(100), np.arange(100), 1,
+                                    np.random.default_rng(seed)).indices[0]) for seed in range(10)}
+    assert len(firsts) > 1
+
+
+def test_rank_queue_puts_the_batch_first(pool):
+    probs, points = pool
+    queue = strategies.rank_queue("margin_diverse", probs, points, np.arange(200), 50, 5, np.random.default_rng(0))
+    assert len(queue.indices) == 50 == len(set(queue.indices.tolist()))
+    batch = strategies.select("margin_diverse", probs, points, np.arange(200), 5, np.random.default_rng(0))
+    assert queue.indices[:5].tolist() == batch.indices.tolist()
+
+
+def test_unknown_strategy():
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        strategies.select("nope", None, np.eye(3), np.arange(3), 1, np.random.default_rng(0))
