@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 import zipfile
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from typing import Iterator
 import numpy as np
 
 from core import config
+
+TMP_PREFIX = ".tmp-"
 
 
 def project_dir(project_id: int) -> Path:
@@ -27,7 +30,7 @@ def atomic_dir(parent: Path, prefix: str) -> Iterator[tuple[Path, Path]]:
     """Yield (temporary dir, final dir); the temporary one becomes the final one on success."""
     parent.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-    tmp, final = parent / f".tmp-{name}", parent / name
+    tmp, final = parent / f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{name}", parent / name
     tmp.mkdir()
     try:
         yield tmp, final
@@ -57,14 +60,29 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def sweep_temporary(root: Path | None = None) -> int:
-    """Remove temporary directories left by a crashed writer."""
+    """Remove temporary directories of dead writers on this host.
+
+    The writer's host and pid are in the name; directories of live processes, and of other
+    hosts sharing the data directory, are left alone.
+    """
     root = root or config.data_dir() / "projects"
-    removed = 0
-    if root.exists():
-        for tmp in root.glob("*/*/.tmp-*"):
+    host, removed = socket.gethostname(), 0
+    for tmp in root.glob(f"*/*/{TMP_PREFIX}{host}-*") if root.exists() else []:
+        pid = tmp.name[len(TMP_PREFIX) + len(host) + 1:].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
             removed += 1
     return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def zip_dir(directory: Path) -> bytes:

@@ -78,8 +78,11 @@ def cmd_simulate(args) -> None:
     from core import simulate
     from core.classifiers import head, setfit_encoder
 
-    train = simulate.read_dataset(args.train, args.text_column, args.label_column)
-    test = simulate.read_dataset(args.test, args.text_column, args.label_column)
+    try:
+        train = simulate.read_dataset(args.train, args.text_column, args.label_column)
+        test = simulate.read_dataset(args.test, args.text_column, args.label_column)
+    except (OSError, ValueError) as err:
+        sys.exit(f"error: {err}")
     result = simulate.run(
         train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
         classifier=args.classifier, model=args.model, init_strategy=args.init_strategy,

@@ -30,7 +30,10 @@ def db(data_dir):
 def datasets_dir() -> Path:
     directory = config.datasets_dir()
     if not (directory / "trec6" / "train.csv").exists():
-        pytest.skip(f"real datasets not found at {directory} (set SIEVE_DATASETS)")
+        message = f"real datasets not found at {directory} (set SIEVE_DATASETS)"
+        if os.environ.get("SIEVE_REQUIRE_DATASETS"):
+            pytest.fail(message)
+        pytest.skip(message)
     return directory
 
 

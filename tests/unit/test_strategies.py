@@ -47,16 +47,18 @@ def test_kmeans_covers_every_cluster(pool):
     assert sorted(picked.indices // 50) == [0, 1, 2, 3]
 
 
-def test_margin_diverse_spreads_a_batch_over_clusters(pool):
-    probs, points = pool
+def test_margin_diverse_keeps_near_duplicates_out_of_a_batch(pool):
+    _, points = pool
+    points = points.copy()
+    points[1:10] = points[0]  # ten copies of one text, the most uncertain of all
     probs = np.tile(np.float32([0.9, 0.05, 0.05]), (200, 1))
-    probs[:50] = [0.34, 0.33, 0.33]  # cluster 0 holds all the most uncertain texts...
-    probs[50:60] = [0.36, 0.34, 0.30]  # ...but a few nearly as uncertain ones sit elsewhere
-    probs[100:110] = [0.36, 0.34, 0.30]
+    probs[:10] = [0.34, 0.33, 0.33]
+    probs[50:60] = [0.36, 0.34, 0.30]
+    probs[100:110] = [0.37, 0.34, 0.29]
     plain = strategies.select("margin", probs, points, np.arange(200), 4, np.random.default_rng(0))
     diverse = strategies.select("margin_diverse", probs, points, np.arange(200), 4, np.random.default_rng(0))
-    assert len(set(plain.indices // 50)) == 1
-    assert len(set(diverse.indices // 50)) >= 2
+    assert (plain.indices < 10).sum() == 4
+    assert (diverse.indices < 10).sum() == 1 and len(diverse.indices) == 4
 
 
 def test_auto_is_kmeans_before_a_model_then_uncertainty(pool):

@@ -1,0 +1,79 @@
+"""The Streamlit app, headless (streamlit.testing.v1.AppTest): label through the Annotate page."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import io, store
+from tests.conftest import ROOT
+
+CLASSES = ["question", "statement"]
+TEXTS = [f"Text number {i} to label?" for i in range(14)] + ["<script>alert('x')</script> **not bold**"]
+
+
+@pytest.fixture
+def app(db, monkeypatch):
+    monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
+    plan = io.plan_import(io.read_table(("text\n" + "\n".join(f'"{t}"' for t in TEXTS)).encode(), "t.csv"),
+                          "text", None, CLASSES)
+    pid = io.create_project_from_plan(db, "demo", plan, guidelines="Questions end with a question mark.")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["annotator"] = "alice"
+    at.run()
+    at.switch_page("pages/annotate.py").run()
+    assert not at.exception
+    return at, pid
+
+
+def shown_text(at) -> str:
+    return at.text[-1].value if at.text else ""
+
+
+def test_label_ten_texts_through_the_page(app, db):
+    at, pid = app
+    class_ids = {c["name"]: c["id"] for c in store.classes(db, pid)}
+    seen = []
+    for i in range(10):
+        text = shown_text(at)
+        seen.append(text)
+        at.button(key=f"label_{class_ids[CLASSES[i % 2]]}").click().run()
+        assert not at.exception
+    labels = store.current_labels(db, pid)
+    assert len(labels) == 10
+    texts = store.texts_by_id(db, [r["example_id"] for r in labels])
+    assert sorted(texts.values()) == sorted(seen)  # exactly the texts that were shown
+    rows = store.annotations(db, pid)
+    assert {r["annotator"] for r in rows} == {"alice"} and all(r["seconds"] is not None for r in rows)
+    assert [r["label"] for r in rows] == [CLASSES[i % 2] for i in range(10)]
+
+
+def test_skip_and_undo(app, db):
+    at, pid = app
+    class_id = store.classes(db, pid)[0]["id"]
+    first = shown_text(at)
+    at.button(key=f"label_{class_id}").click().run()
+    assert shown_text(at) != first
+    undo = next(b for b in at.button if b.label.startswith("Undo"))
+    undo.click().run()
+    assert shown_text(at) == first  # the undone text comes back
+    assert store.current_labels(db, pid) == []
+    skip = next(b for b in at.button if b.label.startswith("Skip"))
+    skip.click().run()
+    assert shown_text(at) != first
+    assert [r["action"] for r in store.annotations(db, pid)] == ["label", "undo", "skip"]
+
+
+def test_texts_render_as_plain_text(app, db):
+    at, pid = app
+    html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
+    from core import annotate
+
+    at.session_state[f"shown:{pid}:alice:pool"] = annotate.show_example(db, pid, "alice", html_id, "test")
+    at.run()
+    assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
+    assert all("<script>" not in m.value for m in at.markdown)
+
+
+def test_other_pages_render(app):
+    at, _ = app
+    for page in ("pages/model.py", "pages/export.py", "pages/projects.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page

@@ -1,0 +1,98 @@
+"""The whole loop with the real packaged model on a slice of real data (trec6)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import annotate, io, store, training, worker
+from tests.conftest import dataset
+
+pytestmark = pytest.mark.integration
+CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+
+
+def run_queued(db, kinds):
+    while (job := store.claim_job(db, "test", kinds)) is not None:
+        worker.run_job(db, job)
+        assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
+
+
+def label_from_queue(db, pid, gold, n, annotator="ann"):
+    for _ in range(n):
+        shown = annotate.next_text(db, pid, annotator)
+        annotate.submit_label(db, pid, shown.example_id, annotator, gold[shown.text], version_id=shown.version_id,
+                              strategy=shown.strategy, score=shown.score)
+        run_queued(db, (store.HEAD,))
+
+
+def test_import_label_refit_retrain_export(db, tmp_path):
+    frame = dataset("trec6", "train", 300)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    plan = io.plan_import(frame, "text", None, CLASSES)
+    pid = io.create_project_from_plan(db, "trec", plan, eval_fraction=0.1,
+                                      settings={"setfit": {"max_steps": 2, "batch_size": 8}})
+    run_queued(db, (store.EMBED,))
+    encoder = store.latest_encoder(db, pid)
+    ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
+    assert vectors.shape == (300, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+
+    first = annotate.next_text(db, pid, "ann")
+    assert first.strategy == "cold start: kmeans" and first.version_id is None
+    label_from_queue(db, pid, gold, 20)
+    versions = store.versions(db, pid)
+    assert versions and all(v["kind"] == "head" for v in versions)
+    latest = versions[-1]
+    assert latest["n_labels"] == 20 and "cv_accuracy" in latest["metrics"]
+    assert latest["timings"]["total_s"] < 5
+
+    shown = annotate.next_text(db, pid, "ann")
+    labeled = {r["example_id"] for r in store.current_labels(db, pid)}
+    assert shown.example_id not in labeled and shown.split == store.POOL
+    assert shown.suggestion in CLASSES and 0 < shown.confidence <= 1
+    assert shown.strategy in ("kmeans", "margin_diverse")
+
+    # Eval sample: random order, labels count for eval accuracy, never for training.
+    for _ in range(6):
+        ev = annotate.next_text(db, pid, "ann", store.EVAL)
+        annotate.submit_label(db, pid, ev.example_id, "ann", gold[ev.text])
+    run_queued(db, (store.HEAD,))
+    with store.transaction(db) as conn:
+        store.enqueue(conn, pid, store.HEAD)
+    run_queued(db, (store.HEAD,))
+    latest = store.latest_version(db, pid)
+    assert latest["metrics"]["eval_n"] == 6 and 0 <= latest["metrics"]["eval_accuracy"] <= 1
+    assert latest["n_labels"] == 20
+
+    job_id = annotate.train_now(db, pid)
+    assert annotate.train_now(db, pid) == job_id  # a second click does not queue a second retrain
+    run_queued(db, (store.FULL,))
+    full = store.latest_version(db, pid)
+    assert full["kind"] == "full" and full["timings"]["train_steps"] == 2
+    assert store.latest_encoder(db, pid)["id"] != encoder["id"]
+    assert annotate.next_text(db, pid, "ann").version_id == full["id"]
+
+    out = training.export_model(db, full["id"], tmp_path / "model")
+    assert "version" in (out / "README.md").read_text()
+    script = ("import json,sys; from setfit import SetFitModel; m = SetFitModel.from_pretrained(sys.argv[1]); "
+              "print(json.dumps([str(p) for p in m.predict(['Who wrote Hamlet?', 'What does NASA stand for?'])]))")
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout.strip().splitlines()[-1])) <= set(CLASSES)
+
+
+def test_adding_data_extends_the_embeddings(db):
+    frame = dataset("trec6", "train", 120)
+    plan = io.plan_import(frame.iloc[:80], "text", "label", CLASSES)
+    pid = io.create_project_from_plan(db, "trec", plan)
+    run_queued(db, (store.EMBED,))
+    run_queued(db, (store.HEAD,))
+    before = store.latest_version(db, pid)
+    io.add_to_project(db, pid, frame.iloc[80:], "text")
+    run_queued(db, (store.EMBED,))
+    run_queued(db, (store.HEAD,))
+    encoder = store.latest_encoder(db, pid)
+    assert encoder["n"] == store.example_count(db, pid) == len(set(frame["text"].str.strip()))
+    after = store.latest_version(db, pid)
+    assert after["number"] > before["number"] and after["encoder_id"] == encoder["id"]

@@ -1,0 +1,80 @@
+"""The real worker process: the background loop, and a kill -9 in the middle of a retrain."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import annotate, config, io, store
+from tests.conftest import ROOT, dataset
+
+pytestmark = pytest.mark.integration
+CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+
+
+def start_worker(data_dir, stale_s="3"):
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir), "SIEVE_STALE_AFTER_S": stale_s}
+    return subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT, env=env,
+                            stdout=open(data_dir / "worker-test.log", "ab"), stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_background_refit_and_kill_mid_retrain(db, data_dir):
+    frame = dataset("trec6", "train", 200)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    pid = io.create_project_from_plan(db, "trec", io.plan_import(frame, "text", None, CLASSES),
+                                      settings={"setfit": {"max_steps": 400, "batch_size": 8}})
+    process = start_worker(data_dir)
+    try:
+        wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
+        for _ in range(10):
+            shown = annotate.next_text(db, pid, "ann")
+            annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        head = wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == 10 and v, 30,
+                        "a head version with all 10 labels")
+        assert head["kind"] == "head"
+
+        job_id = annotate.train_now(db, pid)
+        wait_for(lambda: store.job(db, job_id)["progress"] > 0.0 and "training step" in store.job(db, job_id)["message"],
+                 180, "the retrain to start training")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        killed_pid = process.pid
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    # The last good version still serves; nothing half-written is referenced.
+    assert store.latest_version(db, pid)["id"] == head["id"]
+    assert annotate.next_text(db, pid, "ann").version_id == head["id"]
+    assert store.job(db, job_id)["status"] == store.RUNNING
+
+    # Once its heartbeat is stale, the job goes back to the queue and a new worker takes it.
+    time.sleep(3.5)
+    assert job_id in store.requeue_stale_jobs(db, stale_after_s=3)
+    assert store.job(db, job_id)["status"] == store.QUEUED
+    left_behind = list((config.data_dir() / "projects").glob(f"*/*/.tmp-*-{killed_pid}-*"))
+    assert left_behind and all(v["path"] not in map(str, left_behind) for v in store.versions(db, pid))
+    process = start_worker(data_dir)
+    try:
+        wait_for(lambda: store.job(db, job_id)["status"] == store.RUNNING and store.job(db, job_id)["attempts"] == 2,
+                 60, "a new worker to claim the re-queued retrain")
+        # Starting up, the worker swept the temporary directory the killed one left behind.
+        assert not list((config.data_dir() / "projects").glob(f"*/*/.tmp-*-{killed_pid}-*"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
