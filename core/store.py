@@ -547,6 +547,13 @@ def requeue_stale_jobs(db, stale_after_s: float | None = None) -> list[int]:
     return stale
 
 
+def requeue_worker_jobs(db, worker_id: str) -> None:
+    """A worker shutting down hands its running jobs back at once instead of waiting to go stale."""
+    with transaction(db) as conn:
+        conn.execute("""UPDATE jobs SET status = 'queued', worker = NULL, message = 'worker stopped; re-queued'
+                        WHERE worker = ? AND status = 'running'""", (worker_id,))
+
+
 # ---------------------------------------------------------------- workers
 
 

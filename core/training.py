@@ -29,13 +29,13 @@ class NothingToDo(Exception):
 # ---------------------------------------------------------------- embed
 
 
-def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int | None:
+def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
     """Embed every example the latest encoder lacks (all of them the first time)."""
     project = store.project(db, project_id)
     latest = store.latest_encoder(db, project_id)
     model = latest["model"] if latest else project["model"]
     all_ids = np.array(store.example_ids(db, project_id), dtype=np.int64)
-    old_ids, old_vectors = embeddings.read(latest["path"]) if latest else (np.array([], np.int64), None)
+    old_ids = embeddings.read(latest["path"])[0] if latest else np.array([], np.int64)
     missing = np.setdiff1d(all_ids, old_ids)
     if len(missing) == 0:
         raise NothingToDo("every text is already embedded")
@@ -44,19 +44,28 @@ def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progres
     texts = store.texts_by_id(db, missing.tolist())
     started = time.perf_counter()
     vectors = embeddings.encode(encoder, [texts[i] for i in missing], progress=lambda f, m: progress(0.95 * f, m))
-    seconds = time.perf_counter() - started
-    ids = np.concatenate([old_ids, missing])
-    merged = np.concatenate([np.asarray(old_vectors), vectors]) if latest else vectors
+    return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
+
+
+def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray, seconds: float,
+                       job_id: int | None = None) -> int:
+    """Add embeddings of `ids` to the latest encoder's as a new encoder artifact, with a cold-start queue."""
+    project = store.project(db, project_id)
+    latest = store.latest_encoder(db, project_id)
+    added = len(ids)
+    if latest:
+        old_ids, old_vectors = embeddings.read(latest["path"])
+        ids, vectors = np.concatenate([old_ids, ids]), np.concatenate([np.asarray(old_vectors), vectors])
     order = np.argsort(ids, kind="stable")
-    ids, merged = ids[order], merged[order]
+    ids, vectors = ids[order], vectors[order]
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
-        embeddings.write(tmp, ids, merged)
-        write_cold_start_queue(db, project_id, tmp, ids, merged)
+        embeddings.write(tmp, ids, vectors)
+        write_cold_start_queue(db, project_id, tmp, ids, vectors)
     with store.transaction(db) as conn:
-        encoder_id = store.add_encoder(conn, project_id, model, str(final), len(ids), merged.shape[1], seconds,
-                                       latest["version_id"] if latest else None)
+        encoder_id = store.add_encoder(conn, project_id, latest["model"] if latest else project["model"], str(final),
+                                       len(ids), vectors.shape[1], seconds, latest["version_id"] if latest else None)
         if job_id is not None:
-            store.finish_job(conn, job_id, message=f"embedded {len(missing):,} texts in {seconds:.1f} s")
+            store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
             store.enqueue(conn, project_id, store.HEAD, {"reason": "new embeddings"})
     return encoder_id

@@ -95,6 +95,7 @@ class Worker:
                 store.requeue_stale_jobs(db)
         finally:
             self.stop.set()
+            store.requeue_worker_jobs(db, self.id)
             store.remove_worker(db, self.id)
 
 

@@ -86,16 +86,16 @@ with left:
     else:
         with st.container(border=True):
             st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
-        columns = st.columns(min(len(classes), 6) or 1)
+        columns = st.columns(min(len(classes), 4) or 1)
         for i, cls in enumerate(classes):
             key = cls["shortcut"]
-            columns[i % len(columns)].button(
-                f"{cls['name']}" + (f"  ·  {key.upper()}" if key else ""), key=f"label_{cls['id']}",
+            columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
+                cls["name"], key=f"label_{cls['id']}",
                 help=cls["description"] or None, shortcut=key or None, on_click=on_label, args=(cls["name"],),
                 width="stretch", type="primary" if shown.suggestion == cls["name"] else "secondary")
         skip_col, undo_col, _ = st.columns([1, 1, 4])
-        skip_col.button("Skip  ·  →", shortcut="Right", on_click=on_skip, width="stretch")
-        undo_col.button("Undo  ·  ⌫", shortcut="Backspace", on_click=on_undo, width="stretch")
+        skip_col.button("Skip", shortcut="Right", on_click=on_skip, width="stretch")
+        undo_col.button("Undo", shortcut="Backspace", on_click=on_undo, width="stretch")
         if st.toggle("Show the model's suggestion", value=True) and shown.suggestion:
             st.caption(f"Model suggests **{shown.suggestion}** ({shown.confidence:.0%} confident)")
         st.caption(f"Why this text: {annotate.describe(shown)}")
