@@ -1,34 +1,130 @@
-"""Learning curves of query strategies, side by side (same data, seeds and budget).
+"""Learning curves of every query strategy, side by side: same data, seeds, grid and encoder.
 
-    python bench/learning_curves.py --datasets trec6 sst2 --strategies random auto --seeds 0 1 2
+    python bench/learning_curves.py --grid hast --seeds 0 1 2 --out-dir bench/out/hast
+    python bench/learning_curves.py --grid schroeder --strategies random auto margin --out-dir bench/out/schroeder
+    python bench/learning_curves.py --datasets trec6 sst2 --strategies random auto     # quick check
 
-Runs core.simulate (the app's own head and strategies) with the HAST budget by default:
-30 initial labels + 10 rounds x 10. Prints the mean accuracy curve per strategy, the
-learning-curve AUC (mean accuracy over the steps) as mean +- sd over seeds, and writes
-all runs to --out as JSON.
+Runs `core.simulate` (the app's own head, strategies and stopping criteria) for each
+dataset x strategy x seed. Grids: HAST = 30 initial labels + 10 rounds x 10 (130 labels);
+Schroeder = 25 + 20 rounds x 25 (525 labels). Pools larger than --max-pool and test sets larger
+than --max-test are subsampled with a fixed seed (stated in the output).
+
+Writes to --out-dir: runs.json (every run), summary.md (tables), curves.png (mean curves).
+Reports per dataset x strategy: accuracy and macro-F1 at checkpoints, learning-curve AUC
+(mean accuracy over the steps) as mean +- sd over seeds, labels needed to reach 95 % of
+the run's final accuracy, seconds per round (fit vs query), and for each stopping
+criterion where it would have stopped and the accuracy given up by stopping there.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from common import use_scratch_data_dir
 
+GRIDS = {"hast": (30, 10, 10), "schroeder": (25, 25, 20)}
+CHECKPOINTS = {"hast": (30, 50, 80, 130), "schroeder": (25, 50, 100, 275, 525)}
+
+
+def labels_to_reach(steps: list[dict], fraction: float = 0.95) -> int:
+    target = fraction * steps[-1]["accuracy"]
+    return next(s["n_labels"] for s in steps if s["accuracy"] >= target)
+
+
+def summarize(runs: list[dict], checkpoints: tuple[int, ...]) -> dict:
+    acc = np.array([[s["accuracy"] for s in r["steps"]] for r in runs])
+    f1 = np.array([[s["macro_f1"] for s in r["steps"]] for r in runs])
+    n_labels = [s["n_labels"] for s in runs[0]["steps"]]
+    at = {n: n_labels.index(n) for n in checkpoints if n in n_labels}
+    aucs = acc.mean(axis=1)
+    stops = {}
+    for criterion in runs[0]["stops"]:
+        fired = [(r["stops"][criterion], r["final_accuracy"]) for r in runs if r["stops"][criterion]]
+        stops[criterion] = {
+            "fired_in": len(fired), "runs": len(runs),
+            "mean_labels": float(np.mean([s["n_labels"] for s, _ in fired])) if fired else None,
+            "accuracy_given_up": float(np.mean([final - s["accuracy"] for s, final in fired])) if fired else None,
+        }
+    return {
+        "auc_mean": float(aucs.mean()), "auc_sd": float(aucs.std()),
+        "accuracy_at": {n: float(acc[:, i].mean()) for n, i in at.items()},
+        "macro_f1_at": {n: float(f1[:, i].mean()) for n, i in at.items()},
+        "curve": acc.mean(axis=0).tolist(), "n_labels": n_labels,
+        "labels_to_95": float(np.mean([labels_to_reach(r["steps"]) for r in runs])),
+        "fit_s": float(np.mean([s["fit_s"] for r in runs for s in r["steps"]])),
+        "query_s": float(np.mean([s["query_s"] for r in runs for s in r["steps"][:-1]])),
+        "stops": stops,
+    }
+
+
+def markdown(summaries: dict, notes: dict, checkpoints: tuple[int, ...], title: str) -> str:
+    lines = [f"# {title}", ""]
+    for dataset, by_strategy in summaries.items():
+        lines += [f"## {dataset}", "", notes[dataset], ""]
+        cols = [n for n in checkpoints if n in next(iter(by_strategy.values()))["accuracy_at"]]
+        lines.append("| strategy | AUC (mean ± sd) | " + " | ".join(f"acc@{n}" for n in cols)
+                     + " | " + " | ".join(f"F1@{n}" for n in cols) + " | labels to 95 % | fit s | query s |")
+        lines.append("|---|---|" + "---|" * (2 * len(cols)) + "---|---|---|")
+        for strategy, s in sorted(by_strategy.items(), key=lambda kv: -kv[1]["auc_mean"]):
+            lines.append(f"| {strategy} | {s['auc_mean']:.4f} ± {s['auc_sd']:.4f} | "
+                         + " | ".join(f"{s['accuracy_at'][n]:.3f}" for n in cols) + " | "
+                         + " | ".join(f"{s['macro_f1_at'][n]:.3f}" for n in cols)
+                         + f" | {s['labels_to_95']:.0f} | {s['fit_s']:.3f} | {s['query_s']:.3f} |")
+        lines += ["", "Stopping (where each criterion first fired; accuracy given up = final − at stop):", "",
+                  "| strategy | criterion | fired in | mean labels at stop | accuracy given up |", "|---|---|---|---|---|"]
+        for strategy, s in by_strategy.items():
+            for criterion, stop in s["stops"].items():
+                if criterion == "label_budget":
+                    continue
+                labels = f"{stop['mean_labels']:.0f}" if stop["mean_labels"] is not None else "—"
+                given_up = f"{stop['accuracy_given_up']:+.3f}" if stop["accuracy_given_up"] is not None else "—"
+                lines.append(f"| {strategy} | {criterion} | {stop['fired_in']}/{stop['runs']} | {labels} | {given_up} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summaries: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summaries)
+    columns = min(4, len(names))
+    rows = (len(names) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for axis, dataset in zip(axes.flat, names):
+        for strategy, s in summaries[dataset].items():
+            axis.plot(s["n_labels"], s["curve"], label=strategy, linewidth=2.2 if strategy in ("auto", "random") else 1)
+        axis.set_title(dataset)
+        axis.set_xlabel("labels")
+        axis.set_ylabel("test accuracy")
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
 
 def main() -> None:
+    from core import config, simulate, strategies
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["trec6", "sst2"])
-    parser.add_argument("--strategies", nargs="+", default=["random", "auto"])
+    parser.add_argument("--grid", choices=list(GRIDS), default="hast")
+    parser.add_argument("--datasets", nargs="+", help="default: every dataset under SIEVE_DATASETS")
+    parser.add_argument("--strategies", nargs="+", default=list(strategies.STRATEGIES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--init", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--classifier", default="head", choices=["head", "setfit"])
+    parser.add_argument("--classifier", default="head", choices=list(simulate.CLASSIFIERS))
+    parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
+    parser.add_argument("--max-pool", type=int, default=10_000)
+    parser.add_argument("--max-test", type=int, default=5_000)
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
-    parser.add_argument("--out", default="learning_curves.json")
+    parser.add_argument("--out-dir", default="bench/out/learning_curves")
     args = parser.parse_args()
     if args.cache:
         import os
@@ -36,37 +132,47 @@ def main() -> None:
         os.environ["SIEVE_DATA_DIR"] = args.cache
     else:
         use_scratch_data_dir()
-    from core import config, simulate
-
-    runs = []
-    for name in args.datasets:
+    init, batch, rounds = GRIDS[args.grid]
+    datasets = args.datasets or sorted(p.parent.name for p in config.datasets_dir().glob("*/train.csv"))
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs, summaries, notes = [], {}, {}
+    for name in datasets:
         train = simulate.read_dataset(config.datasets_dir() / name / "train.csv")
         test = simulate.read_dataset(config.datasets_dir() / name / "test.csv")
-        print(f"\n## {name} (pool {len(train):,}, test {len(test):,}, {args.classifier}, seeds {args.seeds})\n")
-        curves = {}
+        note = f"pool {len(train):,}, test {len(test):,}"
+        if len(train) > args.max_pool:
+            train = train.sample(args.max_pool, random_state=0).reset_index(drop=True)
+            note = f"pool subsampled to {len(train):,} (seed 0), test {len(test):,}"
+        if len(test) > args.max_test:
+            test = test.sample(args.max_test, random_state=0).reset_index(drop=True)
+            note += f", test subsampled to {len(test):,} (seed 0)"
+        notes[name] = (f"{note}; {len(set(train['label']))} classes; {args.classifier}; grid {args.grid} "
+                       f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}.")
+        summaries[name] = {}
         for strategy in args.strategies:
             results = []
             for seed in args.seeds:
                 started = time.perf_counter()
-                result = simulate.run(train, test, strategy=strategy, init=args.init, batch=args.batch,
-                                      rounds=args.rounds, seed=seed, classifier=args.classifier)
+                result = simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds,
+                                      seed=seed, classifier=args.classifier, init_strategy=args.init_strategy)
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
-                runs.append(result)
-            curves[strategy] = results
-        steps = [s["n_labels"] for s in curves[args.strategies[0]][0]["steps"]]
-        print("| strategy | AUC (mean ± sd) | " + " | ".join(f"@{n}" for n in steps) + " | fit s/round | query s/round |")
-        print("|---|---|" + "---|" * len(steps) + "---|---|")
-        for strategy, results in curves.items():
-            acc = np.array([[s["accuracy"] for s in r["steps"]] for r in results])
-            aucs = acc.mean(axis=1)
-            fit = np.mean([s["fit_s"] for r in results for s in r["steps"]])
-            query = np.mean([s["query_s"] for r in results for s in r["steps"][:-1]])
-            print(f"| {strategy} | {aucs.mean():.4f} ± {aucs.std():.4f} | "
-                  + " | ".join(f"{v:.3f}" for v in acc.mean(axis=0)) + f" | {fit:.3f} | {query:.3f} |")
-    with open(args.out, "w") as handle:
-        json.dump(runs, handle, indent=1)
-    print(f"\nwrote {len(runs)} runs to {args.out}")
+            runs += results
+            summaries[name][strategy] = summarize(results, CHECKPOINTS[args.grid])
+            s = summaries[name][strategy]
+            print(f"{name:18s} {strategy:16s} AUC {s['auc_mean']:.4f} ± {s['auc_sd']:.4f}  "
+                  f"final {s['curve'][-1]:.4f}", flush=True)
+        (out_dir / "runs.json").write_text(json.dumps(runs))
+        (out_dir / "summary.json").write_text(json.dumps(summaries, indent=1))
+    title = f"Learning curves: {args.grid} grid, {args.classifier}"
+    (out_dir / "summary.md").write_text(markdown(summaries, notes, CHECKPOINTS[args.grid], title))
+    plot(summaries, out_dir / "curves.png")
+    if "random" in args.strategies and "auto" in args.strategies:
+        gains = {d: s["auto"]["auc_mean"] - s["random"]["auc_mean"] for d, s in summaries.items()}
+        print("\nauto - random AUC (points): " + ", ".join(f"{d} {100 * g:+.1f}" for d, g in gains.items())
+              + f"; mean {100 * np.mean(list(gains.values())):+.2f}")
+    print(f"wrote {out_dir}/runs.json, summary.md, curves.png")
 
 
 if __name__ == "__main__":

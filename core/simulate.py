@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core import config, embeddings, evaluation, strategies
+from core import config, embeddings, evaluation, stopping, strategies
 from core.classifiers import head, setfit_encoder
 
 CLASSIFIERS = ("head", "setfit")
@@ -71,7 +71,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
     rng = np.random.default_rng(seed)
 
     labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
-    steps = []
+    steps, previous_predictions = [], None
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
         if classifier == "setfit":
@@ -81,17 +81,25 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         probs = head.predict_proba(model_fit, pool_vectors, len(names))
         fit_s = time.perf_counter() - t0
         predicted = model_fit.predict(test_vectors)
-        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, predicted), "fit_s": fit_s, "query_s": 0.0}
+        unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
+        pool_predictions = probs.argmax(axis=1)
+        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, predicted), "fit_s": fit_s, "query_s": 0.0,
+                "kappa_previous": _kappa(previous_predictions, pool_predictions),
+                "mean_uncertainty": stopping.mean_uncertainty(probs[unlabeled])}
+        previous_predictions = pool_predictions
         if round_number < rounds:
             t1 = time.perf_counter()
-            candidates = np.setdiff1d(np.arange(len(pool_texts)), labeled)
+            candidates = unlabeled
             counts = np.bincount(y_pool[labeled], minlength=len(names)).tolist()
-            chosen = strategies.select(strategy, probs, pool_vectors, candidates, batch, rng, class_counts=counts)
+            chosen = strategies.select(strategy, probs, pool_vectors, candidates, batch, rng, class_counts=counts,
+                                        labeled=labeled)
             labeled = np.concatenate([labeled, chosen.indices])
             step["query_s"] = time.perf_counter() - t1
         steps.append(step)
         log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
     accuracies = [s["accuracy"] for s in steps]
+    stops = stopping.first_stop([s["kappa_previous"] for s in steps], [s["mean_uncertainty"] for s in steps],
+                                [s["n_labels"] for s in steps])
     return {
         "config": {"strategy": strategy, "init": init, "batch": batch, "rounds": rounds, "seed": seed,
                    "classifier": classifier, "model": model or config.DEFAULT_MODEL, "init_strategy": init_strategy,
@@ -102,7 +110,20 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         "steps": steps,
         "auc": float(np.mean(accuracies)),
         "final_accuracy": accuracies[-1],
+        "stops": {name: (None if step is None else {"step": step, "n_labels": steps[step]["n_labels"],
+                                                     "accuracy": steps[step]["accuracy"]})
+                  for name, step in stops.items()},
     }
+
+
+def _kappa(previous: np.ndarray | None, current: np.ndarray) -> float | None:
+    if previous is None:
+        return None
+    if (previous == current).all():
+        return 1.0
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(previous, current))
 
 
 def _setfit_round(model, pool_texts, test_texts, labeled, y_pool, setfit_args, seed):

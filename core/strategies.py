@@ -106,6 +106,43 @@ def kmeans(probs, embeddings, candidates, n, rng, **_) -> Selection:
     return Selection(np.array(picked, dtype=np.int64), np.array(scores), "kmeans")
 
 
+def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    p, q = np.clip(p, 1e-12, 1.0), np.clip(q, 1e-12, 1.0)
+    return (p * np.log(p / q)).sum(axis=-1)
+
+
+def contrastive(probs, embeddings, candidates, n, rng, labeled=None, k: int = 10, **_) -> Selection:
+    """Contrastive examples: predictions that differ most (KL) from those of their k nearest
+    labeled neighbours in embedding space (Margatina et al., 'Active Learning by Acquiring
+    Contrastive Examples', EMNLP 2021)."""
+    if labeled is None or len(labeled) == 0:
+        return margin(probs, embeddings, candidates, n, rng)
+    labeled = np.asarray(labeled, dtype=np.int64)
+    labeled_points = np.asarray(embeddings[labeled], dtype=np.float32)
+    labeled_probs = np.asarray(probs[labeled], dtype=np.float32)
+    k = min(k, len(labeled))
+    scores = np.empty(len(candidates), dtype=np.float32)
+    for start in range(0, len(candidates), 8192):
+        block = candidates[start:start + 8192]
+        similarity = np.asarray(embeddings[block], dtype=np.float32) @ labeled_points.T
+        neighbours = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        scores[start:start + len(block)] = _kl_rows(labeled_probs[neighbours], probs[block][:, None, :]).mean(axis=1)
+    return _top(scores, candidates, n, rng, "contrastive")
+
+
+def class_balanced(probs, embeddings, candidates, n, rng, class_counts=None, **_) -> Selection:
+    """Margin uncertainty weighted towards classes with few labels, so rare classes are found
+    on imbalanced data (after Ein-Dor et al., EMNLP 2020; Bengar et al., WACV 2022)."""
+    if class_counts is None:
+        return margin(probs, embeddings, candidates, n, rng)
+    counts = np.asarray(class_counts, dtype=np.float32)
+    rarity = 1.0 / (1.0 + counts)
+    rarity /= rarity.max()
+    candidate_probs = np.asarray(probs[candidates], dtype=np.float32)
+    scores = margin_scores(candidate_probs) * (candidate_probs @ rarity)
+    return _top(scores, candidates, n, rng, "class_balanced")
+
+
 NEAR_DUPLICATE = 0.95  # cosine similarity above which two texts count as the same for a batch
 
 
@@ -156,8 +193,10 @@ STRATEGIES: dict[str, Strategy] = {
     "margin": margin,
     "margin_diverse": margin_diverse,
     "kmeans": kmeans,
+    "contrastive": contrastive,
+    "class_balanced": class_balanced,
 }
-NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse"}
+NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:

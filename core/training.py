@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from core import artifacts, embeddings, evaluation, store, strategies
+from core import artifacts, embeddings, evaluation, stopping, store, strategies
 from core.classifiers import head, setfit_encoder
 
 Progress = Callable[[float, str], None]
@@ -134,7 +134,10 @@ def refit_head(db, project_id: int, job_id: int | None = None, kind: str = store
     probs = head.predict_proba(model, vectors, len(names))
     t_score = time.perf_counter()
 
+    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
+    candidates = np.setdiff1d(pool_rows, rows)
     metrics = evaluation.cross_validate(train_x, train_y, args)
+    metrics["mean_uncertainty"] = stopping.mean_uncertainty(probs[candidates])
     if len(eval_rows):
         metrics.update({f"eval_{k}": v for k, v in evaluation.scores(eval_y, probs[eval_rows].argmax(1)).items()})
         metrics["eval_n"] = int(len(eval_rows))
@@ -142,11 +145,10 @@ def refit_head(db, project_id: int, job_id: int | None = None, kind: str = store
     metrics.update(_stability(db, previous, ids, probs))
     t_metrics = time.perf_counter()
 
-    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
-    candidates = np.setdiff1d(pool_rows, rows)
     rng = np.random.default_rng(watermark)
     queue = strategies.rank_queue(settings["strategy"], probs, vectors, candidates, settings["queue_size"],
-                                  settings["batch_size"], rng, class_counts=class_counts(y, len(names)))
+                                  settings["batch_size"], rng, class_counts=class_counts(y, len(names)),
+                                  labeled=rows)
     t_query = time.perf_counter()
 
     version_dir_parent = artifacts.project_dir(project_id) / "versions"

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import annotate, store
+from core import annotate, stopping, store
 
 db = store.connect()
 project_id = st.session_state.get("project_id")
@@ -36,9 +36,13 @@ def live():
             "version": v["number"], "kind": v["kind"], "labels": v["n_labels"],
             "cv accuracy": m.get("cv_accuracy"), "cv macro-F1": m.get("cv_macro_f1"),
             "eval accuracy": m.get("eval_accuracy"), "kappa vs previous": m.get("kappa_previous"),
+            "mean uncertainty": m.get("mean_uncertainty"),
             "train s": t.get("train_s"), "total s": t.get("total_s"),
             "created": pd.to_datetime(v["created_at"], unit="s").strftime("%Y-%m-%d %H:%M:%S"),
         })
+    st.subheader("Should you stop labeling?")
+    for signal in stopping.signals(versions, project["settings"].get("label_budget")):
+        (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
     frame = pd.DataFrame(rows)
     curve = frame.groupby("labels")[["cv accuracy", "cv macro-F1", "eval accuracy"]].last().dropna(axis=1, how="all")
     if not curve.empty:

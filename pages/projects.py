@@ -38,7 +38,7 @@ with create:
                                     index=label_options.index(label_guess))
         label_column = None if label_column == "(none)" else label_column
         found = sorted({v.strip() for v in frame[label_column].dropna() if v.strip()}) if label_column else []
-        class_spec = st.text_input("Classes (comma-separated)", value=", ".join(found),
+        class_spec = st.text_input("Classes (comma-separated)", value=", ".join(found), key="class_spec",
                                    help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters).")
         names = io.parse_classes(class_spec)
         keys = io.shortcut_keys(len(names))

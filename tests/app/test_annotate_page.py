@@ -2,25 +2,53 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import io, store
+from core import store
 from tests.conftest import ROOT
 
 CLASSES = ["question", "statement"]
 TEXTS = [f"Text number {i} to label?" for i in range(14)] + ["<script>alert('x')</script> **not bold**"]
 
 
-@pytest.fixture
-def app(db, monkeypatch):
+def upload_csv() -> bytes:
+    return ("text\n" + "\n".join(f'"{t}"' for t in TEXTS)).encode()
+
+
+def new_app(monkeypatch) -> AppTest:
     monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(f'"{t}"' for t in TEXTS)).encode(), "t.csv"),
-                          "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, "demo", plan, guidelines="Questions end with a question mark.")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["annotator"] = "alice"
     at.run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def app(db, monkeypatch):
+    """A project created through the Projects page, then the Annotate page open."""
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("questions.csv", upload_csv(), "text/csv").run()
+    at.text_input(key="class_spec").set_value(", ".join(CLASSES)).run()
+    at.text_area[0].set_value("Questions end with a question mark.")
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [project] = store.projects(db)
+    assert project["name"] == "questions" and store.example_count(db, project["id"]) == len(TEXTS)
+    assert store.class_names(db, project["id"]) == CLASSES
     at.switch_page("pages/annotate.py").run()
     assert not at.exception
-    return at, pid
+    return at, project["id"]
+
+
+def test_bad_upload_shows_a_message_and_creates_nothing(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("bad.csv", "text\ncaf\xe9\n".encode("latin-1"), "text/csv").run()
+    assert not at.exception
+    assert "not UTF-8" in at.error[0].value
+    at.file_uploader(key="new_upload").upload("one.csv", b"text\nhello\n", "text/csv").run()
+    at.text_input(key="class_spec").set_value("only-one").run()
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert "at least two classes" in at.error[0].value
+    assert store.projects(db) == []
 
 
 def shown_text(at) -> str:
@@ -42,6 +70,7 @@ def test_label_ten_texts_through_the_page(app, db):
     assert sorted(texts.values()) == sorted(seen)  # exactly the texts that were shown
     rows = store.annotations(db, pid)
     assert {r["annotator"] for r in rows} == {"alice"} and all(r["seconds"] is not None for r in rows)
+    assert all(r["strategy"] for r in rows)  # "why this text" is recorded with each label
     assert [r["label"] for r in rows] == [CLASSES[i % 2] for i in range(10)]
 
 
