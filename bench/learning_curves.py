@@ -112,14 +112,14 @@ def plot(summaries: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from core import config, simulate, strategies
+    from core import classifiers, config, simulate, strategies
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", choices=list(GRIDS), default="hast")
     parser.add_argument("--datasets", nargs="+", help="default: every dataset under SIEVE_DATASETS")
     parser.add_argument("--strategies", nargs="+", default=list(strategies.STRATEGIES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--classifier", default="head", choices=list(simulate.CLASSIFIERS))
+    parser.add_argument("--classifier", default="head", choices=list(classifiers.CLASSIFIERS))
     parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
     parser.add_argument("--max-pool", type=int, default=10_000)
     parser.add_argument("--max-test", type=int, default=5_000)

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, nargs="+", default=[80])
     args = parser.parse_args()
     from core import config, embeddings, evaluation, simulate
-    from core.classifiers import head, setfit_encoder
+    from core.classifiers import head, setfit_family
 
     train = simulate.read_dataset(config.datasets_dir() / "ag_news" / "train.csv")
     test = simulate.read_dataset(config.datasets_dir() / "ag_news" / "test.csv").sample(1000, random_state=0)
@@ -37,7 +37,7 @@ def main() -> None:
     print("| labels | max steps | steps | train s | re-embed pool s | accuracy frozen | accuracy retrained |")
     print("|---|---|---|---|---|---|---|")
     for n in args.labels:
-        sample = train.groupby("label", group_keys=False).apply(lambda g: g.sample(n // len(names), random_state=0))
+        sample = train.groupby("label").sample(n=n // len(names), random_state=0)
         y = sample["label"].map(names.index).to_numpy()
         y_test = test["label"].map(names.index).to_numpy()
         frozen = head.fit(embeddings.encode(base, sample["text"].tolist()), y)
@@ -45,8 +45,8 @@ def main() -> None:
         for max_steps in args.max_steps:
             with tempfile.TemporaryDirectory() as scratch:
                 body = Path(scratch) / "body"
-                info = setfit_encoder.train_encoder(None, sample["text"].tolist(), y, body,
-                                                    setfit_encoder.SetFitArguments(max_steps=max_steps))
+                info = setfit_family.train_encoder(None, sample["text"].tolist(), y, body,
+                                                    setfit_family.SetFitArguments(max_steps=max_steps))
                 tuned = embeddings.load_encoder.__wrapped__(str(body))
                 started = time.perf_counter()
                 embeddings.encode(tuned, pool_texts)

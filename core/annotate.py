@@ -86,11 +86,16 @@ def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> N
         strategy = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
         if example_id is None:
             return None
+    return _lease_and_show(db, project_id, annotator, example_id, version, strategy, score)
+
+
+def _lease_and_show(db, project_id: int, annotator: str, example_id: int, version: dict | None, why: str,
+                    score: float | None) -> NextText:
     with store.transaction(db) as conn:
         store.release_leases(conn, project_id, annotator)
         store.lease(conn, project_id, example_id, annotator, LEASE_S)
     row = store.example(db, example_id)
-    shown = NextText(example_id, row["text"], row["meta"], row["split"], strategy, score,
+    shown = NextText(example_id, row["text"], row["meta"], row["split"], why, score,
                      version["id"] if version else None)
     if version is not None:
         _add_suggestion(db, project_id, version, shown)
@@ -145,16 +150,7 @@ def undo_last(db, project_id: int, annotator: str) -> int | None:
 def show_example(db, project_id: int, annotator: str, example_id: int, why: str) -> NextText:
     """A specific text (after undo, or found by keyword search), leased to this annotator."""
     _check_example(db, project_id, example_id)
-    with store.transaction(db) as conn:
-        store.release_leases(conn, project_id, annotator)
-        store.lease(conn, project_id, example_id, annotator, LEASE_S)
-    row = store.example(db, example_id)
-    version = store.latest_version(db, project_id)
-    shown = NextText(example_id, row["text"], row["meta"], row["split"], why, None,
-                     version["id"] if version else None)
-    if version is not None:
-        _add_suggestion(db, project_id, version, shown)
-    return shown
+    return _lease_and_show(db, project_id, annotator, example_id, store.latest_version(db, project_id), why, None)
 
 
 def _check_example(db, project_id: int, example_id: int) -> None:

@@ -74,21 +74,48 @@ def cmd_export_model(args) -> None:
     print(f"wrote version {versions[-1]['number']} to {out}")
 
 
+def family_arguments(args):
+    """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
+    import dataclasses
+
+    from core import classifiers
+
+    accepted = {f.name for f in dataclasses.fields(classifiers.spec(args.classifier).arguments)}
+    values = json.loads(args.family_args) if args.family_args else {}
+    named = {"max_steps": args.max_steps, "num_epochs": args.epochs, "learning_rate": args.learning_rate,
+             "layerwise_gradient_decay": args.layerwise_gradient_decay, "max_length": args.max_length,
+             "gradual_unfreezing": args.gradual_unfreezing or None, "freeze_encoder": args.freeze_encoder or None,
+             "end_to_end": args.end_to_end or None}
+    if args.classifier == "setfit-diff" and args.epochs is not None:
+        named["num_epochs"] = (1, args.epochs)
+    for key, value in named.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise ValueError(f"--{key.replace('_', '-')} does not apply to {args.classifier}")
+        values[key] = value
+    if args.head and args.classifier == "setfit":
+        values["head"] = {"kind": args.head}
+    values.setdefault("seed", args.seed)
+    return classifiers.arguments(args.classifier, values)
+
+
 def cmd_simulate(args) -> None:
     from core import simulate
-    from core.classifiers import head, setfit_encoder
+    from core.classifiers import head
 
     try:
         train = simulate.read_dataset(args.train, args.text_column, args.label_column)
         test = simulate.read_dataset(args.test, args.text_column, args.label_column)
-    except (OSError, ValueError) as err:
+        family_args = family_arguments(args) if args.classifier != "head" else None
+    except (OSError, ValueError, TypeError) as err:
         sys.exit(f"error: {err}")
+    head_args = head.HeadArguments(args.head) if args.head and args.head != "logistic_regression" \
+        else head.HeadArguments.logistic(C=args.head_c)
     result = simulate.run(
         train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
-        classifier=args.classifier, model=args.model, init_strategy=args.init_strategy,
-        head_args=head.HeadArguments(C=args.head_c),
-        setfit_args=setfit_encoder.SetFitArguments(max_steps=args.setfit_max_steps, seed=args.seed),
-        log=lambda m: print(m, file=sys.stderr),
+        classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
+        family_args=family_args, save_model=args.save_model, log=lambda m: print(m, file=sys.stderr),
     )
     result["config"].update({"train": str(args.train), "test": str(args.test)})
     text = json.dumps(result, indent=2)
@@ -98,7 +125,8 @@ def cmd_simulate(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from core import strategies
+    from core import classifiers, strategies
+    from core.classifiers import head as heads
 
     root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -140,10 +168,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--classifier", default="head", choices=["head", "setfit"])
-    p.add_argument("--model", default=None, help="encoder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--classifier", default="head", choices=list(classifiers.CLASSIFIERS),
+                   help="head: fast head on frozen embeddings; otherwise the family retrained every round")
+    p.add_argument("--model", default=None, help="base model (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--head", choices=list(heads.HEADS), help="scikit-learn head (head and setfit)")
     p.add_argument("--head-c", type=float, default=10.0, help="inverse regularisation of the logistic head")
-    p.add_argument("--setfit-max-steps", type=int, default=80)
+    p.add_argument("--max-steps", type=int, help="setfit, setfit-diff: cap on contrastive steps")
+    p.add_argument("--epochs", type=int, help="transformer: epochs; setfit-diff: head-phase epochs")
+    p.add_argument("--learning-rate", type=float, help="transformer: base learning rate")
+    p.add_argument("--max-length", type=int, help="tokens per text")
+    p.add_argument("--layerwise-gradient-decay", type=float, help="transformer: e.g. 0.9")
+    p.add_argument("--gradual-unfreezing", action="store_true", help="transformer: one more layer per epoch")
+    p.add_argument("--freeze-encoder", action="store_true", help="transformer: train only the head")
+    p.add_argument("--end-to-end", action="store_true", help="setfit-diff: update the body in the head phase")
+    p.add_argument("--family-args", help='any family argument as JSON, e.g. \'{"batch_size": 8}\'')
+    p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--out")

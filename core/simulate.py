@@ -7,7 +7,6 @@ mean test accuracy over those steps, so a strategy that is good early scores hig
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -15,10 +14,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core import config, embeddings, evaluation, stopping, strategies
-from core.classifiers import head, setfit_encoder
+from core import classifiers, config, embeddings, evaluation, stopping, strategies
+from core.classifiers import head
 
-CLASSIFIERS = ("head", "setfit")
 INIT_STRATEGIES = ("auto", "random", "balanced")
 
 
@@ -52,12 +50,16 @@ def initial_set(init_strategy: str, strategy: str, pool_vectors: np.ndarray, y: 
 
 def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: int = 30, batch: int = 10,
         rounds: int = 10, seed: int = 0, classifier: str = "head", model: str | None = None,
-        init_strategy: str = "auto", head_args: head.HeadArguments | None = None,
-        setfit_args: setfit_encoder.SetFitArguments | None = None,
-        log: Callable[[str], None] = lambda _m: None) -> dict:
-    """Simulate; `train`/`test` have columns text,label. Returns the result document."""
-    if classifier not in CLASSIFIERS:
-        raise ValueError(f"Unknown classifier {classifier!r}; choose from {', '.join(CLASSIFIERS)}.")
+        init_strategy: str = "auto", head_args: head.HeadArguments | None = None, family_args=None,
+        save_model: Path | None = None, log: Callable[[str], None] = lambda _m: None) -> dict:
+    """Simulate; `train`/`test` have columns text,label. Returns the result document.
+
+    `classifier` is `head` (the fast head on frozen embeddings) or a family from
+    `core.classifiers.FAMILIES`, trained from the base model every round, as the worker's
+    full retrain does; `family_args` is that family's arguments dataclass.
+    """
+    if classifier not in classifiers.CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {classifier!r}; choose from {', '.join(classifiers.CLASSIFIERS)}.")
     if init_strategy not in INIT_STRATEGIES:
         raise ValueError(f"Unknown initial strategy {init_strategy!r}; choose from {', '.join(INIT_STRATEGIES)}.")
     names = sorted(set(train["label"]))
@@ -68,35 +70,41 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
     pool_vectors = cached_embeddings(model, pool_texts)
     test_vectors = cached_embeddings(model, test_texts)
     head_args = head_args or head.HeadArguments()
+    if classifier != "head" and family_args is None:
+        family_args = classifiers.arguments(classifier, {"seed": seed})
     rng = np.random.default_rng(seed)
 
     labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
-    steps, previous_predictions = [], None
+    steps, previous_predictions, trained = [], None, None
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
-        if classifier == "setfit":
-            pool_vectors, test_vectors = _setfit_round(model, pool_texts, test_texts, labeled, y_pool, setfit_args,
-                                                       seed)
-        model_fit = head.fit(pool_vectors[labeled], y_pool[labeled], head_args)
-        probs = head.predict_proba(model_fit, pool_vectors, len(names))
+        if classifier == "head":
+            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args)
+            probs = head.predict_proba(trained, pool_vectors, len(names))
+            test_probs = head.predict_proba(trained, test_vectors, len(names))
+        else:
+            trained = classifiers.train(classifier, model, [pool_texts[i] for i in labeled], y_pool[labeled], names,
+                                        family_args)
+            pool_vectors, probs = trained.embed_and_score(pool_texts)
+            test_probs = trained.embed_and_score(test_texts)[1]
         fit_s = time.perf_counter() - t0
-        predicted = model_fit.predict(test_vectors)
         unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
         pool_predictions = probs.argmax(axis=1)
-        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, predicted), "fit_s": fit_s, "query_s": 0.0,
-                "kappa_previous": _kappa(previous_predictions, pool_predictions),
+        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_probs.argmax(axis=1)),
+                "fit_s": fit_s, "query_s": 0.0, "kappa_previous": _kappa(previous_predictions, pool_predictions),
                 "mean_uncertainty": stopping.mean_uncertainty(probs[unlabeled])}
         previous_predictions = pool_predictions
         if round_number < rounds:
             t1 = time.perf_counter()
-            candidates = unlabeled
             counts = np.bincount(y_pool[labeled], minlength=len(names)).tolist()
-            chosen = strategies.select(strategy, probs, pool_vectors, candidates, batch, rng, class_counts=counts,
+            chosen = strategies.select(strategy, probs, pool_vectors, unlabeled, batch, rng, class_counts=counts,
                                         labeled=labeled)
             labeled = np.concatenate([labeled, chosen.indices])
             step["query_s"] = time.perf_counter() - t1
         steps.append(step)
         log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
+    if save_model is not None:
+        _save(trained, classifier, model, names, Path(save_model))
     accuracies = [s["accuracy"] for s in steps]
     stops = stopping.first_stop([s["kappa_previous"] for s in steps], [s["mean_uncertainty"] for s in steps],
                                 [s["n_labels"] for s in steps])
@@ -104,9 +112,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         "config": {"strategy": strategy, "init": init, "batch": batch, "rounds": rounds, "seed": seed,
                    "classifier": classifier, "model": model or config.DEFAULT_MODEL, "init_strategy": init_strategy,
                    "pool": len(pool_texts), "test": len(test_texts), "classes": names,
-                   "head": head_args.to_dict(),
-                   "setfit": (setfit_args or setfit_encoder.SetFitArguments()).to_dict()
-                   if classifier == "setfit" else None},
+                   "head": head_args.to_dict(), "family": family_args.to_dict() if family_args else None},
         "steps": steps,
         "auc": float(np.mean(accuracies)),
         "final_accuracy": accuracies[-1],
@@ -114,6 +120,16 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
                                                      "accuracy": steps[step]["accuracy"]})
                   for name, step in stops.items()},
     }
+
+
+def _save(trained, classifier: str, model: str | None, names: list[str], out_dir: Path) -> None:
+    """The final model of a simulation, in the same export format as the app's."""
+    if classifier == "head":
+        from core.classifiers import setfit_family
+
+        setfit_family.save_setfit_dir(embeddings.load_encoder(model), trained, names, out_dir)
+    else:
+        trained.save(out_dir)
 
 
 def _kappa(previous: np.ndarray | None, current: np.ndarray) -> float | None:
@@ -124,15 +140,6 @@ def _kappa(previous: np.ndarray | None, current: np.ndarray) -> float | None:
     from sklearn.metrics import cohen_kappa_score
 
     return float(cohen_kappa_score(previous, current))
-
-
-def _setfit_round(model, pool_texts, test_texts, labeled, y_pool, setfit_args, seed):
-    args = setfit_args or setfit_encoder.SetFitArguments(seed=seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        body = Path(scratch) / "body"
-        setfit_encoder.train_encoder(model, [pool_texts[i] for i in labeled], y_pool[labeled], body, args)
-        encoder = embeddings.load_encoder.__wrapped__(str(body))
-        return embeddings.encode(encoder, pool_texts), embeddings.encode(encoder, test_texts)
 
 
 def read_dataset(path: str | Path, text_column: str = "text", label_column: str = "label") -> pd.DataFrame:

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from core import config
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 
 # Annotation actions.
@@ -29,6 +29,7 @@ POOL, EVAL = "pool", "eval"
 # Job kinds and states.
 EMBED, HEAD, FULL = "embed", "head", "full"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+BASE_ENCODER = "sentence-transformers"  # encoder family of a plain (or SetFit-tuned) sentence encoder
 # The fast lane refits heads in milliseconds; the slow lane embeds and fine-tunes.
 LANES = {"fast": (HEAD,), "slow": (EMBED, FULL)}
 
@@ -195,7 +196,12 @@ CREATE TABLE IF NOT EXISTS model_versions (
 );
 """
 
-MIGRATIONS = {1: _SCHEMA_V1}
+# v2: encoders record the family that produced them, so added texts are embedded the same way.
+_SCHEMA_V2 = """
+ALTER TABLE encoders ADD COLUMN family TEXT NOT NULL DEFAULT 'sentence-transformers'
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -581,11 +587,13 @@ def remove_worker(db, worker_id: str) -> None:
 
 
 def add_encoder(conn: sqlite3.Connection, project_id: int, model: str, path: str, n: int, dim: int,
-                seconds: float, version_id: int | None = None) -> int:
+                seconds: float, version_id: int | None = None, family: str = BASE_ENCODER) -> int:
+    """`model` is what re-embeds added texts: a model name or the path of a fine-tuned model."""
+    family = BASE_ENCODER if family in ("setfit", "setfit-diff") else family
     cur = conn.execute(
-        """INSERT INTO encoders (project_id, model, version_id, path, n, dim, seconds, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        (project_id, model, version_id, path, n, dim, seconds, now()),
+        """INSERT INTO encoders (project_id, model, version_id, path, n, dim, seconds, created_at, family)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (project_id, model, version_id, path, n, dim, seconds, now(), family),
     )
     return cur.lastrowid
 
@@ -612,6 +620,12 @@ def publish_version(conn: sqlite3.Connection, project_id: int, kind: str, encode
          json.dumps(metrics), path, json.dumps(timings), job_id, now()),
     )
     return cur.lastrowid
+
+
+def update_timing(db, version_id: int, key: str, seconds: float) -> None:
+    with transaction(db) as conn:
+        conn.execute("UPDATE model_versions SET timings = json_set(timings, '$.' || ?, ?) WHERE id = ?",
+                     (key, seconds, version_id))
 
 
 def versions(db, project_id: int) -> list[dict]:

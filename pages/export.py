@@ -5,13 +5,11 @@ from pathlib import Path
 import streamlit as st
 
 from core import artifacts, io, store, training
+import ui
 
 db = store.connect()
-project_id = st.session_state.get("project_id")
-if project_id is None:
-    st.info("Create a project on the Projects page first.")
-    st.stop()
-project = store.project(db, project_id)
+project = ui.current_project(db)
+project_id = project["id"]
 st.title(f"Export · {project['name']}")
 
 st.subheader("Labels")

@@ -3,13 +3,11 @@ import pandas as pd
 import streamlit as st
 
 from core import annotate, stopping, store
+import ui
 
 db = store.connect()
-project_id = st.session_state.get("project_id")
-if project_id is None:
-    st.info("Create a project on the Projects page first.")
-    st.stop()
-project = store.project(db, project_id)
+project = ui.current_project(db)
+project_id = project["id"]
 st.title(f"Model · {project['name']}")
 
 if st.button("Train now", type="primary", help="Fine-tune the encoder on all labels (SetFit), re-embed the pool "

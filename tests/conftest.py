@@ -48,3 +48,15 @@ def dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0
 @pytest.fixture
 def trec():
     return dataset("trec6", "train", 300)
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests run only where CUDA is present."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

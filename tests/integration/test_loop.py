@@ -32,7 +32,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     plan = io.plan_import(frame, "text", None, CLASSES)
     pid = io.create_project_from_plan(db, "trec", plan, eval_fraction=0.1,
-                                      settings={"setfit": {"max_steps": 2, "batch_size": 8}})
+                                      settings={"family_args": {"setfit": {"max_steps": 2, "batch_size": 8}}})
     run_queued(db, (store.EMBED,))
     encoder = store.latest_encoder(db, pid)
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
