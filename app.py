@@ -15,6 +15,7 @@ pages = [
     st.Page("pages/annotate.py", title="Annotate", icon=":material/label:"),
     st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
 ]
 navigation = st.navigation(pages)
 

@@ -243,6 +243,19 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
                               precision)
 
 
+# Measured by bench/train_speed.py on the 2-core CPU (MiniLM, bf16): seconds per example and epoch
+# at 128 tokens, and seconds per text to score the pool.
+CPU_TRAIN_S_PER_EXAMPLE = 0.05
+CPU_SCORE_S_PER_TEXT = 0.004
+
+
+def estimate_seconds(n_labels: int, n_texts: int, args: TransformerArguments, device: str) -> float:
+    """A rough time for one retrain: training epochs plus scoring the pool (CPU figures; GPUs are far faster)."""
+    scale = args.max_length / 128 * (0.3 if args.freeze_encoder else 1.0)
+    seconds = n_labels * args.num_epochs * CPU_TRAIN_S_PER_EXAMPLE * scale + n_texts * CPU_SCORE_S_PER_TEXT
+    return seconds if device == "cpu" else seconds / 20
+
+
 def load(path: Path) -> TrainedTransformer:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -106,3 +106,21 @@ def test_other_pages_render(app):
     for page in ("pages/model.py", "pages/export.py", "pages/projects.py"):
         at.switch_page(page).run()
         assert not at.exception, page
+
+
+def test_settings_page_validates_and_saves(app, db):
+    at, pid = app
+    at.switch_page("pages/settings.py").run()
+    assert not at.exception
+    at.selectbox[-1].select("transformer").run()  # the family picker is the last selectbox
+    assert not at.exception and any("slow without a GPU" in w.value for w in at.warning)
+    gradual = next(t for t in at.toggle if t.label.startswith("Gradual"))
+    frozen = next(t for t in at.toggle if t.label.startswith("Freeze"))
+    gradual.set_value(True)
+    frozen.set_value(True).run()
+    assert "exclude each other" in at.error[0].value  # invalid combination: not saved
+    frozen = next(t for t in at.toggle if t.label.startswith("Freeze"))
+    frozen.set_value(False).run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    settings = store.project(db, pid)["settings"]
+    assert settings["family"] == "transformer" and settings["family_args"]["transformer"]["gradual_unfreezing"]

@@ -1,0 +1,95 @@
+"""Settings: how the project's models are trained and when."""
+import streamlit as st
+
+from core import classifiers, embeddings, store, strategies
+from core.classifiers import head, transformer
+import ui
+
+db = store.connect()
+project = ui.current_project(db)
+settings = project["settings"]
+st.title(f"Settings · {project['name']}")
+n_labels = store.label_count(db, project["id"])
+n_texts = store.example_count(db, project["id"])
+
+st.subheader("When models train")
+left, right = st.columns(2)
+refit_every = left.number_input("Refit the fast head every N new labels", 1, 1000, settings["refit_every"])
+retrain_every = right.number_input("Full retrain every N new labels (0: only with Train now)", 0, 100_000,
+                                   settings["retrain_every"])
+strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
+                          index=list(strategies.STRATEGIES).index(settings["strategy"]),
+                          help="auto: typical texts (k-means) until a model exists, then the most uncertain, "
+                               "spread out so a batch holds no near-duplicates.")
+budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
+                            settings.get("label_budget") or 0)
+
+st.subheader("Fast head (refitted every few labels)")
+head_kind = st.selectbox("Head", list(head.HEADS), index=list(head.HEADS).index(settings.get("head", {}).get(
+    "kind", "logistic_regression")), help="A scikit-learn classifier on the sentence embeddings.")
+
+st.subheader("Full retrain")
+family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(
+    settings.get("family", "setfit")), help="setfit: contrastive fine-tuning of the encoder, then the head above; "
+    "setfit-diff: SetFit with its differentiable head; transformer: full fine-tuning with a classification head.")
+saved = settings.get("family_args", {}).get(family, {})
+defaults = classifiers.arguments(family, {}).to_dict()
+
+
+def value(key):
+    return saved.get(key, defaults[key])
+
+
+values: dict = {}
+if family in ("setfit", "setfit-diff"):
+    a, b, c = st.columns(3)
+    values["max_steps"] = a.number_input("Contrastive steps (cap)", 1, 10_000, value("max_steps"),
+                                         help="Bounds the time of a retrain: ~0.65 s a step on a 2-core CPU.")
+    values["max_length"] = b.number_input("Max tokens per text", 8, 512, value("max_length"))
+    if family == "setfit":
+        values["batch_size"] = c.number_input("Pairs per step", 2, 256, value("batch_size"))
+        values["head"] = {"kind": head_kind, "params": {}}
+    else:
+        values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, value("head_learning_rate"),
+                                                      format="%.5f")
+        d, e, f = st.columns(3)
+        values["num_epochs"] = [1, d.number_input("Head epochs", 1, 100, value("num_epochs")[1])]
+        values["l2_weight"] = e.number_input("L2 weight", 0.0, 1.0, value("l2_weight"))
+        values["end_to_end"] = f.toggle("End to end (also train the body in the head phase)", value("end_to_end"))
+else:
+    a, b, c = st.columns(3)
+    values["num_epochs"] = a.number_input("Epochs", 1, 100, value("num_epochs"))
+    values["learning_rate"] = b.number_input("Learning rate", 1e-6, 1e-2, value("learning_rate"), format="%.6f")
+    values["max_length"] = c.number_input("Max tokens per text", 8, 512, value("max_length"))
+    d, e, f = st.columns(3)
+    values["batch_size"] = d.number_input("Batch size", 1, 256, value("batch_size"))
+    decay = e.number_input("Layerwise learning-rate decay (1: off)", 0.05, 1.0,
+                           value("layerwise_gradient_decay") or 1.0)
+    values["layerwise_gradient_decay"] = None if decay >= 1.0 else decay
+    values["early_stopping_patience"] = f.number_input("Early stopping patience (epochs, 0: off)", 0, 20,
+                                                       value("early_stopping_patience"))
+    g, h = st.columns(2)
+    values["freeze_encoder"] = g.toggle("Freeze the encoder (train only the head)", value("freeze_encoder"))
+    values["gradual_unfreezing"] = h.toggle("Gradual unfreezing (one more layer per epoch)",
+                                            value("gradual_unfreezing"))
+
+error = None
+try:
+    arguments = classifiers.arguments(family, {**saved, **values})
+except (TypeError, ValueError) as err:
+    error = str(err)
+    st.error(f"These settings cannot be used: {error}")
+
+if family == "transformer" and error is None and embeddings.device() == "cpu":  # imports torch only here
+    estimate = transformer.estimate_seconds(max(n_labels, 200), n_texts, arguments, "cpu")
+    st.warning(f"Full fine-tuning is slow without a GPU: about {estimate / 60:.0f} min per retrain at "
+               f"{max(n_labels, 200)} labels and {n_texts:,} texts on this machine's CPU. Consider setfit, "
+               "or run the worker on a GPU host (SIEVE_WORKER=external).")
+
+if st.button("Save settings", type="primary", disabled=error is not None):
+    family_args = {**settings.get("family_args", {}), family: values}
+    store.update_project(db, project["id"], settings={
+        **settings, "refit_every": int(refit_every), "retrain_every": int(retrain_every), "strategy": strategy,
+        "label_budget": int(budget) or None, "head": {"kind": head_kind, "params": {}}, "family": family,
+        "family_args": family_args})
+    st.success("Saved. The next retrain uses these settings.")
