@@ -85,7 +85,7 @@ def family_arguments(args):
     named = {"max_steps": args.max_steps, "num_epochs": args.epochs, "learning_rate": args.learning_rate,
              "layerwise_gradient_decay": args.layerwise_gradient_decay, "max_length": args.max_length,
              "gradual_unfreezing": args.gradual_unfreezing or None, "freeze_encoder": args.freeze_encoder or None,
-             "end_to_end": args.end_to_end or None}
+             "end_to_end": args.end_to_end or None, "warm_start": args.warm_start or None}
     if args.classifier == "setfit-diff" and args.epochs is not None:
         named["num_epochs"] = (1, args.epochs)
     for key, value in named.items():
@@ -181,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gradual-unfreezing", action="store_true", help="transformer: one more layer per epoch")
     p.add_argument("--freeze-encoder", action="store_true", help="transformer: train only the head")
     p.add_argument("--end-to-end", action="store_true", help="setfit-diff: update the body in the head phase")
+    p.add_argument("--warm-start", action="store_true", help="setfit: each round continues from the last encoder")
     p.add_argument("--family-args", help='any family argument as JSON, e.g. \'{"batch_size": 8}\'')
     p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
     p.add_argument("--text-column", default="text")

@@ -232,8 +232,8 @@ def family_settings(settings: dict) -> tuple[str, object]:
 def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
     """Train the project's family on all labels, re-embed and score the pool, publish a `full` version.
 
-    Always starts from the project's base model, not the last fine-tuned one, so errors do
-    not compound across retrains.
+    Starts from the project's base model, so errors do not compound across retrains, unless
+    SetFit's `warm_start` asks to continue from the last fine-tuned encoder.
     """
     project = store.project(db, project_id)
     names = store.class_names(db, project_id)
@@ -246,9 +246,12 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     if (counts >= 2).sum() < 2:
         raise NothingToDo("a full retrain needs at least two classes with two labels each")
     family, args = family_settings(project["settings"])
+    start_from = project["model"]
+    if getattr(args, "warm_start", False) and (Path(base["model"]) / "config_setfit.json").exists():
+        start_from = base["model"]  # the last SetFit-tuned encoder
     texts_by = store.texts_by_id(db, ids.tolist())
     t0 = time.perf_counter()
-    trained = classifiers.train(family, project["model"], [texts_by[i] for i in ids[rows]], y, names, args,
+    trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[rows]], y, names, args,
                                 progress=lambda f, m: progress(0.7 * f, m))
     t_train = time.perf_counter()
     progress(0.7, f"scoring {len(ids):,} texts with the new model")

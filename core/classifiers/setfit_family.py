@@ -33,6 +33,9 @@ class SetFitArguments:
     max_length: int = 128  # tokens; longer texts are truncated
     seed: int = 0
     head: heads.HeadArguments = field(default_factory=heads.HeadArguments)
+    # Continue from the last fine-tuned encoder instead of the base model: each retrain then
+    # needs only a few steps for the new labels (see docs/benchmarks.md, "SetFit rounds").
+    warm_start: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> "SetFitArguments":
