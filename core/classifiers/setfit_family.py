@@ -195,8 +195,12 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
         trainer = Trainer(model=model_obj, args=training_args, train_dataset=dataset,
                           callbacks=[_progress_callback(progress, 0, 0.8)])
         started = time.perf_counter()
+        x, y = list(texts), [int(i) for i in label_ids]
         with torch.autocast(on, dtype=dtype, enabled=dtype is not None and not training_args.use_amp):
-            trainer.train()
+            trainer.train_embeddings(x, y, args=training_args)
+        # The head phase runs in full precision: in bf16 its many small steps drifted
+        # (ag_news, 512 labels: 0.48 accuracy in bf16).
+        trainer.train_classifier(x, y, args=training_args)
         info = {"steps": int(trainer.st_trainer.state.global_step), "seconds": time.perf_counter() - started,
                 "device": on, "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32"}
     model_obj.model_head.eval()

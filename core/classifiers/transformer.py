@@ -245,7 +245,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
 
 # Measured by bench/train_speed.py on the 2-core CPU (MiniLM, bf16): seconds per example and epoch
 # at 128 tokens, and seconds per text to score the pool.
-CPU_TRAIN_S_PER_EXAMPLE = 0.05
+CPU_TRAIN_S_PER_EXAMPLE = 0.03
 CPU_SCORE_S_PER_TEXT = 0.004
 
 
