@@ -74,6 +74,90 @@ json.dump(results, open(sys.argv[2], "w"))
 '''
 
 
+# small-text's SetFitClassification, trained in full every round (num_iterations=5 as in
+# ../shared/STACK.md), with the two NumPy 2 shims STACK describes.
+CHILD_SETFIT = r'''
+import json, os, sys, time
+import numpy as np
+np.lib.index_tricks = np.lib._index_tricks_impl  # private in NumPy 2; small-text still reads it
+from small_text import PoolBasedActiveLearner, TextDataset, random_initialization_balanced, BreakingTies
+from small_text.integrations.transformers.classifiers import setfit as st_setfit
+from small_text.integrations.transformers.classifiers.factories import SetFitClassificationFactory
+st_setfit.int_dtype = lambda: np.int32  # its seed draw overflows with uintp under NumPy 2
+
+spec = json.load(open(sys.argv[1]))
+y_pool, y_test = np.array(spec["y_pool"]), np.array(spec["y_test"])
+n_classes = int(max(y_pool.max(), y_test.max()) + 1)
+train = TextDataset.from_arrays(spec["pool_texts"], y_pool, target_labels=np.arange(n_classes))
+test = TextDataset.from_arrays(spec["test_texts"], y_test, target_labels=np.arange(n_classes))
+np.random.seed(spec["seed"])
+factory = SetFitClassificationFactory(st_setfit.SetFitModelArguments(spec["model"]), n_classes,
+                                      classification_kwargs={"device": "cpu", "max_seq_len": 128,
+                                                             "trainer_kwargs": {"num_iterations": 5}})
+learner = PoolBasedActiveLearner(factory, BreakingTies(), train)
+initial = random_initialization_balanced(y_pool, n_samples=spec["init"])
+t = time.perf_counter()
+learner.initialize_data(initial, y_pool[initial])
+steps = [{"n_labels": len(initial), "accuracy": float((learner.classifier.predict(test) == y_test).mean()),
+          "fit_s": time.perf_counter() - t, "query_s": 0.0}]
+print(steps[-1], flush=True)
+for _ in range(spec["rounds"]):
+    t = time.perf_counter()
+    queried = learner.query(num_samples=spec["batch"])
+    query_s = time.perf_counter() - t
+    t = time.perf_counter()
+    learner.update(y_pool[queried])
+    steps.append({"n_labels": len(learner.indices_labeled), "fit_s": time.perf_counter() - t, "query_s": query_s,
+                  "accuracy": float((learner.classifier.predict(test) == y_test).mean())})
+    print(steps[-1], flush=True)
+json.dump([{"strategy": "BreakingTies (SetFitClassification)", "seed": spec["seed"], "steps": steps}],
+          open(sys.argv[2], "w"))
+'''
+
+
+def run_small_text_setfit(train, test, y_pool, y_test, seed, init, batch, rounds) -> list[dict]:
+    from core import config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        spec = {"pool_texts": train["text"].tolist(), "test_texts": test["text"].tolist(),
+                "y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "seed": seed, "init": init, "batch": batch,
+                "rounds": rounds, "model": config.resolve_model(None)}
+        (scratch / "spec.json").write_text(json.dumps(spec))
+        (scratch / "child.py").write_text(CHILD_SETFIT)
+        env = {**os.environ, "PYTHONPATH": str(LIB), "HF_HUB_OFFLINE": "1", "WANDB_DISABLED": "true"}
+        subprocess.run([sys.executable, str(scratch / "child.py"), str(scratch / "spec.json"),
+                        str(scratch / "out.json")], check=True, env=env, cwd=scratch)
+        return json.loads((scratch / "out.json").read_text())
+
+
+def setfit_side_by_side(name: str, seed: int, our_steps: int) -> dict:
+    """small-text SetFitClassification (breaking ties) vs Sieve's SetFit rounds, one dataset and seed."""
+    from core import classifiers, config, simulate
+
+    init, batch, rounds = 30, 10, 10
+    train = simulate.read_dataset(config.datasets_dir() / name / "train.csv")
+    test = simulate.read_dataset(config.datasets_dir() / name / "test.csv")
+    names = sorted(set(train["label"]))
+    y_pool, y_test = train["label"].map(names.index).to_numpy(), test["label"].map(names.index).to_numpy()
+    theirs = run_small_text_setfit(train, test, y_pool, y_test, seed, init, batch, rounds)
+    rows = {"small-text SetFitClassification, BreakingTies": stats(theirs)}
+    for label, init_strategy in (("sieve setfit warm start, auto (own cold start)", "auto"),
+                                 ("sieve setfit warm start, auto (balanced init)", "balanced")):
+        args = classifiers.arguments("setfit", {"max_steps": our_steps, "warm_start": True, "seed": seed})
+        rows[label] = stats([simulate.run(train, test, strategy="auto", init=init, batch=batch, rounds=rounds,
+                                          seed=seed, classifier="setfit", family_args=args,
+                                          init_strategy=init_strategy)])
+    base = rows["small-text SetFitClassification, BreakingTies"]
+    print(f"\n## SetFit rounds: {name}, seed {seed} (Sieve: {our_steps} steps per round, warm start)\n")
+    print("| run | AUC | acc@130 | s/round (fit + query) | time / small-text's |")
+    print("|---|---|---|---|---|")
+    for label, s in rows.items():
+        print(f"| {label} | {s['auc']:.4f} | {s['final']:.4f} | {s['round_s']:.1f} | "
+              f"{s['round_s'] / base['round_s']:.2f} |", flush=True)
+    return rows
+
+
 def install_small_text() -> None:
     if not (LIB / "small_text").exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(LIB),
@@ -106,9 +190,11 @@ def stats(runs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["trec6", "ag_news", "mr", "sst2"])
+    parser.add_argument("--datasets", nargs="*", default=["trec6", "ag_news", "mr", "sst2"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
+    parser.add_argument("--setfit-dataset", help="also compare full SetFit rounds on this dataset (slow: ~25 min)")
+    parser.add_argument("--setfit-steps", type=int, default=20, help="Sieve's contrastive steps per SetFit round")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "compare_small_text.json"))
     args = parser.parse_args()
     if args.cache:
@@ -120,6 +206,8 @@ def main() -> None:
 
     init, batch, rounds = 30, 10, 10
     report = {}
+    if args.setfit_dataset:
+        report["setfit"] = setfit_side_by_side(args.setfit_dataset, args.seeds[0], args.setfit_steps)
     for name in args.datasets:
         train = simulate.read_dataset(config.datasets_dir() / name / "train.csv")
         test = simulate.read_dataset(config.datasets_dir() / name / "test.csv")

@@ -31,7 +31,8 @@ def live():
     for v in versions:
         m, t = v["metrics"], v["timings"]
         rows.append({
-            "version": v["number"], "kind": v["kind"], "labels": v["n_labels"],
+            "version": v["number"], "kind": v["kind"], "family": v["params"].get("family", "head"),
+            "labels": v["n_labels"],
             "cv accuracy": m.get("cv_accuracy"), "cv macro-F1": m.get("cv_macro_f1"),
             "eval accuracy": m.get("eval_accuracy"), "kappa vs previous": m.get("kappa_previous"),
             "mean uncertainty": m.get("mean_uncertainty"),
