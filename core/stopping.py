@@ -53,7 +53,8 @@ def overall_uncertainty(uncertainty: float | None, threshold: float = UNCERTAINT
     """The model is confident about nearly all unlabeled texts (Zhu et al., 'Multi-criteria-based
     strategy to stop active learning', 2008)."""
     if uncertainty is None:
-        return StopSignal("overall_uncertainty", False, None, threshold, "No model yet.")
+        return StopSignal("overall_uncertainty", False, None, threshold,
+                          "No pool uncertainty recorded yet: the next model version will have it.")
     fired = uncertainty < threshold
     text = (f"The model is confident on the unlabeled texts (mean uncertainty {uncertainty:.3f} < {threshold})."
             if fired else f"Mean uncertainty on the unlabeled texts is {uncertainty:.3f} (stop below {threshold}).")

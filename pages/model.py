@@ -44,7 +44,7 @@ def live():
         (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
     frame = pd.DataFrame(rows)
     curve = frame.groupby("labels")[["cv accuracy", "cv macro-F1", "eval accuracy"]].last().dropna(axis=1, how="all")
-    if not curve.empty:
+    if len(curve) >= 2 and not curve.empty:
         st.subheader("Learning curve")
         st.line_chart(curve, x_label="labels", y_label="score")
         st.caption("Cross-validated figures are measured on the labels each version trained on, which the model "

@@ -49,6 +49,10 @@ if family in ("setfit", "setfit-diff"):
     if family == "setfit":
         values["batch_size"] = c.number_input("Pairs per step", 2, 256, value("batch_size"))
         values["head"] = {"kind": head_kind, "params": {}}
+        values["warm_start"] = st.toggle(
+            "Continue from the last fine-tuned encoder (warm start)", value("warm_start"),
+            help="Each retrain then needs far fewer steps (e.g. 20); on trec6 this was faster and more accurate "
+                 "than retraining from the base model (docs/benchmarks.md).")
     else:
         values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, value("head_learning_rate"),
                                                       format="%.5f")
