@@ -7,7 +7,6 @@ mean test accuracy over those steps, so a strategy that is good early scores hig
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -77,23 +76,24 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
 
     labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
     steps, previous_predictions, trained = [], None, None
-    warm = tempfile.TemporaryDirectory() if getattr(family_args, "warm_start", False) else None
+    warm_start = getattr(family_args, "warm_start", False)
     start_from = model
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
         if classifier == "head":
             trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args)
             probs = head.predict_proba(trained, pool_vectors, len(names))
-            test_probs = head.predict_proba(trained, test_vectors, len(names))
         else:
             trained = classifiers.train(classifier, start_from, [pool_texts[i] for i in labeled], y_pool[labeled],
                                         names, family_args)
-            if warm is not None:  # the next round continues from this encoder
-                start_from = str(Path(warm.name) / f"round{round_number}")
-                trained.save(Path(start_from))
             pool_vectors, probs = trained.embed_and_score(pool_texts)
+        fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
+        if classifier == "head":
+            test_probs = head.predict_proba(trained, test_vectors, len(names))
+        else:
             test_probs = trained.embed_and_score(test_texts)[1]
-        fit_s = time.perf_counter() - t0
+            if warm_start:  # the next round continues from this encoder, kept in memory
+                start_from = trained.body
         unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
         pool_predictions = probs.argmax(axis=1)
         step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_probs.argmax(axis=1)),
@@ -111,8 +111,6 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
     if save_model is not None:
         _save(trained, classifier, model, names, Path(save_model))
-    if warm is not None:
-        warm.cleanup()
     accuracies = [s["accuracy"] for s in steps]
     stops = stopping.first_stop([s["kappa_previous"] for s in steps], [s["mean_uncertainty"] for s in steps],
                                 [s["n_labels"] for s in steps])

@@ -72,10 +72,15 @@ class SetFitDiffArguments:
         return asdict(self)
 
 
-def _load(model: str | None, on: str, **kwargs):
+def _load(model, on: str, **kwargs):
+    """A SetFitModel from a model name or path, or around an in-memory SentenceTransformer (warm start)."""
     from setfit import SetFitModel
 
-    return SetFitModel.from_pretrained(config.resolve_model(model), device=on, **kwargs)
+    if model is None or isinstance(model, (str, Path)):
+        return SetFitModel.from_pretrained(config.resolve_model(str(model) if model else None), device=on, **kwargs)
+    from sklearn.linear_model import LogisticRegression
+
+    return SetFitModel(model_body=model, model_head=LogisticRegression())
 
 
 def _progress_callback(progress, start: float, span: float):
@@ -90,11 +95,11 @@ def _progress_callback(progress, start: float, span: float):
     return Progress()
 
 
-def train_encoder(model: str | None, texts: Sequence[str], label_ids: Sequence[int], out_dir: Path,
-                  args: SetFitArguments | None = None,
-                  progress: Callable[[float, str], None] | None = None) -> dict:
-    """Fine-tune the encoder contrastively on the labels and save it (a SentenceTransformer) to `out_dir`.
+def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetFitArguments | None = None,
+               progress: Callable[[float, str], None] | None = None) -> tuple[object, dict]:
+    """Fine-tune the encoder contrastively on the labels; returns (SentenceTransformer, figures).
 
+    `model` is a name, a path, or an in-memory SentenceTransformer to continue from (warm start).
     Uses CUDA with mixed precision when present, bf16 autocast on CPUs that support it, else fp32.
     """
     import torch
@@ -118,9 +123,18 @@ def train_encoder(model: str | None, texts: Sequence[str], label_ids: Sequence[i
             trainer.train_embeddings(list(texts), [int(i) for i in label_ids], args=training_args)
         seconds = time.perf_counter() - started
         steps = int(trainer.st_trainer.state.global_step)
-    model_obj.model_body.save(str(out_dir))
-    return {"steps": steps, "seconds": seconds, "device": on,
-            "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32"}
+    model_obj.model_body.eval()
+    return model_obj.model_body, {"steps": steps, "seconds": seconds, "device": on,
+                                  "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32"}
+
+
+def train_encoder(model, texts: Sequence[str], label_ids: Sequence[int], out_dir: Path,
+                  args: SetFitArguments | None = None,
+                  progress: Callable[[float, str], None] | None = None) -> dict:
+    """`train_body`, saved as a SentenceTransformer directory."""
+    body, info = train_body(model, texts, label_ids, args, progress)
+    body.save(str(out_dir))
+    return info
 
 
 @dataclass
@@ -154,14 +168,12 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
     SetFitModel(model_body=body, model_head=head_model, labels=list(class_names)).save_pretrained(str(out_dir))
 
 
-def train_setfit(model: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
+def train_setfit(model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
                  args: SetFitArguments | None = None, progress: Callable[[float, str], None] | None = None
                  ) -> TrainedSetFit:
     """`setfit`: contrastive body training, then the chosen scikit-learn head on the new embeddings."""
     args = args or SetFitArguments()
-    with tempfile.TemporaryDirectory() as scratch:
-        info = train_encoder(model, texts, label_ids, Path(scratch) / "body", args, progress)
-        body = embeddings.load_encoder.__wrapped__(str(Path(scratch) / "body"))
+    body, info = train_body(model, texts, label_ids, args, progress)
     y = np.asarray(label_ids)
     fitted = heads.fit(embeddings.encode(body, texts), y, args.head)
     return TrainedSetFit(body, fitted, class_names, info)
