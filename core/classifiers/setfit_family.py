@@ -11,7 +11,6 @@ with bf16 and cost ~0.1 point of accuracy against 125 (docs/benchmarks.md).
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -224,7 +223,3 @@ def load(path: Path) -> TrainedSetFit:
 
     model = SetFitModel.from_pretrained(str(path), device=embeddings.device())
     return TrainedSetFit(model.model_body, model.model_head, list(model.labels or []), {})
-
-
-def load_classes(model_dir: Path) -> list[str]:
-    return json.loads((Path(model_dir) / "config_setfit.json").read_text())["labels"]

@@ -37,6 +37,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     encoder = store.latest_encoder(db, pid)
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
     assert vectors.shape == (300, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+    assert ids.tolist() == store.example_ids(db, pid)  # one row per example, in id order
 
     first = annotate.next_text(db, pid, "ann")
     assert first.strategy == "cold start: kmeans" and first.version_id is None

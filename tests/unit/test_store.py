@@ -103,7 +103,7 @@ def test_head_waits_for_embedding(db):
 
 
 def test_stale_running_job_is_requeued_then_failed(db):
-    pid = make_project(db)
+    make_project(db)
     job = store.claim_job(db, "dead", (store.EMBED,))
     db.conn.execute("UPDATE jobs SET heartbeat_at = 0 WHERE id = ?", (job["id"],))
     assert store.requeue_stale_jobs(db) == [job["id"]]
