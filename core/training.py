@@ -172,16 +172,23 @@ def _publish(db, project_id: int, job_id: int | None, kind: str, ids: np.ndarray
 # ---------------------------------------------------------------- head refit
 
 
+def _labels_on_latest_encoder(db, project_id: int):
+    """(encoder row, ids, vectors, class names, pool labels, eval labels, watermark) for a refit or retrain."""
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    names = store.class_names(db, project_id)
+    ids, vectors = embeddings.read(encoder_row["path"])
+    pool, evaluation_split, watermark = training_arrays(db, project_id, ids, names)
+    return encoder_row, ids, vectors, names, pool, evaluation_split, watermark
+
+
 def refit_head(db, project_id: int, job_id: int | None = None) -> int:
     """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version."""
     t0 = time.perf_counter()
     settings = store.project(db, project_id)["settings"]
-    names = store.class_names(db, project_id)
-    encoder_row = store.latest_encoder(db, project_id)
-    if encoder_row is None:
-        raise NothingToDo("the pool is not embedded yet")
-    ids, vectors = embeddings.read(encoder_row["path"])
-    (rows, y), (eval_rows, eval_y), watermark = training_arrays(db, project_id, ids, names)
+    encoder_row, ids, vectors, names, (rows, y), (eval_rows, eval_y), watermark = _labels_on_latest_encoder(
+        db, project_id)
     if len(np.unique(y)) < 2:
         raise NothingToDo("waiting for labels of at least two classes")
     args = head_arguments(settings)
@@ -236,12 +243,7 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     SetFit's `warm_start` asks to continue from the last fine-tuned encoder.
     """
     project = store.project(db, project_id)
-    names = store.class_names(db, project_id)
-    base = store.latest_encoder(db, project_id)
-    if base is None:
-        raise NothingToDo("the pool is not embedded yet")
-    ids, _ = embeddings.read(base["path"])
-    (rows, y), (eval_rows, eval_y), watermark = training_arrays(db, project_id, ids, names)
+    base, ids, _, names, (rows, y), (eval_rows, eval_y), watermark = _labels_on_latest_encoder(db, project_id)
     counts = np.bincount(y, minlength=len(names))
     if (counts >= 2).sum() < 2:
         raise NothingToDo("a full retrain needs at least two classes with two labels each")
