@@ -34,13 +34,40 @@ from common import ROOT, use_scratch_data_dir
 LIB = ROOT / "bench" / "out" / "small-text-lib"
 SMALL_TEXT_STRATEGIES = ["RandomSampling", "BreakingTies", "LeastConfidence", "PredictionEntropy"]
 
+# The active-learning loop both child programs run: balanced initial set, then query/update rounds.
+LOOP = r'''
+import time
+import numpy as np
+from small_text import random_initialization_balanced
+
+
+def run_loop(learner, y_pool, test, y_test, spec, verbose=False):
+    def accuracy():
+        return float((learner.classifier.predict(test) == y_test).mean())
+
+    initial = random_initialization_balanced(y_pool, n_samples=spec["init"])
+    t = time.perf_counter()
+    learner.initialize_data(initial, y_pool[initial])
+    steps = [{"n_labels": len(initial), "fit_s": time.perf_counter() - t, "query_s": 0.0, "accuracy": accuracy()}]
+    for _ in range(spec["rounds"]):
+        t = time.perf_counter()
+        queried = learner.query(num_samples=spec["batch"])
+        query_s = time.perf_counter() - t
+        t = time.perf_counter()
+        learner.update(y_pool[queried])
+        steps.append({"n_labels": len(learner.indices_labeled), "fit_s": time.perf_counter() - t,
+                      "query_s": query_s, "accuracy": accuracy()})
+        if verbose:
+            print(steps[-1], flush=True)
+    return steps
+'''
+
 # Runs inside the child process, where small_text is importable.
 CHILD = r'''
-import json, sys, time
-import numpy as np
+import json, sys
 from sklearn.linear_model import LogisticRegression
-from small_text import (PoolBasedActiveLearner, SklearnClassifierFactory, random_initialization_balanced,
-                        RandomSampling, BreakingTies, LeastConfidence, PredictionEntropy)
+from small_text import (PoolBasedActiveLearner, SklearnClassifierFactory, RandomSampling, BreakingTies,
+                        LeastConfidence, PredictionEntropy)
 from small_text.data import SklearnDataset
 
 spec = json.load(open(sys.argv[1]))
@@ -54,21 +81,7 @@ for strategy in spec["strategies"]:
         np.random.seed(seed)
         factory = SklearnClassifierFactory(LogisticRegression(), n_classes)
         learner = PoolBasedActiveLearner(factory, globals()[strategy](), train)
-        initial = random_initialization_balanced(y_pool, n_samples=spec["init"])
-        t = time.perf_counter()
-        learner.initialize_data(initial, y_pool[initial])
-        steps = [{"n_labels": len(initial), "accuracy": float((learner.classifier.predict(test) == y_test).mean()),
-                  "fit_s": time.perf_counter() - t, "query_s": 0.0}]
-        for _ in range(spec["rounds"]):
-            t = time.perf_counter()
-            queried = learner.query(num_samples=spec["batch"])
-            query_s = time.perf_counter() - t
-            t = time.perf_counter()
-            learner.update(y_pool[queried])
-            fit_s = time.perf_counter() - t
-            steps.append({"n_labels": len(learner.indices_labeled),
-                          "accuracy": float((learner.classifier.predict(test) == y_test).mean()),
-                          "fit_s": fit_s, "query_s": query_s})
+        steps = run_loop(learner, y_pool, test, y_test, spec)
         results.append({"strategy": strategy, "seed": seed, "steps": steps})
 json.dump(results, open(sys.argv[2], "w"))
 '''
@@ -77,10 +90,9 @@ json.dump(results, open(sys.argv[2], "w"))
 # small-text's SetFitClassification, trained in full every round (num_iterations=5 as in
 # ../shared/STACK.md), with the two NumPy 2 shims STACK describes.
 CHILD_SETFIT = r'''
-import json, os, sys, time
-import numpy as np
+import json, sys
 np.lib.index_tricks = np.lib._index_tricks_impl  # private in NumPy 2; small-text still reads it
-from small_text import PoolBasedActiveLearner, TextDataset, random_initialization_balanced, BreakingTies
+from small_text import PoolBasedActiveLearner, TextDataset, BreakingTies
 from small_text.integrations.transformers.classifiers import setfit as st_setfit
 from small_text.integrations.transformers.classifiers.factories import SetFitClassificationFactory
 st_setfit.int_dtype = lambda: np.int32  # its seed draw overflows with uintp under NumPy 2
@@ -95,21 +107,7 @@ factory = SetFitClassificationFactory(st_setfit.SetFitModelArguments(spec["model
                                       classification_kwargs={"device": "cpu", "max_seq_len": 128,
                                                              "trainer_kwargs": {"num_iterations": 5}})
 learner = PoolBasedActiveLearner(factory, BreakingTies(), train)
-initial = random_initialization_balanced(y_pool, n_samples=spec["init"])
-t = time.perf_counter()
-learner.initialize_data(initial, y_pool[initial])
-steps = [{"n_labels": len(initial), "accuracy": float((learner.classifier.predict(test) == y_test).mean()),
-          "fit_s": time.perf_counter() - t, "query_s": 0.0}]
-print(steps[-1], flush=True)
-for _ in range(spec["rounds"]):
-    t = time.perf_counter()
-    queried = learner.query(num_samples=spec["batch"])
-    query_s = time.perf_counter() - t
-    t = time.perf_counter()
-    learner.update(y_pool[queried])
-    steps.append({"n_labels": len(learner.indices_labeled), "fit_s": time.perf_counter() - t, "query_s": query_s,
-                  "accuracy": float((learner.classifier.predict(test) == y_test).mean())})
-    print(steps[-1], flush=True)
+steps = run_loop(learner, y_pool, test, y_test, spec, verbose=True)
 json.dump([{"strategy": "BreakingTies (SetFitClassification)", "seed": spec["seed"], "steps": steps}],
           open(sys.argv[2], "w"))
 '''
@@ -118,17 +116,10 @@ json.dump([{"strategy": "BreakingTies (SetFitClassification)", "seed": spec["see
 def run_small_text_setfit(train, test, y_pool, y_test, seed, init, batch, rounds) -> list[dict]:
     from core import config
 
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        spec = {"pool_texts": train["text"].tolist(), "test_texts": test["text"].tolist(),
-                "y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "seed": seed, "init": init, "batch": batch,
-                "rounds": rounds, "model": config.resolve_model(None)}
-        (scratch / "spec.json").write_text(json.dumps(spec))
-        (scratch / "child.py").write_text(CHILD_SETFIT)
-        env = {**os.environ, "PYTHONPATH": str(LIB), "HF_HUB_OFFLINE": "1", "WANDB_DISABLED": "true"}
-        subprocess.run([sys.executable, str(scratch / "child.py"), str(scratch / "spec.json"),
-                        str(scratch / "out.json")], check=True, env=env, cwd=scratch)
-        return json.loads((scratch / "out.json").read_text())
+    spec = {"pool_texts": train["text"].tolist(), "test_texts": test["text"].tolist(), "y_pool": y_pool.tolist(),
+            "y_test": y_test.tolist(), "seed": seed, "init": init, "batch": batch, "rounds": rounds,
+            "model": config.resolve_model(None)}
+    return run_child(CHILD_SETFIT, spec)
 
 
 def setfit_side_by_side(name: str, seed: int, our_steps: int) -> dict:
@@ -164,20 +155,25 @@ def install_small_text() -> None:
                         "small-text==1.4.1"], check=True)
 
 
-def run_small_text(pool, test, y_pool, y_test, seeds, init, batch, rounds) -> list[dict]:
+def run_child(code: str, spec: dict, files: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """Run a small-text child program on `spec` (arrays in `files` are saved and passed by path)."""
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        np.save(scratch / "pool.npy", pool)
-        np.save(scratch / "test.npy", test)
-        spec = {"pool": str(scratch / "pool.npy"), "test": str(scratch / "test.npy"), "y_pool": y_pool.tolist(),
-                "y_test": y_test.tolist(), "strategies": SMALL_TEXT_STRATEGIES, "seeds": seeds, "init": init,
-                "batch": batch, "rounds": rounds}
+        for key, array in (files or {}).items():
+            np.save(scratch / f"{key}.npy", array)
+            spec[key] = str(scratch / f"{key}.npy")
         (scratch / "spec.json").write_text(json.dumps(spec))
-        (scratch / "child.py").write_text(CHILD)
-        env = {**os.environ, "PYTHONPATH": str(LIB)}
+        (scratch / "child.py").write_text(LOOP + code)
+        env = {**os.environ, "PYTHONPATH": str(LIB), "HF_HUB_OFFLINE": "1", "WANDB_DISABLED": "true"}
         subprocess.run([sys.executable, str(scratch / "child.py"), str(scratch / "spec.json"),
-                        str(scratch / "out.json")], check=True, env=env)
+                        str(scratch / "out.json")], check=True, env=env, cwd=scratch)
         return json.loads((scratch / "out.json").read_text())
+
+
+def run_small_text(pool, test, y_pool, y_test, seeds, init, batch, rounds) -> list[dict]:
+    spec = {"y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "strategies": SMALL_TEXT_STRATEGIES,
+            "seeds": seeds, "init": init, "batch": batch, "rounds": rounds}
+    return run_child(CHILD, spec, {"pool": pool, "test": test})
 
 
 def stats(runs: list[dict]) -> dict:
