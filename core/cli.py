@@ -108,10 +108,11 @@ def cmd_simulate(args) -> None:
         train = simulate.read_dataset(args.train, args.text_column, args.label_column)
         test = simulate.read_dataset(args.test, args.text_column, args.label_column)
         family_args = family_arguments(args) if args.classifier != "head" else None
+        head_args = head.HeadArguments(args.head, self_training=args.self_training) \
+            if args.head and args.head != "logistic_regression" \
+            else head.HeadArguments.logistic(C=args.head_c, self_training=args.self_training)
     except (OSError, ValueError, TypeError) as err:
         sys.exit(f"error: {err}")
-    head_args = head.HeadArguments(args.head) if args.head and args.head != "logistic_regression" \
-        else head.HeadArguments.logistic(C=args.head_c)
     result = simulate.run(
         train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
         classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
@@ -172,7 +173,9 @@ def parser() -> argparse.ArgumentParser:
                    help="head: fast head on frozen embeddings; otherwise the family retrained every round")
     p.add_argument("--model", default=None, help="base model (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--head", choices=list(heads.HEADS), help="scikit-learn head (head and setfit)")
-    p.add_argument("--head-c", type=float, default=10.0, help="inverse regularisation of the logistic head")
+    p.add_argument("--head-c", type=float, default=3.0, help="inverse regularisation of the logistic head")
+    p.add_argument("--self-training", type=float, default=3.0,
+                   help="pseudo-labels per gold label from confident pool texts (0: off)")
     p.add_argument("--max-steps", type=int, help="setfit, setfit-diff: cap on contrastive steps")
     p.add_argument("--epochs", type=int, help="transformer: epochs; setfit-diff: head-phase epochs")
     p.add_argument("--learning-rate", type=float, help="transformer: base learning rate")

@@ -80,8 +80,9 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
     start_from = model
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
+        unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
         if classifier == "head":
-            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args)
+            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled])
             probs = head.predict_proba(trained, pool_vectors, len(names))
         else:
             trained = classifiers.train(classifier, start_from, [pool_texts[i] for i in labeled], y_pool[labeled],
@@ -94,7 +95,6 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
             test_probs = trained.embed_and_score(test_texts)[1]
             if warm_start:  # the next round continues from this encoder, kept in memory
                 start_from = trained.body
-        unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
         pool_predictions = probs.argmax(axis=1)
         step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_probs.argmax(axis=1)),
                 "fit_s": fit_s, "query_s": 0.0, "kappa_previous": _kappa(previous_predictions, pool_predictions),

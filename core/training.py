@@ -119,10 +119,24 @@ def head_arguments(settings: dict) -> head.HeadArguments:
     return head.HeadArguments(**settings.get("head", {}))
 
 
+CV_PSEUDO_CANDIDATES = 5_000  # each cross-validation fold self-trains on a smaller sample: 5 fits per refit
+
+
+def unlabeled_pool_rows(db, project_id: int, ids: np.ndarray, labeled_rows: np.ndarray) -> np.ndarray:
+    """Rows of the embedding matrix that are pool texts without a label (queue candidates)."""
+    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
+    return np.setdiff1d(pool_rows, labeled_rows)
+
+
+def unlabeled_sample(vectors, candidates: np.ndarray, limit: int = head.MAX_PSEUDO_CANDIDATES) -> np.ndarray:
+    """Embeddings of (a fixed sample of) the unlabeled rows, read from the memory map, for self-training."""
+    return np.asarray(vectors[candidates[head.pseudo_label_candidates(len(candidates), limit)]], dtype=np.float32)
+
+
 def _publish(db, project_id: int, job_id: int | None, kind: str, ids: np.ndarray, vectors, probs: np.ndarray,
              rows: np.ndarray, y: np.ndarray, eval_rows: np.ndarray, eval_y: np.ndarray, watermark: int,
              head_model, params: dict, timings: dict, encoder_id: int | None = None,
-             publish_encoder: Callable | None = None) -> int:
+             publish_encoder: Callable | None = None, candidates: np.ndarray | None = None) -> int:
     """Metrics, stopping figures and the next queue for scored pool probabilities; then publish.
 
     Cross-validation refits the fast head on this version's embeddings (cheap, and the same
@@ -131,11 +145,12 @@ def _publish(db, project_id: int, job_id: int | None, kind: str, ids: np.ndarray
     t0 = time.perf_counter()
     settings = store.project(db, project_id)["settings"]
     names = store.class_names(db, project_id)
+    if candidates is None:
+        candidates = unlabeled_pool_rows(db, project_id, ids, rows)
     order = np.argsort(rows, kind="stable")
     metrics = evaluation.cross_validate(np.asarray(vectors[rows[order]], dtype=np.float32), y[order],
-                                        head_arguments(settings))
-    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
-    candidates = np.setdiff1d(pool_rows, rows)
+                                        head_arguments(settings),
+                                        unlabeled=unlabeled_sample(vectors, candidates, CV_PSEUDO_CANDIDATES))
     metrics["mean_uncertainty"] = stopping.mean_uncertainty(probs[candidates])
     if len(eval_rows):
         metrics.update({f"eval_{k}": v for k, v in evaluation.scores(eval_y, probs[eval_rows].argmax(1)).items()})
@@ -193,8 +208,10 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
         raise NothingToDo("waiting for labels of at least two classes")
     args = head_arguments(settings)
     order = np.argsort(rows, kind="stable")
+    candidates = unlabeled_pool_rows(db, project_id, ids, rows)
     try:
-        model = head.fit(np.asarray(vectors[rows[order]], dtype=np.float32), y[order], args)
+        model = head.fit(np.asarray(vectors[rows[order]], dtype=np.float32), y[order], args,
+                         unlabeled=unlabeled_sample(vectors, candidates))
     except ValueError as err:  # e.g. a calibrated SVM with a single label in some class
         raise NothingToDo(str(err)) from None
     t_fit = time.perf_counter()
@@ -202,7 +219,8 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
     t_score = time.perf_counter()
     timings = {"fit_s": t_fit - t0, "score_s": t_score - t_fit}
     version_id = _publish(db, project_id, job_id, store.HEAD, ids, vectors, probs, rows, y, eval_rows, eval_y,
-                          watermark, model, {"head": args.to_dict()}, timings, encoder_id=encoder_row["id"])
+                          watermark, model, {"head": args.to_dict()}, timings, encoder_id=encoder_row["id"],
+                          candidates=candidates)
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
     return version_id
 
