@@ -31,8 +31,8 @@ head_kind = head_left.selectbox("Head", list(head.HEADS), index=list(head.HEADS)
 self_training = head_right.number_input(
     "Self-training: pseudo-labels per label (0: off)", 0.0, 20.0,
     float(settings.get("head", {}).get("self_training", head.HeadArguments().self_training)), step=1.0,
-    help="The head also learns from the pool texts it is most sure about. It added 1-7 points of accuracy at "
-         "130 labels on most benchmark datasets (docs/benchmarks.md). Not used by k-nearest neighbours.")
+    help="The head also learns from the pool texts it is most sure about. It added up to 7 points of learning-curve "
+         "AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest neighbours.")
 head_settings = {"kind": head_kind, "params": {}, "self_training": float(self_training)}
 
 st.subheader("Full retrain")
@@ -55,7 +55,7 @@ if family in ("setfit", "setfit-diff"):
     values["max_length"] = b.number_input("Max tokens per text", 8, 512, value("max_length"))
     if family == "setfit":
         values["batch_size"] = c.number_input("Pairs per step", 2, 256, value("batch_size"))
-        values["head"] = {"kind": head_kind, "params": {}}  # the encoder's embeddings of the pool are new
+        values["head"] = {"kind": head_kind, "params": {}}
         values["warm_start"] = st.toggle(
             "Continue from the last fine-tuned encoder (warm start)", value("warm_start"),
             help="Each retrain then needs far fewer steps (e.g. 20); on trec6 this was faster and more accurate "
