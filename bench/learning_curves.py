@@ -3,6 +3,8 @@
     python bench/learning_curves.py --grid hast --seeds 0 1 2 --out-dir bench/out/hast
     python bench/learning_curves.py --grid schroeder --strategies random auto margin --out-dir bench/out/schroeder
     python bench/learning_curves.py --datasets trec6 sst2 --strategies random auto     # quick check
+    python bench/learning_curves.py --classifier setfit --family-args '{"warm_start": true, "warm_steps": 6}' \
+        --datasets trec6 sst2 --strategies auto random --seeds 0
 
 Runs `core.simulate` (the app's own head, strategies and stopping criteria) for each
 dataset x strategy x seed. Grids: HAST = 30 initial labels + 10 rounds x 10 (130 labels);
@@ -120,6 +122,8 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(strategies.STRATEGIES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--classifier", default="head", choices=list(classifiers.CLASSIFIERS))
+    parser.add_argument("--family-args", default="{}",
+                        help='full-model classifiers: their arguments as JSON, e.g. \'{"warm_start": true}\'')
     parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
     parser.add_argument("--max-pool", type=int, default=10_000)
     parser.add_argument("--max-test", type=int, default=5_000)
@@ -147,15 +151,20 @@ def main() -> None:
         if len(test) > args.max_test:
             test = test.sample(args.max_test, random_state=0).reset_index(drop=True)
             note += f", test subsampled to {len(test):,} (seed 0)"
-        notes[name] = (f"{note}; {len(set(train['label']))} classes; {args.classifier}; grid {args.grid} "
+        classifier = args.classifier + ("" if args.classifier == "head" else f" {args.family_args}")
+        notes[name] = (f"{note}; {len(set(train['label']))} classes; {classifier}; grid {args.grid} "
                        f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}.")
         summaries[name] = {}
         for strategy in args.strategies:
             results = []
             for seed in args.seeds:
                 started = time.perf_counter()
+                family_args = None
+                if args.classifier != "head":
+                    family_args = classifiers.arguments(args.classifier, {"seed": seed, **json.loads(args.family_args)})
                 result = simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds,
-                                      seed=seed, classifier=args.classifier, init_strategy=args.init_strategy)
+                                      seed=seed, classifier=args.classifier, init_strategy=args.init_strategy,
+                                      family_args=family_args)
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
             runs += results

@@ -85,8 +85,9 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
             trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled])
             probs = head.predict_proba(trained, pool_vectors, len(names))
         else:
+            round_args = family_args.continuing() if start_from is not model else family_args
             trained = classifiers.train(classifier, start_from, [pool_texts[i] for i in labeled], y_pool[labeled],
-                                        names, family_args)
+                                        names, round_args)
             pool_vectors, probs = trained.embed_and_score(pool_texts)
         fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
         if classifier == "head":

@@ -269,6 +269,7 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     start_from = project["model"]
     if getattr(args, "warm_start", False) and (Path(base["model"]) / "config_setfit.json").exists():
         start_from = base["model"]  # the last SetFit-tuned encoder
+        args = args.continuing()
     texts_by = store.texts_by_id(db, ids.tolist())
     t0 = time.perf_counter()
     trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[rows]], y, names, args,

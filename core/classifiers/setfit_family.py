@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -35,6 +35,12 @@ class SetFitArguments:
     # Continue from the last fine-tuned encoder instead of the base model: each retrain then
     # needs only a few steps for the new labels (see docs/benchmarks.md, "SetFit rounds").
     warm_start: bool = False
+    warm_steps: int = 10  # step cap of a retrain that continues from a fine-tuned encoder
+
+    def continuing(self) -> "SetFitArguments":
+        """The arguments of a warm-started retrain: the first one trains from the base model with
+        `max_steps`, later ones only adapt it to the new labels."""
+        return replace(self, max_steps=min(self.max_steps, self.warm_steps))
 
     @classmethod
     def from_dict(cls, values: dict) -> "SetFitArguments":

@@ -88,6 +88,22 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
         assert len(labels) == len(PROBE) and set(labels) <= set(CLASSES), kinds[path]
 
 
+def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project):
+    args = {"max_steps": 3, "warm_start": True, "warm_steps": 1, "batch_size": 8, **FAST}
+    settings = {**store.project(db, project)["settings"], "family": "setfit", "family_args": {"setfit": args}}
+    store.update_project(db, project, settings=settings)
+    encoders = []
+    for _ in range(2):
+        annotate.train_now(db, project)
+        run_queued(db, (store.FULL,))
+        version = store.latest_version(db, project)
+        encoders.append(store.latest_encoder(db, project)["model"])
+        assert version["kind"] == "full" and "cv_accuracy" in version["metrics"]
+    first, second = [v for v in store.versions(db, project) if v["kind"] == "full"]
+    assert first["timings"]["train_steps"] == 3 and second["timings"]["train_steps"] == 1
+    assert second["params"]["setfit"]["max_steps"] == 1 and encoders[0] != encoders[1]
+
+
 @pytest.mark.parametrize("kind", list(head.HEADS))
 def test_every_head_refits_and_exports_as_setfit(db, project, tmp_path, kind):
     settings = {**store.project(db, project)["settings"], "head": {"kind": kind, "params": {}}}

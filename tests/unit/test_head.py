@@ -84,3 +84,10 @@ def test_a_pool_with_nothing_left_unlabeled_still_fits(trec_embedded):
     pool, y, _, _ = trec_embedded
     model = head.fit(pool[:40], y[:40], head.HeadArguments(), unlabeled=pool[:0])
     assert set(model.classes_) == set(np.unique(y[:40]))
+
+
+def test_tempered_class_weights_come_from_the_gold_labels():
+    gold = np.array([0] * 6 + [1] * 2)  # 'balanced' gives 8/12 and 8/4
+    weights = head.tempered_class_weights(gold, np.array([0, 1, 1, 0]))
+    np.testing.assert_allclose(weights, np.sqrt([8 / 12, 2, 2, 8 / 12]))
+    np.testing.assert_allclose(head.tempered_class_weights(gold, np.array([1]), power=1.0), [2.0])
