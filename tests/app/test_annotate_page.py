@@ -124,3 +124,16 @@ def test_settings_page_validates_and_saves(app, db):
     next(b for b in at.button if b.label == "Save settings").click().run()
     settings = store.project(db, pid)["settings"]
     assert settings["family"] == "transformer" and settings["family_args"]["transformer"]["gradual_unfreezing"]
+
+
+def test_settings_page_saves_warm_start_and_its_steps(app, db):
+    at, pid = app
+    at.switch_page("pages/settings.py").run()
+    steps = next(n for n in at.number_input if n.label == "Steps when continuing")
+    assert steps.disabled  # warm start is off by default
+    next(t for t in at.toggle if t.label.startswith("Continue from the last")).set_value(True).run()
+    next(n for n in at.number_input if n.label == "Steps when continuing").set_value(4).run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception
+    saved = store.project(db, pid)["settings"]["family_args"]["setfit"]
+    assert saved["warm_start"] is True and saved["warm_steps"] == 4
