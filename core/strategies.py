@@ -194,7 +194,7 @@ def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) ->
     if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
         return kmeans(probs, embeddings, candidates, n, rng)
     if probs.shape[1] == 2:  # several annotators at once must still not get near-duplicates
-        ranked = margin(probs, embeddings, candidates, max(10 * n, n), rng)
+        ranked = margin(probs, embeddings, candidates, 10 * n, rng)
         return _fill_without_near_duplicates(ranked, embeddings, n, [], [], "margin")
     return margin_diverse(probs, embeddings, candidates, n, rng, **context)
 

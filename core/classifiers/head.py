@@ -92,7 +92,9 @@ def build(args: HeadArguments | None = None):
 @functools.cache
 def _thread_pools():
     """The loaded BLAS/OpenMP libraries, found once: `threadpool_limits()` looks them up on every
-    call, which cost 4.5 ms a refit, a fifth of a whole round on small pools."""
+    call, which cost 4.5 ms a refit, a fifth of a whole round on small pools. scikit-learn (and
+    with it SciPy's OpenBLAS and its OpenMP) is imported first, or they would be missed."""
+    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

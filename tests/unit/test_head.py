@@ -91,3 +91,17 @@ def test_tempered_class_weights_come_from_the_gold_labels():
     weights = head.tempered_class_weights(gold, np.array([0, 1, 1, 0]))
     np.testing.assert_allclose(weights, np.sqrt([8 / 12, 2, 2, 8 / 12]))
     np.testing.assert_allclose(head.tempered_class_weights(gold, np.array([1]), power=1.0), [2.0])
+
+
+def test_head_fits_limit_scipy_and_openmp_threads_too():
+    """In a fresh process the thread limit is found before anything imported scikit-learn."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from core.classifiers import head; "
+            "print(sorted({lib.internal_api for lib in head._thread_pools().lib_controllers}), "
+            "sum('scipy_openblas-' in lib.filepath for lib in head._thread_pools().lib_controllers))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert "openmp" in out and out.strip().endswith("1"), out
