@@ -1,7 +1,28 @@
 """Small helpers shared by the Streamlit pages (kept out of core: they use streamlit)."""
+import re
+
 import streamlit as st
 
 from core import store
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
+# also disarms Streamlit's own syntax ($ for LaTeX, :color[...] and :emoji: directives).
+_MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: str) -> str:
+    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions)."""
+    return _MARKUP.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def file_stem(project: dict) -> str:
+    """A safe download file name stem from the project's name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", project["name"]).strip("-.") or "project"
+
+
+def title(page: str, project: dict | None = None) -> None:
+    """A page title with the project's name shown as plain text."""
+    st.title(f"{page} · {plain(project['name'])}" if project else page)
 
 
 def current_project(db) -> dict:

@@ -52,8 +52,7 @@ def main() -> None:
                 family_args = classifiers.arguments(family, {"num_epochs": 3} if family == "transformer" else {})
                 trained = classifiers.train(family, None, texts, y, names, family_args)
                 train_s = time.perf_counter() - started
-                info = getattr(trained, "info", None) or {"steps": trained.steps}
-                steps = info["steps"]
+                steps = trained.info.steps
                 shown = {k: v for k, v in family_args.to_dict().items() if k in
                          ("max_steps", "num_epochs", "batch_size", "max_length", "learning_rate")}
                 t = time.perf_counter()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import embeddings, store
+from core import embeddings, scheduling, store
 
 LEASE_S = 600.0  # an example shown to one annotator is hidden from the others this long
 
@@ -125,7 +125,7 @@ def submit_label(db, project_id: int, example_id: int, annotator: str, label: st
                                              seconds=seconds, model_version_id=version_id, strategy=strategy,
                                              score=score)
         store.release_leases(conn, project_id, annotator)
-        schedule_training(db, conn, project_id)
+        scheduling.schedule_training(db, conn, project_id)
     return annotation_id
 
 
@@ -157,42 +157,6 @@ def _check_example(db, project_id: int, example_id: int) -> None:
     row = db.conn.execute("SELECT project_id FROM examples WHERE id = ?", (example_id,)).fetchone()
     if row is None or row[0] != project_id:
         raise AnnotationError("That text is not part of this project.")
-
-
-def _last_requested(db, project_id: int, kind: str) -> int:
-    row = db.conn.execute(
-        "SELECT max(json_extract(params, '$.watermark')) FROM jobs WHERE project_id = ? AND kind = ?",
-        (project_id, kind),
-    ).fetchone()
-    return row[0] or 0
-
-
-def schedule_training(db, conn, project_id: int) -> list[str]:
-    """Enqueue a head refit every `refit_every` new labels and a full retrain every `retrain_every`."""
-    settings = store.project(db, project_id)["settings"]
-    watermark = store.max_annotation_id(db, project_id)
-    scheduled = []
-    for kind, every in ((store.HEAD, settings["refit_every"]), (store.FULL, settings["retrain_every"])):
-        if not every or every <= 0:
-            continue
-        if store.labels_since(db, project_id, _last_requested(db, project_id, kind)) < every:
-            continue
-        if kind == store.FULL and any(j["kind"] == store.FULL for j in store.active_jobs(db, project_id)):
-            continue
-        store.enqueue(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
-        scheduled.append(kind)
-    return scheduled
-
-
-def train_now(db, project_id: int) -> int:
-    """The "Train now" button: a full retrain ahead of other queued work, unless one is pending."""
-    for job in store.active_jobs(db, project_id):
-        if job["kind"] == store.FULL:
-            return job["id"]
-    with store.transaction(db) as conn:
-        return store.enqueue(conn, project_id, store.FULL,
-                             {"watermark": store.max_annotation_id(db, project_id), "reason": "requested"},
-                             priority=5)
 
 
 def progress(db, project_id: int) -> dict:

@@ -61,7 +61,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_export_model(args) -> None:
-    from core import training
+    from core import model_export
 
     db = store.connect()
     project = _project(db, args.project)
@@ -70,7 +70,7 @@ def cmd_export_model(args) -> None:
         versions = [v for v in versions if v["number"] == args.version]
     if not versions:
         sys.exit("error: no such model version (train one first)")
-    out = training.export_model(db, versions[-1]["id"], Path(args.out))
+    out = model_export.export_model(db, versions[-1]["id"], Path(args.out))
     print(f"wrote version {versions[-1]['number']} to {out}")
 
 
@@ -133,7 +133,8 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("worker", help="run the background training worker")
-    p.add_argument("--lanes", default="fast,slow", help="fast (head refits), slow (embedding, retrains) or both")
+    p.add_argument("--lanes", default=",".join(store.LANES),
+                   help="fast (head refits), embed (embedding, exports), slow (full retrains); default all")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("import", help="create a project from a file, or add the file to an existing project")
@@ -195,5 +196,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from core import config
+
+    config.apply_hub_mode()
     args = parser().parse_args(argv)
     args.func(args)

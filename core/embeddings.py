@@ -45,11 +45,22 @@ def autocast_dtype(on: str):
     return torch.bfloat16 if cpu_supports_bf16() else None
 
 
-@functools.lru_cache(maxsize=4)
-def load_encoder(model: str | None = None):
+def precision_name(dtype) -> str:
+    """How a run computed: 'bfloat16' / 'float16' under autocast, else 'float32'."""
+    return str(dtype).replace("torch.", "") if dtype is not None else "float32"
+
+
+def open_encoder(model: str | None = None):
+    """A fresh SentenceTransformer (the caller may change it, e.g. export it with a head)."""
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(config.resolve_model(model), device=device())
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(model: str | None = None):
+    """A shared, cached SentenceTransformer for embedding: never modify it."""
+    return open_encoder(model)
 
 
 def encode(encoder, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> np.ndarray:

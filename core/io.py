@@ -260,7 +260,7 @@ def _write_rows(conn, project_id: int, plan: ImportPlan, eval_fraction: float, s
 
 
 def create_project_from_plan(db, name: str, plan: ImportPlan, class_details: list[dict] | None = None,
-                             guidelines: str = "", model: str | None = None, settings: dict | None = None,
+                             guidelines: str = "", model: str | None = None, settings=None,
                              eval_fraction: float = 0.0, seed: int = 0) -> int:
     """Create a project, its classes and examples in one transaction.
 

@@ -76,7 +76,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
 
     labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
     steps, previous_predictions, trained = [], None, None
-    warm_start = getattr(family_args, "warm_start", False)
+    warm_start = family_args is not None and family_args.warm_start
     start_from = model
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
@@ -95,7 +95,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         else:
             test_probs = trained.embed_and_score(test_texts)[1]
             if warm_start:  # the next round continues from this encoder, kept in memory
-                start_from = trained.body
+                start_from = trained.continuation()
         pool_predictions = probs.argmax(axis=1)
         step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_probs.argmax(axis=1)),
                 "fit_s": fit_s, "query_s": 0.0, "kappa_previous": _kappa(previous_predictions, pool_predictions),

@@ -18,8 +18,9 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from core import config
+from core.settings import ProjectSettings
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
 
 # Annotation actions.
@@ -27,19 +28,11 @@ LABEL, SKIP, UNDO = "label", "skip", "undo"
 # Example splits: the pool the model queries, and the eval sample it never chooses from.
 POOL, EVAL = "pool", "eval"
 # Job kinds and states.
-EMBED, HEAD, FULL = "embed", "head", "full"
+EMBED, HEAD, FULL, EXPORT = "embed", "head", "full", "export"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-BASE_ENCODER = "sentence-transformers"  # encoder family of a plain (or SetFit-tuned) sentence encoder
-# The fast lane refits heads in milliseconds; the slow lane embeds and fine-tunes.
-LANES = {"fast": (HEAD,), "slow": (EMBED, FULL)}
-
-DEFAULT_SETTINGS = {
-    "refit_every": 5,  # new labels between head refits
-    "retrain_every": 50,  # new labels between full retrains
-    "strategy": "auto",
-    "queue_size": 200,  # ranked texts published per version
-    "batch_size": 20,  # the diversified head of the queue
-}
+# Each lane is a thread of the worker, so work of one kind never waits behind another:
+# head refits take milliseconds, embedding and exports seconds, full retrains minutes.
+LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT), "slow": (FULL,)}
 
 
 def now() -> float:
@@ -201,7 +194,13 @@ _SCHEMA_V2 = """
 ALTER TABLE encoders ADD COLUMN family TEXT NOT NULL DEFAULT 'sentence-transformers'
 """
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# v3: a job's result beyond a version (an export's file); counting examples by split uses an index.
+_SCHEMA_V3 = """
+ALTER TABLE jobs ADD COLUMN result TEXT;
+CREATE INDEX IF NOT EXISTS examples_split ON examples(project_id, split)
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -246,17 +245,17 @@ class StoreError(ValueError):
 
 
 def create_project(conn: sqlite3.Connection, name: str, classes: list[dict], guidelines: str = "",
-                   model: str = config.DEFAULT_MODEL, settings: dict | None = None) -> int:
+                   model: str = config.DEFAULT_MODEL, settings: ProjectSettings | None = None) -> int:
     """Insert a project and its classes; call inside `transaction()`."""
     name = name.strip()
     if not name:
         raise StoreError("The project needs a name.")
     if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
         raise StoreError(f"A project called {name!r} already exists.")
-    merged = {**DEFAULT_SETTINGS, **(settings or {})}
     cur = conn.execute(
         "INSERT INTO projects (name, guidelines, model, settings, created_at) VALUES (?, ?, ?, ?, ?)",
-        (name, guidelines, model or config.DEFAULT_MODEL, json.dumps(merged), now()),
+        (name, guidelines, model or config.DEFAULT_MODEL, json.dumps((settings or ProjectSettings()).to_dict()),
+         now()),
     )
     project_id = cur.lastrowid
     for position, cls in enumerate(classes):
@@ -267,24 +266,42 @@ def create_project(conn: sqlite3.Connection, name: str, classes: list[dict], gui
     return project_id
 
 
+def _project_row(row: dict | None) -> dict | None:
+    """A project row with its settings as a `ProjectSettings`."""
+    if row is not None:
+        row["settings"] = ProjectSettings.from_dict(json.loads(row["settings"] or "{}"))
+    return row
+
+
 def projects(db) -> list[dict]:
-    return [_decode(r, "settings") for r in _rows(db, "SELECT * FROM projects ORDER BY id")]
+    return [_project_row(r) for r in _rows(db, "SELECT * FROM projects ORDER BY id")]
 
 
 def project(db, project_id: int) -> dict | None:
-    return _decode(_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,)), "settings")
+    return _project_row(_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,)))
 
 
 def project_by_name(db, name: str) -> dict | None:
-    return _decode(_one(db, "SELECT * FROM projects WHERE name = ?", (name,)), "settings")
+    return _project_row(_one(db, "SELECT * FROM projects WHERE name = ?", (name,)))
 
 
-def update_project(db, project_id: int, **fields) -> None:
-    if "settings" in fields:
-        fields["settings"] = json.dumps({**DEFAULT_SETTINGS, **fields["settings"]})
-    assignments = ", ".join(f"{k} = ?" for k in fields)
+def settings(db, project_id: int) -> ProjectSettings:
+    row = db.conn.execute("SELECT settings FROM projects WHERE id = ?", (project_id,)).fetchone()
+    if row is None:
+        raise StoreError("That project does not exist.")
+    return ProjectSettings.from_dict(json.loads(row[0] or "{}"))
+
+
+def update_settings(db, project_id: int, changes: dict) -> ProjectSettings:
+    """Apply only `changes` to the settings as stored now (so two people saving different
+    settings do not undo each other's), check the result, and store it."""
     with transaction(db) as conn:
-        conn.execute(f"UPDATE projects SET {assignments} WHERE id = ?", (*fields.values(), project_id))
+        row = conn.execute("SELECT settings FROM projects WHERE id = ?", (project_id,)).fetchone()
+        if row is None:
+            raise StoreError("That project does not exist.")
+        updated = ProjectSettings.from_dict(json.loads(row[0] or "{}")).with_changes(changes)
+        conn.execute("UPDATE projects SET settings = ? WHERE id = ?", (json.dumps(updated.to_dict()), project_id))
+    return updated
 
 
 def classes(db, project_id: int) -> list[dict]:
@@ -496,16 +513,16 @@ def claim_job(db, worker_id: str, kinds: tuple[str, ...]) -> dict | None:
 
 
 def job(db, job_id: int) -> dict | None:
-    return _decode(_one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,)), "params")
+    return _decode(_one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,)), "params", "result")
 
 
 def jobs(db, project_id: int, limit: int = 50) -> list[dict]:
-    return [_decode(r, "params") for r in
+    return [_decode(r, "params", "result") for r in
             _rows(db, "SELECT * FROM jobs WHERE project_id = ? ORDER BY id DESC LIMIT ?", (project_id, limit))]
 
 
 def active_jobs(db, project_id: int) -> list[dict]:
-    return [_decode(r, "params") for r in _rows(
+    return [_decode(r, "params", "result") for r in _rows(
         db, "SELECT * FROM jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id", (project_id,))]
 
 
@@ -520,11 +537,12 @@ def heartbeat_jobs(db, worker_id: str) -> None:
         conn.execute("UPDATE jobs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'", (now(), worker_id))
 
 
-def finish_job(conn: sqlite3.Connection, job_id: int, version_id: int | None = None, message: str = "done") -> None:
+def finish_job(conn: sqlite3.Connection, job_id: int, version_id: int | None = None, message: str = "done",
+               result: dict | None = None) -> None:
     conn.execute(
-        """UPDATE jobs SET status = 'done', progress = 1, message = ?, finished_at = ?, result_version_id = ?
-           WHERE id = ?""",
-        (message, now(), version_id, job_id),
+        """UPDATE jobs SET status = 'done', progress = 1, message = ?, finished_at = ?, result_version_id = ?,
+               result = ? WHERE id = ?""",
+        (message, now(), version_id, json.dumps(result) if result is not None else None, job_id),
     )
 
 
@@ -578,6 +596,15 @@ def live_workers(db, stale_after_s: float | None = None) -> list[dict]:
     return _rows(db, "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY heartbeat_at DESC", (cutoff,))
 
 
+def worker_device(db) -> str | None:
+    """The device the live worker trains on ('cuda' if any live worker has one), None without a worker.
+
+    The UI asks the store, never torch: the worker may run on another host, and the UI
+    process must not load ML libraries."""
+    devices = {w["device"] for w in live_workers(db)}
+    return "cuda" if "cuda" in devices else next(iter(devices), None)
+
+
 def remove_worker(db, worker_id: str) -> None:
     with transaction(db) as conn:
         conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
@@ -587,9 +614,9 @@ def remove_worker(db, worker_id: str) -> None:
 
 
 def add_encoder(conn: sqlite3.Connection, project_id: int, model: str, path: str, n: int, dim: int,
-                seconds: float, version_id: int | None = None, family: str = BASE_ENCODER) -> int:
-    """`model` is what re-embeds added texts: a model name or the path of a fine-tuned model."""
-    family = BASE_ENCODER if family in ("setfit", "setfit-diff") else family
+                seconds: float, family: str, version_id: int | None = None) -> int:
+    """`model` is what re-embeds added texts: a model name or the path of a fine-tuned model;
+    `family` the kind of encoder it is (`classifiers.encoder_family`)."""
     cur = conn.execute(
         """INSERT INTO encoders (project_id, model, version_id, path, n, dim, seconds, created_at, family)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",

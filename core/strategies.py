@@ -51,7 +51,7 @@ def margin_scores(probs: np.ndarray) -> np.ndarray:
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 
-def random(probs, embeddings, candidates, n, rng, **_) -> Selection:
+def random_sampling(probs, embeddings, candidates, n, rng, **_) -> Selection:
     """Uniform random sampling: the baseline every other strategy must beat."""
     picked = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
     return Selection(picked, np.zeros(len(picked)), "random")
@@ -201,7 +201,7 @@ def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) ->
 
 STRATEGIES: dict[str, Strategy] = {
     "auto": auto,
-    "random": random,
+    "random": random_sampling,
     "least_confidence": least_confidence,
     "entropy": entropy,
     "margin": margin,
@@ -238,6 +238,6 @@ def rank_queue(name: str, probs, embeddings, candidates, size: int, batch: int, 
     if probs is not None:
         tail = margin(probs, embeddings, rest, remaining, rng)
     else:
-        tail = random(None, embeddings, rest, remaining, rng)
+        tail = random_sampling(None, embeddings, rest, remaining, rng)
     return Selection(np.concatenate([first.indices, tail.indices]).astype(np.int64),
                      np.concatenate([first.scores, tail.scores]), first.strategy)

@@ -1,8 +1,8 @@
 """The background worker: claims jobs from the store, runs them, publishes results.
 
-Two lanes run side by side in one process, so a minutes-long retrain never delays the
-millisecond head refits that keep the annotators' queue fresh:
-  fast lane: `head` jobs;  slow lane: `embed` and `full` jobs.
+Three lanes run side by side in one process, so a minutes-long retrain never delays the
+millisecond head refits that keep the annotators' queue fresh, nor a new project's embedding:
+  fast lane: `head` jobs;  embed lane: `embed` and `export` jobs;  slow lane: `full` jobs.
 The main thread heartbeats the worker and its running jobs and re-queues jobs whose
 worker died (stale heartbeat). Start it with `python -m core worker`.
 """
@@ -19,7 +19,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from core import artifacts, config, store, training
+from core import artifacts, config, model_export, store, training
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
@@ -38,6 +38,8 @@ def run_job(db, job: dict) -> None:
             training.refit_head(db, job["project_id"], job["id"])
         elif job["kind"] == store.FULL:
             training.full_retrain(db, job["project_id"], job["id"], progress)
+        elif job["kind"] == store.EXPORT:
+            model_export.run_export(db, job, progress)
         else:
             raise ValueError(f"unknown job kind {job['kind']!r}")
     except training.NothingToDo as reason:
@@ -59,7 +61,8 @@ def _drop_superseded_heads(db, job: dict) -> None:
 
 
 class Worker:
-    def __init__(self, db_path: Path | None = None, lanes: tuple[str, ...] = ("fast", "slow"), poll_s: float = 0.05):
+    def __init__(self, db_path: Path | None = None, lanes: tuple[str, ...] = tuple(store.LANES),
+                 poll_s: float = 0.05):
         self.db_path = db_path or config.db_path()
         self.lanes = lanes
         self.poll_s = poll_s

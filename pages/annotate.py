@@ -11,7 +11,7 @@ project = ui.current_project(db)
 project_id = project["id"]
 annotator = st.session_state.get("annotator", "annotator")
 classes = store.classes(db, project_id)
-st.title(f"Annotate · {project['name']}")
+ui.title("Annotate", project)
 
 split = store.POOL
 if store.example_count(db, project_id, store.EVAL):

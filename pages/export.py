@@ -1,36 +1,52 @@
-"""Export: labels as CSV / JSONL / Parquet, the latest model as a zip."""
-import tempfile
+"""Export: labels as CSV / JSONL / Parquet, a model version as a zip (prepared by the worker)."""
 from pathlib import Path
 
 import streamlit as st
 
-from core import artifacts, io, store, training
+from core import classifiers, io, model_export, scheduling, store
 import ui
 
 db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
-st.title(f"Export · {project['name']}")
+ui.title("Export", project)
 
 st.subheader("Labels")
 count = store.label_count(db, project_id)
 st.caption(f"{count:,} labeled texts (the latest label of each; undone labels are left out).")
 fmt = st.radio("Format", io.EXPORT_FORMATS, horizontal=True)
 st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, project_id, fmt),
-                   file_name=f"{project['name']}-labels.{fmt}", disabled=count == 0)
+                   file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
 
 st.subheader("Model")
 version = store.latest_version(db, project_id)
 if version is None:
     st.info("No model version yet.")
-else:
-    st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels']} labels). Loads with "
-               "`SetFitModel.from_pretrained(folder)`.")
-    if st.button("Prepare model zip"):
-        with tempfile.TemporaryDirectory() as scratch:
-            folder = training.export_model(db, version["id"], Path(scratch) / "model")
-            st.session_state.model_zip = (version["id"], artifacts.zip_dir(folder))
-    prepared = st.session_state.get("model_zip")
-    if prepared and prepared[0] == version["id"]:
-        st.download_button("Download model (zip)", data=prepared[1],
-                           file_name=f"{project['name']}-v{version['number']}.zip")
+    st.stop()
+family = model_export.export_family(db, version)
+st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels']} labels). The folder in the zip "
+           f"loads without Sieve: `{classifiers.loader(family)}`.")
+if st.button("Prepare model zip", help="The worker writes the zip; labeling goes on meanwhile."):
+    st.session_state.export_job = scheduling.request_export(db, project_id, version["id"])
+
+
+@st.fragment(run_every="1s")
+def export_status() -> None:
+    ready = model_export.latest_export(db, project_id, version["id"])
+    if ready is not None:
+        st.download_button("Download model (zip)", data=Path(ready["path"]).read_bytes(),
+                           file_name=f"{ui.file_stem(project)}-v{version['number']}.zip", type="primary")
+        return
+    job_id = st.session_state.get("export_job")
+    job = store.job(db, job_id) if job_id else None
+    if job is None or job["project_id"] != project_id:
+        return
+    if job["status"] == store.FAILED:
+        st.error(f"The export failed: {job['message']}")
+    elif job["status"] == store.RUNNING:
+        st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Preparing: {job['message']}")
+    elif job["status"] == store.QUEUED:
+        st.caption("Export queued; the worker picks it up shortly.")
+
+
+export_status()

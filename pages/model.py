@@ -2,18 +2,19 @@
 import pandas as pd
 import streamlit as st
 
-from core import annotate, stopping, store
+from core import classifiers, scheduling, stopping, store
 import ui
 
 db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
-st.title(f"Model · {project['name']}")
+ui.title("Model", project)
+family_title = classifiers.TITLES[project["settings"].family]
 
-if st.button("Train now", type="primary", help="Fine-tune the encoder on all labels (SetFit), re-embed the pool "
-                                                "and refit the head. Labeling goes on meanwhile."):
-    job_id = annotate.train_now(db, project_id)
-    st.toast(f"Full retrain queued (job {job_id}).")
+if st.button(f"Train now ({family_title})", type="primary",
+             help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
+                  "refit the head. Labeling goes on meanwhile."):
+    st.toast(scheduling.train_now(db, project_id).message)
 
 
 @st.fragment(run_every="2s")
@@ -40,7 +41,7 @@ def live():
             "created": pd.to_datetime(v["created_at"], unit="s").strftime("%Y-%m-%d %H:%M:%S"),
         })
     st.subheader("Should you stop labeling?")
-    for signal in stopping.signals(versions, project["settings"].get("label_budget")):
+    for signal in stopping.signals(versions, project["settings"].label_budget):
         (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
     frame = pd.DataFrame(rows)
     curve = frame.groupby("labels")[["cv accuracy", "cv macro-F1", "eval accuracy"]].last().dropna(axis=1, how="all")

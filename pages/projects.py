@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from core import io, store
+from core.settings import ProjectSettings
 
 db = store.connect()
 st.title("Projects")
@@ -62,7 +63,7 @@ with create:
                 plan = io.plan_import(frame, text_column, label_column, names)
                 project_id = io.create_project_from_plan(
                     db, name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
-                    {"refit_every": int(refit_every), "retrain_every": int(retrain_every)},
+                    ProjectSettings(refit_every=int(refit_every), retrain_every=int(retrain_every)),
                     eval_fraction=eval_percent / 100)
             except io.ImportFailed as err:
                 st.error(str(err))

@@ -1,110 +1,112 @@
 """Settings: how the project's models are trained and when."""
 import streamlit as st
 
-from core import classifiers, embeddings, store, strategies
-from core.classifiers import head, transformer
+from core import classifiers, settings as project_settings, store, strategies
+from core.classifiers import head
+from core.classifiers.transformer import estimate_seconds
 import ui
 
 db = store.connect()
 project = ui.current_project(db)
-settings = project["settings"]
-st.title(f"Settings · {project['name']}")
+saved: project_settings.ProjectSettings = project["settings"]
+ui.title("Settings", project)
 n_labels = store.label_count(db, project["id"])
 n_texts = store.example_count(db, project["id"])
 
 st.subheader("When models train")
 left, right = st.columns(2)
-refit_every = left.number_input("Refit the fast head every N new labels", 1, 1000, settings["refit_every"])
+refit_every = left.number_input("Refit the fast head every N new labels", 1, 1000, saved.refit_every)
 retrain_every = right.number_input("Full retrain every N new labels (0: only with Train now)", 0, 100_000,
-                                   settings["retrain_every"])
+                                   saved.retrain_every)
 strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
-                          index=list(strategies.STRATEGIES).index(settings["strategy"]),
+                          index=list(strategies.STRATEGIES).index(saved.strategy),
                           help="auto: typical texts (k-means) until a model exists, then the most uncertain, "
                                "spread out so a batch holds no near-duplicates.")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
-                            settings.get("label_budget") or 0)
+                            saved.label_budget or 0)
 
 st.subheader("Fast head (refitted every few labels)")
 head_left, head_right = st.columns(2)
-head_kind = head_left.selectbox("Head", list(head.HEADS), index=list(head.HEADS).index(settings.get("head", {}).get(
-    "kind", "logistic_regression")), help="A scikit-learn classifier on the sentence embeddings.")
+head_kind = head_left.selectbox("Head", list(head.HEADS), index=list(head.HEADS).index(saved.head.kind),
+                                help="A scikit-learn classifier on the sentence embeddings.")
 self_training = head_right.number_input(
-    "Self-training: pseudo-labels per label (0: off)", 0.0, 20.0,
-    float(settings.get("head", {}).get("self_training", head.HeadArguments().self_training)), step=1.0,
+    "Self-training: pseudo-labels per label (0: off)", 0.0, 20.0, float(saved.head.self_training), step=1.0,
     help="The head also learns from the pool texts it is most sure about. It added up to 7 points of learning-curve "
          "AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest neighbours.")
-head_settings = {"kind": head_kind, "params": {}, "self_training": float(self_training)}
+head_values = {**saved.head.to_dict(), "kind": head_kind, "self_training": float(self_training)}
+if head_kind != saved.head.kind:
+    head_values["params"] = {}  # parameters of one estimator do not carry over to another
 
 st.subheader("Full retrain")
-family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(
-    settings.get("family", "setfit")), help="setfit: contrastive fine-tuning of the encoder, then the head above; "
-    "setfit-diff: SetFit with its differentiable head; transformer: full fine-tuning with a classification head.")
-saved = settings.get("family_args", {}).get(family, {})
-defaults = classifiers.arguments(family, {}).to_dict()
-
-
-def value(key):
-    return saved.get(key, defaults[key])
-
-
+family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(saved.family),
+                      format_func=classifiers.TITLES.get,
+                      help="SetFit: contrastive fine-tuning of the encoder, then the head above; SetFit "
+                           "(differentiable head): SetFit with its torch head; transformer fine-tuning: full "
+                           "fine-tuning with a classification head.")
+current = saved.family_arguments(family).to_dict()
 values: dict = {}
 if family in ("setfit", "setfit-diff"):
     a, b, c = st.columns(3)
-    values["max_steps"] = a.number_input("Contrastive steps (cap)", 1, 10_000, value("max_steps"),
+    values["max_steps"] = a.number_input("Contrastive steps (cap)", 1, 10_000, current["max_steps"],
                                          help="Bounds the time of a retrain: ~0.65 s a step on a 2-core CPU.")
-    values["max_length"] = b.number_input("Max tokens per text", 8, 512, value("max_length"))
+    values["max_length"] = b.number_input("Max tokens per text", 8, 512, current["max_length"])
     if family == "setfit":
-        values["batch_size"] = c.number_input("Pairs per step", 2, 256, value("batch_size"))
-        values["head"] = {"kind": head_kind, "params": {}}
+        values["batch_size"] = c.number_input("Pairs per step", 2, 256, current["batch_size"])
         d, e = st.columns([2, 1])
         values["warm_start"] = d.toggle(
-            "Continue from the last fine-tuned encoder (warm start)", value("warm_start"),
+            "Continue from the last fine-tuned encoder (warm start)", current["warm_start"],
             help="The first retrain starts from the base model; later ones continue from the last one and "
                  "need far fewer steps. On trec6, rounds of 6 steps took a sixth of small-text's SetFit "
                  "round and were more accurate (docs/benchmarks.md).")
-        values["warm_steps"] = e.number_input("Steps when continuing", 1, 10_000, value("warm_steps"),
+        values["warm_steps"] = e.number_input("Steps when continuing", 1, 10_000, current["warm_steps"],
                                               disabled=not values["warm_start"])
     else:
-        values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, value("head_learning_rate"),
+        values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, current["head_learning_rate"],
                                                       format="%.5f")
         d, e, f = st.columns(3)
-        values["num_epochs"] = [1, d.number_input("Head epochs", 1, 100, value("num_epochs")[1])]
-        values["l2_weight"] = e.number_input("L2 weight", 0.0, 1.0, value("l2_weight"))
-        values["end_to_end"] = f.toggle("End to end (also train the body in the head phase)", value("end_to_end"))
+        values["num_epochs"] = [current["num_epochs"][0], d.number_input("Head epochs", 1, 100,
+                                                                         current["num_epochs"][1])]
+        values["l2_weight"] = e.number_input("L2 weight", 0.0, 1.0, current["l2_weight"])
+        values["end_to_end"] = f.toggle("End to end (also train the body in the head phase)", current["end_to_end"])
 else:
     a, b, c = st.columns(3)
-    values["num_epochs"] = a.number_input("Epochs", 1, 100, value("num_epochs"))
-    values["learning_rate"] = b.number_input("Learning rate", 1e-6, 1e-2, value("learning_rate"), format="%.6f")
-    values["max_length"] = c.number_input("Max tokens per text", 8, 512, value("max_length"))
+    values["num_epochs"] = a.number_input("Epochs", 1, 100, current["num_epochs"])
+    values["learning_rate"] = b.number_input("Learning rate", 1e-6, 1e-2, current["learning_rate"], format="%.6f")
+    values["max_length"] = c.number_input("Max tokens per text", 8, 512, current["max_length"])
     d, e, f = st.columns(3)
-    values["batch_size"] = d.number_input("Batch size", 1, 256, value("batch_size"))
+    values["batch_size"] = d.number_input("Batch size", 1, 256, current["batch_size"])
     decay = e.number_input("Layerwise learning-rate decay (1: off)", 0.05, 1.0,
-                           value("layerwise_gradient_decay") or 1.0)
+                           current["layerwise_gradient_decay"] or 1.0)
     values["layerwise_gradient_decay"] = None if decay >= 1.0 else decay
     values["early_stopping_patience"] = f.number_input("Early stopping patience (epochs, 0: off)", 0, 20,
-                                                       value("early_stopping_patience"))
+                                                       current["early_stopping_patience"])
     g, h = st.columns(2)
-    values["freeze_encoder"] = g.toggle("Freeze the encoder (train only the head)", value("freeze_encoder"))
+    values["freeze_encoder"] = g.toggle("Freeze the encoder (train only the head)", current["freeze_encoder"])
     values["gradual_unfreezing"] = h.toggle("Gradual unfreezing (one more layer per epoch)",
-                                            value("gradual_unfreezing"))
+                                            current["gradual_unfreezing"])
 
-error = None
+form = {"refit_every": int(refit_every), "retrain_every": int(retrain_every), "strategy": strategy,
+        "label_budget": int(budget) or None, "head": head_values, "family": family,
+        "family_args": {family: {k: v for k, v in values.items() if v != current[k]}}}
 try:
-    arguments = classifiers.arguments(family, {**saved, **values})
-except (TypeError, ValueError) as err:
-    error = str(err)
-    st.error(f"These settings cannot be used: {error}")
+    wanted = saved.with_changes(form)
+except project_settings.SettingsError as err:
+    wanted = None
+    st.error(str(err))
 
-if family == "transformer" and error is None and embeddings.device() == "cpu":  # imports torch only here
-    estimate = transformer.estimate_seconds(max(n_labels, 200), n_texts, arguments, "cpu")
-    st.warning(f"Full fine-tuning is slow without a GPU: about {estimate / 60:.0f} min per retrain at "
-               f"{max(n_labels, 200)} labels and {n_texts:,} texts on this machine's CPU. Consider setfit, "
-               "or run the worker on a GPU host (SIEVE_WORKER=external).")
+device = store.worker_device(db)
+if family == "transformer" and wanted is not None and device != "cuda":
+    arguments = wanted.family_arguments("transformer")
+    estimate = estimate_seconds(max(n_labels, 200), n_texts, arguments, "cpu")
+    where = "the worker runs on a CPU" if device else "no worker is running yet, and without a GPU it runs on a CPU"
+    st.warning(f"Full fine-tuning is slow without a GPU ({where}): about {estimate / 60:.0f} min per retrain at "
+               f"{max(n_labels, 200)} labels and {n_texts:,} texts. Consider SetFit, or run the worker on a GPU "
+               "host (SIEVE_WORKER=external).")
 
-if st.button("Save settings", type="primary", disabled=error is not None):
-    family_args = {**settings.get("family_args", {}), family: values}
-    store.update_project(db, project["id"], settings={
-        **settings, "refit_every": int(refit_every), "retrain_every": int(retrain_every), "strategy": strategy,
-        "label_budget": int(budget) or None, "head": head_settings, "family": family,
-        "family_args": family_args})
-    st.success("Saved. The next retrain uses these settings.")
+if st.button("Save settings", type="primary", disabled=wanted is None):
+    changed = project_settings.changes(saved, wanted)
+    if changed:
+        store.update_settings(db, project["id"], changed)
+        st.success(f"Saved ({', '.join(sorted(changed))}). The next retrain uses these settings.")
+    else:
+        st.info("Nothing changed.")

@@ -11,7 +11,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import config, store  # noqa: E402
+from core import config, store, worker  # noqa: E402
+
+TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
 
 
 @pytest.fixture
@@ -43,6 +45,13 @@ def dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0
     if n is not None and n < len(frame):
         frame = frame.sample(n=n, random_state=seed).reset_index(drop=True)
     return frame
+
+
+def run_queued(db, kinds: tuple[str, ...]) -> None:
+    """Run every queued job of these kinds in this process, as the worker would; each must succeed."""
+    while (job := store.claim_job(db, "test", kinds)) is not None:
+        worker.run_job(db, job)
+        assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
 
 
 @pytest.fixture

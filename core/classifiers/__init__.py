@@ -1,12 +1,10 @@
-"""Classifier families behind one small protocol.
+"""Classifier families behind one protocol (`protocol.TrainedModel`).
 
 `head` is the fast refit: a scikit-learn head on cached embeddings (see `head`). The full
-retrain trains one of the FAMILIES on all labels and returns a trained model that
-  - `embed_and_score(texts)` -> (normalised embeddings, class probabilities), and
-  - `save(out_dir)` -> a directory that loads without Sieve with the library's own loader
-    (`SetFitModel.from_pretrained` or `transformers.pipeline("text-classification", ...)`).
-Each family has an arguments dataclass; label ids are integers inside (positions in the
-project's class list), class names appear only at the edges.
+retrain trains one of the FAMILIES on all labels and returns a `TrainedModel`: it embeds and
+scores texts, saves a directory that loads without Sieve with the library's own loader, and
+reports a uniform `TrainingInfo`. Each family has an arguments dataclass derived from
+`FamilyArguments` (`from_dict` / `to_dict`). Importing this package loads no ML library.
 """
 from __future__ import annotations
 
@@ -14,18 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from core.classifiers.protocol import FamilyArguments, Progress, TrainedModel, TrainingInfo
+
+__all__ = ["FAMILIES", "CLASSIFIERS", "FamilyArguments", "Progress", "TrainedModel", "TrainingInfo",
+           "arguments", "encoder_family", "load", "loader", "spec", "train"]
+
 FAMILIES = ("setfit", "setfit-diff", "transformer")
 CLASSIFIERS = ("head",) + FAMILIES  # what `simulate --classifier` accepts
-LOADERS = {"setfit": "SetFitModel.from_pretrained", "setfit-diff": "SetFitModel.from_pretrained",
-           "transformer": 'transformers.pipeline("text-classification", model=...)'}
+SENTENCE_ENCODER = "sentence-transformers"  # the encoder family of a plain or SetFit-tuned sentence encoder
+# How an exported directory of each family loads without Sieve.
+LOADERS = {"setfit": "setfit.SetFitModel.from_pretrained(folder)",
+           "setfit-diff": "setfit.SetFitModel.from_pretrained(folder)",
+           "transformer": 'transformers.pipeline("text-classification", model=folder)'}
+# What a user reads about each family (Settings, Model page, Train now).
+TITLES = {"setfit": "SetFit", "setfit-diff": "SetFit (differentiable head)", "transformer": "transformer fine-tuning"}
 
 
 @dataclass
 class FamilySpec:
     name: str
-    arguments: type
-    train: Callable
-    load: Callable
+    arguments: type[FamilyArguments]
+    train: Callable[..., TrainedModel]
+    load: Callable[[Path], TrainedModel]
 
 
 def spec(name: str) -> FamilySpec:
@@ -43,20 +51,26 @@ def spec(name: str) -> FamilySpec:
     return specs[name]
 
 
-def arguments(name: str, values: dict | None = None):
+def arguments(name: str, values: dict | None = None) -> FamilyArguments:
     """The family's arguments dataclass from a settings dict (unknown keys are an error)."""
-    cls = spec(name).arguments
-    values = values or {}
-    if hasattr(cls, "from_dict"):
-        return cls.from_dict(values)
-    return cls(**values)
+    return spec(name).arguments.from_dict(values or {})
 
 
-def train(name: str, model: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-          args=None, progress: Callable[[float, str], None] | None = None):
+def loader(family: str) -> str:
+    """The call that loads an exported directory of this family without Sieve."""
+    return LOADERS[family]
+
+
+def encoder_family(family: str) -> str:
+    """The kind of encoder a family's model embeds with: SetFit tunes a sentence encoder."""
+    return "transformer" if family == "transformer" else SENTENCE_ENCODER
+
+
+def train(name: str, model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
+          args: FamilyArguments | None = None, progress: Progress | None = None) -> TrainedModel:
     family = spec(name)
     return family.train(model, texts, label_ids, class_names, args or family.arguments(), progress=progress)
 
 
-def load(name: str, path: Path):
+def load(name: str, path: Path) -> TrainedModel:
     return spec(name).load(path)

@@ -9,7 +9,7 @@ can never name arbitrary code.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -79,6 +79,14 @@ class HeadArguments:
     def logistic(cls, C: float = 3.0, class_weight: str | None = "balanced",
                  self_training: float = 3.0) -> "HeadArguments":
         return cls("logistic_regression", {"C": C, "class_weight": class_weight}, self_training)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "HeadArguments":
+        values = dict(values or {})
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown head setting(s): {', '.join(unknown)}.")
+        return cls(**values)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from core import config, embeddings
 from core.classifiers import head as heads
+from core.classifiers.protocol import FamilyArguments, Progress, TrainingInfo
 
 
 @dataclass
-class SetFitArguments:
+class SetFitArguments(FamilyArguments):
     num_iterations: int = 5  # pairs per label and epoch before the step cap
     max_steps: int = 80  # hard cap on contrastive steps
     batch_size: int = 16
@@ -37,24 +38,26 @@ class SetFitArguments:
     warm_start: bool = False
     warm_steps: int = 10  # step cap of a retrain that continues from a fine-tuned encoder
 
+    def __post_init__(self):
+        if self.max_steps < 1 or self.batch_size < 2 or self.num_iterations < 1 or self.warm_steps < 1:
+            raise ValueError("max_steps, num_iterations and warm_steps must be at least 1, batch_size at least 2.")
+        if self.max_length < 8:
+            raise ValueError("max_length must be at least 8 tokens.")
+
     def continuing(self) -> "SetFitArguments":
         """The arguments of a warm-started retrain: the first one trains from the base model with
         `max_steps`, later ones only adapt it to the new labels."""
         return replace(self, max_steps=min(self.max_steps, self.warm_steps))
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SetFitArguments":
-        values = dict(values)
+    def _convert(cls, values: dict) -> dict:
         if isinstance(values.get("head"), dict):
-            values["head"] = heads.HeadArguments(**values["head"])
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+            values["head"] = heads.HeadArguments.from_dict(values["head"])
+        return values
 
 
 @dataclass
-class SetFitDiffArguments:
+class SetFitDiffArguments(FamilyArguments):
     """SetFit's own two-phase arguments: (body phase, head phase) tuples."""
 
     batch_size: tuple[int, int] = (16, 8)
@@ -69,12 +72,8 @@ class SetFitDiffArguments:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SetFitDiffArguments":
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def _convert(cls, values: dict) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def _load(model, on: str, **kwargs):
@@ -88,27 +87,44 @@ def _load(model, on: str, **kwargs):
     return SetFitModel(model_body=model, model_head=LogisticRegression())
 
 
-def _progress_callback(progress, start: float, span: float):
+def _progress_callback(progress: Progress | None, start: float, span: float):
     from transformers import TrainerCallback
 
-    class Progress(TrainerCallback):
+    class ReportProgress(TrainerCallback):
         def on_step_end(self, _args, state, control, **kwargs):
             if progress and state.max_steps:
                 progress(start + span * state.global_step / state.max_steps,
                          f"training step {state.global_step} of {state.max_steps}")
 
-    return Progress()
+    return ReportProgress()
+
+
+def _training_arguments(scratch: str, on: str, dtype, **values):
+    """SetFit's TrainingArguments with what every Sieve run needs: no checkpoints, no loggers,
+    a scratch output directory, and loss scaling only for fp16 on CUDA."""
+    import torch
+    from setfit import TrainingArguments
+
+    return TrainingArguments(output_dir=scratch, report_to="none", save_strategy="no", show_progress_bar=False,
+                             logging_strategy="no", use_amp=on == "cuda" and dtype == torch.float16, **values)
+
+
+def _train_embeddings(trainer, training_args, texts: list[str], y: list[int], on: str, dtype) -> None:
+    """The contrastive phase, under autocast where the device supports a faster precision."""
+    import torch
+
+    with torch.autocast(on, dtype=dtype, enabled=dtype is not None and not training_args.use_amp):
+        trainer.train_embeddings(texts, y, args=training_args)
 
 
 def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetFitArguments | None = None,
-               progress: Callable[[float, str], None] | None = None) -> tuple[object, dict]:
-    """Fine-tune the encoder contrastively on the labels; returns (SentenceTransformer, figures).
+               progress: Progress | None = None) -> tuple[object, TrainingInfo]:
+    """Fine-tune the encoder contrastively on the labels; returns (SentenceTransformer, info).
 
     `model` is a name, a path, or an in-memory SentenceTransformer to continue from (warm start).
     Uses CUDA with mixed precision when present, bf16 autocast on CPUs that support it, else fp32.
     """
-    import torch
-    from setfit import Trainer, TrainingArguments
+    from setfit import Trainer
 
     args = args or SetFitArguments()
     on = embeddings.device()
@@ -116,30 +132,16 @@ def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetF
     model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
     with tempfile.TemporaryDirectory() as scratch:
-        training_args = TrainingArguments(
-            output_dir=scratch, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
-            num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
-            seed=args.seed, report_to="none", save_strategy="no", show_progress_bar=False,
-            logging_strategy="no", use_amp=on == "cuda" and dtype == torch.float16,
-        )
+        training_args = _training_arguments(
+            scratch, on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
+            num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
         trainer = Trainer(model=model_obj, args=training_args, callbacks=[_progress_callback(progress, 0, 1)])
         started = time.perf_counter()
-        with torch.autocast(on, dtype=dtype, enabled=dtype is not None and not training_args.use_amp):
-            trainer.train_embeddings(list(texts), [int(i) for i in label_ids], args=training_args)
-        seconds = time.perf_counter() - started
-        steps = int(trainer.st_trainer.state.global_step)
+        _train_embeddings(trainer, training_args, list(texts), [int(i) for i in label_ids], on, dtype)
+        info = TrainingInfo(steps=int(trainer.st_trainer.state.global_step), seconds=time.perf_counter() - started,
+                            device=on, precision=embeddings.precision_name(dtype))
     model_obj.model_body.eval()
-    return model_obj.model_body, {"steps": steps, "seconds": seconds, "device": on,
-                                  "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32"}
-
-
-def train_encoder(model, texts: Sequence[str], label_ids: Sequence[int], out_dir: Path,
-                  args: SetFitArguments | None = None,
-                  progress: Callable[[float, str], None] | None = None) -> dict:
-    """`train_body`, saved as a SentenceTransformer directory."""
-    body, info = train_body(model, texts, label_ids, args, progress)
-    body.save(str(out_dir))
-    return info
+    return model_obj.model_body, info
 
 
 @dataclass
@@ -147,13 +149,14 @@ class TrainedSetFit:
     """A fine-tuned body plus a head; embeds and scores texts, saves a SetFit directory."""
 
     body: object  # SentenceTransformer
-    head: object  # scikit-learn estimator or SetFitHead
+    head: object  # a scikit-learn estimator, or SetFit's differentiable SetFitHead
     class_names: list[str]
-    info: dict
+    info: TrainingInfo = field(default_factory=TrainingInfo)
+    differentiable: bool = False  # the head is SetFitHead (torch), not scikit-learn
 
     def embed_and_score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         vectors = embeddings.encode(self.body, texts)
-        if hasattr(self.head, "classes_"):
+        if not self.differentiable:
             return vectors, heads.predict_proba(self.head, vectors, len(self.class_names))
         import torch
 
@@ -163,6 +166,12 @@ class TrainedSetFit:
 
     def save(self, out_dir: Path) -> None:
         save_setfit_dir(self.body, self.head, self.class_names, out_dir)
+
+    def fast_head(self):
+        return None if self.differentiable else self.head
+
+    def continuation(self):
+        return self.body
 
 
 def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> None:
@@ -174,8 +183,7 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
 
 
 def train_setfit(model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-                 args: SetFitArguments | None = None, progress: Callable[[float, str], None] | None = None
-                 ) -> TrainedSetFit:
+                 args: SetFitArguments | None = None, progress: Progress | None = None) -> TrainedSetFit:
     """`setfit`: contrastive body training, then the chosen scikit-learn head on the new embeddings."""
     args = args or SetFitArguments()
     body, info = train_body(model, texts, label_ids, args, progress)
@@ -185,12 +193,10 @@ def train_setfit(model, texts: Sequence[str], label_ids: Sequence[int], class_na
 
 
 def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-                      args: SetFitDiffArguments | None = None,
-                      progress: Callable[[float, str], None] | None = None) -> TrainedSetFit:
+                      args: SetFitDiffArguments | None = None, progress: Progress | None = None) -> TrainedSetFit:
     """`setfit-diff`: SetFit's two phases with the differentiable head (out_features = classes)."""
-    import torch
     from datasets import Dataset
-    from setfit import Trainer, TrainingArguments
+    from setfit import Trainer
 
     args = args or SetFitDiffArguments()
     if len(class_names) < 2:
@@ -202,30 +208,28 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
     dtype = embeddings.autocast_dtype(on)
     dataset = Dataset.from_dict({"text": list(texts), "label": [int(i) for i in label_ids]})
     with tempfile.TemporaryDirectory() as scratch:
-        training_args = TrainingArguments(
-            output_dir=scratch, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
+        training_args = _training_arguments(
+            scratch, on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
             head_learning_rate=args.head_learning_rate, l2_weight=args.l2_weight, end_to_end=args.end_to_end,
-            max_length=args.max_length, seed=args.seed, report_to="none", save_strategy="no",
-            show_progress_bar=False, logging_strategy="no", use_amp=on == "cuda" and dtype == torch.float16,
-        )
+            max_length=args.max_length, seed=args.seed)
         trainer = Trainer(model=model_obj, args=training_args, train_dataset=dataset,
                           callbacks=[_progress_callback(progress, 0, 0.8)])
         started = time.perf_counter()
         x, y = list(texts), [int(i) for i in label_ids]
-        with torch.autocast(on, dtype=dtype, enabled=dtype is not None and not training_args.use_amp):
-            trainer.train_embeddings(x, y, args=training_args)
+        _train_embeddings(trainer, training_args, x, y, on, dtype)
         # The head phase runs in full precision: in bf16 its many small steps drifted
         # (ag_news, 512 labels: 0.48 accuracy in bf16).
         trainer.train_classifier(x, y, args=training_args)
-        info = {"steps": int(trainer.st_trainer.state.global_step), "seconds": time.perf_counter() - started,
-                "device": on, "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32"}
+        info = TrainingInfo(steps=int(trainer.st_trainer.state.global_step), seconds=time.perf_counter() - started,
+                            device=on, precision=embeddings.precision_name(dtype))
     model_obj.model_head.eval()
-    return TrainedSetFit(model_obj.model_body, model_obj.model_head, class_names, info)
+    return TrainedSetFit(model_obj.model_body, model_obj.model_head, class_names, info, differentiable=True)
 
 
 def load(path: Path) -> TrainedSetFit:
     from setfit import SetFitModel
 
     model = SetFitModel.from_pretrained(str(path), device=embeddings.device())
-    return TrainedSetFit(model.model_body, model.model_head, list(model.labels or []), {})
+    return TrainedSetFit(model.model_body, model.model_head, list(model.labels or []),
+                         differentiable=model.has_differentiable_head)

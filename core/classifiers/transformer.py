@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from core import config, embeddings
+from core.classifiers.protocol import FamilyArguments, Progress, TrainingInfo
 
 FAMILY = "transformer"
 
 
 @dataclass
-class TransformerArguments:
+class TransformerArguments(FamilyArguments):
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     num_epochs: int = 5
@@ -50,20 +51,17 @@ class TransformerArguments:
         if self.num_epochs < 1 or self.batch_size < 1 or self.max_length < 8:
             raise ValueError("num_epochs and batch_size must be at least 1, max_length at least 8.")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class TrainedTransformer:
     model: object
     tokenizer: object
     max_length: int
-    history: list[dict] = field(default_factory=list)  # one entry per epoch (groups, learning rates, losses)
-    seconds: float = 0.0
-    steps: int = 0
-    device: str = "cpu"
-    precision: str = "float32"
+    info: TrainingInfo = field(default_factory=TrainingInfo)  # history: one entry per epoch
+
+    @property
+    def device(self) -> str:
+        return self.info.device
 
     def embed_and_score(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Mean-pooled, normalised last hidden states (for diversity and head refits) and class probabilities."""
@@ -90,6 +88,12 @@ class TrainedTransformer:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(out_dir))
         self.tokenizer.save_pretrained(str(out_dir))
+
+    def fast_head(self):
+        return None  # its own classification head scores; a head refit uses its embeddings
+
+    def continuation(self):
+        return None  # every retrain starts from the base model
 
 
 def layer_groups(model) -> list[tuple[str, list]]:
@@ -156,7 +160,7 @@ def _split(label_ids: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
 
 def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
           args: TransformerArguments | None = None,
-          progress: Callable[[float, str], None] | None = None) -> TrainedTransformer:
+          progress: Progress | None = None) -> TrainedTransformer:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -184,8 +188,9 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
     dtype = embeddings.autocast_dtype(on)
     scaler = torch.amp.GradScaler("cuda", enabled=on == "cuda" and dtype == torch.float16)
 
-    def batches(rows, shuffle):
-        rows = np.random.default_rng(args.seed + len(history)).permutation(rows) if shuffle else rows
+    def batches(rows, epoch: int | None = None):
+        """Tokenised batches; shuffled with a seed per epoch when `epoch` is given."""
+        rows = np.random.default_rng(args.seed + epoch).permutation(rows) if epoch is not None else rows
         for start in range(0, len(rows), args.batch_size):
             chunk = rows[start:start + args.batch_size]
             encoded = tokenizer([texts[i] for i in chunk], padding=True, truncation=True, max_length=args.max_length,
@@ -203,7 +208,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
         with_grad: set[str] = set()
         model.train()
         losses = []
-        for encoded, target in batches(train_rows, shuffle=True):
+        for encoded, target in batches(train_rows, epoch):
             with torch.autocast(on, dtype=dtype, enabled=dtype is not None):
                 loss = loss_fn(model(**encoded).logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
@@ -224,7 +229,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
             model.eval()
             with torch.inference_mode():
                 held_losses = [float(loss_fn(model(**encoded).logits.float(), target))
-                               for encoded, target in batches(held_rows, shuffle=False)]
+                               for encoded, target in batches(held_rows)]
             entry["held_loss"] = float(np.mean(held_losses))
             if entry["held_loss"] < best_loss - 1e-4:
                 best_loss, best_state, stale = entry["held_loss"], copy.deepcopy(model.state_dict()), 0
@@ -238,9 +243,9 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
         model.load_state_dict(best_state)
     for p in model.parameters():
         p.requires_grad_(True)
-    precision = str(dtype).replace("torch.", "") if dtype is not None else "float32"
-    return TrainedTransformer(model, tokenizer, args.max_length, history, time.perf_counter() - started, step, on,
-                              precision)
+    info = TrainingInfo(steps=step, seconds=time.perf_counter() - started, device=on,
+                        precision=embeddings.precision_name(dtype), history=history)
+    return TrainedTransformer(model, tokenizer, args.max_length, info)
 
 
 # Measured by bench/train_speed.py on the 2-core CPU (MiniLM, bf16): seconds per example and epoch
@@ -261,4 +266,4 @@ def load(path: Path) -> TrainedTransformer:
 
     on = embeddings.device()
     model = AutoModelForSequenceClassification.from_pretrained(str(path)).to(on)
-    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), 128, device=on)
+    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), 128, TrainingInfo(device=on))

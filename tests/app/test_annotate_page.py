@@ -110,6 +110,7 @@ def test_other_pages_render(app):
 
 def test_settings_page_validates_and_saves(app, db):
     at, pid = app
+    store.worker_heartbeat(db, "cpu-worker", 1, "host", "cpu")  # the device comes from the worker's heartbeat
     at.switch_page("pages/settings.py").run()
     assert not at.exception
     at.selectbox[-1].select("transformer").run()  # the family picker is the last selectbox
@@ -122,8 +123,30 @@ def test_settings_page_validates_and_saves(app, db):
     frozen = next(t for t in at.toggle if t.label.startswith("Freeze"))
     frozen.set_value(False).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
-    settings = store.project(db, pid)["settings"]
-    assert settings["family"] == "transformer" and settings["family_args"]["transformer"]["gradual_unfreezing"]
+    settings = store.settings(db, pid)
+    assert settings.family == "transformer" and settings.family_args["transformer"]["gradual_unfreezing"]
+    assert settings.family_arguments().gradual_unfreezing
+    # Only what was changed is stored: the transformer's other arguments keep following the defaults.
+    assert set(settings.family_args["transformer"]) == {"gradual_unfreezing"}
+
+
+def test_settings_page_warns_about_cpu_only_for_a_cpu_worker(app, db):
+    at, pid = app
+    store.worker_heartbeat(db, "gpu-worker", 1, "gpu-host", "cuda")
+    at.switch_page("pages/settings.py").run()
+    at.selectbox[-1].select("transformer").run()
+    assert not at.exception and not any("slow without a GPU" in w.value for w in at.warning)
+
+
+def test_settings_page_saves_only_what_changed(app, db):
+    """Two people on the Settings page: saving one change must not undo another's."""
+    at, pid = app
+    at.switch_page("pages/settings.py").run()
+    store.update_settings(db, pid, {"retrain_every": 7})  # someone else saves meanwhile
+    next(n for n in at.number_input if n.label.startswith("Refit the fast head")).set_value(3).run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    settings = store.settings(db, pid)
+    assert settings.refit_every == 3 and settings.retrain_every == 7
 
 
 def test_settings_page_saves_warm_start_and_its_steps(app, db):
@@ -135,5 +158,5 @@ def test_settings_page_saves_warm_start_and_its_steps(app, db):
     next(n for n in at.number_input if n.label == "Steps when continuing").set_value(4).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception
-    saved = store.project(db, pid)["settings"]["family_args"]["setfit"]
+    saved = store.settings(db, pid).family_args["setfit"]
     assert saved["warm_start"] is True and saved["warm_steps"] == 4

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from core import annotate, io, store, training, worker
+from core import io, model_export, scheduling, store
 from core.classifiers import head, transformer
-from tests.conftest import dataset
+from tests.conftest import TREC_CLASSES, dataset, run_queued
 
 pytestmark = pytest.mark.integration
-CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+CLASSES = TREC_CLASSES
 FAST = {"max_length": 32}
 
 FAMILY_CASES = {
@@ -42,11 +42,6 @@ print(json.dumps(out))
 """ % (PROBE, PROBE)
 
 
-def run_queued(db, kinds):
-    while (job := store.claim_job(db, "test", kinds)) is not None:
-        worker.run_job(db, job)
-        assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
-
 
 def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
     result = subprocess.run([sys.executable, "-c", LOAD_EXPORTS, json.dumps(exports)], capture_output=True,
@@ -69,16 +64,15 @@ def project(db):
 def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
     exports, kinds = {}, {}
     for case, (family, args) in FAMILY_CASES.items():
-        settings = {**store.project(db, project)["settings"], "family": family, "family_args": {family: args}}
-        store.update_project(db, project, settings=settings)
-        annotate.train_now(db, project)
+        store.update_settings(db, project, {"family": family, "family_args": {family: args}})
+        scheduling.train_now(db, project)
         run_queued(db, (store.FULL,))
         version = store.latest_version(db, project)
         assert version["kind"] == "full" and version["params"]["family"] == family, case
         assert "cv_accuracy" in version["metrics"] and version["n_labels"] == 60
         probs = np.load(f"{version['path']}/probs.npy")
         assert probs.shape == (160, 6) and np.allclose(probs.sum(1), 1, atol=1e-3)
-        out = training.export_model(db, version["id"], tmp_path / case)
+        out = model_export.export_model(db, version["id"], tmp_path / case)
         card = (out / "README.md").read_text()
         assert "Classes: " + ", ".join(CLASSES) in card and "Labels trained on: 60" in card
         exports[str(out)] = "transformer" if family == "transformer" else "setfit"
@@ -90,11 +84,10 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
 
 def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project):
     args = {"max_steps": 3, "warm_start": True, "warm_steps": 1, "batch_size": 8, **FAST}
-    settings = {**store.project(db, project)["settings"], "family": "setfit", "family_args": {"setfit": args}}
-    store.update_project(db, project, settings=settings)
+    store.update_settings(db, project, {"family": "setfit", "family_args": {"setfit": args}})
     encoders = []
     for _ in range(2):
-        annotate.train_now(db, project)
+        scheduling.train_now(db, project)
         run_queued(db, (store.FULL,))
         version = store.latest_version(db, project)
         encoders.append(store.latest_encoder(db, project)["model"])
@@ -106,14 +99,13 @@ def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project
 
 @pytest.mark.parametrize("kind", list(head.HEADS))
 def test_every_head_refits_and_exports_as_setfit(db, project, tmp_path, kind):
-    settings = {**store.project(db, project)["settings"], "head": {"kind": kind, "params": {}}}
-    store.update_project(db, project, settings=settings)
+    store.update_settings(db, project, {"head": {"kind": kind, "params": {}}})
     with store.transaction(db) as conn:
         store.enqueue(conn, project, store.HEAD)
     run_queued(db, (store.HEAD,))
     version = store.latest_version(db, project)
     assert version["params"]["head"]["kind"] == kind and "cv_accuracy" in version["metrics"]
-    out = training.export_model(db, version["id"], tmp_path / kind)
+    out = model_export.export_model(db, version["id"], tmp_path / kind)
     script = ("import sys, json; from setfit import SetFitModel; "
               f"print(json.dumps([str(p) for p in SetFitModel.from_pretrained(sys.argv[1]).predict({PROBE!r})]))")
     result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300)
@@ -128,7 +120,7 @@ def test_gradual_unfreezing_and_layerwise_decay_epoch_by_epoch():
                                             layerwise_gradient_decay=0.5, gradual_unfreezing=True,
                                             early_stopping_patience=0, validation_fraction=0)
     trained = transformer.train(None, frame["text"].tolist(), y, CLASSES, args)
-    history = trained.history
+    history = trained.info.history
     assert len(history) == 4
     top_down = ["layer_5", "layer_4", "layer_3"]
     for epoch, entry in enumerate(history):
@@ -147,7 +139,7 @@ def test_frozen_encoder_trains_only_the_head():
     args = transformer.TransformerArguments(num_epochs=2, batch_size=8, max_length=24, freeze_encoder=True,
                                             validation_fraction=0)
     trained = transformer.train(None, frame["text"].tolist(), y, CLASSES, args)
-    assert all(entry["with_grad"] == ["head"] for entry in trained.history)
+    assert all(entry["with_grad"] == ["head"] for entry in trained.info.history)
 
 
 def test_weight_decay_spares_biases_and_layernorm():
@@ -171,4 +163,4 @@ def test_transformer_trains_on_gpu():
     y = frame["label"].map(CLASSES.index).to_numpy()
     trained = transformer.train(None, frame["text"].tolist(), y, CLASSES,
                                 transformer.TransformerArguments(num_epochs=1, max_length=32))
-    assert trained.device == "cuda" and trained.precision in ("bfloat16", "float16")
+    assert trained.info.device == "cuda" and trained.info.precision in ("bfloat16", "float16")

@@ -6,17 +6,13 @@ import sys
 import numpy as np
 import pytest
 
-from core import annotate, io, store, training, worker
-from tests.conftest import dataset
+from core import annotate, io, model_export, scheduling, store
+from core.settings import ProjectSettings
+from tests.conftest import TREC_CLASSES, dataset, run_queued
 
 pytestmark = pytest.mark.integration
-CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+CLASSES = TREC_CLASSES
 
-
-def run_queued(db, kinds):
-    while (job := store.claim_job(db, "test", kinds)) is not None:
-        worker.run_job(db, job)
-        assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
 
 
 def label_from_queue(db, pid, gold, n, annotator="ann"):
@@ -32,7 +28,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     plan = io.plan_import(frame, "text", None, CLASSES)
     pid = io.create_project_from_plan(db, "trec", plan, eval_fraction=0.1,
-                                      settings={"family_args": {"setfit": {"max_steps": 2, "batch_size": 8}}})
+                                      settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
     run_queued(db, (store.EMBED,))
     encoder = store.latest_encoder(db, pid)
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
@@ -66,15 +62,15 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     assert latest["metrics"]["eval_n"] == 6 and 0 <= latest["metrics"]["eval_accuracy"] <= 1
     assert latest["n_labels"] == 20
 
-    job_id = annotate.train_now(db, pid)
-    assert annotate.train_now(db, pid) == job_id  # a second click does not queue a second retrain
+    job_id = scheduling.train_now(db, pid).job_id
+    assert scheduling.train_now(db, pid).job_id == job_id  # a second click does not queue a second retrain
     run_queued(db, (store.FULL,))
     full = store.latest_version(db, pid)
     assert full["kind"] == "full" and full["timings"]["train_steps"] == 2
     assert store.latest_encoder(db, pid)["id"] != encoder["id"]
     assert annotate.next_text(db, pid, "ann").version_id == full["id"]
 
-    out = training.export_model(db, full["id"], tmp_path / "model")
+    out = model_export.export_model(db, full["id"], tmp_path / "model")
     assert "version" in (out / "README.md").read_text()
     script = ("import json,sys; from setfit import SetFitModel; m = SetFitModel.from_pretrained(sys.argv[1]); "
               "print(json.dumps([str(p) for p in m.predict(['Who wrote Hamlet?', 'What does NASA stand for?'])]))")

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from core import annotate, config, io, store
-from tests.conftest import ROOT, dataset
+from core import annotate, config, io, scheduling, store
+from core.settings import ProjectSettings
+from tests.conftest import ROOT, TREC_CLASSES, dataset
 
 pytestmark = pytest.mark.integration
-CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
+CLASSES = TREC_CLASSES
 
 
 def start_worker(data_dir, stale_s="3"):
@@ -34,7 +35,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
     frame = dataset("trec6", "train", 200)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     pid = io.create_project_from_plan(db, "trec", io.plan_import(frame, "text", None, CLASSES),
-                                      settings={"family_args": {"setfit": {"max_steps": 400, "batch_size": 8}}})
+                                      settings=ProjectSettings(family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
     process = start_worker(data_dir)
     try:
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
@@ -45,7 +46,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
                         "a head version with all 10 labels")
         assert head["kind"] == "head"
 
-        job_id = annotate.train_now(db, pid)
+        job_id = scheduling.train_now(db, pid).job_id
         wait_for(lambda: store.job(db, job_id)["progress"] > 0.0 and "training step" in store.job(db, job_id)["message"],
                  180, "the retrain to start training")
         process.send_signal(signal.SIGKILL)

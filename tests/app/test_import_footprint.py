@@ -1,0 +1,66 @@
+"""The UI process never loads torch, transformers, setfit or scikit-learn: every page, a model
+export and the transformer settings run through AppTest in a fresh process beside a real worker."""
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from core import annotate, io, store
+from tests.conftest import ROOT, TREC_CLASSES, dataset
+
+pytestmark = pytest.mark.integration
+PROBE = Path(__file__).with_name("footprint_probe.py")
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_probe(data_dir: Path, extra_code: str = "") -> dict:
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir), "SIEVE_WORKER": "external"}
+    code = f"{extra_code}import runpy, sys; sys.argv = [{str(PROBE)!r}]; runpy.run_path({str(PROBE)!r}, run_name='__main__')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def project_with_a_model(db, data_dir):
+    frame = dataset("trec6", "train", 120)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    pid = io.create_project_from_plan(db, "footprint", io.plan_import(frame, "text", None, TREC_CLASSES))
+    worker = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT,
+                              env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
+        for _ in range(6):
+            shown = annotate.next_text(db, pid, "ann")
+            annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        wait_for(lambda: store.latest_version(db, pid), 60, "a head version")
+        yield pid
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def test_pages_and_model_export_never_load_ml_libraries(project_with_a_model, data_dir):
+    report = run_probe(data_dir)
+    assert report["problems"] == []
+    assert report["export"]["status"] == store.DONE, report["export"]
+    with zipfile.ZipFile(report["export_result"]["path"]) as archive:
+        assert "README.md" in archive.namelist() and "config_setfit.json" in archive.namelist()
+    assert report["heavy"] == [], f"the UI process loaded {report['heavy']}"
+    # The check can fail: the same run in a process that imported torch first reports it.
+    assert "torch" in run_probe(data_dir, extra_code="import torch; ")["heavy"]

@@ -1,0 +1,79 @@
+"""Project settings: one typed record, read from any earlier stored JSON, checked with clear messages."""
+import json
+
+import pytest
+
+from core import classifiers, store
+from core.classifiers.head import HeadArguments
+from core.settings import ProjectSettings, SettingsError, changes
+
+
+def test_defaults_and_round_trip():
+    settings = ProjectSettings()
+    assert settings.refit_every == 5 and settings.retrain_every == 50 and settings.strategy == "auto"
+    assert ProjectSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_older_stored_json_is_read():
+    # What sessions before the typed settings stored: a partial dict, unknown keys, a head as a dict.
+    old = {"refit_every": 3, "retrain_every": 50, "strategy": "auto", "queue_size": 200, "batch_size": 20,
+           "label_budget": 0, "head": {"kind": "knn", "params": {}, "self_training": 0.0},
+           "family_args": {"setfit": {"max_steps": 12, "head": {"kind": "knn", "params": {}}}},
+           "some_retired_key": True}
+    settings = ProjectSettings.from_dict(old)
+    assert settings.refit_every == 3 and settings.label_budget is None and settings.head.kind == "knn"
+    assert settings.family == "setfit" and settings.family_arguments().max_steps == 12
+    assert ProjectSettings.from_dict({}) == ProjectSettings()
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"refit_every": 0}, "refit every"),
+    ({"retrain_every": -1}, "retrain every"),
+    ({"strategy": "telepathy"}, "unknown strategy 'telepathy'"),
+    ({"batch_size": 50, "queue_size": 10}, "queue size"),
+    ({"label_budget": -5}, "label budget"),
+    ({"family": "gpt"}, "unknown model family 'gpt'"),
+    ({"family": "transformer", "family_args": {"transformer": {"freeze_encoder": True, "gradual_unfreezing": True}}},
+     "exclude each other"),
+    ({"family_args": {"setfit": {"max_stepz": 3}}}, "max_stepz"),
+    ({"head": {"kind": "gpt"}}, "Unknown head 'gpt'"),
+])
+def test_bad_settings_are_refused_with_a_message(values, words):
+    with pytest.raises(SettingsError, match="cannot be used") as err:
+        ProjectSettings.from_dict(values)
+    assert words in str(err.value)
+
+
+def test_setfit_uses_the_project_head_unless_its_own_is_named():
+    settings = ProjectSettings(head=HeadArguments(kind="mlp"))
+    assert settings.family_arguments().head.kind == "mlp"
+    own = settings.with_changes({"family_args": {"setfit": {"head": {"kind": "knn"}}}})
+    assert own.family_arguments().head.kind == "knn"
+
+
+def test_changes_holds_only_what_differs_and_merges_per_family():
+    before = ProjectSettings(family_args={"setfit": {"max_steps": 9}})
+    after = before.with_changes({"refit_every": 2, "family_args": {"setfit": {"batch_size": 8}}})
+    assert after.family_args["setfit"] == {"max_steps": 9, "batch_size": 8}  # merged, not replaced
+    assert changes(before, after) == {"refit_every": 2, "family_args": {"setfit": {"batch_size": 8}}}
+    assert changes(after, after) == {}
+
+
+def test_every_family_arguments_class_round_trips():
+    for family in classifiers.FAMILIES:
+        args = classifiers.arguments(family, {})
+        assert isinstance(args, classifiers.FamilyArguments)
+        assert classifiers.arguments(family, json.loads(json.dumps(args.to_dict()))) == args
+
+
+def test_store_applies_changes_to_what_is_stored_now(db):
+    with store.transaction(db) as conn:
+        pid = store.create_project(conn, "p", [{"name": "a"}, {"name": "b"}])
+    store.update_settings(db, pid, {"retrain_every": 7})
+    store.update_settings(db, pid, {"refit_every": 2})
+    settings = store.settings(db, pid)
+    assert settings.retrain_every == 7 and settings.refit_every == 2
+    assert store.project(db, pid)["settings"] == settings
+    with pytest.raises(SettingsError):
+        store.update_settings(db, pid, {"strategy": "nope"})
+    assert store.settings(db, pid) == settings  # a refused change writes nothing
