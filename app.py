@@ -19,6 +19,13 @@ pages = [
 ]
 navigation = st.navigation(pages)
 
+# The project and the annotator's name live in the URL too, so a reload (or a bookmark) keeps them.
+params = st.query_params
+if "annotator" not in st.session_state and params.get("name", "").strip():
+    st.session_state.annotator = params["name"].strip()
+if "project_id" not in st.session_state and params.get("project", "").isdigit():
+    st.session_state.project_id = int(params["project"])
+
 with st.sidebar:
     projects = store.projects(db)
     if projects:
@@ -27,10 +34,12 @@ with st.sidebar:
         st.session_state.project_id = st.selectbox(
             "Project", ids, index=ids.index(current) if current in ids else len(ids) - 1,
             format_func={p["id"]: p["name"] for p in projects}.get)
+        params["project"] = str(st.session_state.project_id)
     else:
         st.session_state.project_id = None
     st.session_state.annotator = st.text_input("Your name", value=st.session_state.get("annotator", "annotator"),
                                                help="Recorded with every label you give.").strip() or "annotator"
+    params["name"] = st.session_state.annotator
 
     @st.fragment(run_every="2s")
     def job_status():

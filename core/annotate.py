@@ -74,7 +74,7 @@ def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> N
     come in a random order the model never influences.
     """
     excluded = store.excluded_for(db, project_id, annotator)
-    version = store.latest_version(db, project_id)
+    version = store.current_version(db, project_id)
     queue_source = version or store.latest_encoder(db, project_id)
     picked = _from_queue(queue_source, excluded) if split == store.POOL else None
     if picked is not None:
@@ -114,6 +114,18 @@ def _add_suggestion(db, project_id: int, version: dict, shown: NextText) -> None
     shown.probabilities = {name: float(p) for name, p in zip(names, probs)}
 
 
+def refresh_suggestion(db, project_id: int, shown: NextText) -> NextText:
+    """The same text with the suggestion of the version served now (a new one may have been
+    published while the annotator was reading)."""
+    version = store.current_version(db, project_id)
+    if version is None or version["id"] == shown.version_id:
+        return shown
+    fresh = NextText(shown.example_id, shown.text, shown.meta, shown.split, shown.strategy, shown.score,
+                     version["id"])
+    _add_suggestion(db, project_id, version, fresh)
+    return fresh
+
+
 def submit_label(db, project_id: int, example_id: int, annotator: str, label: str, seconds: float | None = None,
                  version_id: int | None = None, strategy: str | None = None, score: float | None = None) -> int:
     """Append a label and schedule the refits it triggers, in one committed transaction."""
@@ -150,7 +162,7 @@ def undo_last(db, project_id: int, annotator: str) -> int | None:
 def show_example(db, project_id: int, annotator: str, example_id: int, why: str) -> NextText:
     """A specific text (after undo, or found by keyword search), leased to this annotator."""
     _check_example(db, project_id, example_id)
-    return _lease_and_show(db, project_id, annotator, example_id, store.latest_version(db, project_id), why, None)
+    return _lease_and_show(db, project_id, annotator, example_id, store.current_version(db, project_id), why, None)
 
 
 def _check_example(db, project_id: int, example_id: int) -> None:
@@ -167,7 +179,7 @@ def progress(db, project_id: int) -> dict:
     for row in labels:
         if row["split"] == store.POOL:
             per_class[row["label"]] = per_class.get(row["label"], 0) + 1
-    version = store.latest_version(db, project_id)
+    version = store.current_version(db, project_id)
     return {
         "labels": sum(per_class.values()),
         "per_class": per_class,
@@ -179,8 +191,55 @@ def progress(db, project_id: int) -> dict:
     }
 
 
-def describe(shown: NextText) -> str:
-    """Why this text was chosen, in words."""
-    if shown.score is None:
-        return shown.strategy
-    return f"{shown.strategy} (score {shown.score:.3f})"
+# Why a text was shown, in plain words first; the strategy's technical name goes in the help text.
+REASONS = {
+    "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
+    "kmeans": "A typical text from a part of the data with few labels yet.",
+    "margin": "The model is torn between two classes for this text.",
+    "margin_diverse": "The model is torn between two classes for this text (and it differs from the others "
+                      "in this batch).",
+    "least_confidence": "The model is unsure about this text.",
+    "entropy": "The model is unsure about this text.",
+    "contrastive": "The model treats this text unlike its labeled neighbours.",
+    "class_balanced": "The model thinks this text may belong to a class with few labels.",
+    "random": "Picked at random.",
+    "model queue": "Next in the model's queue.",
+    "eval sample (random)": "Eval text: picked at random, so the model's accuracy on these is an honest estimate.",
+    "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
+                                         "meanwhile.",
+    "keyword search": "You picked this text by keyword.",
+    "undo": "You undid this label: label it again.",
+}
+# Below this confidence a suggestion is noise (the queue holds the texts the model is least sure
+# of) and would only nudge the annotator, so it is not shown.
+SUGGESTION_MIN_CONFIDENCE = 0.75
+EVAL_EVERY = 10  # one text in this many comes from the eval sample while it has unlabeled texts
+
+
+def describe(shown: NextText) -> tuple[str, str]:
+    """Why this text was chosen: (plain words, technical detail)."""
+    words = REASONS.get(shown.strategy, "Chosen by the model's query strategy.")
+    detail = f"strategy: {shown.strategy}" + (f", score {shown.score:.3f}" if shown.score is not None else "")
+    return words, detail
+
+
+def confident_suggestion(shown: NextText) -> tuple[str, float] | None:
+    """The model's suggestion when it is sure enough to be worth showing, else None."""
+    if shown.suggestion is None or shown.confidence is None or shown.confidence < SUGGESTION_MIN_CONFIDENCE:
+        return None
+    return shown.suggestion, shown.confidence
+
+
+def choose_split(db, project_id: int, annotator: str) -> str:
+    """Pool or eval for the next text: one in EVAL_EVERY of an annotator's labels goes to the
+    eval sample (a random sample the model never picks from) until it is all labeled."""
+    if not store.example_count(db, project_id, store.EVAL):
+        return store.POOL
+    counts = dict(db.conn.execute(
+        """SELECT e.split, count(*) FROM annotations a JOIN examples e ON e.id = a.example_id
+           WHERE a.project_id = ? AND a.annotator = ? AND a.action = 'label' GROUP BY e.split""",
+        (project_id, annotator)).fetchall())
+    due = counts.get(store.POOL, 0) >= (counts.get(store.EVAL, 0) + 1) * (EVAL_EVERY - 1)
+    if due and store.unlabeled_count(db, project_id, store.EVAL):
+        return store.EVAL
+    return store.POOL

@@ -13,7 +13,8 @@ from core.classifiers import head
 class LabelRows:
     """Labeled texts as rows of an encoder's `ids`, with class ids (positions in the class list).
 
-    `watermark` is the newest annotation id behind these labels: the labels a version saw.
+    `watermark` is the newest annotation (label, skip or undo) in the project when the labels
+    were read: a version with a higher watermark saw a later state of the labels.
     """
 
     rows: np.ndarray
@@ -31,8 +32,8 @@ class LabelRows:
 def label_rows(db, project_id: int, ids: np.ndarray, class_names: list[str]) -> LabelRows:
     """Current labels of the project's texts that are in `ids`, split into pool (train) and eval."""
     position = {name: i for i, name in enumerate(class_names)}
+    watermark = store.max_annotation_id(db, project_id)  # read first: the labels are at least this new
     labels = store.current_labels(db, project_id)
-    watermark = max((r["annotation_id"] for r in labels), default=0)
     out = {}
     for split in (store.POOL, store.EVAL):
         chosen = [r for r in labels if r["split"] == split and r["label"] in position]

@@ -72,9 +72,7 @@ def publish(db, record: VersionRecord) -> int:
                                         unlabeled=unlabeled_sample(vectors, candidates, CV_PSEUDO_CANDIDATES))
     metrics["mean_uncertainty"] = stopping.mean_uncertainty(probs[candidates])
     if len(labels.eval_rows):
-        scored = evaluation.scores(labels.eval_y, probs[labels.eval_rows].argmax(1))
-        metrics.update({f"eval_{k}": v for k, v in scored.items()})
-        metrics["eval_n"] = int(len(labels.eval_rows))
+        metrics.update(evaluation.eval_figures(labels.eval_y, probs[labels.eval_rows].argmax(1)))
     previous = store.latest_version(db, project_id)
     metrics.update(stability(db, previous, record.ids, probs))
     metrics.update(record.extra_metrics)
@@ -105,6 +103,11 @@ def publish(db, record: VersionRecord) -> int:
             params, timings, parent_id=previous["id"] if previous else None, job_id=record.job_id)
         if record.job_id is not None:
             store.finish_job(conn, record.job_id, version_id, f"published version with {len(labels.y)} labels")
+        if record.new_encoder is not None:
+            # Labels given while the retrain ran are not in it: a head refit on the new encoder with
+            # every current label follows at once, so the served model is never behind the labels.
+            store.enqueue(conn, project_id, store.HEAD, {"reason": "refit on the new encoder with every label"},
+                          priority=10)
     return version_id
 
 

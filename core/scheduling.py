@@ -21,16 +21,21 @@ def _last_requested(db, project_id: int, kind: str) -> int:
 
 
 def schedule_training(db, conn, project_id: int) -> list[str]:
-    """Enqueue a head refit every `refit_every` new labels and a full retrain every `retrain_every`."""
+    """Enqueue a head refit every `refit_every` new labels and a full retrain at the project's
+    cadence (after every batch when the worker has a GPU). Full retrains are coalesced: while
+    one waits in the queue, new labels join it; while one runs, one more is queued to follow."""
     settings = store.settings(db, project_id)
     watermark = store.max_annotation_id(db, project_id)
     scheduled = []
-    for kind, every in ((store.HEAD, settings.refit_every), (store.FULL, settings.retrain_every)):
+    cadence = ((store.HEAD, settings.refit_every),
+               (store.FULL, settings.full_retrain_every(store.worker_device(db))))
+    for kind, every in cadence:
         if every <= 0:
             continue
         if store.labels_since(db, project_id, _last_requested(db, project_id, kind)) < every:
             continue
-        if kind == store.FULL and any(j["kind"] == store.FULL for j in store.active_jobs(db, project_id)):
+        if kind == store.FULL and any(j["kind"] == store.FULL and j["status"] == store.QUEUED
+                                      for j in store.active_jobs(db, project_id)):
             continue
         store.enqueue(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
         scheduled.append(kind)

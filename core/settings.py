@@ -13,6 +13,10 @@ from core import classifiers, strategies
 from core.classifiers.head import HeadArguments
 
 DEFAULT_FAMILY = "setfit"
+CPU_RETRAIN_EVERY = 50  # a SetFit retrain takes a minute or more on a CPU: not after every batch
+# Automatic wall-time budgets of a full retrain's training phase. On a 2-core CPU, 180 s is
+# ~80 SetFit steps of 16 pairs (the step cap); on a GPU the step cap is reached far sooner.
+AUTO_RETRAIN_BUDGET_S = {"cpu": 180, "cuda": 120}
 
 
 class SettingsError(ValueError):
@@ -22,11 +26,14 @@ class SettingsError(ValueError):
 @dataclass
 class ProjectSettings:
     refit_every: int = 5  # new labels between fast head refits
-    retrain_every: int = 50  # new labels between full retrains (0: only on request)
+    # New labels between full retrains; 0: only on request; None: automatic, after every batch
+    # (`refit_every`) when the worker has a GPU, every CPU_RETRAIN_EVERY labels on a CPU.
+    retrain_every: int | None = None
     strategy: str = "auto"  # which texts to show next (core.strategies.STRATEGIES)
     queue_size: int = 200  # ranked texts published per version
     batch_size: int = 20  # the diversified head of the queue
     label_budget: int | None = None  # labels the team plans to give; a stopping signal
+    retrain_budget_s: int | None = None  # wall time a full retrain may train; None: automatic by device
     head: HeadArguments = field(default_factory=HeadArguments)  # the fast head, also SetFit's head
     family: str = DEFAULT_FAMILY  # the full retrain's model family
     family_args: dict[str, dict] = field(default_factory=dict)  # per family, what differs from its defaults
@@ -35,8 +42,11 @@ class ProjectSettings:
         problems = []
         if not isinstance(self.refit_every, int) or self.refit_every < 1:
             problems.append("refit every must be a whole number of labels, at least 1")
-        if not isinstance(self.retrain_every, int) or self.retrain_every < 0:
+        if self.retrain_every is not None and (not isinstance(self.retrain_every, int) or self.retrain_every < 0):
             problems.append("retrain every must be a whole number of labels, 0 or more")
+        if self.retrain_budget_s is not None and (not isinstance(self.retrain_budget_s, int)
+                                                  or self.retrain_budget_s < 10):
+            problems.append("the retrain time budget must be at least 10 seconds")
         if self.strategy not in strategies.STRATEGIES:
             problems.append(f"unknown strategy {self.strategy!r} (choose from {', '.join(strategies.STRATEGIES)})")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -72,6 +82,16 @@ class ProjectSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def full_retrain_every(self, device: str | None) -> int:
+        """Labels between full retrains on the worker's device (0: only on request)."""
+        if self.retrain_every is not None:
+            return self.retrain_every
+        return self.refit_every if device == "cuda" else CPU_RETRAIN_EVERY
+
+    def retrain_budget(self, device: str) -> int:
+        """Seconds a full retrain may train on `device`."""
+        return self.retrain_budget_s or AUTO_RETRAIN_BUDGET_S.get(device, AUTO_RETRAIN_BUDGET_S["cpu"])
 
     def family_arguments(self, family: str | None = None) -> classifiers.FamilyArguments:
         """The arguments dataclass of the project's family (or another one, for the Settings page).

@@ -352,6 +352,14 @@ def example_count(db, project_id: int, split: str | None = None) -> int:
     return db.conn.execute("SELECT count(*) FROM examples WHERE project_id = ?", (project_id,)).fetchone()[0]
 
 
+def unlabeled_count(db, project_id: int, split: str) -> int:
+    """Texts of a split with no label in effect."""
+    return db.conn.execute(
+        f"""SELECT count(*) FROM examples WHERE project_id = ? AND split = ?
+              AND id NOT IN (SELECT example_id FROM ({CURRENT_LABELS_SQL}))""",
+        (project_id, split, project_id)).fetchone()[0]
+
+
 def example_ids(db, project_id: int, split: str | None = None) -> list[int]:
     sql = "SELECT id FROM examples WHERE project_id = ?" + (" AND split = ?" if split else "") + " ORDER BY id"
     return [r[0] for r in db.conn.execute(sql, (project_id, split) if split else (project_id,))]
@@ -664,6 +672,15 @@ def latest_version(db, project_id: int, kind: str | None = None) -> dict | None:
     sql = "SELECT * FROM model_versions WHERE project_id = ?" + (" AND kind = ?" if kind else "")
     params: tuple[Any, ...] = (project_id, kind) if kind else (project_id,)
     return _decode(_one(db, sql + " ORDER BY number DESC LIMIT 1", params), "params", "metrics", "timings")
+
+
+def current_version(db, project_id: int) -> dict | None:
+    """The version served to annotators and exported: the one trained on the newest labels,
+    the newest of those. A full retrain that finishes after labels moved on therefore never
+    replaces a head refitted on more labels (its own head refit on all labels follows it)."""
+    return _decode(_one(db, """SELECT * FROM model_versions WHERE project_id = ?
+                               ORDER BY label_watermark DESC, number DESC LIMIT 1""", (project_id,)),
+                   "params", "metrics", "timings")
 
 
 def version(db, version_id: int) -> dict | None:

@@ -151,8 +151,9 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
         args = args.continuing()
     texts_by = store.texts_by_id(db, ids.tolist())
     t0 = time.perf_counter()
+    budget = classifiers.TimeBudget(settings.retrain_budget(embeddings.device()))
     trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[labels.rows]], labels.y, names, args,
-                                progress=lambda f, m: progress(0.7 * f, m))
+                                progress=lambda f, m: progress(0.7 * f, m), budget=budget)
     t_train = time.perf_counter()
     progress(0.7, f"scoring {len(ids):,} texts with the new model")
     vectors, probs = trained.embed_and_score([texts_by[i] for i in ids])
@@ -166,11 +167,15 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     if info.history:
         params["history"] = info.history
     timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
-               "device": info.device, "precision": info.precision}
+               "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
+               "stopped_at_budget": info.stopped_at_budget}
     new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
                              classifiers.encoder_family(family))
     version_id = publish(db, VersionRecord(
         project_id, store.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
         new_encoder=new_encoder, job_id=job_id))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    if store.example_count(db, project_id) > len(ids):  # texts added while it trained: embed them too
+        with store.transaction(db) as conn:
+            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
     return version_id

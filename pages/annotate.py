@@ -12,17 +12,12 @@ project_id = project["id"]
 annotator = st.session_state.get("annotator", "annotator")
 classes = store.classes(db, project_id)
 ui.title("Annotate", project)
-
-split = store.POOL
-if store.example_count(db, project_id, store.EVAL):
-    choice = st.segmented_control("Label", ["Model's picks", "Eval sample"], default="Model's picks",
-                                  help="The eval sample is random and never chosen by the model, so its accuracy "
-                                       "is an unbiased estimate.")
-    split = store.EVAL if choice == "Eval sample" else store.POOL
-state_key = f"shown:{project_id}:{annotator}:{split}"
+state_key = f"shown:{project_id}:{annotator}"
+version_key = f"served_version:{project_id}"
 
 
 def advance() -> None:
+    split = annotate.choose_split(db, project_id, annotator)
     st.session_state[state_key] = annotate.next_text(db, project_id, annotator, split)
     st.session_state.shown_at = time.time()
 
@@ -44,7 +39,7 @@ def on_skip() -> None:
     shown = st.session_state[state_key]
     annotate.skip(db, project_id, shown.example_id, annotator,
                   seconds=time.time() - st.session_state.get("shown_at", time.time()))
-    st.session_state.flash = ("saved", "Skipped.")
+    st.session_state.flash = ("saved", "Skipped: it comes back after the rest.")
     advance()
 
 
@@ -66,6 +61,10 @@ def on_pick(example_id: int) -> None:
 if state_key not in st.session_state:
     advance()
 shown = st.session_state[state_key]
+if shown is not None:  # a version published since the text was shown brings its own suggestion
+    shown = st.session_state[state_key] = annotate.refresh_suggestion(db, project_id, shown)
+served = store.current_version(db, project_id)
+st.session_state[version_key] = served["id"] if served else None
 
 if project["guidelines"]:
     with st.expander("Guidelines"):
@@ -75,39 +74,53 @@ kind, message = st.session_state.pop("flash", (None, None))
 if kind == "error":
     st.error(message)
 elif kind == "saved":
-    st.toast(message)
+    st.toast(ui.plain(message))
 
 left, right = st.columns([3, 1])
 with left:
     if shown is None:
-        st.success("Nothing left to label here. Add data on the Projects page, or switch to the other sample.")
+        st.success("Nothing left to label here. Add data on the Projects page.")
     else:
+        if shown.split == store.EVAL:
+            st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
         with st.container(border=True):
             st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
         columns = st.columns(min(len(classes), 4) or 1)
         for i, cls in enumerate(classes):
-            key = cls["shortcut"]
             columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
-                cls["name"], key=f"label_{cls['id']}",
-                help=cls["description"] or None, shortcut=key or None, on_click=on_label, args=(cls["name"],),
-                width="stretch", type="primary" if shown.suggestion == cls["name"] else "secondary")
-        skip_col, undo_col, _ = st.columns([1, 1, 4])
-        skip_col.button("Skip", shortcut="Right", on_click=on_skip, width="stretch")
-        undo_col.button("Undo", shortcut="Backspace", on_click=on_undo, width="stretch")
+                ui.plain(cls["name"]), key=f"label_{cls['id']}", help=ui.plain(cls["description"]) or None,
+                shortcut=cls["shortcut"] or None, on_click=on_label, args=(cls["name"],), width="stretch")
+        with st.container(horizontal=True):
+            st.button("Skip", shortcut="Right", on_click=on_skip, help="Skip this text; it comes back at the end.")
+            st.button("Undo", shortcut="Backspace", on_click=on_undo, help="Take back your last label or skip.")
         if st.toggle("Show the model's suggestion", value=True) and shown.suggestion:
-            st.caption(f"Model suggests **{shown.suggestion}** ({shown.confidence:.0%} confident)")
-        st.caption(f"Why this text: {annotate.describe(shown)}")
+            confident = annotate.confident_suggestion(shown)
+            if confident:
+                st.caption(f"The model leans towards {ui.plain(confident[0])} ({confident[1]:.0%} sure).")
+            else:
+                st.caption("The model is unsure about this text; your label teaches it the most.")
+        words, detail = annotate.describe(shown)
+        st.caption(f"Why this text: {words}", help=detail)
 
 with right:
     counts = annotate.progress(db, project_id)
     st.metric("Labels", counts["labels"], help="Labeled texts in the pool (the model trains on these).")
     st.metric("Since the current model", counts["since_model"])
     if counts["eval"]:
-        st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}")
+        st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
+                  help="Random texts the model never picks: its accuracy on them is an honest estimate.")
     st.bar_chart(counts["per_class"], horizontal=True, height=40 + 28 * len(classes))
-    version = counts["version"]
-    st.caption(f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
-               if version else "No model yet: the first one trains once two classes have labels.")
+
+    @st.fragment(run_every="2s")
+    def model_status() -> None:
+        """Shows the served model and refreshes the page when a new one is published."""
+        version = store.current_version(db, project_id)
+        if (version["id"] if version else None) != st.session_state.get(version_key):
+            st.rerun(scope="app")
+        st.caption(f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
+                   if version else "No model yet: the first one trains once two classes have labels.")
+
+    model_status()
 
 with st.expander("Find texts by keyword (to find rare classes)"):
     query = st.text_input("Keyword", key="search")

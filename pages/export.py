@@ -19,7 +19,7 @@ st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, project
                    file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
 
 st.subheader("Model")
-version = store.latest_version(db, project_id)
+version = store.current_version(db, project_id)
 if version is None:
     st.info("No model version yet.")
     st.stop()

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from core.classifiers.protocol import FamilyArguments, Progress, TrainedModel, TrainingInfo
+from core.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainedModel, TrainingInfo
 
-__all__ = ["FAMILIES", "CLASSIFIERS", "FamilyArguments", "Progress", "TrainedModel", "TrainingInfo",
+__all__ = ["FAMILIES", "CLASSIFIERS", "FamilyArguments", "Progress", "TimeBudget", "TrainedModel", "TrainingInfo",
            "arguments", "encoder_family", "load", "loader", "spec", "train"]
 
 FAMILIES = ("setfit", "setfit-diff", "transformer")
@@ -67,9 +67,13 @@ def encoder_family(family: str) -> str:
 
 
 def train(name: str, model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-          args: FamilyArguments | None = None, progress: Progress | None = None) -> TrainedModel:
+          args: FamilyArguments | None = None, progress: Progress | None = None,
+          budget: TimeBudget | None = None) -> TrainedModel:
+    """Train family `name` from `model` (a name, a path, or an in-memory encoder to continue from);
+    training stops early, with what it has, when `budget` is spent."""
     family = spec(name)
-    return family.train(model, texts, label_ids, class_names, args or family.arguments(), progress=progress)
+    return family.train(model, texts, label_ids, class_names, args or family.arguments(), progress=progress,
+                        budget=budget)
 
 
 def load(name: str, path: Path) -> TrainedModel:

@@ -8,6 +8,7 @@ the edges (saving, exporting).
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
@@ -15,6 +16,40 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass
+class TimeBudget:
+    """A wall-time budget for one training run: families check it after every step and stop
+    when it is spent, and it turns the measured pace into the time left shown to the user."""
+
+    seconds: float | None  # None: no budget
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def expired(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    def seconds_left(self, done: int, total: int) -> float | None:
+        """Time to finish `total` steps at the pace of the first `done`, capped by the budget."""
+        if done <= 0:
+            return None
+        at_pace = self.elapsed() / done * max(total - done, 0)
+        return at_pace if self.seconds is None else min(at_pace, max(self.seconds - self.elapsed(), 0.0))
+
+
+def describe_time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"
+
+
+def step_message(step: int, total: int, budget: TimeBudget | None, prefix: str = "training") -> str:
+    """"training step 12 of 80, about 40 s left" for progress bars."""
+    left = describe_time(budget.seconds_left(step, total)) if budget else ""
+    return f"{prefix} step {step} of {total}" + (f", {left}" if left else "")
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 
 from core import config, embeddings
 from core.classifiers import head as heads
-from core.classifiers.protocol import FamilyArguments, Progress, TrainingInfo
+from core.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainingInfo, step_message
 
 
 @dataclass
@@ -87,16 +87,22 @@ def _load(model, on: str, **kwargs):
     return SetFitModel(model_body=model, model_head=LogisticRegression())
 
 
-def _progress_callback(progress: Progress | None, start: float, span: float):
+def _step_callback(progress: Progress | None, start: float, span: float, budget: TimeBudget | None):
+    """Reports each contrastive step with the time left, and stops training when the budget is spent."""
     from transformers import TrainerCallback
 
-    class ReportProgress(TrainerCallback):
+    class EachStep(TrainerCallback):
+        stopped_at_budget = False
+
         def on_step_end(self, _args, state, control, **kwargs):
             if progress and state.max_steps:
                 progress(start + span * state.global_step / state.max_steps,
-                         f"training step {state.global_step} of {state.max_steps}")
+                         step_message(state.global_step, state.max_steps, budget))
+            if budget is not None and budget.expired() and state.global_step < state.max_steps:
+                control.should_training_stop = True
+                EachStep.stopped_at_budget = True
 
-    return ReportProgress()
+    return EachStep()
 
 
 def _training_arguments(scratch: str, on: str, dtype, **values):
@@ -118,7 +124,7 @@ def _train_embeddings(trainer, training_args, texts: list[str], y: list[int], on
 
 
 def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetFitArguments | None = None,
-               progress: Progress | None = None) -> tuple[object, TrainingInfo]:
+               progress: Progress | None = None, budget: TimeBudget | None = None) -> tuple[object, TrainingInfo]:
     """Fine-tune the encoder contrastively on the labels; returns (SentenceTransformer, info).
 
     `model` is a name, a path, or an in-memory SentenceTransformer to continue from (warm start).
@@ -135,11 +141,13 @@ def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetF
         training_args = _training_arguments(
             scratch, on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
-        trainer = Trainer(model=model_obj, args=training_args, callbacks=[_progress_callback(progress, 0, 1)])
+        each_step = _step_callback(progress, 0, 1, budget)
+        trainer = Trainer(model=model_obj, args=training_args, callbacks=[each_step])
         started = time.perf_counter()
         _train_embeddings(trainer, training_args, list(texts), [int(i) for i in label_ids], on, dtype)
         info = TrainingInfo(steps=int(trainer.st_trainer.state.global_step), seconds=time.perf_counter() - started,
-                            device=on, precision=embeddings.precision_name(dtype))
+                            device=on, precision=embeddings.precision_name(dtype),
+                            stopped_at_budget=each_step.stopped_at_budget)
     model_obj.model_body.eval()
     return model_obj.model_body, info
 
@@ -183,17 +191,19 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
 
 
 def train_setfit(model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-                 args: SetFitArguments | None = None, progress: Progress | None = None) -> TrainedSetFit:
+                 args: SetFitArguments | None = None, progress: Progress | None = None,
+                 budget: TimeBudget | None = None) -> TrainedSetFit:
     """`setfit`: contrastive body training, then the chosen scikit-learn head on the new embeddings."""
     args = args or SetFitArguments()
-    body, info = train_body(model, texts, label_ids, args, progress)
+    body, info = train_body(model, texts, label_ids, args, progress, budget)
     y = np.asarray(label_ids)
     fitted = heads.fit(embeddings.encode(body, texts), y, args.head)
     return TrainedSetFit(body, fitted, class_names, info)
 
 
 def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
-                      args: SetFitDiffArguments | None = None, progress: Progress | None = None) -> TrainedSetFit:
+                      args: SetFitDiffArguments | None = None, progress: Progress | None = None,
+                      budget: TimeBudget | None = None) -> TrainedSetFit:
     """`setfit-diff`: SetFit's two phases with the differentiable head (out_features = classes)."""
     from datasets import Dataset
     from setfit import Trainer
@@ -213,8 +223,8 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
             head_learning_rate=args.head_learning_rate, l2_weight=args.l2_weight, end_to_end=args.end_to_end,
             max_length=args.max_length, seed=args.seed)
-        trainer = Trainer(model=model_obj, args=training_args, train_dataset=dataset,
-                          callbacks=[_progress_callback(progress, 0, 0.8)])
+        each_step = _step_callback(progress, 0, 0.8, budget)  # the budget bounds the contrastive phase
+        trainer = Trainer(model=model_obj, args=training_args, train_dataset=dataset, callbacks=[each_step])
         started = time.perf_counter()
         x, y = list(texts), [int(i) for i in label_ids]
         _train_embeddings(trainer, training_args, x, y, on, dtype)
@@ -222,7 +232,8 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
         # (ag_news, 512 labels: 0.48 accuracy in bf16).
         trainer.train_classifier(x, y, args=training_args)
         info = TrainingInfo(steps=int(trainer.st_trainer.state.global_step), seconds=time.perf_counter() - started,
-                            device=on, precision=embeddings.precision_name(dtype))
+                            device=on, precision=embeddings.precision_name(dtype),
+                            stopped_at_budget=each_step.stopped_at_budget)
     model_obj.model_head.eval()
     return TrainedSetFit(model_obj.model_body, model_obj.model_head, class_names, info, differentiable=True)
 

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from core import config, embeddings
-from core.classifiers.protocol import FamilyArguments, Progress, TrainingInfo
+from core.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainingInfo, step_message
 
 FAMILY = "transformer"
 
@@ -160,7 +160,7 @@ def _split(label_ids: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
 
 def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
           args: TransformerArguments | None = None,
-          progress: Progress | None = None) -> TrainedTransformer:
+          progress: Progress | None = None, budget: TimeBudget | None = None) -> TrainedTransformer:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -198,7 +198,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
             yield encoded, torch.as_tensor(y[chunk], device=on)
 
     history: list[dict] = []
-    best_loss, best_state, stale, step = float("inf"), None, 0, 0
+    best_loss, best_state, stale, step, out_of_time = float("inf"), None, 0, 0, False
     started = time.perf_counter()
     for epoch in range(args.num_epochs):
         trainable = _trainable_groups(groups, args, epoch)
@@ -222,7 +222,10 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
             losses.append(float(loss.detach()))
             step += 1
             if progress:
-                progress(step / total, f"epoch {epoch + 1} of {args.num_epochs}, step {step} of {total}")
+                progress(step / total, f"epoch {epoch + 1} of {args.num_epochs}, " + step_message(step, total, budget))
+            if budget is not None and budget.expired() and step < total:
+                out_of_time = True  # the rest of this epoch and later ones are skipped
+                break
         entry = {"epoch": epoch, "trainable": sorted(trainable), "with_grad": sorted(with_grad),
                  "lr": {g["group"]: g["lr"] for g in optimizer.param_groups}, "train_loss": float(np.mean(losses))}
         if len(held_rows):
@@ -236,6 +239,9 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
             else:
                 stale += 1
         history.append(entry)
+        if out_of_time:
+            entry["stopped_at_budget"] = True
+            break
         if args.early_stopping_patience and len(held_rows) and stale >= args.early_stopping_patience:
             entry["early_stop"] = True
             break
@@ -244,7 +250,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
     for p in model.parameters():
         p.requires_grad_(True)
     info = TrainingInfo(steps=step, seconds=time.perf_counter() - started, device=on,
-                        precision=embeddings.precision_name(dtype), history=history)
+                        precision=embeddings.precision_name(dtype), history=history, stopped_at_budget=out_of_time)
     return TrainedTransformer(model, tokenizer, args.max_length, info)
 
 

@@ -95,7 +95,7 @@ def test_texts_render_as_plain_text(app, db):
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
     from core import annotate
 
-    at.session_state[f"shown:{pid}:alice:pool"] = annotate.show_example(db, pid, "alice", html_id, "test")
+    at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, pid, "alice", html_id, "test")
     at.run()
     assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
     assert all("<script>" not in m.value for m in at.markdown)
@@ -160,3 +160,43 @@ def test_settings_page_saves_warm_start_and_its_steps(app, db):
     assert not at.exception
     saved = store.settings(db, pid).family_args["setfit"]
     assert saved["warm_start"] is True and saved["warm_steps"] == 4
+
+
+def test_names_are_shown_as_plain_text(db, monkeypatch):
+    """Markdown, LaTeX and Streamlit directives in a project or class name are escaped, never rendered."""
+    from core import io
+
+    frame = io.read_table(upload_csv(), "q.csv")
+    io.create_project_from_plan(db, "**bold** $x^2$ :red[x]", io.plan_import(frame, "text", None,
+                                                                             ["**bad** :red[x]", "fine"]))
+    at = new_app(monkeypatch)
+    at.switch_page("pages/annotate.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Annotate · \\*\\*bold\\*\\* \\$x\\^2\\$ \\:red\\[x\\]"
+    assert any(b.label == "\\*\\*bad\\*\\* \\:red\\[x\\]" for b in at.button)
+
+
+def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hidden(app, db):
+    from core import annotate
+
+    at, pid = app
+    assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_"))
+    shown = at.session_state[f"shown:{pid}:alice"]
+    unsure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.52)
+    at.session_state[f"shown:{pid}:alice"] = unsure
+    at.run()
+    assert not any("leans towards" in c.value for c in at.caption)
+    assert any("unsure about this text" in c.value for c in at.caption)
+    sure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.91)
+    assert annotate.confident_suggestion(sure) == ("question", 0.91)
+    assert annotate.describe(sure)[0].startswith("The model is torn")  # plain words first
+
+
+def test_name_and_project_come_back_from_the_url(app, db, monkeypatch):
+    at, pid = app
+    assert at.query_params["name"] == "alice"
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # a reload: a new session
+    fresh.query_params["name"] = "bob"
+    fresh.query_params["project"] = str(pid)
+    fresh.run()
+    assert fresh.session_state["annotator"] == "bob" and fresh.session_state["project_id"] == pid

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import io, model_export, scheduling, store
+from core import classifiers, io, model_export, scheduling, store
 from core.classifiers import head, transformer
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
@@ -64,7 +64,8 @@ def project(db):
 def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
     exports, kinds = {}, {}
     for case, (family, args) in FAMILY_CASES.items():
-        store.update_settings(db, project, {"family": family, "family_args": {family: args}})
+        every_argument = {**classifiers.arguments(family, {}).to_dict(), **args}  # replaces the previous case's
+        store.update_settings(db, project, {"family": family, "family_args": {family: every_argument}})
         scheduling.train_now(db, project)
         run_queued(db, (store.FULL,))
         version = store.latest_version(db, project)
@@ -131,6 +132,23 @@ def test_gradual_unfreezing_and_layerwise_decay_epoch_by_epoch():
         depth = {"head": 0, "layer_5": 1, "layer_4": 2, "layer_0": 6, "embeddings": 7}
         for group, d in depth.items():
             assert lr[group] == pytest.approx(lr["head"] * 0.5 ** d), (epoch, group)
+
+
+def test_every_family_returns_the_trained_model_protocol():
+    frame = dataset("trec6", "train", 24, seed=5)
+    y = frame["label"].map(CLASSES.index).to_numpy()
+    small = {"setfit": {"max_steps": 1, "batch_size": 8, **FAST}, "setfit-diff": {"max_steps": 1, **FAST},
+             "transformer": {"num_epochs": 1, **FAST}}
+    for family, values in small.items():
+        trained = classifiers.train(family, None, frame["text"].tolist(), y, CLASSES,
+                                    classifiers.arguments(family, values))
+        assert isinstance(trained, classifiers.TrainedModel), family
+        info = trained.info
+        assert info.steps >= 1 and info.seconds > 0 and info.device == "cpu", family
+        assert info.precision in ("float32", "bfloat16"), family
+        vectors, probs = trained.embed_and_score(PROBE)
+        assert vectors.shape[0] == probs.shape[0] == len(PROBE) and probs.shape[1] == len(CLASSES), family
+        assert (trained.fast_head() is not None) == (family == "setfit"), family
 
 
 def test_frozen_encoder_trains_only_the_head():

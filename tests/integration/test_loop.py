@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import annotate, io, model_export, scheduling, store
+from core import annotate, io, model_export, scheduling, store, training
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
@@ -93,3 +93,47 @@ def test_adding_data_extends_the_embeddings(db):
     assert encoder["n"] == store.example_count(db, pid) == len(set(frame["text"].str.strip()))
     after = store.latest_version(db, pid)
     assert after["number"] > before["number"] and after["encoder_id"] == encoder["id"]
+
+
+def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(db):
+    """Labels given while a full retrain runs: the served model keeps the most labels, and a head
+    refit on the new encoder with every current label follows the retrain and is served."""
+    frame = dataset("trec6", "train", 200, seed=1)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    pid = io.create_project_from_plan(db, "trec", io.plan_import(frame, "text", None, CLASSES),
+                                      settings=ProjectSettings(retrain_every=0, family_args={
+                                          "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
+    run_queued(db, (store.EMBED,))
+    label_from_queue(db, pid, gold, 10)
+    job = store.job(db, scheduling.train_now(db, pid).job_id)
+    store.claim_job(db, "test", (store.FULL,))
+
+    def label_meanwhile(fraction, _message):  # while the retrain scores the pool, 10 more labels arrive
+        if fraction >= 0.7 and store.label_count(db, pid) == 10:
+            label_from_queue(db, pid, gold, 10)
+
+    full_id = training.full_retrain(db, pid, job["id"], label_meanwhile)
+    newest_head = store.current_version(db, pid)
+    assert store.version(db, full_id)["n_labels"] == 10
+    assert newest_head["kind"] == "head" and newest_head["n_labels"] == 20  # not replaced by the older full one
+    run_queued(db, (store.HEAD,))  # the refit the retrain queued
+    served = store.current_version(db, pid)
+    assert served["kind"] == "head" and served["n_labels"] == 20
+    assert served["encoder_id"] == store.version(db, full_id)["encoder_id"]  # on the fine-tuned encoder
+    assert annotate.next_text(db, pid, "ann").version_id == served["id"]
+
+
+def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
+    frame = dataset("trec6", "train", 120, seed=2)
+    plan = io.plan_import(frame, "text", "label", CLASSES)
+    pid = io.create_project_from_plan(db, "budget", plan, settings=ProjectSettings(
+        retrain_every=0, retrain_budget_s=10, family_args={"setfit": {"max_steps": 2000, "batch_size": 8}}))
+    run_queued(db, (store.EMBED,))
+    messages = []
+    job_id = scheduling.train_now(db, pid).job_id
+    store.claim_job(db, "test", (store.FULL,))
+    version_id = training.full_retrain(db, pid, job_id, lambda f, m: messages.append(m))
+    timings = store.version(db, version_id)["timings"]
+    assert timings["stopped_at_budget"] and timings["budget_s"] == 10
+    assert 10 <= timings["train_s"] < 40 and 0 < timings["train_steps"] < 2000
+    assert any("left" in m for m in messages), messages[:5]

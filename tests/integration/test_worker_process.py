@@ -49,6 +49,11 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
         job_id = scheduling.train_now(db, pid).job_id
         wait_for(lambda: store.job(db, job_id)["progress"] > 0.0 and "training step" in store.job(db, job_id)["message"],
                  180, "the retrain to start training")
+        # A new project's embedding does not wait behind the running retrain.
+        other = io.create_project_from_plan(db, "second", io.plan_import(dataset("sst2", "train", 60), "text", None,
+                                                                         ["negative", "positive"]))
+        wait_for(lambda: store.latest_encoder(db, other), 60, "the second project's embedding")
+        assert store.job(db, job_id)["status"] == store.RUNNING
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         killed_pid = process.pid

@@ -10,7 +10,11 @@ from core.settings import ProjectSettings, SettingsError, changes
 
 def test_defaults_and_round_trip():
     settings = ProjectSettings()
-    assert settings.refit_every == 5 and settings.retrain_every == 50 and settings.strategy == "auto"
+    assert settings.refit_every == 5 and settings.retrain_every is None and settings.strategy == "auto"
+    assert settings.full_retrain_every("cpu") == 50 and settings.full_retrain_every("cuda") == 5
+    assert settings.full_retrain_every(None) == 50  # no worker yet: plan for a CPU
+    assert ProjectSettings(retrain_every=0).full_retrain_every("cuda") == 0  # only on request
+    assert settings.retrain_budget("cpu") == 180 and ProjectSettings(retrain_budget_s=30).retrain_budget("cuda") == 30
     assert ProjectSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
 
 

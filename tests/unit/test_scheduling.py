@@ -1,0 +1,64 @@
+"""Where jobs are made: refit and retrain cadence, coalescing, and what "Train now" does."""
+from core import annotate, scheduling, store
+from tests.unit.test_store import make_project
+
+TEXTS = [f"text number {i}" for i in range(40)]
+
+
+def label(db, pid, example_ids):
+    for i, example_id in enumerate(example_ids):
+        annotate.submit_label(db, pid, example_id, "ann", "yes" if i % 2 else "no")
+
+
+def queued(db, pid, kind):
+    return [j for j in store.active_jobs(db, pid) if j["kind"] == kind and j["status"] == store.QUEUED]
+
+
+def claim_full(db):
+    job = store.claim_job(db, "test-worker", (store.FULL,))
+    assert job is not None
+    return job
+
+
+def test_full_retrain_after_every_batch_when_the_worker_has_a_gpu(db):
+    pid = make_project(db, texts=TEXTS)
+    store.worker_heartbeat(db, "gpu", 1, "host", "cuda")
+    label(db, pid, store.example_ids(db, pid)[:5])  # one batch (refit_every = 5)
+    assert len(queued(db, pid, store.FULL)) == 1
+
+
+def test_full_retrain_every_fifty_labels_on_a_cpu_worker(db):
+    pid = make_project(db, texts=[f"text number {i}" for i in range(60)])
+    store.worker_heartbeat(db, "cpu", 1, "host", "cpu")
+    label(db, pid, store.example_ids(db, pid)[:49])
+    assert queued(db, pid, store.FULL) == []
+    label(db, pid, store.example_ids(db, pid)[49:50])
+    assert len(queued(db, pid, store.FULL)) == 1
+
+
+def test_batches_during_a_gpu_retrain_are_coalesced_into_one_that_follows(db):
+    pid = make_project(db, texts=TEXTS)
+    store.worker_heartbeat(db, "gpu", 1, "host", "cuda")
+    ids = store.example_ids(db, pid)
+    label(db, pid, ids[:5])
+    running = claim_full(db)
+    label(db, pid, ids[5:10])  # a batch while it runs: one retrain queued to follow
+    label(db, pid, ids[10:20])  # two more batches: they join the queued one
+    follow = queued(db, pid, store.FULL)
+    assert len(follow) == 1 and follow[0]["id"] != running["id"]
+
+
+def test_train_now_while_a_retrain_runs_on_fewer_labels_queues_one_to_follow(db):
+    pid = make_project(db, texts=TEXTS)
+    ids = store.example_ids(db, pid)
+    label(db, pid, ids[:4])
+    first = scheduling.train_now(db, pid)
+    assert "queued" in first.message
+    assert scheduling.train_now(db, pid).job_id == first.job_id  # still queued: it will read every label
+    running = claim_full(db)
+    assert running["id"] == first.job_id
+    assert scheduling.train_now(db, pid).job_id == first.job_id  # nothing new since it started
+    label(db, pid, ids[4:6])
+    follow = scheduling.train_now(db, pid)
+    assert follow.job_id != first.job_id and "follow" in follow.message
+    assert store.job(db, follow.job_id)["status"] == store.QUEUED
