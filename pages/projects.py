@@ -7,6 +7,13 @@ from core import io, store
 db = store.connect()
 st.title("Projects")
 
+
+def show_encoding(frame) -> None:
+    """Say which encoding a non-UTF-8 file was read with, so a wrong guess is noticed before import."""
+    if io.encoding_detected(frame):
+        st.caption(f"Read as {io.encoding_label(frame)} (detected).")
+
+
 existing = store.projects(db)
 if existing:
     st.dataframe(
@@ -26,6 +33,7 @@ with create:
         except io.ImportFailed as err:
             st.error(str(err))
             st.stop()
+        show_encoding(frame)
         st.caption(f"{len(frame):,} rows. First rows:")
         st.dataframe(frame.head(5), hide_index=True)
         columns = list(frame.columns)
@@ -86,6 +94,7 @@ with add:
             except io.ImportFailed as err:
                 st.error(str(err))
                 st.stop()
+            show_encoding(frame)
             columns = list(frame.columns)
             text_column = st.selectbox("Text column", columns, key="add_text")
             label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],

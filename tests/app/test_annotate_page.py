@@ -41,14 +41,27 @@ def app(db, monkeypatch):
 
 def test_bad_upload_shows_a_message_and_creates_nothing(db, monkeypatch):
     at = new_app(monkeypatch)
-    at.file_uploader(key="new_upload").upload("bad.csv", "text\ncaf\xe9\n".encode("latin-1"), "text/csv").run()
+    at.file_uploader(key="new_upload").upload("bad.png.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "text/csv").run()
     assert not at.exception
-    assert "not UTF-8" in at.error[0].value
+    assert "not a text file" in at.error[0].value
     at.file_uploader(key="new_upload").upload("one.csv", b"text\nhello\n", "text/csv").run()
     at.text_input(key="class_spec").set_value("only-one").run()
     next(b for b in at.button if b.label == "Create project").click().run()
     assert "at least two classes" in at.error[0].value
     assert store.projects(db) == []
+
+
+def test_latin1_upload_imports_and_says_how_it_was_read(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("latin.csv", "text\ncaf\xe9\nna\xefve\n".encode("latin-1"),
+                                             "text/csv").run()
+    assert not at.exception and not at.error
+    assert "Read as Latin-1 (Windows-1252) (detected)." in [c.value for c in at.caption]
+    at.text_input(key="class_spec").set_value("pos, neg").run()
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error
+    [project] = store.projects(db)
+    assert sorted(store.texts_by_id(db, store.example_ids(db, project["id"])).values()) == ["caf\xe9", "na\xefve"]
 
 
 def shown_text(at) -> str:

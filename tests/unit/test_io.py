@@ -47,7 +47,13 @@ def test_classes_from_label_column(db):
 
 
 @pytest.mark.parametrize("name,content,classes,label_column,message", [
-    ("a.csv", "text\ncaf\xe9\n".encode("latin-1"), CLASSES, None, "not UTF-8"),
+    ("a.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", CLASSES, None, "not a text file"),
+    ("a.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00text,label", CLASSES, None, "not a text file"),
+    ("a.txt", b"text\x00\x00\x01\x02\xff\xfe\xfd" * 20, CLASSES, None, "not a text file"),
+    ("a.csv", b"\xff\xfe" + "text\n".encode("utf-16-le") + b"\x00\xd8", CLASSES, None, "UTF-16"),
+    ("a.json", b"[" * 1000, CLASSES, None, "nested too deeply"),
+    ("a.csv", b"text, text,label\na,b,pos\n", CLASSES, None, "duplicate column names: 'text'"),
+    ("a.json", b'[{"text": "ok", " text": "again"}]', CLASSES, None, "duplicate column names: 'text'"),
     ("a.csv", b"body\nx\n", CLASSES, None, "no column 'text'"),
     ("a.csv", b"text\n \n\t\n", CLASSES, None, "empty or blank"),
     ("a.csv", b"text\nx\n", ["only"], None, "at least two classes"),
@@ -119,3 +125,146 @@ def test_export_round_trip(db, tmp_path, fmt):
     path.write_bytes(io.export_labels(db, pid, fmt))
     frame = io.read_table(path)
     assert frame[["text", "label"]].values.tolist() == [["über gut", "pos"]]
+
+
+LATIN = 'text\n"caf\xe9 cr\xe8me, tr\xe8s bon"\nna\xefve fa\xe7ade\n'
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_file_imports_and_reports_the_encoding(db, encoding):
+    frame = io.read_table(("text\ncaf\xe9\n" + LATIN[5:]).encode(encoding), "a.csv")
+    assert frame["text"].tolist() == ["caf\xe9", "caf\xe9 cr\xe8me, tr\xe8s bon", "na\xefve fa\xe7ade"]
+    assert frame.attrs["encoding"] == "cp1252" and io.encoding_label(frame) == "Latin-1 (Windows-1252)"
+    pid, plan = create(db, LATIN.encode(encoding), "a.csv")
+    assert store.texts_by_id(db, store.example_ids(db, pid))[store.example_ids(db, pid)[0]] == "caf\xe9 cr\xe8me, tr\xe8s bon"
+
+
+def test_cp1252_punctuation_and_cyrillic_are_detected():
+    frame = io.read_table("text\n\u201cquoted\u201d \u2013 dash \u20ac\n".encode("cp1252"), "a.txt")
+    assert frame["text"].tolist()[1] == "\u201cquoted\u201d \u2013 dash \u20ac"
+    russian = "text\n\u043f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 \u0443 \u0442\u0435\u0431\u044f\n"
+    frame = io.read_table(russian.encode("cp1251"), "a.txt")
+    assert frame["text"].tolist()[1] == russian.split("\n")[1] and frame.attrs["encoding"] == "cp1251"
+
+
+def test_utf8_file_reports_utf8():
+    frame = io.read_table("text\n\u00fcber\n".encode(), "a.csv")
+    assert frame.attrs["encoding"] == "utf_8" and io.encoding_label(frame) == "UTF-8"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                                      "utf-32-be"])
+def test_unicode_encodings_with_and_without_bom(encoding):
+    content = "text,label\n\u00fcber gut,pos\nschlecht,neg\n".encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):  # add the BOM Excel and Notepad write
+        content = "\ufeff".encode(encoding) + content
+    frame = io.read_table(content, "a.csv")
+    assert frame.values.tolist() == [["\u00fcber gut", "pos"], ["schlecht", "neg"]]
+
+
+def test_utf32_is_not_read_as_utf16():
+    frame = io.read_table("text\nhello\n".encode("utf-32"), "a.txt")
+    assert frame["text"].tolist() == ["text", "hello"] and frame.attrs["encoding"].startswith("utf_32")
+
+
+@pytest.mark.parametrize("name,content", [
+    ("a.csv", b"text,label\rgood,pos\rbad,neg\r"),
+    ("a.txt", b"good\rbad\r"),
+    ("a.jsonl", b'{"text": "good", "label": "pos"}\r{"text": "bad", "label": "neg"}\r'),
+])
+def test_cr_only_line_endings(name, content):
+    frame = io.read_table(content, name)
+    assert [t for t in frame["text"].tolist() if t != "text"] == ["good", "bad"]
+
+
+def test_cr_only_line_length_limit_counts_cr_as_a_line_break():
+    content = b"text\r" + b"x" * 600 + b"\r" + b"y" * 600 + b"\r"
+    assert len(io.read_table(content, "a.csv", max_line_bytes=1000)) == 2
+
+
+def test_lone_surrogates_are_refused_with_a_message(db):
+    with pytest.raises(io.ImportFailed, match="not valid Unicode"):
+        create(db, b'[{"text": "broken \\ud800 emoji"}, {"text": "fine"}]', "a.json")
+    assert store.projects(db) == []
+
+
+def test_huge_json_integer_is_read_as_text(db):
+    frame = io.read_table(b'[{"text": "a", "n": ' + b"7" * 5001 + b'}]', "a.json")
+    assert frame["n"].iat[0] == "7" * 5001
+
+
+def test_many_classes_without_shortcuts_and_a_sane_limit(db):
+    rows = "".join(f"text {i},class {i}\n" for i in range(40))
+    pid, plan = create(db, ("text,label\n" + rows).encode(), "a.csv", label_column="label", classes=None)
+    keys = [c["shortcut"] for c in store.classes(db, pid)]
+    assert keys[:34] == list(io.SHORTCUT_KEYS) and keys[34:] == [None] * 6
+    # the page's class table hands back NaN for an empty shortcut cell
+    plan = io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+    details = [{"name": c, "shortcut": float("nan"), "description": ""} for c in plan.classes]
+    io.create_project_from_plan(db, "nan keys", plan, details)
+    rows = "".join(f"text {i},class {i}\n" for i in range(1000))
+    with pytest.raises(io.ImportFailed, match="1,000 classes"):
+        io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+
+
+def test_class_names_with_commas(db):
+    frame = io.read_table(b'text,label\na,"billing, refunds"\nb,other\n', "a.csv")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["billing, refunds", "other"]
+    spec = io.format_classes(plan.classes)
+    assert io.parse_classes(spec) == plan.classes
+    assert io.parse_classes(["billing, refunds", "other"]) == ["billing, refunds", "other"]
+    assert io.parse_classes("a, b\nc") == ["a", "b", "c"]
+    pid = io.create_project_from_plan(db, "p", io.plan_import(frame, "text", "label", io.parse_classes(spec)))
+    assert {r["label"] for r in store.current_labels(db, pid)} == {"billing, refunds", "other"}
+
+
+def test_overlong_label_is_not_a_class(db):
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": ["pos", "neg", "x" * 5000]})
+    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
+        io.plan_import(frame, "text", "label")
+    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
+        io.plan_import(frame.iloc[:2], "text", None, ["pos", "y" * 101])
+
+
+def test_control_only_texts_are_blank():
+    frame = pd.DataFrame({"text": ["\x00\x00", "\x01\x02\x1f", "\u200b\x7f", "real\x00text"]})
+    plan = io.plan_import(frame, "text", None, CLASSES)
+    assert plan.texts == ["real\x00text"] and plan.blank == 3
+
+
+@pytest.mark.parametrize("values,kind", [
+    ([b"\x00\x01", b"ab"], "binary"), ([[1, 2], [3]], "list"), ([{"a": 1}, {"a": 2}], "struct"),
+])
+def test_parquet_non_string_text_or_label_columns_are_refused(db, tmp_path, values, kind):
+    path = tmp_path / "a.parquet"
+    pd.DataFrame({"text": ["one", "two"], "odd": values}).to_parquet(path)
+    frame = io.read_table(path)
+    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
+        io.plan_import(frame, "odd", None, CLASSES)
+    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
+        io.plan_import(frame, "text", "odd", CLASSES)
+
+
+def test_numbers_are_converted_to_text(tmp_path):
+    path = tmp_path / "a.parquet"
+    pd.DataFrame({"text": [1, 2, 3], "label": [0, 1, 0]}).to_parquet(path)
+    plan = io.plan_import(io.read_table(path), "text", "label")
+    assert plan.texts == ["1", "2", "3"] and plan.classes == ["0", "1"]
+
+
+@pytest.mark.parametrize("marker", ["NaN", "NA", "None", "null", "Infinity", "-inf", "n/a", "#N/A", "<NA>", "nan"])
+def test_missing_markers_are_missing_labels_not_classes(marker):
+    frame = io.read_table(f"text,label\nNone,pos\nb,neg\nc,{marker}\n".encode(), "a.csv")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", "neg", None]
+    assert plan.texts[0] == "None"  # a text that reads "None" is a fine text
+    with pytest.raises(io.ImportFailed, match="missing value"):
+        io.plan_import(frame, "text", None, ["pos", marker])
+
+
+def test_json_constants_are_missing_labels():
+    frame = io.read_table(b'[{"text": "a", "label": "pos"}, {"text": "b", "label": NaN}, '
+                          b'{"text": "c", "label": Infinity}, {"text": "d", "label": "neg"}]', "a.json")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
