@@ -53,9 +53,13 @@ def cmd_import(args) -> None:
 def cmd_export(args) -> None:
     from core import io
 
+    fmt = args.format or Path(args.out).suffix.lstrip(".").lower() or "csv"
+    if fmt not in io.EXPORT_FORMATS:  # checked before anything is read or written
+        print(f"error: unknown export format {fmt!r} (from --out {args.out}); use --format or an --out ending in "
+              f"one of {', '.join(io.EXPORT_FORMATS)}", file=sys.stderr)
+        raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    fmt = args.format or Path(args.out).suffix.lstrip(".") or "csv"
     Path(args.out).write_bytes(io.export_labels(db, project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 

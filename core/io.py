@@ -535,13 +535,33 @@ def labels_frame(db, project_id: int) -> pd.DataFrame:
     })
 
 
+# OWASP CSV injection: a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy where every text cell a spreadsheet would run as a formula starts with a single quote.
+
+    Texts and labels come from uploads and annotators; opened in Excel, `=HYPERLINK(...)` or
+    `+cmd|...` would run. Only CSV needs this: JSONL and Parquet readers never evaluate cells.
+    """
+    def escape(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    texts = [c for c in frame.columns
+             if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].map(escape) for c in texts})
+
+
 def export_labels(db, project_id: int, fmt: str) -> bytes:
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
     frame = labels_frame(db, project_id)
     buffer = io.BytesIO()
     if fmt == "csv":
-        frame.to_csv(buffer, index=False)
+        # CRLF rows (RFC 4180): the csv writer then quotes a text holding a lone CR, which a "\n"
+        # terminator leaves bare, splitting the row for every reader.
+        formula_safe(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     elif fmt == "jsonl":
         frame.assign(labeled_at=frame["labeled_at"].astype(str)).to_json(buffer, orient="records", lines=True,
                                                                           force_ascii=False)

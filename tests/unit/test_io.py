@@ -268,3 +268,69 @@ def test_json_constants_are_missing_labels():
                           b'{"text": "c", "label": Infinity}, {"text": "d", "label": "neg"}]', "a.json")
     plan = io.plan_import(frame, "text", "label")
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tindented",
+            "\rreturn", "plain text"]
+
+
+def labeled_project(db, texts, labels):
+    from core import annotate
+
+    plan = io.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
+    pid = io.create_project_from_plan(db, "p", plan)
+    for example_id, label in zip(store.example_ids(db, pid), labels):
+        annotate.submit_label(db, pid, example_id, "ann", label)
+    return pid
+
+
+def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path):
+    import csv
+
+    labels = ["=cls", "+other", "-neg", "@at", "\tt", "\rr", "ok"]
+    pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
+    path = tmp_path / "labels.csv"
+    path.write_bytes(io.export_labels(db, pid, "csv"))
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "'\tt", "'\rr", "ok"]
+    assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
+    assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
+    for fmt in ("jsonl", "parquet"):
+        (tmp_path / f"labels.{fmt}").write_bytes(io.export_labels(db, pid, fmt))
+        frame = io.read_table(tmp_path / f"labels.{fmt}")
+        assert frame["label"].tolist() == labels and frame["text"].iat[0] == FORMULAS[0]
+
+
+def test_csv_export_escapes_texts_that_start_with_tab_or_cr():
+    frame = pd.DataFrame({"text": ["\tcell", "\r=x", "=1", "fine -1"], "n": [1, -1, 2, 3]})
+    assert io.formula_safe(frame)["text"].tolist() == ["'\tcell", "'\r=x", "'=1", "fine -1"]
+    assert io.formula_safe(frame)["n"].tolist() == [1, -1, 2, 3]  # numbers are numbers, not formulas
+
+
+def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
+    pid = labeled_project(db, ["line one\rline two", "other"], ["pos", "neg"])
+    path = tmp_path / "labels.csv"
+    path.write_bytes(io.export_labels(db, pid, "csv"))
+    assert io.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
+
+
+def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    labeled_project(db, ["a", "b"], ["pos", "neg"])
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir)}
+    out = tmp_path / "x.txt"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and not out.exists()
+    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
+    assert "unknown export format 'txt'" in run.stderr and "csv, jsonl, parquet" in run.stderr
+    good = tmp_path / "x.csv"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
