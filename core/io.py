@@ -205,8 +205,45 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
         if kind:
             kinds[name] = kind
     result = pd.DataFrame(columns)
-    result.attrs.update(encoding=encoding, encoding_detected=detected, column_kinds=kinds)
+    result.attrs.update(format=fmt, header=header, encoding=encoding, encoding_detected=detected, column_kinds=kinds)
     return result
+
+
+def can_lack_header(frame: pd.DataFrame) -> bool:
+    """Only CSV and TSV name their columns in a first row that may be missing."""
+    return frame.attrs.get("format") in ("csv", "tsv") and frame.attrs.get("header", True)
+
+
+HEADER_MAX_CHARS = 40
+HEADER_MAX_WORDS = 5
+
+
+def first_row_looks_like_data(frame: pd.DataFrame, sample: int = 1000) -> bool:
+    """True when the column names of a CSV/TSV read with a header look like a row of data.
+
+    Without a header row, the first text silently becomes a column name. Names are short
+    words; a cell that is a number, reads like a sentence, or repeats a value of its own column
+    (a label such as 'pos') is data. Read again with `read_table(..., header=False)`.
+    """
+    if not can_lack_header(frame):
+        return False
+    for i, name in enumerate(frame.columns, start=1):
+        if name == f"column_{i}":  # a blank name: no evidence either way
+            continue
+        if _number(name) or len(name) > HEADER_MAX_CHARS or len(name.split()) > HEADER_MAX_WORDS \
+                or (" " in name and name.rstrip()[-1] in ".!?"):
+            return True
+        if name in set(frame[name].iloc[:sample].dropna()):
+            return True
+    return False
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _column_names(raw_names) -> list[str]:
@@ -384,6 +421,22 @@ def _label(value: str | None) -> str | None:
     return None if value.lower() in MISSING_MARKERS else value
 
 
+def label_classes(frame: pd.DataFrame, label_column: str | None) -> list[str]:
+    """The classes a label column holds, as `plan_import` would find them (missing markers left out)."""
+    if not label_column:
+        return []
+    return sorted({label for label in map(_label, frame[label_column].tolist()) if label is not None})
+
+
+def labeled_count(frame: pd.DataFrame, text_column: str, label_column: str | None) -> tuple[int, int]:
+    """(texts that would arrive labeled, texts that would arrive), after blanks and duplicates go.
+
+    Raises ImportFailed as `plan_import` would, so the page can say what is wrong before Create.
+    """
+    plan = plan_import(frame, text_column, label_column, require_classes=False)
+    return sum(label is not None for label in plan.labels), len(plan.texts)
+
+
 def _check_text_column(frame: pd.DataFrame, column: str, role: str) -> None:
     kind = frame.attrs.get("column_kinds", {}).get(column)
     if kind:
@@ -408,7 +461,7 @@ def plan_import(frame: pd.DataFrame, text_column: str, label_column: str | None 
     classes = list(classes or [])
     _check_class_names(classes, "The class list")
     if not classes and label_column:
-        classes = sorted({v for v in raw_labels if v is not None})
+        classes = label_classes(frame, label_column)
         _check_class_names(classes, f"The label column {label_column!r}")
     if require_classes and len(classes) < 2:
         found = f" (found {classes[0]!r} only)" if classes else ""

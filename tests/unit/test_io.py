@@ -334,3 +334,37 @@ def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, 
     run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
+
+
+@pytest.mark.parametrize("content,looks_like_data", [
+    (b"text\nfirst text\nsecond text\n", False),
+    (b"text,label\nI loved it,pos\nawful,neg\n", False),
+    (b"I loved this film and would watch it again.\nTerrible acting.\n", True),  # one long sentence-like "name"
+    (b"I loved it,pos\nawful,neg\nfine,pos\n", True),  # 'pos' is a value of its column, not a name
+    (b"great product,5\nbad,1\n", True),  # a number is never a column name
+    (b"review,stars\ngreat,5\nbad,1\n", False),
+    (b"id,text\n1,hello\n2,world\n", False),
+])
+def test_first_row_looks_like_data(content, looks_like_data):
+    assert io.first_row_looks_like_data(io.read_table(content, "a.csv")) is looks_like_data
+
+
+def test_first_row_question_is_only_for_csv_and_tsv():
+    assert io.can_lack_header(io.read_table(b"a\tb\nc\td\n", "a.tsv"))
+    assert not io.can_lack_header(io.read_table(b"I loved it\n", "a.txt"))
+    assert not io.first_row_looks_like_data(io.read_table(b'[{"text": "Ends like a sentence."}]', "a.json"))
+
+
+def test_read_without_header_names_the_columns():
+    frame = io.read_table(b"I loved it,pos\nawful,neg\n", "a.csv", header=False)
+    assert list(frame.columns) == ["column_1", "column_2"]
+    assert frame.values.tolist() == [["I loved it", "pos"], ["awful", "neg"]]
+    assert io.read_table(b"only\n", "a.tsv", header=False)["column_1"].tolist() == ["only"]
+
+
+def test_labeled_count_and_classes_of_a_label_column():
+    frame = io.read_table(b"text,label,other\na,pos,x\nb,,y\nc,neg,z\nc,neg,z\nd,NaN,w\n \t,pos,v\n", "a.csv")
+    assert io.labeled_count(frame, "text", "label") == (2, 4)  # duplicate and blank texts do not arrive
+    assert io.labeled_count(frame, "text", None) == (0, 4)
+    assert io.label_classes(frame, "label") == ["neg", "pos"]
+    assert io.label_classes(frame, None) == []
