@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 import pandas as pd
@@ -134,9 +134,9 @@ def _decode(raw: bytes) -> tuple[str, str, bool]:
             try:
                 return raw.decode(codec), codec, False
             except UnicodeDecodeError as err:
-                raise ImportFailed(f"The file starts with a {encoding_label(codec)} byte-order mark, but byte "
-                                   f"{err.start:,} is not valid {encoding_label(codec)}. Save it again as UTF-8 "
-                                   "and upload it again.") from None
+                name = encoding_label(codec).removesuffix(" (with BOM)")
+                raise ImportFailed(f"The file starts with a {name} byte-order mark, but byte {err.start:,} is not "
+                                   f"valid {name}. Save it again as UTF-8 and upload it again.") from None
     if raw.startswith(BINARY_MAGIC):
         raise ImportFailed(NOT_TEXT.format(what="an image, archive, document or program"))
     if b"\x00" not in raw:
@@ -199,8 +199,8 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     names = _column_names(frame.columns)
     kinds = {}
     columns = {}
-    for name, column in zip(names, frame.columns):
-        values, kind = _text_values(frame[column].tolist(), name)
+    for position, name in enumerate(names):  # by position: raw names may repeat (two blank header cells)
+        values, kind = _text_values(frame.iloc[:, position].tolist(), name)
         columns[name] = pd.Series(values, dtype=object)
         if kind:
             kinds[name] = kind
@@ -249,7 +249,7 @@ def _number(value: str) -> bool:
 def _column_names(raw_names) -> list[str]:
     """Stripped names, blanks numbered; two names that are the same after stripping are refused."""
     names = [str(c).strip() or f"column_{i}" for i, c in enumerate(raw_names, start=1)]
-    _check_unicode(names, "a column name")
+    _check_unicode(names, lambda i: f"The name of column {i + 1}")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ImportFailed("The file has duplicate column names: " + ", ".join(repr(n) for n in repeated)
@@ -260,12 +260,12 @@ def _column_names(raw_names) -> list[str]:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _check_unicode(values: list[str], where: str) -> None:
+def _check_unicode(values: list[str | None], where: Callable[[int], str]) -> None:
     """JSON escapes can hold lone surrogates (half an emoji); no database or hash accepts them."""
     for i, value in enumerate(values):
-        if _SURROGATE.search(value):
-            raise ImportFailed(f"{where.capitalize()} (row {i + 2:,}) is not valid Unicode: it holds half of a "
-                               "character (a lone surrogate, as left by cutting an emoji in two). Fix the file.")
+        if value is not None and not value.isascii() and _SURROGATE.search(value):
+            raise ImportFailed(f"{where(i)} is not valid Unicode: it holds half of a character (a lone surrogate, "
+                               "as left by cutting an emoji in two). Fix the file.")
 
 
 def _kind(value) -> str | None:
@@ -289,7 +289,7 @@ def _text_values(values: list, name: str) -> tuple[list[str | None], str | None]
             continue
         kind = kind or _kind(value)
         out.append(value if isinstance(value, str) else str(value))
-    _check_unicode([v for v in out if v is not None and not v.isascii()], f"a value in column {name!r}")
+    _check_unicode(out, lambda i: f"Row {i + 1:,} of column {name!r}")
     return out, kind
 
 
@@ -385,7 +385,7 @@ def parse_classes(spec: str | list[str] | None) -> list[str]:
             items = spec.replace("\n", ",").split(",")
     seen: list[str] = []
     for item in (str(i).strip() for i in items):
-        if item and item not in seen:
+        if not _blank(item) and item not in seen:
             seen.append(item)
     return seen
 
@@ -405,6 +405,11 @@ def _check_class_names(classes: list[str], source: str) -> None:
         raise ImportFailed(f"{source} holds {len(classes):,} classes; a project can have at most {MAX_CLASSES}. "
                            "Is this the right label column?")
     for name in classes:
+        if _blank(name):
+            raise ImportFailed(f"{source} holds a blank class name (only spaces or invisible characters).")
+        if _SURROGATE.search(name):
+            raise ImportFailed(f"{source} holds a class name that is not valid Unicode: it has half of a character "
+                               "(a lone surrogate).")
         if len(name) > MAX_CLASS_CHARS:
             raise ImportFailed(f"{source} holds a class name of {len(name):,} characters ({name[:30]!r}...); "
                                f"a class name can have at most {MAX_CLASS_CHARS} characters.")
@@ -458,8 +463,8 @@ def plan_import(frame: pd.DataFrame, text_column: str, label_column: str | None 
     if label_column:
         _check_text_column(frame, label_column, "label")
     raw_labels = [_label(v) for v in frame[label_column].tolist()] if label_column else [None] * len(frame)
-    classes = list(classes or [])
-    _check_class_names(classes, "The class list")
+    _check_class_names(list(classes or []), "The class list")
+    classes = list(dict.fromkeys(c.strip() for c in classes or []))  # labels are compared stripped
     if not classes and label_column:
         classes = label_classes(frame, label_column)
         _check_class_names(classes, f"The label column {label_column!r}")

@@ -287,13 +287,13 @@ def labeled_project(db, texts, labels):
 def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path):
     import csv
 
-    labels = ["=cls", "+other", "-neg", "@at", "\tt", "\rr", "ok"]
+    labels = ["=cls", "+other", "-neg", "@at", "tab", "cr", "ok"]  # class names are stripped: no tab or CR first
     pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
     path = tmp_path / "labels.csv"
     path.write_bytes(io.export_labels(db, pid, "csv"))
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "'\tt", "'\rr", "ok"]
+    assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "tab", "cr", "ok"]
     assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
     assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
     for fmt in ("jsonl", "parquet"):
@@ -368,3 +368,26 @@ def test_labeled_count_and_classes_of_a_label_column():
     assert io.labeled_count(frame, "text", None) == (0, 4)
     assert io.label_classes(frame, "label") == ["neg", "pos"]
     assert io.label_classes(frame, None) == []
+
+
+@pytest.mark.parametrize("classes,message", [
+    (["pos", "\ud800"], "not valid Unicode"), (["pos", "\x00"], "blank"), (["pos", "\u200b "], "blank"),
+])
+def test_typed_class_names_must_be_valid_and_visible(db, classes, message):
+    frame = io.read_table(b"text\na\n", "a.csv")
+    with pytest.raises(io.ImportFailed, match=message):
+        io.plan_import(frame, "text", None, classes)
+    assert io.parse_classes("pos, \x00, \u200b") == ["pos"]
+
+
+def test_blank_header_cells_get_numbered_names():
+    frame = io.read_table(b"\t\ttext\na\tb\tc\n", "a.tsv")
+    assert list(frame.columns) == ["column_1", "column_2", "text"] and frame.values.tolist() == [["a", "b", "c"]]
+
+
+def test_repeated_or_padded_class_names_in_a_list_are_one_class(db):
+    plan = io.plan_import(io.read_table(b"text,label\na,good\nb,bad\n", "a.csv"), "text", "label",
+                          ["good", " good", "bad", "good "])
+    assert plan.classes == ["good", "bad"]
+    io.create_project_from_plan(db, "p", plan)
+    assert store.class_names(db, 1) == ["good", "bad"]
