@@ -23,7 +23,6 @@ from common import use_scratch_data_dir  # also puts the repository on sys.path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--show", type=int, default=12, help="how many distinct refusal messages to print")
     args = parser.parse_args()
     data_dir = use_scratch_data_dir()
 
@@ -50,7 +49,8 @@ def main() -> None:
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
-    print(f"files generated:        {sum(outcomes.values()):,} ({', '.join(f'{k} {v}' for k, v in sorted(formats.items()))})")
+    by_format = ", ".join(f"{k} {v}" for k, v in sorted(formats.items()))
+    print(f"files generated:        {sum(outcomes.values()):,} ({by_format})")
     print(f"imported:               {outcomes['imported']:,}")
     print(f"rejected with a message:{outcomes['rejected']:>6,}")
     print(f"crashes:                {outcomes['crashed']:,}")

@@ -48,6 +48,8 @@ def cmd_import(args) -> None:
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
     except io.ImportFailed as err:
         sys.exit(f"error: {err}")
+    except OSError as err:  # a missing or unreadable file: one line, not a traceback
+        sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
 
 
 def cmd_export(args) -> None:

@@ -124,7 +124,9 @@ def encoding_label(frame_or_codec: pd.DataFrame | str) -> str:
 
 
 def _decode(raw: bytes) -> tuple[str, str, bool]:
-    """Text, codec name, and whether the codec was guessed (no BOM, not UTF-8). UTF-8 (or a BOM) first; otherwise charset-normalizer guesses.
+    """Text, codec name, and whether the codec was guessed (no BOM, not UTF-8).
+
+    UTF-8 (or a BOM) first; otherwise charset-normalizer guesses.
 
     Binary files are told apart first (magic numbers, NUL bytes), so that a PNG renamed .csv
     gets "not a text file" rather than advice about encodings.
@@ -174,10 +176,10 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     """Read a CSV, TSV, JSONL, JSON (list of records), Parquet or TXT (one text per line) file.
 
     Every column comes back as strings (missing cells as None). `frame.attrs` says how it was
-    read: "encoding" (a codec name, see `encoding_label`), "encoding_detected" (guessed, not
+    read: "format", "header", "encoding" (a codec name, see `encoding_label`), "encoding_detected" (guessed, not
     UTF-8 or marked by a BOM) and "column_kinds" (columns whose values are not text or numbers,
-    e.g. {"image": "binary"}; `plan_import` refuses them as text or labels). `header=False` reads a CSV/TSV whose first row is data; its columns are then
-    called column_1, column_2, ...
+    e.g. {"image": "binary"}; `plan_import` refuses them as text or labels). `header=False`
+    reads a CSV/TSV whose first row is data; its columns are then called column_1, column_2, ...
     """
     if isinstance(source, (str, Path)):
         filename = filename or str(source)
@@ -302,10 +304,17 @@ def _missing(value) -> bool:
 
 def _read(stream: BinaryIO, fmt: str, max_line_bytes: int, header: bool) -> tuple[pd.DataFrame, str, bool]:
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         try:
-            return pd.read_parquet(stream), "parquet", False
+            table = pq.ParquetFile(stream).read()  # not read_table: its dataset layer fails on repeated names
         except Exception as err:  # pyarrow raises many types for a broken file
             raise ImportFailed(f"This is not a readable Parquet file ({type(err).__name__}: {err}).") from None
+        _column_names(table.column_names)  # Arrow allows repeated names; pandas cannot select them
+        try:
+            return table.to_pandas(), "parquet", False
+        except Exception as err:  # a column type pandas has no counterpart for
+            raise ImportFailed(f"This Parquet file cannot be read as a table ({type(err).__name__}: {err}).") from None
     if stream.seekable():
         _check_line_lengths(stream, max_line_bytes)
     text, encoding, detected = _decode(stream.read())

@@ -391,3 +391,26 @@ def test_repeated_or_padded_class_names_in_a_list_are_one_class(db):
     assert plan.classes == ["good", "bad"]
     io.create_project_from_plan(db, "p", plan)
     assert store.class_names(db, 1) == ["good", "bad"]
+
+
+def test_parquet_with_repeated_column_names_says_so(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
+    with pytest.raises(io.ImportFailed, match="duplicate column names: 'text'"):
+        io.read_table(path)
+
+
+def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "core", "import", str(tmp_path / "nope.csv"), "--project", "p",
+                          "--classes", "a,b"], cwd=ROOT, env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "nope.csv" in run.stderr
