@@ -48,14 +48,20 @@ def cmd_import(args) -> None:
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
     except io.ImportFailed as err:
         sys.exit(f"error: {err}")
+    except OSError as err:  # a missing or unreadable file: one line, not a traceback
+        sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
 
 
 def cmd_export(args) -> None:
     from core import io
 
+    fmt = args.format or Path(args.out).suffix.lstrip(".").lower() or "csv"
+    if fmt not in io.EXPORT_FORMATS:  # checked before anything is read or written
+        print(f"error: unknown export format {fmt!r} (from --out {args.out}); use --format or an --out ending in "
+              f"one of {', '.join(io.EXPORT_FORMATS)}", file=sys.stderr)
+        raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    fmt = args.format or Path(args.out).suffix.lstrip(".") or "csv"
     Path(args.out).write_bytes(io.export_labels(db, project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 

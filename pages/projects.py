@@ -1,4 +1,6 @@
 """Projects: create one from an uploaded file, add data, change settings."""
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -7,6 +9,33 @@ from core.settings import ProjectSettings
 
 db = store.connect()
 st.title("Projects")
+
+
+def show_error(message: str) -> None:
+    """st.error renders Markdown; import messages quote file and column names, so every ASCII
+    punctuation mark is backslash-escaped (CommonMark) and the message shows exactly as written."""
+    st.error(re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", message))
+
+
+def read_upload(upload) -> pd.DataFrame:
+    """The uploaded table, or a message and a stop. Says which encoding a non-UTF-8 file was
+    read with and asks about a header row that looks like data, so a wrong guess is noticed."""
+    try:
+        frame = io.read_table(upload.getvalue(), upload.name)
+        if io.encoding_detected(frame):
+            st.caption(f"Read as {io.encoding_label(frame)} (detected).")
+        if io.can_lack_header(frame):
+            looks_like_data = io.first_row_looks_like_data(frame)
+            if looks_like_data:
+                st.caption("The first row looks like data rather than column names.")
+            if not st.checkbox("The first row is a header", value=not looks_like_data,
+                               key=f"has_header_{upload.file_id}"):
+                frame = io.read_table(upload.getvalue(), upload.name, header=False)
+    except io.ImportFailed as err:
+        show_error(str(err))
+        st.stop()
+    return frame
+
 
 existing = store.projects(db)
 if existing:
@@ -22,25 +51,28 @@ with create:
     upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in io.FORMATS}), key="new_upload",
                               help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
     if upload is not None:
-        try:
-            frame = io.read_table(upload.getvalue(), upload.name)
-        except io.ImportFailed as err:
-            st.error(str(err))
-            st.stop()
+        frame = read_upload(upload)
         st.caption(f"{len(frame):,} rows. First rows:")
         st.dataframe(frame.head(5), hide_index=True)
         columns = list(frame.columns)
         guess = next((c for c in columns if c.lower() in ("text", "sentence", "content", "body")), columns[0])
         text_column = st.selectbox("Text column", columns, index=columns.index(guess))
         label_options = ["(none)"] + [c for c in columns if c != text_column]
-        label_guess = next((c for c in label_options if c.lower() in ("label", "labels", "class", "category")),
-                           "(none)")
-        label_column = st.selectbox("Label column (optional: imports existing labels)", label_options,
-                                    index=label_options.index(label_guess))
+        label_column = st.selectbox("Label column (optional: imports existing labels as gold labels)",
+                                    label_options, index=0, key="label_column")
         label_column = None if label_column == "(none)" else label_column
-        found = sorted({v.strip() for v in frame[label_column].dropna() if v.strip()}) if label_column else []
-        class_spec = st.text_input("Classes (comma-separated)", value=", ".join(found), key="class_spec",
-                                   help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters).")
+        if label_column:
+            try:
+                labeled, arriving = io.labeled_count(frame, text_column, label_column)
+            except io.ImportFailed as err:
+                show_error(str(err))
+            else:
+                st.text(f"{labeled:,} of {arriving:,} texts will arrive already labeled.")
+        found = io.label_classes(frame, label_column)
+        class_spec = st.text_input("Classes (comma-separated)", value=io.format_classes(found),
+                                   key=f"class_spec_{label_column}" if label_column else "class_spec",
+                                   help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters). "
+                                        'A class with a comma in its name goes in double quotes: "a, b".')
         names = io.parse_classes(class_spec)
         keys = io.shortcut_keys(len(names))
         details = st.data_editor(
@@ -66,7 +98,7 @@ with create:
                     ProjectSettings(refit_every=int(refit_every), retrain_every=int(retrain_every)),
                     eval_fraction=eval_percent / 100)
             except io.ImportFailed as err:
-                st.error(str(err))
+                show_error(str(err))
             else:
                 st.session_state.project_id = project_id
                 st.success(f"Created {name!r}: {plan.summary()}. Embedding runs in the background; "
@@ -82,11 +114,7 @@ with add:
         more = st.file_uploader(f"More texts for {project['name']!r}", type=sorted({k.lstrip(".") for k in io.FORMATS}),
                                 key="add_upload")
         if more is not None:
-            try:
-                frame = io.read_table(more.getvalue(), more.name)
-            except io.ImportFailed as err:
-                st.error(str(err))
-                st.stop()
+            frame = read_upload(more)
             columns = list(frame.columns)
             text_column = st.selectbox("Text column", columns, key="add_text")
             label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],
@@ -96,6 +124,6 @@ with add:
                     plan = io.add_to_project(db, project_id, frame, text_column,
                                              None if label_column == "(none)" else label_column)
                 except io.ImportFailed as err:
-                    st.error(str(err))
+                    show_error(str(err))
                 else:
                     st.success(f"Added {plan.summary()}.")

@@ -2,7 +2,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import store
+from core import io, store
 from tests.conftest import ROOT
 
 CLASSES = ["question", "statement"]
@@ -41,14 +41,83 @@ def app(db, monkeypatch):
 
 def test_bad_upload_shows_a_message_and_creates_nothing(db, monkeypatch):
     at = new_app(monkeypatch)
-    at.file_uploader(key="new_upload").upload("bad.csv", "text\ncaf\xe9\n".encode("latin-1"), "text/csv").run()
+    at.file_uploader(key="new_upload").upload("bad.png.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "text/csv").run()
     assert not at.exception
-    assert "not UTF-8" in at.error[0].value
+    assert "not a text file" in at.error[0].value
     at.file_uploader(key="new_upload").upload("one.csv", b"text\nhello\n", "text/csv").run()
     at.text_input(key="class_spec").set_value("only-one").run()
     next(b for b in at.button if b.label == "Create project").click().run()
     assert "at least two classes" in at.error[0].value
     assert store.projects(db) == []
+
+
+def test_column_names_in_messages_are_not_markdown(db, monkeypatch):
+    at = new_app(monkeypatch)
+    header = b"[click](http://evil.example) **x**, [click](http://evil.example) **x**\nhello,world\n"
+    at.file_uploader(key="new_upload").upload("evil.csv", header, "text/csv").run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "duplicate column names" in message
+    assert "[click](" not in message and "**x**" not in message  # escaped: shown as typed, not as a link
+
+
+def test_latin1_upload_imports_and_says_how_it_was_read(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("latin.csv", "text\ncaf\xe9\nna\xefve\n".encode("latin-1"),
+                                             "text/csv").run()
+    assert not at.exception and not at.error
+    assert "Read as Latin-1 (Windows-1252) (detected)." in [c.value for c in at.caption]
+    at.text_input(key="class_spec").set_value("pos, neg").run()
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error
+    [project] = store.projects(db)
+    assert sorted(store.texts_by_id(db, store.example_ids(db, project["id"])).values()) == ["caf\xe9", "na\xefve"]
+
+
+def test_headerless_csv_is_noticed_and_read_without_a_header(db, monkeypatch):
+    at = new_app(monkeypatch)
+    content = b"I loved this film and would watch it again.\nTerrible acting and a dull plot.\nGreat.\n"
+    at.file_uploader(key="new_upload").upload("reviews.csv", content, "text/csv").run()
+    assert not at.exception
+    header = next(c for c in at.checkbox if c.label == "The first row is a header")
+    assert header.value is False
+    assert at.selectbox[0].options == ["column_1"]
+    at.text_input(key="class_spec").set_value("pos, neg").run()
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error
+    [project] = store.projects(db)
+    assert store.example_count(db, project["id"]) == 3
+    header = next(c for c in at.checkbox if c.label == "The first row is a header")
+    header.check().run()  # the user knows better: the first row becomes the column name again
+    assert at.selectbox[0].options == ["I loved this film and would watch it again."]
+
+
+GOLD = b"text,label\nfirst,pos\nsecond,neg\nthird,\nfourth,pos\n"
+
+
+def test_label_column_is_opt_in_and_says_how_many_arrive_labeled(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("gold.csv", GOLD, "text/csv").run()
+    assert at.selectbox(key="label_column").value == "(none)"
+    assert not any("will arrive" in t.value for t in at.text)
+    at.text_input(key="class_spec").set_value("pos, neg").run()
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error
+    [project] = store.projects(db)
+    assert store.current_labels(db, project["id"]) == []  # no gold labels unless asked for
+
+
+def test_picked_label_column_imports_its_labels(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("gold.csv", GOLD, "text/csv").run()
+    at.selectbox(key="label_column").select("label").run()
+    assert not at.exception
+    assert "3 of 4 texts will arrive already labeled." in [t.value for t in at.text]
+    assert io.parse_classes(at.text_input[0].value) == ["neg", "pos"]
+    next(b for b in at.button if b.label == "Create project").click().run()
+    assert not at.exception and not at.error
+    [project] = store.projects(db)
+    assert len(store.current_labels(db, project["id"])) == 3
 
 
 def shown_text(at) -> str:

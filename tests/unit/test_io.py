@@ -47,7 +47,13 @@ def test_classes_from_label_column(db):
 
 
 @pytest.mark.parametrize("name,content,classes,label_column,message", [
-    ("a.csv", "text\ncaf\xe9\n".encode("latin-1"), CLASSES, None, "not UTF-8"),
+    ("a.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", CLASSES, None, "not a text file"),
+    ("a.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00text,label", CLASSES, None, "not a text file"),
+    ("a.txt", b"text\x00\x00\x01\x02\xff\xfe\xfd" * 20, CLASSES, None, "not a text file"),
+    ("a.csv", b"\xff\xfe" + "text\n".encode("utf-16-le") + b"\x00\xd8", CLASSES, None, "UTF-16"),
+    ("a.json", b"[" * 1000, CLASSES, None, "nested too deeply"),
+    ("a.csv", b"text, text,label\na,b,pos\n", CLASSES, None, "duplicate column names: 'text'"),
+    ("a.json", b'[{"text": "ok", " text": "again"}]', CLASSES, None, "duplicate column names: 'text'"),
     ("a.csv", b"body\nx\n", CLASSES, None, "no column 'text'"),
     ("a.csv", b"text\n \n\t\n", CLASSES, None, "empty or blank"),
     ("a.csv", b"text\nx\n", ["only"], None, "at least two classes"),
@@ -119,3 +125,292 @@ def test_export_round_trip(db, tmp_path, fmt):
     path.write_bytes(io.export_labels(db, pid, fmt))
     frame = io.read_table(path)
     assert frame[["text", "label"]].values.tolist() == [["über gut", "pos"]]
+
+
+LATIN = 'text\n"caf\xe9 cr\xe8me, tr\xe8s bon"\nna\xefve fa\xe7ade\n'
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_file_imports_and_reports_the_encoding(db, encoding):
+    frame = io.read_table(("text\ncaf\xe9\n" + LATIN[5:]).encode(encoding), "a.csv")
+    assert frame["text"].tolist() == ["caf\xe9", "caf\xe9 cr\xe8me, tr\xe8s bon", "na\xefve fa\xe7ade"]
+    assert frame.attrs["encoding"] == "cp1252" and io.encoding_label(frame) == "Latin-1 (Windows-1252)"
+    pid, plan = create(db, LATIN.encode(encoding), "a.csv")
+    assert store.texts_by_id(db, store.example_ids(db, pid))[store.example_ids(db, pid)[0]] == "caf\xe9 cr\xe8me, tr\xe8s bon"
+
+
+def test_cp1252_punctuation_and_cyrillic_are_detected():
+    frame = io.read_table("text\n\u201cquoted\u201d \u2013 dash \u20ac\n".encode("cp1252"), "a.txt")
+    assert frame["text"].tolist()[1] == "\u201cquoted\u201d \u2013 dash \u20ac"
+    russian = "text\n\u043f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 \u0443 \u0442\u0435\u0431\u044f\n"
+    frame = io.read_table(russian.encode("cp1251"), "a.txt")
+    assert frame["text"].tolist()[1] == russian.split("\n")[1] and frame.attrs["encoding"] == "cp1251"
+
+
+def test_utf8_file_reports_utf8():
+    frame = io.read_table("text\n\u00fcber\n".encode(), "a.csv")
+    assert frame.attrs["encoding"] == "utf_8" and io.encoding_label(frame) == "UTF-8"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                                      "utf-32-be"])
+def test_unicode_encodings_with_and_without_bom(encoding):
+    content = "text,label\n\u00fcber gut,pos\nschlecht,neg\n".encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):  # add the BOM Excel and Notepad write
+        content = "\ufeff".encode(encoding) + content
+    frame = io.read_table(content, "a.csv")
+    assert frame.values.tolist() == [["\u00fcber gut", "pos"], ["schlecht", "neg"]]
+
+
+def test_utf32_is_not_read_as_utf16():
+    frame = io.read_table("text\nhello\n".encode("utf-32"), "a.txt")
+    assert frame["text"].tolist() == ["text", "hello"] and frame.attrs["encoding"].startswith("utf_32")
+
+
+@pytest.mark.parametrize("name,content", [
+    ("a.csv", b"text,label\rgood,pos\rbad,neg\r"),
+    ("a.txt", b"good\rbad\r"),
+    ("a.jsonl", b'{"text": "good", "label": "pos"}\r{"text": "bad", "label": "neg"}\r'),
+])
+def test_cr_only_line_endings(name, content):
+    frame = io.read_table(content, name)
+    assert [t for t in frame["text"].tolist() if t != "text"] == ["good", "bad"]
+
+
+def test_cr_only_line_length_limit_counts_cr_as_a_line_break():
+    content = b"text\r" + b"x" * 600 + b"\r" + b"y" * 600 + b"\r"
+    assert len(io.read_table(content, "a.csv", max_line_bytes=1000)) == 2
+
+
+def test_lone_surrogates_are_refused_with_a_message(db):
+    with pytest.raises(io.ImportFailed, match="not valid Unicode"):
+        create(db, b'[{"text": "broken \\ud800 emoji"}, {"text": "fine"}]', "a.json")
+    assert store.projects(db) == []
+
+
+def test_huge_json_integer_is_read_as_text(db):
+    frame = io.read_table(b'[{"text": "a", "n": ' + b"7" * 5001 + b'}]', "a.json")
+    assert frame["n"].iat[0] == "7" * 5001
+
+
+def test_many_classes_without_shortcuts_and_a_sane_limit(db):
+    rows = "".join(f"text {i},class {i}\n" for i in range(40))
+    pid, plan = create(db, ("text,label\n" + rows).encode(), "a.csv", label_column="label", classes=None)
+    keys = [c["shortcut"] for c in store.classes(db, pid)]
+    assert keys[:34] == list(io.SHORTCUT_KEYS) and keys[34:] == [None] * 6
+    # the page's class table hands back NaN for an empty shortcut cell
+    plan = io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+    details = [{"name": c, "shortcut": float("nan"), "description": ""} for c in plan.classes]
+    io.create_project_from_plan(db, "nan keys", plan, details)
+    rows = "".join(f"text {i},class {i}\n" for i in range(1000))
+    with pytest.raises(io.ImportFailed, match="1,000 classes"):
+        io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+
+
+def test_class_names_with_commas(db):
+    frame = io.read_table(b'text,label\na,"billing, refunds"\nb,other\n', "a.csv")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["billing, refunds", "other"]
+    spec = io.format_classes(plan.classes)
+    assert io.parse_classes(spec) == plan.classes
+    assert io.parse_classes(["billing, refunds", "other"]) == ["billing, refunds", "other"]
+    assert io.parse_classes("a, b\nc") == ["a", "b", "c"]
+    pid = io.create_project_from_plan(db, "p", io.plan_import(frame, "text", "label", io.parse_classes(spec)))
+    assert {r["label"] for r in store.current_labels(db, pid)} == {"billing, refunds", "other"}
+
+
+def test_overlong_label_is_not_a_class(db):
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": ["pos", "neg", "x" * 5000]})
+    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
+        io.plan_import(frame, "text", "label")
+    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
+        io.plan_import(frame.iloc[:2], "text", None, ["pos", "y" * 101])
+
+
+def test_control_only_texts_are_blank():
+    frame = pd.DataFrame({"text": ["\x00\x00", "\x01\x02\x1f", "\u200b\x7f", "real\x00text"]})
+    plan = io.plan_import(frame, "text", None, CLASSES)
+    assert plan.texts == ["real\x00text"] and plan.blank == 3
+
+
+@pytest.mark.parametrize("values,kind", [
+    ([b"\x00\x01", b"ab"], "binary"), ([[1, 2], [3]], "list"), ([{"a": 1}, {"a": 2}], "struct"),
+])
+def test_parquet_non_string_text_or_label_columns_are_refused(db, tmp_path, values, kind):
+    path = tmp_path / "a.parquet"
+    pd.DataFrame({"text": ["one", "two"], "odd": values}).to_parquet(path)
+    frame = io.read_table(path)
+    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
+        io.plan_import(frame, "odd", None, CLASSES)
+    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
+        io.plan_import(frame, "text", "odd", CLASSES)
+
+
+def test_numbers_are_converted_to_text(tmp_path):
+    path = tmp_path / "a.parquet"
+    pd.DataFrame({"text": [1, 2, 3], "label": [0, 1, 0]}).to_parquet(path)
+    plan = io.plan_import(io.read_table(path), "text", "label")
+    assert plan.texts == ["1", "2", "3"] and plan.classes == ["0", "1"]
+
+
+@pytest.mark.parametrize("marker", ["NaN", "NA", "None", "null", "Infinity", "-inf", "n/a", "#N/A", "<NA>", "nan"])
+def test_missing_markers_are_missing_labels_not_classes(marker):
+    frame = io.read_table(f"text,label\nNone,pos\nb,neg\nc,{marker}\n".encode(), "a.csv")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", "neg", None]
+    assert plan.texts[0] == "None"  # a text that reads "None" is a fine text
+    with pytest.raises(io.ImportFailed, match="missing value"):
+        io.plan_import(frame, "text", None, ["pos", marker])
+
+
+def test_json_constants_are_missing_labels():
+    frame = io.read_table(b'[{"text": "a", "label": "pos"}, {"text": "b", "label": NaN}, '
+                          b'{"text": "c", "label": Infinity}, {"text": "d", "label": "neg"}]', "a.json")
+    plan = io.plan_import(frame, "text", "label")
+    assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tindented",
+            "\rreturn", "plain text"]
+
+
+def labeled_project(db, texts, labels):
+    from core import annotate
+
+    plan = io.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
+    pid = io.create_project_from_plan(db, "p", plan)
+    for example_id, label in zip(store.example_ids(db, pid), labels):
+        annotate.submit_label(db, pid, example_id, "ann", label)
+    return pid
+
+
+def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path):
+    import csv
+
+    labels = ["=cls", "+other", "-neg", "@at", "tab", "cr", "ok"]  # class names are stripped: no tab or CR first
+    pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
+    path = tmp_path / "labels.csv"
+    path.write_bytes(io.export_labels(db, pid, "csv"))
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "tab", "cr", "ok"]
+    assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
+    assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
+    for fmt in ("jsonl", "parquet"):
+        (tmp_path / f"labels.{fmt}").write_bytes(io.export_labels(db, pid, fmt))
+        frame = io.read_table(tmp_path / f"labels.{fmt}")
+        assert frame["label"].tolist() == labels and frame["text"].iat[0] == FORMULAS[0]
+
+
+def test_csv_export_escapes_texts_that_start_with_tab_or_cr():
+    frame = pd.DataFrame({"text": ["\tcell", "\r=x", "=1", "fine -1"], "n": [1, -1, 2, 3]})
+    assert io.formula_safe(frame)["text"].tolist() == ["'\tcell", "'\r=x", "'=1", "fine -1"]
+    assert io.formula_safe(frame)["n"].tolist() == [1, -1, 2, 3]  # numbers are numbers, not formulas
+
+
+def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
+    pid = labeled_project(db, ["line one\rline two", "other"], ["pos", "neg"])
+    path = tmp_path / "labels.csv"
+    path.write_bytes(io.export_labels(db, pid, "csv"))
+    assert io.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
+
+
+def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    labeled_project(db, ["a", "b"], ["pos", "neg"])
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir)}
+    out = tmp_path / "x.txt"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and not out.exists()
+    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
+    assert "unknown export format 'txt'" in run.stderr and "csv, jsonl, parquet" in run.stderr
+    good = tmp_path / "x.csv"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
+
+
+@pytest.mark.parametrize("content,looks_like_data", [
+    (b"text\nfirst text\nsecond text\n", False),
+    (b"text,label\nI loved it,pos\nawful,neg\n", False),
+    (b"I loved this film and would watch it again.\nTerrible acting.\n", True),  # one long sentence-like "name"
+    (b"I loved it,pos\nawful,neg\nfine,pos\n", True),  # 'pos' is a value of its column, not a name
+    (b"great product,5\nbad,1\n", True),  # a number is never a column name
+    (b"review,stars\ngreat,5\nbad,1\n", False),
+    (b"id,text\n1,hello\n2,world\n", False),
+])
+def test_first_row_looks_like_data(content, looks_like_data):
+    assert io.first_row_looks_like_data(io.read_table(content, "a.csv")) is looks_like_data
+
+
+def test_first_row_question_is_only_for_csv_and_tsv():
+    assert io.can_lack_header(io.read_table(b"a\tb\nc\td\n", "a.tsv"))
+    assert not io.can_lack_header(io.read_table(b"I loved it\n", "a.txt"))
+    assert not io.first_row_looks_like_data(io.read_table(b'[{"text": "Ends like a sentence."}]', "a.json"))
+
+
+def test_read_without_header_names_the_columns():
+    frame = io.read_table(b"I loved it,pos\nawful,neg\n", "a.csv", header=False)
+    assert list(frame.columns) == ["column_1", "column_2"]
+    assert frame.values.tolist() == [["I loved it", "pos"], ["awful", "neg"]]
+    assert io.read_table(b"only\n", "a.tsv", header=False)["column_1"].tolist() == ["only"]
+
+
+def test_labeled_count_and_classes_of_a_label_column():
+    frame = io.read_table(b"text,label,other\na,pos,x\nb,,y\nc,neg,z\nc,neg,z\nd,NaN,w\n \t,pos,v\n", "a.csv")
+    assert io.labeled_count(frame, "text", "label") == (2, 4)  # duplicate and blank texts do not arrive
+    assert io.labeled_count(frame, "text", None) == (0, 4)
+    assert io.label_classes(frame, "label") == ["neg", "pos"]
+    assert io.label_classes(frame, None) == []
+
+
+@pytest.mark.parametrize("classes,message", [
+    (["pos", "\ud800"], "not valid Unicode"), (["pos", "\x00"], "blank"), (["pos", "\u200b "], "blank"),
+])
+def test_typed_class_names_must_be_valid_and_visible(db, classes, message):
+    frame = io.read_table(b"text\na\n", "a.csv")
+    with pytest.raises(io.ImportFailed, match=message):
+        io.plan_import(frame, "text", None, classes)
+    assert io.parse_classes("pos, \x00, \u200b") == ["pos"]
+
+
+def test_blank_header_cells_get_numbered_names():
+    frame = io.read_table(b"\t\ttext\na\tb\tc\n", "a.tsv")
+    assert list(frame.columns) == ["column_1", "column_2", "text"] and frame.values.tolist() == [["a", "b", "c"]]
+
+
+def test_repeated_or_padded_class_names_in_a_list_are_one_class(db):
+    plan = io.plan_import(io.read_table(b"text,label\na,good\nb,bad\n", "a.csv"), "text", "label",
+                          ["good", " good", "bad", "good "])
+    assert plan.classes == ["good", "bad"]
+    io.create_project_from_plan(db, "p", plan)
+    assert store.class_names(db, 1) == ["good", "bad"]
+
+
+def test_parquet_with_repeated_column_names_says_so(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
+    with pytest.raises(io.ImportFailed, match="duplicate column names: 'text'"):
+        io.read_table(path)
+
+
+def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "core", "import", str(tmp_path / "nope.csv"), "--project", "p",
+                          "--classes", "a,b"], cwd=ROOT, env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "nope.csv" in run.stderr
