@@ -248,9 +248,10 @@ def press_together(pages_and_keys, timeout: float = 30_000, delay_ms: float = 30
     """Press a key in several pages at the same moment, as people working side by side do, then wait
     until each page shows a new text. Returns the new texts.
 
-    All pages live in one Chromium, so they share a clock: each page schedules a trusted-looking
-    keydown/keyup on its document body for the same `Date.now()` target, so the reruns reach the
-    server together instead of one CDP round trip apart.
+    All pages live in one Chromium, so they share a clock: each page schedules a synthetic
+    keydown/keyup on its document body for the same `Date.now()` target (Streamlit's shortcuts
+    accept untrusted events), so the reruns reach the server together instead of one CDP round
+    trip apart.
     """
     befores = [shown_text(page) for page, _ in pages_and_keys]
     target = pages_and_keys[0][0].evaluate("d => Date.now() + d", delay_ms)
