@@ -1,8 +1,7 @@
 """The app in a real Chromium, driven like a person: upload, label with the keyboard, undo, skip, export.
 
-The xfail tests pin behaviour that is broken today (issue 10); they are strict, so they flip to
-failures ("XPASS") once fixed, and `raises=AssertionError` makes sure they fail on their final
-check, not on a set-up step (set-up problems call pytest.fail, which is reported as a failure).
+Tests e-h guard what a first browser run found broken (issue 10: a new model shown only after a key
+press, a reload forgetting the name, two annotators handed the same text, names rendered as Markdown).
 """
 import io as stdio
 import sqlite3
@@ -164,11 +163,9 @@ def test_create_label_undo_skip_export(app, page, screenshots, tmp_path):
     assert set(exported["annotator"]) == {"annotator"}
 
 
-# --------------------------------------------------------------------------- e-h: broken today (issue 10)
+# --------------------------------------------------------------------------- e-h: issue 10 items 6, 7, 16, 11
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 10 item 6: the Annotate page shows a new model version only after a key press")
 def test_model_version_appears_without_interaction(app_factory, page, tmp_path):
     data_dir = tmp_path / "data"
     frame = reviews()
@@ -206,8 +203,6 @@ def test_model_version_appears_without_interaction(app_factory, page, tmp_path):
         "a version was published but the Annotate page still says 'No model yet'"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 10 item 7: reloading the page forgets the annotator's name and the project")
 def test_reload_keeps_name_and_project(app_factory, page, tmp_path):
     data_dir = tmp_path / "data"
     seed_projects(data_dir, ("alpha", reviews(), CLASSES), ("beta", reviews().head(20), CLASSES))
@@ -285,8 +280,6 @@ HOSTILE_CLASS = "**bad** :red[x]"
 HOSTILE_TEXT = "<script>alert(1)</script> **x**"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 10 item 11: project and class names are rendered as Markdown (bold, KaTeX, colour)")
 def test_hostile_names_render_as_plain_text(app, page):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
