@@ -25,6 +25,11 @@ def project_dir(project_id: int) -> Path:
     return config.data_dir() / "projects" / str(project_id)
 
 
+def remove_project_dir(project_id: int) -> None:
+    """A deleted project's artifacts, gone (inside the data directory only)."""
+    shutil.rmtree(project_dir(project_id), ignore_errors=True)
+
+
 @contextmanager
 def atomic_dir(parent: Path, prefix: str) -> Iterator[tuple[Path, Path]]:
     """Yield (temporary dir, final dir); the temporary one becomes the final one on success."""

@@ -39,11 +39,13 @@ def cmd_import(args) -> None:
         existing = store.project_by_name(db, args.project)
         if existing:
             plan = io.add_to_project(db, existing["id"], frame, args.text_column, args.label_column,
-                                     args.eval_fraction, args.seed)
+                                     args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
             plan = io.plan_import(frame, args.text_column, args.label_column, io.parse_classes(args.classes))
-            io.create_project_from_plan(db, args.project, plan, model=args.model, eval_fraction=args.eval_fraction,
+            io.create_project_from_plan(db, args.project, plan, model=args.model,
+                                        eval_fraction=io.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
+                                        else args.eval_fraction,
                                         seed=args.seed)
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
     except io.ImportFailed as err:
@@ -150,7 +152,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column")
     p.add_argument("--classes", help="comma-separated class names (default: the label column's values)")
     p.add_argument("--model", default="default", help="sentence-transformers model id or path")
-    p.add_argument("--eval-fraction", type=float, default=0.0)
+    p.add_argument("--eval-fraction", type=float, default=None,
+                   help="share of unlabeled texts held out as a random eval sample (new projects: 0.05, "
+                        "at most 400 texts; added data: 0)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_import)
 

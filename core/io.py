@@ -520,10 +520,20 @@ def shortcut_keys(n: int) -> list[str | None]:
     return [SHORTCUT_KEYS[i] if i < len(SHORTCUT_KEYS) else None for i in range(n)]
 
 
+# A new project reserves this share of its unlabeled texts as the eval sample, at most EVAL_CAP:
+# 400 labeled eval texts put a 95 % interval of about +-4 points around an accuracy of 80 %.
+DEFAULT_EVAL_FRACTION = 0.05
+EVAL_CAP = 400
+
+
+def eval_sample_size(n_unlabeled: int, eval_fraction: float) -> int:
+    return min(int(round(eval_fraction * n_unlabeled)), EVAL_CAP)
+
+
 def _split_rows(plan: ImportPlan, eval_fraction: float, seed: int) -> list[tuple[str, str, str, str]]:
     rng = random.Random(seed)
     unlabeled = [i for i, label in enumerate(plan.labels) if label is None]
-    eval_rows = set(rng.sample(unlabeled, int(round(eval_fraction * len(unlabeled))))) if eval_fraction else set()
+    eval_rows = set(rng.sample(unlabeled, eval_sample_size(len(unlabeled), eval_fraction))) if eval_fraction else set()
     return [(text, json.dumps(meta, ensure_ascii=False), content_hash(text),
              store.EVAL if i in eval_rows else store.POOL)
             for i, (text, meta) in enumerate(zip(plan.texts, plan.metas))]

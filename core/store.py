@@ -304,6 +304,23 @@ def update_settings(db, project_id: int, changes: dict) -> ProjectSettings:
     return updated
 
 
+def rename_project(db, project_id: int, name: str) -> None:
+    name = name.strip()
+    if not name:
+        raise StoreError("The project needs a name.")
+    with transaction(db) as conn:
+        if conn.execute("SELECT 1 FROM projects WHERE name = ? AND id != ?", (name, project_id)).fetchone():
+            raise StoreError(f"A project called {name!r} already exists.")
+        conn.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
+
+
+def delete_project(db, project_id: int) -> None:
+    """Delete a project with its texts, labels, jobs and versions (its artifacts are the caller's)."""
+    with transaction(db) as conn:
+        conn.execute("DELETE FROM model_versions WHERE project_id = ?", (project_id,))  # they reference encoders
+        conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+
+
 def classes(db, project_id: int) -> list[dict]:
     return _rows(db, "SELECT * FROM classes WHERE project_id = ? ORDER BY position", (project_id,))
 

@@ -1,20 +1,18 @@
 """Projects: create one from an uploaded file, add data, change settings."""
-import re
-
 import pandas as pd
 import streamlit as st
 
-from core import io, store
+from core import artifacts, io, store
 from core.settings import ProjectSettings
+import ui
 
 db = store.connect()
 st.title("Projects")
 
 
 def show_error(message: str) -> None:
-    """st.error renders Markdown; import messages quote file and column names, so every ASCII
-    punctuation mark is backslash-escaped (CommonMark) and the message shows exactly as written."""
-    st.error(re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", message))
+    """Import messages quote file and column names: shown exactly as written, never as Markdown."""
+    st.error(ui.plain(message))
 
 
 def read_upload(upload) -> pd.DataFrame:
@@ -37,6 +35,8 @@ def read_upload(upload) -> pd.DataFrame:
     return frame
 
 
+if flash := st.session_state.pop("projects_flash", None):
+    st.success(ui.plain(flash))
 existing = store.projects(db)
 if existing:
     st.dataframe(
@@ -45,7 +45,7 @@ if existing:
                       for p in existing]),
         hide_index=True, width="stretch")
 
-create, add = st.tabs(["New project", "Add data to the selected project"])
+create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
 
 with create:
     upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in io.FORMATS}), key="new_upload",
@@ -85,25 +85,25 @@ with create:
             model = st.text_input("Encoder", value="default",
                                   help="'default' is the packaged all-MiniLM-L6-v2; any sentence-transformers "
                                        "model id (online) or local path works.")
-            eval_percent = st.number_input("Eval sample (% of unlabeled texts)", 0, 50, 0,
-                                           help="A random sample the model never picks, labeled by the team for "
-                                                "an unbiased accuracy estimate.")
+            eval_percent = st.number_input(
+                "Eval sample (% of unlabeled texts)", 0, 50, int(io.DEFAULT_EVAL_FRACTION * 100),
+                help=f"A random sample (at most {io.EVAL_CAP} texts) the model never picks. One text in "
+                     "ten you label comes from it, so the model's accuracy on it is an honest estimate.")
             refit_every = st.number_input("Refit the fast model every N labels", 1, 1000, 5)
-            retrain_every = st.number_input("Retrain the encoder every N labels (0: only on demand)", 0, 10000, 50)
         if st.button("Create project", type="primary"):
             try:
                 plan = io.plan_import(frame, text_column, label_column, names)
                 project_id = io.create_project_from_plan(
                     db, name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
-                    ProjectSettings(refit_every=int(refit_every), retrain_every=int(retrain_every)),
+                    ProjectSettings(refit_every=int(refit_every)),
                     eval_fraction=eval_percent / 100)
             except io.ImportFailed as err:
                 show_error(str(err))
             else:
                 st.session_state.project_id = project_id
-                st.success(f"Created {name!r}: {plan.summary()}. Embedding runs in the background; "
-                           "you can start labeling now.")
-                st.page_link("pages/annotate.py", label="Start labeling", icon=":material/label:")
+                st.session_state.projects_flash = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
+                                                   "the background; you can start labeling now (Annotate).")
+                st.rerun()  # the sidebar and the table show the new project at once
 
 with add:
     project_id = st.session_state.get("project_id")
@@ -111,8 +111,8 @@ with add:
         st.info("Create a project first.")
     else:
         project = store.project(db, project_id)
-        more = st.file_uploader(f"More texts for {project['name']!r}", type=sorted({k.lstrip(".") for k in io.FORMATS}),
-                                key="add_upload")
+        more = st.file_uploader(f"More texts for {ui.plain(project['name'])}",
+                                type=sorted({k.lstrip(".") for k in io.FORMATS}), key="add_upload")
         if more is not None:
             frame = read_upload(more)
             columns = list(frame.columns)
@@ -127,3 +127,28 @@ with add:
                     show_error(str(err))
                 else:
                     st.success(f"Added {plan.summary()}.")
+
+with manage:
+    project_id = st.session_state.get("project_id")
+    if project_id is None:
+        st.info("Create a project first.")
+    else:
+        project = store.project(db, project_id)
+        new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
+        if st.button("Rename") and new_name.strip() != project["name"]:
+            try:
+                store.rename_project(db, project_id, new_name)
+            except store.StoreError as err:
+                show_error(str(err))
+            else:
+                st.session_state.projects_flash = f"Renamed to “{new_name.strip()}”."
+                st.rerun()
+        st.divider()
+        st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
+        confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
+        if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
+            store.delete_project(db, project_id)
+            artifacts.remove_project_dir(project_id)
+            st.session_state.project_id = None
+            st.session_state.projects_flash = f"Deleted “{project['name']}”."
+            st.rerun()

@@ -13,31 +13,50 @@ ui.title("Settings", project)
 n_labels = store.label_count(db, project["id"])
 n_texts = store.example_count(db, project["id"])
 
+STRATEGY_WORDS = {
+    "auto": "Automatic (recommended)", "margin_diverse": "Most uncertain, spread out", "margin": "Most uncertain",
+    "least_confidence": "Least confident", "entropy": "Most uncertain (entropy)", "kmeans": "Typical texts",
+    "contrastive": "Unlike their labeled neighbours", "class_balanced": "Likely rare classes", "random": "Random",
+}
+
 st.subheader("When models train")
 left, right = st.columns(2)
-refit_every = left.number_input("Refit the fast head every N new labels", 1, 1000, saved.refit_every)
-retrain_every = right.number_input("Full retrain every N new labels (0: only with Train now)", 0, 100_000,
-                                   saved.retrain_every)
+refit_every = left.number_input(
+    "Update the quick model every N new labels", 1, 1000, saved.refit_every,
+    help="The quick model (a logistic-regression head on cached sentence embeddings) refits in under a second.")
+automatic = right.toggle(
+    "Full training at the automatic pace", saved.retrain_every is None,
+    help="After every batch when the worker has a GPU; every "
+         f"{project_settings.CPU_RETRAIN_EVERY} labels on a CPU.")
+retrain_every = right.number_input("Full training every N new labels (0: only with Train now)", 0, 100_000,
+                                   saved.full_retrain_every(store.worker_device(db)), disabled=automatic)
 strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
-                          index=list(strategies.STRATEGIES).index(saved.strategy),
-                          help="auto: typical texts (k-means) until a model exists, then the most uncertain, "
-                               "spread out so a batch holds no near-duplicates.")
+                          index=list(strategies.STRATEGIES).index(saved.strategy), format_func=STRATEGY_WORDS.get,
+                          help="Automatic: typical texts (k-means) until a model exists, then the ones it is least "
+                               "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
                             saved.label_budget or 0)
 
-st.subheader("Fast head (refitted every few labels)")
+st.subheader("Quick model (updated every few labels)")
 head_left, head_right = st.columns(2)
-head_kind = head_left.selectbox("Head", list(head.HEADS), index=list(head.HEADS).index(saved.head.kind),
-                                help="A scikit-learn classifier on the sentence embeddings.")
+head_kind = head_left.selectbox("Quick model type", list(head.HEADS), index=list(head.HEADS).index(saved.head.kind),
+                                format_func=lambda kind: kind.replace("_", " ").capitalize(),
+                                help="A scikit-learn classifier on the sentence embeddings (the 'head').")
 self_training = head_right.number_input(
-    "Self-training: pseudo-labels per label (0: off)", 0.0, 20.0, float(saved.head.self_training), step=1.0,
-    help="The head also learns from the pool texts it is most sure about. It added up to 7 points of learning-curve "
-         "AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest neighbours.")
+    "Also learn from the texts it is surest about (per label, 0: off)", 0.0, 20.0, float(saved.head.self_training),
+    step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
+                   "of learning-curve AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest "
+                   "neighbours.")
 head_values = {**saved.head.to_dict(), "kind": head_kind, "self_training": float(self_training)}
 if head_kind != saved.head.kind:
     head_values["params"] = {}  # parameters of one estimator do not carry over to another
 
-st.subheader("Full retrain")
+st.subheader("Full training (fine-tunes the language model)")
+time_budget = st.number_input(
+    "Time budget per full training, seconds (0: automatic)", 0, 24 * 3600, saved.retrain_budget_s or 0,
+    help=f"Training stops when this is spent and uses what it learned so far. Automatic: "
+         f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
+         f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
 family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(saved.family),
                       format_func=classifiers.TITLES.get,
                       help="SetFit: contrastive fine-tuning of the encoder, then the head above; SetFit "
@@ -47,8 +66,9 @@ current = saved.family_arguments(family).to_dict()
 values: dict = {}
 if family in ("setfit", "setfit-diff"):
     a, b, c = st.columns(3)
-    values["max_steps"] = a.number_input("Contrastive steps (cap)", 1, 10_000, current["max_steps"],
-                                         help="Bounds the time of a retrain: ~0.65 s a step on a 2-core CPU.")
+    values["max_steps"] = a.number_input("Training steps (at most)", 1, 10_000, current["max_steps"],
+                                         help="Contrastive steps of 16 text pairs: about 0.65 s a step on a 2-core "
+                                              "CPU.")
     values["max_length"] = b.number_input("Max tokens per text", 8, 512, current["max_length"])
     if family == "setfit":
         values["batch_size"] = c.number_input("Pairs per step", 2, 256, current["batch_size"])
@@ -85,8 +105,9 @@ else:
     values["gradual_unfreezing"] = h.toggle("Gradual unfreezing (one more layer per epoch)",
                                             current["gradual_unfreezing"])
 
-form = {"refit_every": int(refit_every), "retrain_every": int(retrain_every), "strategy": strategy,
-        "label_budget": int(budget) or None, "head": head_values, "family": family,
+form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
+        "strategy": strategy, "label_budget": int(budget) or None, "retrain_budget_s": int(time_budget) or None,
+        "head": head_values, "family": family,
         "family_args": {family: {k: v for k, v in values.items() if v != current[k]}}}
 try:
     wanted = saved.with_changes(form)

@@ -212,7 +212,7 @@ def test_settings_page_saves_only_what_changed(app, db):
     at, pid = app
     at.switch_page("pages/settings.py").run()
     store.update_settings(db, pid, {"retrain_every": 7})  # someone else saves meanwhile
-    next(n for n in at.number_input if n.label.startswith("Refit the fast head")).set_value(3).run()
+    next(n for n in at.number_input if n.label.startswith("Update the quick model")).set_value(3).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     settings = store.settings(db, pid)
     assert settings.refit_every == 3 and settings.retrain_every == 7

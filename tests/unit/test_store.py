@@ -141,3 +141,21 @@ def test_concurrent_writers_lose_nothing(data_dir):
         t.join()
     assert not errors
     assert store.label_count(db, pid) == 200
+
+
+def test_rename_and_delete_a_project(db):
+    pid = make_project(db)
+    other = io.create_project_from_plan(db, "other", io.plan_import(io.read_table(b"text\nx\ny\n", "t.csv"), "text",
+                                                                    None, ["yes", "no"]))
+    with pytest.raises(store.StoreError, match="already exists"):
+        store.rename_project(db, pid, "other")
+    store.rename_project(db, pid, "  renamed ")
+    assert store.project(db, pid)["name"] == "renamed"
+    first = annotate.next_text(db, pid, "ann")
+    annotate.submit_label(db, pid, first.example_id, "ann", "yes")
+    annotate.undo_last(db, pid, "ann")
+    store.delete_project(db, pid)
+    assert store.project(db, pid) is None and store.project(db, other) is not None
+    for table in ("examples", "annotations", "leases", "jobs", "classes"):
+        assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
+    assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
