@@ -1,8 +1,9 @@
-"""Model: versions, learning curve, Train now, job progress."""
+"""Model: how good the model is (eval sample with intervals), when to stop, versions, Train now."""
+import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import classifiers, scheduling, stopping, store
+from core import classifiers, model_report, scheduling, stopping, store
 import ui
 
 db = store.connect()
@@ -13,45 +14,72 @@ family_title = classifiers.TITLES[project["settings"].family]
 
 if st.button(f"Train now ({family_title})", type="primary",
              help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
-                  "refit the head. Labeling goes on meanwhile."):
-    st.toast(scheduling.train_now(db, project_id).message)
+                  "refit the quick model. Labeling goes on meanwhile."):
+    st.toast(ui.plain(scheduling.train_now(db, project_id).message))
+
+
+def eval_chart(rows: list[dict]) -> alt.Chart:
+    """Eval accuracy and macro-F1 against labels, each with its 95 % interval as a band."""
+    data = pd.DataFrame(rows)
+    base = alt.Chart(data).encode(
+        x=alt.X("labels:Q", title="labels"), color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="top")))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title="on the eval sample", scale=alt.Scale(
+        domain=[0, 1])), y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y="value:Q", tooltip=["version", "labels", "metric", alt.Tooltip("value:Q", format=".3f"),
+                              alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f"),
+                              "eval texts"])
+    return (band + line).properties(height=280)
 
 
 @st.fragment(run_every="2s")
 def live():
     for job in store.active_jobs(db, project_id):
         if job["status"] == store.RUNNING:
-            st.progress(min(max(job["progress"], 0.0), 1.0), text=f"{job['kind']} job {job['id']}: {job['message']}")
+            st.progress(min(max(job["progress"], 0.0), 1.0),
+                        text=f"{job['kind']} job {job['id']}: {ui.plain(job['message'])}")
         else:
-            st.caption(f"Queued: {job['kind']} job {job['id']} ({job['params'].get('reason', '')})")
+            st.caption(f"Queued: {job['kind']} job {job['id']} ({ui.plain(job['params'].get('reason', ''))})")
     versions = store.versions(db, project_id)
     if not versions:
         st.info("No model yet. The first version trains after a few labels of at least two classes.")
         return
-    rows = []
-    for v in versions:
-        m, t = v["metrics"], v["timings"]
-        rows.append({
-            "version": v["number"], "kind": v["kind"], "family": v["params"].get("family", "head"),
-            "labels": v["n_labels"],
-            "cv accuracy": m.get("cv_accuracy"), "cv macro-F1": m.get("cv_macro_f1"),
-            "eval accuracy": m.get("eval_accuracy"), "kappa vs previous": m.get("kappa_previous"),
-            "mean uncertainty": m.get("mean_uncertainty"),
-            "train s": t.get("train_s"), "total s": t.get("total_s"),
-            "created": pd.to_datetime(v["created_at"], unit="s").strftime("%Y-%m-%d %H:%M:%S"),
-        })
+    served = store.current_version(db, project_id)
+
+    st.subheader("How good is it?")
+    curve = model_report.learning_curve(versions)
+    if curve:
+        m = served["metrics"]
+        left, right = st.columns(2)
+        if "eval_accuracy" in m:
+            left.metric("Eval accuracy", f"{m['eval_accuracy']:.0%}",
+                        help=f"95 % interval {m['eval_accuracy_low']:.0%}–{m['eval_accuracy_high']:.0%} over "
+                             f"{m['eval_n']} eval texts")
+            right.metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}",
+                         help=f"95 % interval {m['eval_macro_f1_low']:.2f}–{m['eval_macro_f1_high']:.2f}")
+        st.altair_chart(eval_chart(curve), width="stretch")
+        st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
+                   "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
+                   "are labeled.")
+    else:
+        st.info("No eval figures yet: label some eval texts (one text in ten on the Annotate page comes from the "
+                "eval sample) to see an honest accuracy estimate.")
+    with st.expander("Cross-validated figures (secondary: biased low)"):
+        cv = model_report.cross_validated_curve(versions)
+        if cv:
+            st.altair_chart(alt.Chart(pd.DataFrame(cv)).mark_line(point=True).encode(
+                x="labels:Q", y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="cross-validated"),
+                color=alt.Color("metric:N", title=None)).properties(height=220), width="stretch")
+        st.caption("Cross-validation on the labeled texts. The model chose those texts because they were the "
+                   "hardest, so these figures run lower than its real accuracy; use them only to compare versions.")
+
     st.subheader("Should you stop labeling?")
     for signal in stopping.signals(versions, project["settings"].label_budget):
         (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
-    frame = pd.DataFrame(rows)
-    curve = frame.groupby("labels")[["cv accuracy", "cv macro-F1", "eval accuracy"]].last().dropna(axis=1, how="all")
-    if len(curve) >= 2 and not curve.empty:
-        st.subheader("Learning curve")
-        st.line_chart(curve, x_label="labels", y_label="score")
-        st.caption("Cross-validated figures are measured on the labels each version trained on, which the model "
-                   "chose, so they can be optimistic; eval accuracy (when the project has an eval sample) is not.")
+
     st.subheader("Versions")
-    st.dataframe(frame.iloc[::-1], hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"])), hide_index=True, width="stretch")
+    st.caption("● marks the version served to annotators and exported: the one trained on the newest labels.")
 
 
 live()

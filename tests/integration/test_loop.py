@@ -137,3 +137,37 @@ def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
     assert timings["stopped_at_budget"] and timings["budget_s"] == 10
     assert 10 <= timings["train_s"] < 40 and 0 < timings["train_steps"] < 2000
     assert any("left" in m for m in messages), messages[:5]
+
+
+def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monkeypatch):
+    """One text in ten comes from the random eval sample; versions carry eval accuracy and macro-F1
+    with 95 % intervals, and the Model page draws them (not cross-validation on the model's picks)."""
+    frame = dataset("trec6", "train", 400, seed=4)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    pid = io.create_project_from_plan(db, "eval", io.plan_import(frame, "text", None, CLASSES),
+                                      eval_fraction=io.DEFAULT_EVAL_FRACTION)
+    assert store.example_count(db, pid, store.EVAL) == 20
+    run_queued(db, (store.EMBED,))
+    splits = []
+    for _ in range(40):
+        shown = annotate.next_text(db, pid, "ann", annotate.choose_split(db, pid, "ann"))
+        splits.append(shown.split)
+        annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        run_queued(db, (store.HEAD,))
+    assert splits.count(store.EVAL) == 4 and splits[9] == store.EVAL and splits[:9].count(store.EVAL) == 0
+    metrics = store.current_version(db, pid)["metrics"]
+    assert metrics["eval_n"] == 4
+    assert metrics["eval_accuracy_low"] <= metrics["eval_accuracy"] <= metrics["eval_accuracy_high"]
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["project_id"] = pid
+    at.run()
+    at.switch_page("pages/model.py").run()
+    assert not at.exception
+    assert any(m.label == "Eval accuracy" for m in at.metric)
+    assert not any("No eval figures yet" in i.value for i in at.info)

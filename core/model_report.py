@@ -1,0 +1,66 @@
+"""What the Model page shows, computed from the stored versions: plain rows and figures.
+
+Eval figures (a random sample the model never picks) come first with their 95 % intervals;
+cross-validated figures are secondary and labelled as such: they are measured on the texts
+the model chose as hardest, so they run low.
+"""
+from __future__ import annotations
+
+from core import classifiers
+
+EVAL_SERIES = {"eval_accuracy": "accuracy", "eval_macro_f1": "macro-F1"}
+CV_SERIES = {"cv_accuracy": "accuracy", "cv_macro_f1": "macro-F1"}
+
+
+def learning_curve(versions: list[dict]) -> list[dict]:
+    """One row per version and eval metric: labels, when, value and its 95 % interval."""
+    rows = []
+    for v in versions:
+        m = v["metrics"]
+        for key, name in EVAL_SERIES.items():
+            if key in m:
+                rows.append({"labels": v["n_labels"], "version": v["number"], "created": v["created_at"],
+                             "metric": name, "value": m[key], "low": m.get(f"{key}_low", m[key]),
+                             "high": m.get(f"{key}_high", m[key]), "eval texts": m.get("eval_n", 0)})
+    return rows
+
+
+def cross_validated_curve(versions: list[dict]) -> list[dict]:
+    rows = []
+    for v in versions:
+        for key, name in CV_SERIES.items():
+            if key in v["metrics"]:
+                rows.append({"labels": v["n_labels"], "version": v["number"], "metric": name,
+                             "value": v["metrics"][key]})
+    return rows
+
+
+def _with_interval(m: dict, key: str) -> str:
+    if key not in m:
+        return "–"
+    if f"{key}_low" in m:
+        return f"{m[key]:.2f} ({m[f'{key}_low']:.2f}–{m[f'{key}_high']:.2f})"
+    return f"{m[key]:.2f}"
+
+
+def _family(v: dict) -> str:
+    if v["kind"] == "full":
+        return classifiers.TITLES.get(v["params"].get("family", "setfit"), v["params"].get("family", ""))
+    return "quick model (" + v["params"].get("head", {}).get("kind", "logistic_regression").replace("_", " ") + ")"
+
+
+def version_rows(versions: list[dict], served_id: int | None) -> list[dict]:
+    """The versions table, newest first, with no empty cells: '–' where a figure does not apply."""
+    rows = []
+    for v in reversed(versions):
+        m, t = v["metrics"], v["timings"]
+        seconds = t.get("total_s")
+        rows.append({
+            "version": v["number"], "served": "●" if v["id"] == served_id else "", "model": _family(v),
+            "labels": v["n_labels"], "eval accuracy (95% CI)": _with_interval(m, "eval_accuracy"),
+            "eval macro-F1 (95% CI)": _with_interval(m, "eval_macro_f1"),
+            "eval texts": m.get("eval_n", 0), "cross-validated accuracy": _with_interval(m, "cv_accuracy"),
+            "training time": f"{seconds:.1f} s" if seconds is not None else "–",
+            "device": t.get("device", "cpu"),
+        })
+    return rows
