@@ -24,16 +24,22 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+MIN_BOOTSTRAP_N = 10  # below this a bootstrap interval is degenerate (e.g. 1.00-1.00 from two texts)
+
+
 def eval_figures(true: np.ndarray, predicted: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
     """Accuracy and macro-F1 on the random eval sample, each with a 95 % interval: Wilson for
-    accuracy, a percentile bootstrap over the eval texts for macro-F1."""
+    accuracy (sound from one text on), a percentile bootstrap over the eval texts for macro-F1
+    (only from MIN_BOOTSTRAP_N texts on: with fewer it claims a certainty it does not have)."""
     figures = scores(true, predicted)
     low, high = wilson_interval(int((true == predicted).sum()), len(true))
-    draws = np.random.default_rng(seed).integers(0, len(true), size=(n_boot, len(true)))
-    f1_low, f1_high = np.percentile(_macro_f1_rows(true[draws], predicted[draws]), [2.5, 97.5])
-    return {"eval_accuracy": figures["accuracy"], "eval_accuracy_low": low, "eval_accuracy_high": high,
-            "eval_macro_f1": figures["macro_f1"], "eval_macro_f1_low": float(f1_low),
-            "eval_macro_f1_high": float(f1_high), "eval_n": int(len(true))}
+    out = {"eval_accuracy": figures["accuracy"], "eval_accuracy_low": low, "eval_accuracy_high": high,
+           "eval_macro_f1": figures["macro_f1"], "eval_n": int(len(true))}
+    if len(true) >= MIN_BOOTSTRAP_N:
+        draws = np.random.default_rng(seed).integers(0, len(true), size=(n_boot, len(true)))
+        f1_low, f1_high = np.percentile(_macro_f1_rows(true[draws], predicted[draws]), [2.5, 97.5])
+        out.update(eval_macro_f1_low=float(f1_low), eval_macro_f1_high=float(f1_high))
+    return out
 
 
 def _macro_f1_rows(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:

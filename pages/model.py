@@ -22,7 +22,7 @@ def eval_chart(rows: list[dict]) -> alt.Chart:
     """Eval accuracy and macro-F1 against labels, each with its 95 % interval as a band."""
     data = pd.DataFrame(rows)
     base = alt.Chart(data).encode(
-        x=alt.X("labels:Q", title="labels"), color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="top")))
+        x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)), color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="top")))
     band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title="on the eval sample", scale=alt.Scale(
         domain=[0, 1])), y2="high:Q")
     line = base.mark_line(point=True).encode(
@@ -52,11 +52,14 @@ def live():
         m = served["metrics"]
         left, right = st.columns(2)
         if "eval_accuracy" in m:
-            left.metric("Eval accuracy", f"{m['eval_accuracy']:.0%}",
-                        help=f"95 % interval {m['eval_accuracy_low']:.0%}–{m['eval_accuracy_high']:.0%} over "
-                             f"{m['eval_n']} eval texts")
-            right.metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}",
-                         help=f"95 % interval {m['eval_macro_f1_low']:.2f}–{m['eval_macro_f1_high']:.2f}")
+            left.metric(f"Eval accuracy ({m['eval_n']} eval texts)", f"{m['eval_accuracy']:.0%}",
+                        help="95 % confidence interval")
+            left.caption(f"95 % interval: {m['eval_accuracy_low']:.0%} to {m['eval_accuracy_high']:.0%}")
+            right.metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}")
+            if "eval_macro_f1_low" in m:
+                right.caption(f"95 % interval: {m['eval_macro_f1_low']:.2f} to {m['eval_macro_f1_high']:.2f}")
+            else:
+                right.caption("Interval shown from 10 eval texts on.")
         st.altair_chart(eval_chart(curve), width="stretch")
         st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
                    "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "

@@ -28,3 +28,8 @@ def test_eval_figures_bracket_the_point_estimates():
     assert figures["eval_accuracy_low"] < figures["eval_accuracy"] < figures["eval_accuracy_high"]
     assert figures["eval_macro_f1_low"] < figures["eval_macro_f1"] < figures["eval_macro_f1_high"]
     assert figures["eval_n"] == 200
+
+
+def test_no_bootstrap_interval_from_a_handful_of_eval_texts():
+    figures = evaluation.eval_figures(np.array([0, 1, 1]), np.array([0, 1, 1]))
+    assert figures["eval_accuracy_low"] < 1.0 and "eval_macro_f1_low" not in figures
