@@ -111,6 +111,12 @@ def test_create_label_undo_skip_export(app, page, screenshots, tmp_path):
     assert page.locator("h1").inner_text() == "Annotate · reviews"
     assert page.get_by_role("button", name="positive").count() == 1
     assert page.get_by_role("button", name="negative").count() == 1
+    # Issue 10 item 12: no "Deploy" button for annotators, and Undo's label is not cut off by its key hint.
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    undo = page.locator('[data-testid="stBaseButton-secondary"]', has_text="Undo")
+    assert undo.count() == 1
+    assert undo.evaluate("b => [...b.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1)"), \
+        "the Undo button's label overflows its box"
 
     # b. Label 20 texts with the keyboard only; undo once (relabel it the other way); skip once.
     expected: dict[str, str] = {}
