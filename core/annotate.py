@@ -6,6 +6,7 @@ before `submit_label` returns, and the same transaction schedules the refits it 
 from __future__ import annotations
 
 import functools
+import random
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,13 +79,6 @@ def _queued(source: dict | None) -> list[tuple[int, float]]:
     return list(zip(queue.tolist(), scores.tolist()))
 
 
-def _shuffled(conn, project_id: int, split: str) -> list[int]:
-    """Texts not covered by a queue (before embeddings exist, or added since), in a fixed shuffled order."""
-    return [r[0] for r in conn.execute(
-        "SELECT id FROM examples WHERE project_id = ? AND split = ? ORDER BY (id * 2654435761) % 4294967296",
-        (project_id, split))]
-
-
 CLAIM_CHUNK = 100  # candidates checked per query while claiming
 
 
@@ -100,13 +94,29 @@ def _claim_first(conn, project_id: int, annotator: str, candidates, skip: set[in
     return None
 
 
+def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set[int]):
+    """Claim a text no queue covers: the fixed shuffled order, read from a random point round the ring.
+
+    Why a random point: read from the start, every claim would walk over every text labeled
+    from this order before, inside the write lock (tens of ms once thousands are labeled)."""
+    start = random.randrange(1 << 32)
+    for low, high in ((start, 1 << 32), (0, start)):
+        while rows := store.shuffled_examples(conn, project_id, split, low, high, CLAIM_CHUNK):
+            picked = _claim_first(conn, project_id, annotator, [(i, None) for i, _ in rows], skip)
+            if picked is not None:
+                return picked
+            low = rows[-1][1] + 1
+    return None
+
+
 @_locks_as_busy
 def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> NextText | None:
     """The next text for this annotator, leased to them; None when nothing is left.
 
-    Pool texts come from the latest version's queue (the strategy's order), then any text the
-    queue does not cover; eval texts come in a random order the model never influences. Texts
-    the annotator skipped come back last, the longest-ago skip first.
+    A text they were shown and have not answered yet (a live lease) comes back first. Then pool
+    texts come from the latest version's queue (the strategy's order), then any text the queue
+    does not cover; eval texts come in a random order the model never influences. Texts the
+    annotator skipped come back last, the longest-ago skip first.
     The choice and the lease are one write transaction, so two annotators never get the same
     text; what can be read before it (the version, its queue file) is read before it.
     """
@@ -115,15 +125,15 @@ def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> N
     queued = _queued(source) if split == store.POOL else []
     queue_why = (version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
     rest_why = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
-    # Without a queue the shuffled order is what is offered: read it before the write lock.
-    rest = None if queued else _shuffled(db.conn, project_id, split)
     with _writing(db) as conn:
-        store.release_leases(conn, project_id, annotator)
-        skipped = store.skipped_by(conn, project_id, annotator, split)
-        picked, why = _claim_first(conn, project_id, annotator, queued, set(skipped)), queue_why
+        held = store.own_lease(conn, project_id, annotator, split)
+        picked, why = ((held, None), "shown before, not answered yet") if held is not None else (None, None)
         if picked is None:
-            rest = [(i, None) for i in (rest if rest is not None else _shuffled(conn, project_id, split))]
-            picked, why = _claim_first(conn, project_id, annotator, rest, set(skipped)), rest_why
+            store.release_leases(conn, project_id, annotator)
+            skipped = store.skipped_by(conn, project_id, annotator, split)
+            picked, why = _claim_first(conn, project_id, annotator, queued, set(skipped)), queue_why
+        if picked is None:
+            picked, why = _claim_shuffled(conn, project_id, annotator, split, set(skipped)), rest_why
         if picked is None:
             picked, why = _claim_first(conn, project_id, annotator, [(i, None) for i in skipped], set()), \
                 "skipped earlier: offered again"

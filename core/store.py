@@ -247,7 +247,8 @@ _SCHEMA_V4 = """
 CREATE INDEX IF NOT EXISTS annotations_project_id ON annotations(project_id, id);
 CREATE INDEX IF NOT EXISTS annotations_annotator ON annotations(project_id, annotator, id);
 CREATE INDEX IF NOT EXISTS jobs_watermark ON jobs(project_id, kind, json_extract(params, '$.watermark'));
-CREATE INDEX IF NOT EXISTS leases_annotator ON leases(project_id, annotator)
+CREATE INDEX IF NOT EXISTS leases_annotator ON leases(project_id, annotator);
+CREATE INDEX IF NOT EXISTS examples_shuffled ON examples(project_id, split, ((id * 2654435761) % 4294967296))
 """
 
 MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
@@ -558,6 +559,32 @@ def skipped_by(conn: sqlite3.Connection, project_id: int, annotator: str, split:
         (project_id, annotator, split),
     )
     return [r[0] for r in rows]
+
+
+# A fixed shuffled order of a project's texts (a bijection of the id, so keys are unique), for
+# texts no queue covers; the expression index examples_shuffled reads it in order from any point.
+SHUFFLE_KEY = "((id * 2654435761) % 4294967296)"
+
+
+def shuffled_examples(conn: sqlite3.Connection, project_id: int, split: str, from_key: int, to_key: int,
+                      limit: int) -> list[tuple[int, int]]:
+    """(example id, shuffle key) with from_key <= key < to_key, in shuffled order, at most `limit`."""
+    return conn.execute(
+        f"""SELECT id, {SHUFFLE_KEY} FROM examples WHERE project_id = ? AND split = ?
+              AND {SHUFFLE_KEY} >= ? AND {SHUFFLE_KEY} < ? ORDER BY {SHUFFLE_KEY} LIMIT ?""",
+        (project_id, split, from_key, to_key, limit)).fetchall()
+
+
+def own_lease(conn: sqlite3.Connection, project_id: int, annotator: str, split: str) -> int | None:
+    """The unlabeled text of this split the annotator holds a live lease on (shown, not yet answered)."""
+    row = conn.execute(
+        """SELECT l.example_id FROM leases l JOIN examples e ON e.id = l.example_id
+           WHERE l.project_id = ? AND l.annotator = ? AND l.expires_at > ? AND e.split = ?
+             AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.project_id = l.project_id
+                               AND a.example_id = l.example_id AND a.action = 'label'
+                               AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id))
+           LIMIT 1""", (project_id, annotator, now(), split)).fetchone()
+    return row[0] if row else None
 
 
 def lease(conn: sqlite3.Connection, project_id: int, example_id: int, annotator: str, seconds: float) -> bool:
