@@ -368,3 +368,20 @@ def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypat
     finally:
         other.execute("ROLLBACK")
     assert annotate.undo_last(db, pid, "alice") == shown.example_id  # and it works again once the lock is free
+
+
+def claim_work_after_labeling(db, n_labeled: int) -> int:
+    """Write-transaction work of 20 claims (by new annotators) after `n_labeled` texts were labeled
+    through next_text, before any embedding: they all came from the same shuffled order."""
+    pid = make_project(db, texts=[f"text number {i}" for i in range(1000)])
+    for _ in range(n_labeled):
+        annotate.submit_label(db, pid, annotate.next_text(db, pid, "ann").example_id, "ann", "yes")
+    return work_inside_write_transactions(db, lambda: [annotate.next_text(db, pid, f"new{i}") for i in range(20)])
+
+
+def test_claims_outside_the_queue_do_not_walk_over_labeled_texts(tmp_path, monkeypatch):
+    work = {}
+    for n in (30, 600):
+        monkeypatch.setenv("SIEVE_DATA_DIR", str(tmp_path / str(n)))
+        work[n] = claim_work_after_labeling(store.connect(), n)
+    assert work[600] <= 2 * work[30] + 20, work
