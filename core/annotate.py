@@ -6,6 +6,8 @@ before `submit_label` returns, and the same transaction schedules the refits it 
 from __future__ import annotations
 
 import functools
+import random
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,30 @@ LEASE_S = 600.0  # an example shown to one annotator is hidden from the others t
 
 class AnnotationError(ValueError):
     """A request the annotation flow refuses, with a message for the user."""
+
+
+class TextTaken(AnnotationError):
+    """Someone else labeled the text, or is reading it (holds a live lease on it)."""
+
+
+class Busy(AnnotationError):
+    """The database stayed locked past the busy timeout; nothing was written, so trying again is safe."""
+
+
+def _locks_as_busy(fn):
+    """A lock error ("database is locked") reaches the page as a Busy message, not a traceback.
+
+    Safe to try again: a failed BEGIN or COMMIT rolls the whole transaction back."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            raise Busy("Sieve is busy saving other work and could not save or fetch this in time; "
+                       "nothing was lost, please try again.") from err
+    return wrapper
 
 
 @dataclass
@@ -45,55 +71,80 @@ def _probs(version_path: str) -> np.ndarray:
     return np.load(Path(version_path) / "probs.npy", mmap_mode="r")
 
 
-def _from_queue(source: dict | None, excluded: set[int]) -> tuple[int, float] | None:
-    """First queued text not excluded; `source` is a version or, before any model, an encoder."""
+def _queued(source: dict | None) -> list[tuple[int, float]]:
+    """(example id, score) in queue order; `source` is a version or, before any model, an encoder."""
     if source is None:
-        return None
+        return []
     queue, scores = _queue(source["path"])
-    for example_id, score in zip(queue.tolist(), scores.tolist()):
-        if example_id not in excluded:
-            return example_id, score
+    return list(zip(queue.tolist(), scores.tolist()))
+
+
+CLAIM_CHUNK = 100  # candidates checked per query while claiming
+
+
+def _claim_first(conn, project_id: int, annotator: str, candidates, skip: set[int]) -> tuple[int, float | None] | None:
+    """Lease the first candidate (example id, score) that is free and not in `skip`; call inside the transaction."""
+    candidates = [(i, score) for i, score in candidates if i not in skip]
+    for start in range(0, len(candidates), CLAIM_CHUNK):
+        chunk = candidates[start:start + CLAIM_CHUNK]
+        taken = store.unavailable(conn, project_id, annotator, [i for i, _ in chunk])
+        for example_id, score in chunk:
+            if example_id not in taken and store.lease(conn, project_id, example_id, annotator, LEASE_S):
+                return example_id, score
     return None
 
 
-def _fallback(db, project_id: int, split: str, excluded: set[int]) -> int | None:
-    """Texts not covered by a queue (before embeddings exist, or added since), in a fixed shuffled order."""
-    for (example_id,) in db.conn.execute(
-        "SELECT id FROM examples WHERE project_id = ? AND split = ? ORDER BY (id * 2654435761) % 4294967296",
-        (project_id, split),
-    ):
-        if example_id not in excluded:
-            return example_id
+def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set[int]):
+    """Claim a text no queue covers: the fixed shuffled order, read from a random point round the ring.
+
+    Why a random point: read from the start, every claim would walk over every text labeled
+    from this order before, inside the write lock (tens of ms once thousands are labeled)."""
+    start = random.randrange(1 << 32)
+    for low, high in ((start, 1 << 32), (0, start)):
+        while rows := store.shuffled_examples(conn, project_id, split, low, high, CLAIM_CHUNK):
+            picked = _claim_first(conn, project_id, annotator, [(i, None) for i, _ in rows], skip)
+            if picked is not None:
+                return picked
+            low = rows[-1][1] + 1
     return None
 
 
+@_locks_as_busy
 def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> NextText | None:
     """The next text for this annotator, leased to them; None when nothing is left.
 
-    Pool texts come from the latest version's queue (the strategy's order); eval texts
-    come in a random order the model never influences.
+    A text they were shown and have not answered yet (a live lease) comes back first. Then pool
+    texts come from the latest version's queue (the strategy's order), then any text the queue
+    does not cover; eval texts come in a random order the model never influences. Texts the
+    annotator skipped come back last, the longest-ago skip first.
+    The choice and the lease are one write transaction, so two annotators never get the same
+    text; what can be read before it (the version, its queue file) is read before it.
     """
-    excluded = store.excluded_for(db, project_id, annotator)
     version = store.current_version(db, project_id)
-    queue_source = version or store.latest_encoder(db, project_id)
-    picked = _from_queue(queue_source, excluded) if split == store.POOL else None
-    if picked is not None:
-        example_id, score = picked
-        strategy = version["params"].get("strategy", "model queue") if version else "cold start: kmeans"
-    else:
-        example_id = _fallback(db, project_id, split, excluded)
-        score = None
-        strategy = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
-        if example_id is None:
-            return None
-    return _lease_and_show(db, project_id, annotator, example_id, version, strategy, score)
+    source = version or store.latest_encoder(db, project_id)
+    queued = _queued(source) if split == store.POOL else []
+    queue_why = (version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
+    rest_why = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
+    with _writing(db) as conn:
+        held = store.own_lease(conn, project_id, annotator, split)
+        picked, why = ((held, None), "shown before, not answered yet") if held is not None else (None, None)
+        if picked is None:
+            store.release_leases(conn, project_id, annotator)
+            skipped = store.skipped_by(conn, project_id, annotator, split)
+            picked, why = _claim_first(conn, project_id, annotator, queued, set(skipped)), queue_why
+        if picked is None:
+            picked, why = _claim_shuffled(conn, project_id, annotator, split, set(skipped)), rest_why
+        if picked is None:
+            picked, why = _claim_first(conn, project_id, annotator, [(i, None) for i in skipped], set()), \
+                "skipped earlier: offered again"
+    if picked is None:
+        return None
+    example_id, score = picked
+    return _show(db, project_id, example_id, version, why, score)
 
 
-def _lease_and_show(db, project_id: int, annotator: str, example_id: int, version: dict | None, why: str,
-                    score: float | None) -> NextText:
-    with store.transaction(db) as conn:
-        store.release_leases(conn, project_id, annotator)
-        store.lease(conn, project_id, example_id, annotator, LEASE_S)
+def _show(db, project_id: int, example_id: int, version: dict | None, why: str, score: float | None) -> NextText:
+    """A text already leased to the annotator, with the model's suggestion; reads only."""
     row = store.example(db, example_id)
     shown = NextText(example_id, row["text"], row["meta"], row["split"], why, score,
                      version["id"] if version else None)
@@ -126,13 +177,36 @@ def refresh_suggestion(db, project_id: int, shown: NextText) -> NextText:
     return fresh
 
 
+def _writing(db):
+    """The write transaction of the annotation flow (looked up at call time, so tests can watch it)."""
+    return store.transaction(db)
+
+
+def _ensure_free(conn, project_id: int, example_id: int, annotator: str, next_one: bool = False) -> None:
+    """Refuse a text someone else has: their label is in effect, or they hold a live lease on it.
+
+    Call inside the write transaction that then writes, so nobody can take it in between.
+    The annotator's own label may be replaced (relabel, or label again after undo)."""
+    then = "; here is the next one." if next_one else "."
+    labeled_by = store.label_holder(conn, project_id, example_id)
+    if labeled_by is not None and labeled_by != annotator:
+        raise TextTaken("Someone else labeled this text while you were reading it" + then)
+    leased_by = store.lease_holder(conn, project_id, example_id)
+    if leased_by is not None and leased_by != annotator:
+        raise TextTaken("Someone else is labeling this text now" + then)
+
+
+@_locks_as_busy
 def submit_label(db, project_id: int, example_id: int, annotator: str, label: str, seconds: float | None = None,
                  version_id: int | None = None, strategy: str | None = None, score: float | None = None) -> int:
-    """Append a label and schedule the refits it triggers, in one committed transaction."""
+    """Append a label and schedule the refits it triggers, in one committed transaction.
+
+    Refused (TextTaken) if someone else labeled the text or holds a live lease on it."""
     if label not in store.class_names(db, project_id):
         raise AnnotationError(f"{label!r} is not a class of this project.")
     _check_example(db, project_id, example_id)
-    with store.transaction(db) as conn:
+    with _writing(db) as conn:
+        _ensure_free(conn, project_id, example_id, annotator, next_one=True)
         annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.LABEL, label=label,
                                              seconds=seconds, model_version_id=version_id, strategy=strategy,
                                              score=score)
@@ -141,28 +215,53 @@ def submit_label(db, project_id: int, example_id: int, annotator: str, label: st
     return annotation_id
 
 
+@_locks_as_busy
 def skip(db, project_id: int, example_id: int, annotator: str, seconds: float | None = None) -> int:
+    """Append a skip (the text comes back to this annotator after the rest); same checks as a label."""
     _check_example(db, project_id, example_id)
-    with store.transaction(db) as conn:
+    with _writing(db) as conn:
+        _ensure_free(conn, project_id, example_id, annotator, next_one=True)
         annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.SKIP, seconds=seconds)
         store.release_leases(conn, project_id, annotator)
     return annotation_id
 
 
+@_locks_as_busy
 def undo_last(db, project_id: int, annotator: str) -> int | None:
-    """Revert the annotator's latest label or skip (by appending an undo); returns its example id."""
-    with store.transaction(db) as conn:
+    """Revert the annotator's latest label or skip and lease its text back to them; returns its example id.
+
+    One transaction, so nobody else can be given the text between the undo and the lease.
+    Refused (TextTaken) if someone else is reading or has labeled that text meanwhile."""
+    with _writing(db) as conn:
         last = store.last_undoable(db, project_id, annotator)
         if last is None:
             return None
+        _ensure_free(conn, project_id, last["example_id"], annotator)
         store.add_annotation(conn, project_id, last["example_id"], annotator, store.UNDO, reverts=last["id"])
+        store.release_leases(conn, project_id, annotator)
+        store.lease(conn, project_id, last["example_id"], annotator, LEASE_S)
     return last["example_id"]
 
 
+@_locks_as_busy
+def undo_and_show(db, project_id: int, annotator: str) -> NextText | None:
+    """`undo_last`, then the text it gave back (already leased), for the page to show; None if nothing to undo."""
+    example_id = undo_last(db, project_id, annotator)
+    if example_id is None:
+        return None
+    return _show(db, project_id, example_id, store.current_version(db, project_id), "undo", None)
+
+
+@_locks_as_busy
 def show_example(db, project_id: int, annotator: str, example_id: int, why: str) -> NextText:
-    """A specific text (after undo, or found by keyword search), leased to this annotator."""
+    """A specific text (found by keyword search), leased to this annotator unless someone else has it."""
     _check_example(db, project_id, example_id)
-    return _lease_and_show(db, project_id, annotator, example_id, store.current_version(db, project_id), why, None)
+    version = store.current_version(db, project_id)
+    with _writing(db) as conn:
+        _ensure_free(conn, project_id, example_id, annotator)
+        store.release_leases(conn, project_id, annotator)
+        store.lease(conn, project_id, example_id, annotator, LEASE_S)
+    return _show(db, project_id, example_id, version, why, None)
 
 
 def _check_example(db, project_id: int, example_id: int) -> None:
@@ -209,6 +308,8 @@ REASONS = {
                                          "meanwhile.",
     "keyword search": "You picked this text by keyword.",
     "undo": "You undid this label: label it again.",
+    "shown before, not answered yet": "You were shown this text before and have not answered it yet.",
+    "skipped earlier: offered again": "You skipped this text earlier; everything else is done, so it is back.",
 }
 # Below this confidence a suggestion is noise (the queue holds the texts the model is least sure
 # of) and would only nudge the annotator, so it is not shown.

@@ -13,6 +13,7 @@ TRAIN_NOW_PRIORITY = 5
 
 
 def _last_requested(db, project_id: int, kind: str) -> int:
+    """The newest label watermark a job of this kind was requested for (expression index jobs_watermark)."""
     row = db.conn.execute(
         "SELECT max(json_extract(params, '$.watermark')) FROM jobs WHERE project_id = ? AND kind = ?",
         (project_id, kind),
@@ -23,7 +24,9 @@ def _last_requested(db, project_id: int, kind: str) -> int:
 def schedule_training(db, conn, project_id: int) -> list[str]:
     """Enqueue a head refit every `refit_every` new labels and a full retrain at the project's
     cadence (after every batch when the worker has a GPU). Full retrains are coalesced: while
-    one waits in the queue, new labels join it; while one runs, one more is queued to follow."""
+    one waits in the queue, new labels join it; while one runs, one more is queued to follow.
+
+    Runs inside the label's write transaction, so every query here reads by index and stops early."""
     settings = store.settings(db, project_id)
     watermark = store.max_annotation_id(db, project_id)
     scheduled = []
@@ -32,10 +35,9 @@ def schedule_training(db, conn, project_id: int) -> list[str]:
     for kind, every in cadence:
         if every <= 0:
             continue
-        if store.labels_since(db, project_id, _last_requested(db, project_id, kind)) < every:
+        if store.labels_since(db, project_id, _last_requested(db, project_id, kind), at_most=every) < every:
             continue
-        if kind == store.FULL and any(j["kind"] == store.FULL and j["status"] == store.QUEUED
-                                      for j in store.active_jobs(db, project_id)):
+        if kind == store.FULL and store.has_active_job(db, project_id, store.FULL, statuses=(store.QUEUED,)):
             continue
         store.enqueue(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
         scheduled.append(kind)

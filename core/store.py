@@ -8,6 +8,7 @@ Annotations are append-only: undo and relabel add rows, they never overwrite.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -17,10 +18,15 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: writers then queue on SQLite's busy timeout alone
+    fcntl = None
+
 from core import config
 from core.settings import ProjectSettings
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 15_000
 
 # Annotation actions.
@@ -62,21 +68,55 @@ def _open(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=FULL")  # a label acknowledged is a label on disk
     conn.execute("PRAGMA foreign_keys=ON")
     db = sqlite_utils.Database(conn)
+    db.writer_lock_fd = _writer_lock_fd(path)
     migrate(db)
     return db
 
 
+def _writer_lock_fd(path: str) -> int | None:
+    """A file descriptor of `<database>.writer-lock`, which `transaction()` locks while it writes.
+
+    Why: SQLite's busy handler makes a waiting writer sleep and poll with growing sleeps (up
+    to 100 ms each), so under load a writer can lose the race again and again: with 20
+    annotators some waited seconds, and one hit the busy timeout. A waiter on flock sleeps
+    in the kernel and wakes as soon as the lock is free. The kernel drops the lock when its
+    holder exits, even on kill -9, so a dead process never blocks the others.
+    """
+    if fcntl is None or path == ":memory:" or path.startswith("file:"):
+        return None
+    return os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextmanager
+def _writer_turn(db: sqlite_utils.Database) -> Iterator[None]:
+    fd = getattr(db, "writer_lock_fd", None)
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE so concurrent writers queue on the busy timeout instead of failing mid-way."""
+    """BEGIN IMMEDIATE ... COMMIT, all or nothing; Sieve's writers take turns on the writer lock first.
+
+    Keep the work inside short: every other writer (annotators, the worker) waits for it.
+    Read what can be read before it.
+    """
     conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    with _writer_turn(db):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # also when COMMIT itself failed: nothing of it stays
+                conn.execute("ROLLBACK")
+            raise
 
 
 # ---------------------------------------------------------------- schema
@@ -200,7 +240,18 @@ ALTER TABLE jobs ADD COLUMN result TEXT;
 CREATE INDEX IF NOT EXISTS examples_split ON examples(project_id, split)
 """
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# v4: what runs inside the label and claim transactions reads by index, never a whole table:
+# an annotator's history, annotations since a watermark, a project's newest job watermark,
+# an annotator's leases.
+_SCHEMA_V4 = """
+CREATE INDEX IF NOT EXISTS annotations_project_id ON annotations(project_id, id);
+CREATE INDEX IF NOT EXISTS annotations_annotator ON annotations(project_id, annotator, id);
+CREATE INDEX IF NOT EXISTS jobs_watermark ON jobs(project_id, kind, json_extract(params, '$.watermark'));
+CREATE INDEX IF NOT EXISTS leases_annotator ON leases(project_id, annotator);
+CREATE INDEX IF NOT EXISTS examples_shuffled ON examples(project_id, split, ((id * 2654435761) % 4294967296))
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -450,15 +501,28 @@ def max_annotation_id(db, project_id: int) -> int:
                            (project_id,)).fetchone()[0]
 
 
-def labels_since(db, project_id: int, watermark: int) -> int:
-    """Label annotations added after `watermark` (an annotation id) that are still in effect."""
+def labels_since(db, project_id: int, watermark: int, at_most: int | None = None) -> int:
+    """Label annotations added after `watermark` (an annotation id) that are still in effect.
+
+    Same count as CURRENT_LABELS_SQL's rows newer than the watermark, but it reads only the
+    annotations after it (index on (project_id, id)), and stops at `at_most` when given, so
+    the label transaction that asks "are there `every` new labels yet?" stays short.
+    """
     return db.conn.execute(
-        f"SELECT count(*) FROM ({CURRENT_LABELS_SQL}) WHERE annotation_id > ?", (project_id, watermark)
+        """SELECT count(*) FROM (
+               SELECT 1 FROM annotations a
+               WHERE a.project_id = ? AND a.id > ? AND a.action = 'label'
+                 AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+                 AND NOT EXISTS (SELECT 1 FROM annotations b WHERE b.project_id = a.project_id
+                                   AND b.example_id = a.example_id AND b.action = 'label' AND b.id > a.id
+                                   AND NOT EXISTS (SELECT 1 FROM annotations v WHERE v.reverts = b.id))
+               LIMIT ?)""",
+        (project_id, watermark, -1 if at_most is None else at_most),
     ).fetchone()[0]
 
 
 def last_undoable(db, project_id: int, annotator: str) -> dict | None:
-    """The annotator's latest label or skip that has not been undone."""
+    """The annotator's latest label or skip that has not been undone (index on (project_id, annotator, id))."""
     return _one(
         db,
         """SELECT * FROM annotations a WHERE a.project_id = ? AND a.annotator = ? AND a.action IN ('label', 'skip')
@@ -472,26 +536,97 @@ def annotations(db, project_id: int) -> list[dict]:
     return _rows(db, "SELECT * FROM annotations WHERE project_id = ? ORDER BY id", (project_id,))
 
 
-def excluded_for(db, project_id: int, annotator: str) -> set[int]:
-    """Examples an annotator should not be shown: labeled, skipped by them, or leased to someone else."""
-    t = now()
-    rows = db.conn.execute(
-        f"""SELECT example_id FROM ({CURRENT_LABELS_SQL})
-            UNION SELECT a.example_id FROM annotations a WHERE a.project_id = ? AND a.annotator = ? AND a.action = 'skip'
-                   AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
-            UNION SELECT example_id FROM leases WHERE project_id = ? AND annotator != ? AND expires_at > ?""",
-        (project_id, project_id, annotator, project_id, annotator, t),
+def label_holder(conn: sqlite3.Connection, project_id: int, example_id: int) -> str | None:
+    """The annotator whose label of this example is in effect, None if it has none."""
+    row = conn.execute(
+        """SELECT annotator FROM annotations a WHERE a.project_id = ? AND a.example_id = ? AND a.action = 'label'
+             AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+           ORDER BY a.id DESC LIMIT 1""",
+        (project_id, example_id),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def lease_holder(conn: sqlite3.Connection, project_id: int, example_id: int) -> str | None:
+    """Who holds a live (unexpired) lease on this example, None if nobody."""
+    row = conn.execute("SELECT annotator FROM leases WHERE project_id = ? AND example_id = ? AND expires_at > ?",
+                       (project_id, example_id, now())).fetchone()
+    return row[0] if row else None
+
+
+def unavailable(conn: sqlite3.Connection, project_id: int, annotator: str, example_ids: list[int]) -> set[int]:
+    """Of these examples (at most ~400), those nobody may be given: labeled, or leased live to someone else.
+
+    Point look-ups by index, so a claim inside the write transaction costs well under a millisecond.
+    """
+    marks = ",".join("?" * len(example_ids))
+    rows = conn.execute(
+        f"""SELECT a.example_id FROM annotations a
+            WHERE a.project_id = ? AND a.example_id IN ({marks}) AND a.action = 'label'
+              AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+            UNION SELECT example_id FROM leases
+            WHERE project_id = ? AND example_id IN ({marks}) AND annotator != ? AND expires_at > ?""",
+        (project_id, *example_ids, project_id, *example_ids, annotator, now()),
     )
     return {r[0] for r in rows}
 
 
-def lease(conn: sqlite3.Connection, project_id: int, example_id: int, annotator: str, seconds: float) -> None:
-    conn.execute(
+def skipped_by(conn: sqlite3.Connection, project_id: int, annotator: str, split: str) -> list[int]:
+    """Examples of this split the annotator skipped (skip not undone), the longest-ago skip first."""
+    rows = conn.execute(
+        # Read the annotator's own rows (by index), not every annotation of the project: without
+        # statistics the planner prefers annotations_project for the GROUP BY.
+        """SELECT a.example_id, max(a.id) AS last_skip
+           FROM annotations a INDEXED BY annotations_annotator CROSS JOIN examples e ON e.id = a.example_id
+           WHERE a.project_id = ? AND a.annotator = ? AND a.action = 'skip' AND e.split = ?
+             AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+           GROUP BY a.example_id ORDER BY last_skip""",
+        (project_id, annotator, split),
+    )
+    return [r[0] for r in rows]
+
+
+# A fixed shuffled order of a project's texts (a bijection of the id, so keys are unique), for
+# texts no queue covers; the expression index examples_shuffled reads it in order from any point.
+SHUFFLE_KEY = "((id * 2654435761) % 4294967296)"
+
+
+def shuffled_examples(conn: sqlite3.Connection, project_id: int, split: str, from_key: int, to_key: int,
+                      limit: int) -> list[tuple[int, int]]:
+    """(example id, shuffle key) with from_key <= key < to_key, in shuffled order, at most `limit`."""
+    return conn.execute(
+        f"""SELECT id, {SHUFFLE_KEY} FROM examples WHERE project_id = ? AND split = ?
+              AND {SHUFFLE_KEY} >= ? AND {SHUFFLE_KEY} < ? ORDER BY {SHUFFLE_KEY} LIMIT ?""",
+        (project_id, split, from_key, to_key, limit)).fetchall()
+
+
+def own_lease(conn: sqlite3.Connection, project_id: int, annotator: str, split: str) -> int | None:
+    """The unlabeled text of this split the annotator holds a live lease on (shown, not yet answered)."""
+    row = conn.execute(
+        """SELECT l.example_id FROM leases l JOIN examples e ON e.id = l.example_id
+           WHERE l.project_id = ? AND l.annotator = ? AND l.expires_at > ? AND e.split = ?
+             AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.project_id = l.project_id
+                               AND a.example_id = l.example_id AND a.action = 'label'
+                               AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id))
+           LIMIT 1""", (project_id, annotator, now(), split)).fetchone()
+    return row[0] if row else None
+
+
+def lease(conn: sqlite3.Connection, project_id: int, example_id: int, annotator: str, seconds: float) -> bool:
+    """Lease an example to an annotator; True if it is now theirs.
+
+    A live lease of someone else is never taken over (they are reading the text); an expired
+    one is, and the annotator's own lease is renewed. Call inside `transaction()`.
+    """
+    t = now()
+    cur = conn.execute(
         """INSERT INTO leases (project_id, example_id, annotator, expires_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (project_id, example_id) DO UPDATE SET annotator = excluded.annotator,
-               expires_at = excluded.expires_at""",
-        (project_id, example_id, annotator, now() + seconds),
+               expires_at = excluded.expires_at
+           WHERE leases.annotator = excluded.annotator OR leases.expires_at <= ?""",
+        (project_id, example_id, annotator, t + seconds, t),
     )
+    return cur.rowcount > 0
 
 
 def release_leases(conn: sqlite3.Connection, project_id: int, annotator: str) -> None:
@@ -544,6 +679,14 @@ def job(db, job_id: int) -> dict | None:
 def jobs(db, project_id: int, limit: int = 50) -> list[dict]:
     return [_decode(r, "params", "result") for r in
             _rows(db, "SELECT * FROM jobs WHERE project_id = ? ORDER BY id DESC LIMIT ?", (project_id, limit))]
+
+
+def has_active_job(db, project_id: int, kind: str, statuses: tuple[str, ...] = (QUEUED, RUNNING)) -> bool:
+    """Whether a job of this kind is in one of `statuses` for the project (by index, for the label transaction)."""
+    marks = ",".join("?" * len(statuses))
+    return db.conn.execute(
+        f"SELECT 1 FROM jobs WHERE project_id = ? AND kind = ? AND status IN ({marks}) LIMIT 1",
+        (project_id, kind, *statuses)).fetchone() is not None
 
 
 def active_jobs(db, project_id: int) -> list[dict]:

@@ -17,9 +17,20 @@ version_key = f"served_version:{project_id}"
 
 
 def advance() -> None:
-    split = annotate.choose_split(db, project_id, annotator)
-    st.session_state[state_key] = annotate.next_text(db, project_id, annotator, split)
+    try:
+        split = annotate.choose_split(db, project_id, annotator)
+        st.session_state[state_key] = annotate.next_text(db, project_id, annotator, split)
+    except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
+        st.session_state.flash = ("error", str(err))
+        return
     st.session_state.shown_at = time.time()
+
+
+def refused(err: annotate.AnnotationError) -> None:
+    """Show why a label or skip was refused; if someone else has the text, move on to the next one."""
+    st.session_state.flash = ("error", str(err))
+    if isinstance(err, annotate.TextTaken):
+        advance()
 
 
 def on_label(label: str) -> None:
@@ -29,7 +40,7 @@ def on_label(label: str) -> None:
                               seconds=time.time() - st.session_state.get("shown_at", time.time()),
                               version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
     except annotate.AnnotationError as err:
-        st.session_state.flash = ("error", str(err))
+        refused(err)
         return
     st.session_state.flash = ("saved", f"Saved “{label}”.")
     advance()
@@ -37,29 +48,45 @@ def on_label(label: str) -> None:
 
 def on_skip() -> None:
     shown = st.session_state[state_key]
-    annotate.skip(db, project_id, shown.example_id, annotator,
-                  seconds=time.time() - st.session_state.get("shown_at", time.time()))
+    try:
+        annotate.skip(db, project_id, shown.example_id, annotator,
+                      seconds=time.time() - st.session_state.get("shown_at", time.time()))
+    except annotate.AnnotationError as err:
+        refused(err)
+        return
     st.session_state.flash = ("saved", "Skipped: it comes back after the rest.")
     advance()
 
 
 def on_undo() -> None:
-    example_id = annotate.undo_last(db, project_id, annotator)
-    if example_id is None:
+    try:
+        again = annotate.undo_and_show(db, project_id, annotator)  # undo and re-lease: one transaction
+    except annotate.AnnotationError as err:
+        st.session_state.flash = ("error", str(err))
+        return
+    if again is None:
         st.session_state.flash = ("error", "Nothing to undo.")
         return
-    st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "undo")
+    st.session_state[state_key] = again
     st.session_state.shown_at = time.time()
     st.session_state.flash = ("saved", "Undone: label it again.")
 
 
 def on_pick(example_id: int) -> None:
-    st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "keyword search")
+    try:
+        st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "keyword search")
+    except annotate.AnnotationError as err:
+        st.session_state.flash = ("error", str(err))
+        return
     st.session_state.shown_at = time.time()
 
 
 if state_key not in st.session_state:
     advance()
+if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
+    st.error(ui.plain(st.session_state.pop("flash", (None, "Could not pick a text."))[1]))
+    st.button("Try again")
+    st.stop()
 shown = st.session_state[state_key]
 if shown is not None:  # a version published since the text was shown brings its own suggestion
     shown = st.session_state[state_key] = annotate.refresh_suggestion(db, project_id, shown)
@@ -72,7 +99,7 @@ if project["guidelines"]:
 
 kind, message = st.session_state.pop("flash", (None, None))
 if kind == "error":
-    st.error(message)
+    st.error(ui.plain(message))
 elif kind == "saved":
     st.toast(ui.plain(message))
 

@@ -269,3 +269,43 @@ def test_name_and_project_come_back_from_the_url(app, db, monkeypatch):
     fresh.query_params["project"] = str(pid)
     fresh.run()
     assert fresh.session_state["annotator"] == "bob" and fresh.session_state["project_id"] == pid
+
+
+def test_text_labeled_by_someone_else_meanwhile_is_refused_and_the_next_one_shown(app, db):
+    at, pid = app
+    from core import annotate
+
+    first = shown_text(at)
+    example_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if t == first)
+    db.conn.execute("UPDATE leases SET expires_at = 0")  # alice's hold on it ran out while she read
+    annotate.submit_label(db, pid, example_id, "bob", CLASSES[1])
+    class_id = store.classes(db, pid)[0]["id"]
+    at.button(key=f"label_{class_id}").click().run()
+    assert not at.exception
+    assert "Someone else labeled this text" in at.error[0].value
+    assert shown_text(at) != first  # moved on to the next text
+    assert [(r["annotator"], r["label"]) for r in store.current_labels(db, pid)] == [("bob", CLASSES[1])]
+
+
+def test_a_locked_database_shows_a_try_again_message(app, db, monkeypatch):
+    import sqlite3
+
+    at, pid = app
+    first = shown_text(at)
+
+    def locked(_db):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "transaction", locked)
+    class_id = store.classes(db, pid)[0]["id"]
+    at.button(key=f"label_{class_id}").click().run()
+    assert not at.exception
+    assert "try again" in at.error[0].value
+    next(b for b in at.button if b.label.startswith("Skip")).click().run()
+    assert not at.exception and "try again" in at.error[0].value
+    next(b for b in at.button if b.label.startswith("Undo")).click().run()
+    assert not at.exception and "try again" in at.error[0].value
+    assert shown_text(at) == first and store.annotations(db, pid) == []
+    monkeypatch.undo()
+    at.button(key=f"label_{class_id}").click().run()  # the lock is gone: the same text is saved
+    assert not at.exception and len(store.current_labels(db, pid)) == 1

@@ -159,3 +159,247 @@ def test_rename_and_delete_a_project(db):
     for table in ("examples", "annotations", "leases", "jobs", "classes"):
         assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+# ---------------------------------------------------------------- leases and claims under concurrency
+
+
+def lease_rows(db, pid):
+    return {r["example_id"]: r["annotator"] for r in db.query("SELECT * FROM leases WHERE project_id = ?", (pid,))}
+
+
+def test_lease_never_takes_over_a_live_lease_but_takes_an_expired_one(db):
+    pid = make_project(db)
+    example_id = store.example_ids(db, pid)[0]
+    with store.transaction(db) as conn:
+        assert store.lease(conn, pid, example_id, "alice", 600)
+        assert not store.lease(conn, pid, example_id, "bob", 600)  # alice is still reading it
+        assert store.lease(conn, pid, example_id, "alice", 600)  # renewing her own lease is fine
+    assert lease_rows(db, pid) == {example_id: "alice"}
+    with store.transaction(db) as conn:
+        conn.execute("UPDATE leases SET expires_at = ? WHERE example_id = ?", (store.now() - 1, example_id))
+        assert store.lease(conn, pid, example_id, "bob", 600)  # alice's lease expired: bob may take it
+    assert lease_rows(db, pid) == {example_id: "bob"}
+
+
+def test_next_text_claims_atomically_when_another_annotator_claims_in_between(db, monkeypatch):
+    """Bob claims a text after Alice's next_text started but before its transaction: they must still differ."""
+    pid = make_project(db)
+    real_transaction = store.transaction
+    bob_got = []
+
+    def bob_claims_first(conn_db):
+        if not bob_got:
+            bob_got.append(None)
+            worker = threading.Thread(target=lambda: bob_got.append(annotate.next_text(store.connect(), pid, "bob")))
+            worker.start()
+            worker.join()
+        return real_transaction(conn_db)
+
+    monkeypatch.setattr(store, "transaction", bob_claims_first)
+    alice = annotate.next_text(db, pid, "alice")
+    bob = bob_got[1]
+    assert alice.example_id != bob.example_id
+    assert lease_rows(db, pid) == {alice.example_id: "alice", bob.example_id: "bob"}
+
+
+def test_label_refused_when_someone_else_labeled_the_text(db):
+    pid = make_project(db)
+    example_id = store.example_ids(db, pid)[0]
+    first = annotate.submit_label(db, pid, example_id, "alice", "yes")
+    with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
+        annotate.submit_label(db, pid, example_id, "bob", "no")
+    with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
+        annotate.skip(db, pid, example_id, "bob")
+    assert [(r["annotator"], r["label"], r["annotation_id"]) for r in store.current_labels(db, pid)] == \
+        [("alice", "yes", first)]
+    assert len(store.annotations(db, pid)) == 1
+
+
+def test_label_refused_while_another_annotator_holds_the_lease(db):
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    with pytest.raises(annotate.AnnotationError, match="Someone else"):
+        annotate.submit_label(db, pid, shown.example_id, "bob", "no")
+    with pytest.raises(annotate.AnnotationError, match="Someone else"):
+        annotate.skip(db, pid, shown.example_id, "bob")
+    assert store.annotations(db, pid) == []
+    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")  # the lease holder may label it
+    assert [r["annotator"] for r in store.current_labels(db, pid)] == ["alice"]
+
+
+def test_label_allowed_after_the_other_lease_expired(db):
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    db.conn.execute("UPDATE leases SET expires_at = ?", (store.now() - 1,))
+    annotate.submit_label(db, pid, shown.example_id, "bob", "no")
+    with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
+        annotate.submit_label(db, pid, shown.example_id, "alice", "yes")  # too late: bob's label stands
+    assert [(r["annotator"], r["label"]) for r in store.current_labels(db, pid)] == [("bob", "no")]
+
+
+def test_undo_releases_the_text_back_to_its_annotator_only(db):
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")
+    again = annotate.undo_and_show(db, pid, "alice")
+    assert again.example_id == shown.example_id and again.text == shown.text and again.strategy == "undo"
+    assert lease_rows(db, pid)[shown.example_id] == "alice"  # leased in the undo's own transaction
+    assert annotate.next_text(db, pid, "bob").example_id != shown.example_id
+    annotate.submit_label(db, pid, shown.example_id, "alice", "no")  # alice labels it again
+    assert [(r["annotator"], r["label"]) for r in store.current_labels(db, pid)] == [("alice", "no")]
+
+
+def test_undo_last_leases_the_text_in_the_same_transaction(db):
+    pid = make_project(db)
+    example_id = store.example_ids(db, pid)[0]
+    annotate.submit_label(db, pid, example_id, "alice", "yes")
+    assert annotate.undo_last(db, pid, "alice") == example_id
+    assert lease_rows(db, pid) == {example_id: "alice"}
+
+
+def test_undo_of_a_skip_is_refused_while_someone_else_reads_the_text(db):
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    annotate.skip(db, pid, shown.example_id, "alice")
+    db.conn.execute("DELETE FROM leases")
+    with store.transaction(db) as conn:
+        store.lease(conn, pid, shown.example_id, "bob", 600)
+    with pytest.raises(annotate.AnnotationError, match="Someone else"):
+        annotate.undo_and_show(db, pid, "alice")
+    assert [r["action"] for r in store.annotations(db, pid)] == ["skip"]  # nothing undone
+    assert lease_rows(db, pid) == {shown.example_id: "bob"}
+
+
+def test_show_example_refuses_a_text_someone_else_is_reading(db):
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    with pytest.raises(annotate.AnnotationError, match="Someone else"):
+        annotate.show_example(db, pid, "bob", shown.example_id, "keyword search")
+    assert lease_rows(db, pid) == {shown.example_id: "alice"}
+
+
+def test_skipped_texts_come_back_after_the_rest_oldest_skip_first(db):
+    pid = make_project(db)
+    order = []
+    for _ in range(3):
+        shown = annotate.next_text(db, pid, "alice")
+        order.append(shown.example_id)
+        annotate.skip(db, pid, shown.example_id, "alice")
+    assert len(set(order)) == 3  # unskipped texts first
+    again = annotate.next_text(db, pid, "alice")
+    assert again is not None and again.example_id == order[0]
+    annotate.skip(db, pid, again.example_id, "alice")  # skipped again: it goes to the back
+    assert annotate.next_text(db, pid, "alice").example_id == order[1]
+    annotate.submit_label(db, pid, order[1], "alice", "yes")
+    assert annotate.next_text(db, pid, "alice").example_id == order[2]
+    annotate.submit_label(db, pid, order[2], "alice", "yes")
+    assert annotate.next_text(db, pid, "alice").example_id == order[0]
+    annotate.submit_label(db, pid, order[0], "alice", "no")
+    assert annotate.next_text(db, pid, "alice") is None
+
+
+def test_skipped_texts_of_one_annotator_are_offered_to_others_first(db):
+    pid = make_project(db, texts=("only text",))
+    shown = annotate.next_text(db, pid, "alice")
+    annotate.skip(db, pid, shown.example_id, "alice")
+    assert annotate.next_text(db, pid, "bob").example_id == shown.example_id
+    assert annotate.next_text(db, pid, "alice") is None  # bob is reading it now
+
+
+# ---------------------------------------------------------------- lock waits stay short
+
+
+def work_inside_write_transactions(db, action) -> int:
+    """SQLite VM instructions (in thousands) run between BEGIN IMMEDIATE and COMMIT while `action` runs.
+
+    That is the time other writers wait, measured without a clock (stable on a busy machine)."""
+    inside, steps = [False], [0]
+
+    def trace(sql):
+        if sql.startswith("BEGIN IMMEDIATE"):
+            inside[0] = True
+        elif sql in ("COMMIT", "ROLLBACK"):
+            inside[0] = False
+
+    def count():
+        steps[0] += inside[0]
+        return 0
+
+    db.conn.set_trace_callback(trace)
+    db.conn.set_progress_handler(count, 1000)
+    try:
+        action()
+    finally:
+        db.conn.set_trace_callback(None)
+        db.conn.set_progress_handler(None, 0)
+    return steps[0]
+
+
+def labeling_work(db, n_history: int) -> int:
+    """Write-transaction work of one next_text + submit_label + skip + undo in a project with `n_history`
+    earlier labels (by others) and the refit jobs they triggered."""
+    pid = make_project(db, texts=[f"text number {i}" for i in range(n_history + 20)])
+    ids = store.example_ids(db, pid)
+    with store.transaction(db) as conn:
+        for i, example_id in enumerate(ids[:n_history]):
+            store.add_annotation(conn, pid, example_id, f"ann{i % 7}", store.LABEL, label="yes")
+            if i % 5 == 4:
+                store.enqueue(conn, pid, store.HEAD, {"watermark": i})
+
+    def label_skip_undo():
+        shown = annotate.next_text(db, pid, "alice")
+        annotate.submit_label(db, pid, shown.example_id, "alice", "no")
+        shown = annotate.next_text(db, pid, "alice")
+        annotate.skip(db, pid, shown.example_id, "alice")
+        annotate.undo_last(db, pid, "alice")
+
+    return work_inside_write_transactions(db, label_skip_undo)
+
+
+def test_write_transactions_do_not_grow_with_the_history(tmp_path, monkeypatch):
+    """Every annotator waits for the others' write transactions, so their work must not scan the
+    project's annotations or jobs: 3000 earlier labels may cost little more than 30."""
+    work = {}
+    for n in (30, 3000):
+        monkeypatch.setenv("SIEVE_DATA_DIR", str(tmp_path / str(n)))
+        work[n] = labeling_work(store.connect(), n)
+    assert work[3000] <= 2 * work[30] + 20, work
+
+
+def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypatch):
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 50)
+    db = store.connect()
+    pid = make_project(db)
+    shown = annotate.next_text(db, pid, "alice")
+    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")
+    other = sqlite3.connect(str(data_dir / "sieve.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # someone outside Sieve's own transactions holds the write lock
+    try:
+        for call in (lambda: annotate.next_text(db, pid, "alice"),
+                     lambda: annotate.submit_label(db, pid, shown.example_id, "alice", "no"),
+                     lambda: annotate.skip(db, pid, shown.example_id, "alice"),
+                     lambda: annotate.undo_last(db, pid, "alice"),
+                     lambda: annotate.show_example(db, pid, "alice", shown.example_id, "search")):
+            with pytest.raises(annotate.AnnotationError, match="try again"):
+                call()
+    finally:
+        other.execute("ROLLBACK")
+    assert annotate.undo_last(db, pid, "alice") == shown.example_id  # and it works again once the lock is free
+
+
+def claim_work_after_labeling(db, n_labeled: int) -> int:
+    """Write-transaction work of 20 claims (by new annotators) after `n_labeled` texts were labeled
+    through next_text, before any embedding: they all came from the same shuffled order."""
+    pid = make_project(db, texts=[f"text number {i}" for i in range(1000)])
+    for _ in range(n_labeled):
+        annotate.submit_label(db, pid, annotate.next_text(db, pid, "ann").example_id, "ann", "yes")
+    return work_inside_write_transactions(db, lambda: [annotate.next_text(db, pid, f"new{i}") for i in range(20)])
+
+
+def test_claims_outside_the_queue_do_not_walk_over_labeled_texts(tmp_path, monkeypatch):
+    work = {}
+    for n in (30, 600):
+        monkeypatch.setenv("SIEVE_DATA_DIR", str(tmp_path / str(n)))
+        work[n] = claim_work_after_labeling(store.connect(), n)
+    assert work[600] <= 2 * work[30] + 20, work
