@@ -105,12 +105,13 @@ with create:
                                                    "the background; you can start labeling now (Annotate).")
                 st.rerun()  # the sidebar and the table show the new project at once
 
+selected = store.project(db, st.session_state["project_id"]) if st.session_state.get("project_id") else None
+
 with add:
-    project_id = st.session_state.get("project_id")
-    if project_id is None:
+    if selected is None:
         st.info("Create a project first.")
     else:
-        project = store.project(db, project_id)
+        project, project_id = selected, selected["id"]
         more = st.file_uploader(f"More texts for {ui.plain(project['name'])}",
                                 type=sorted({k.lstrip(".") for k in io.FORMATS}), key="add_upload")
         if more is not None:
@@ -129,11 +130,10 @@ with add:
                     st.success(f"Added {plan.summary()}.")
 
 with manage:
-    project_id = st.session_state.get("project_id")
-    if project_id is None:
+    if selected is None:
         st.info("Create a project first.")
     else:
-        project = store.project(db, project_id)
+        project, project_id = selected, selected["id"]
         new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
         if st.button("Rename") and new_name.strip() != project["name"]:
             try:

@@ -1,5 +1,6 @@
 import os
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,16 @@ def dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0
     if n is not None and n < len(frame):
         frame = frame.sample(n=n, random_state=seed).reset_index(drop=True)
     return frame
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.2):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def run_queued(db, kinds: tuple[str, ...]) -> None:

@@ -4,26 +4,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from core import annotate, io, store
-from tests.conftest import ROOT, TREC_CLASSES, dataset
+from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
 
 pytestmark = pytest.mark.integration
 PROBE = Path(__file__).with_name("footprint_probe.py")
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def run_probe(data_dir: Path, extra_code: str = "") -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from core import annotate, config, io, scheduling, store
 from core.settings import ProjectSettings
-from tests.conftest import ROOT, TREC_CLASSES, dataset
+from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -21,14 +21,6 @@ def start_worker(data_dir, stale_s="3"):
                             stdout=open(data_dir / "worker-test.log", "ab"), stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_background_refit_and_kill_mid_retrain(db, data_dir):

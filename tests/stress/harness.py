@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core import io, store
+from tests.conftest import wait_for  # noqa: F401 (the stress tests and bench/concurrency.py use it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
@@ -51,14 +52,6 @@ def start_worker(data_dir: Path) -> subprocess.Popen:
                             stdout=open(data_dir / "worker.log", "ab"), stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def annotator_command(name: str, labels: int, seed: int, *extra: str) -> list[str]:
