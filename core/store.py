@@ -29,10 +29,11 @@ LABEL, SKIP, UNDO = "label", "skip", "undo"
 POOL, EVAL = "pool", "eval"
 # Job kinds and states.
 EMBED, HEAD, FULL, EXPORT = "embed", "head", "full", "export"
+PREDICT = "predict"  # a version's predictions on an uploaded file (core.predict)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 # Each lane is a thread of the worker, so work of one kind never waits behind another:
 # head refits take milliseconds, embedding and exports seconds, full retrains minutes.
-LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT), "slow": (FULL,)}
+LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT, PREDICT), "slow": (FULL,)}
 
 
 def now() -> float:
