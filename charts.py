@@ -32,12 +32,14 @@ def per_class_bars(rows: list[dict]) -> alt.Chart:
     data = pd.DataFrame(rows).melt(id_vars=["class", "support"], value_vars=["precision", "recall", "f1"],
                                    var_name="figure", value_name="value")
     data["figure"] = data["figure"].replace({"f1": "F1"})
+    order = ["precision", "recall", "F1"]
     return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("class:N", title=None, sort=None), yOffset=alt.YOffset("figure:N", sort=["precision", "recall", "F1"]),
-        x=alt.X("value:Q", title="on the eval sample", scale=PERCENT),
-        color=alt.Color("figure:N", title=None, sort=["precision", "recall", "F1"], legend=alt.Legend(orient="top")),
+        x=alt.X("class:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("figure:N", sort=order),
+        y=alt.Y("value:Q", title="on the eval sample", scale=PERCENT),
+        color=alt.Color("figure:N", title=None, sort=order, legend=alt.Legend(orient="top")),
         tooltip=["class", "figure", alt.Tooltip("value:Q", format=".2f"), alt.Tooltip("support:Q", title="eval texts")],
-    ).properties(height=max(160, 60 * data["class"].nunique()))
+    ).properties(height=260)
 
 
 def confusion_heatmap(rows: list[dict], names: list[str]) -> alt.Chart:
@@ -70,12 +72,12 @@ def compare_f1(rows: list[dict]) -> alt.Chart:
     """Per-class F1 of two versions side by side."""
     data = pd.DataFrame(rows)
     return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("class:N", title=None, sort=None), yOffset="version:N",
-        x=alt.X("f1:Q", title="F1 on the same eval texts", scale=PERCENT),
+        x=alt.X("class:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)), xOffset="version:N",
+        y=alt.Y("f1:Q", title="F1 on the same eval texts", scale=PERCENT),
         color=alt.Color("version:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=["version", "class", alt.Tooltip("f1:Q", format=".2f"), alt.Tooltip("precision:Q", format=".2f"),
                  alt.Tooltip("recall:Q", format=".2f"), "support"],
-    ).properties(height=max(160, 50 * data["class"].nunique()))
+    ).properties(height=260)
 
 
 def cross_validated(rows: list[dict]) -> alt.Chart:

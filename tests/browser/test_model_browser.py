@@ -85,10 +85,10 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     seed(data_dir)
     app = app_factory(data_dir)
     gold = dict(zip(reviews()["text"], reviews()["label"]))
+    harness.goto(page, app.url)  # the app starts its worker
     wait_for(lambda: versions(app), 240, "the first version (embedding and a head refit)")
 
     # Annotate with the keyboard until a second version is published.
-    harness.goto(page, app.url)
     harness.open_page(page, "Annotate")
     label_some(page, gold, 5)
     wait_for(lambda: len(versions(app)) >= 2, 120, "a second version")
