@@ -50,8 +50,9 @@ if not versions:
 served = store.current_version(db, project_id)
 pinned = store.pin(db, project_id)
 names = store.class_names(db, project_id)
+banner = st.container()  # always there, so the tabs below keep their place (and the open tab) on every rerun
 if pinned:
-    st.warning(f"Version {pinned['number']} is pinned by {ui.plain(pinned['pinned_by'])}: annotators get its queue "
+    banner.warning(f"Version {pinned['number']} is pinned by {ui.plain(pinned['pinned_by'])}: annotators get its queue "
                "and exports take it, while newer versions keep training. Unpin under Versions to follow the newest.",
                icon=":material/push_pin:")
 

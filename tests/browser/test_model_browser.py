@@ -107,7 +107,7 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     harness.wait_idle(page)
     harness.choose(page, "Version to serve and export", "1")
     page.get_by_role("button", name="Pin this version").click()
-    page.get_by_text("Version 1 is pinned by annotator").wait_for()
+    page.get_by_text("Version 1 is pinned by annotator").wait_for()  # fails if the click was lost
     harness.wait_idle(page)
     with project_db(app) as conn:
         v1_path = conn.execute("SELECT path FROM model_versions WHERE number = 1").fetchone()[0]
@@ -165,9 +165,14 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     assert predicted["predicted"].tolist() == json.loads(result.stdout.strip().splitlines()[-1])
 
     # Unpin: labeling follows the newest version again.
+    def pin_row():
+        with project_db(app) as conn:
+            return conn.execute("SELECT version_id FROM version_pins ORDER BY id DESC").fetchone()[0]
+
     page.get_by_role("tab", name="Versions").click()
     harness.wait_idle(page)
     page.get_by_role("button", name="Unpin: follow the newest").click()
+    wait_for(lambda: pin_row() is None, 30, "the unpin")
     harness.wait_idle(page)
     harness.open_page(page, "Annotate")
     label_some(page, gold, 1)
