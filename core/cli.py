@@ -1,4 +1,4 @@
-"""Command line: python -m core {worker,import,export,export-model,simulate}."""
+"""Command line: python -m core {worker,import,export,export-model,predict,simulate}."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from core import store
 
@@ -58,6 +60,14 @@ def cmd_export(args) -> None:
     from core import io
 
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower() or "csv"
+    if fmt == "hf-datasets":
+        from core import hf_datasets
+
+        db = store.connect()
+        project = _project(db, args.project)
+        hf_datasets.save(db, project["id"], Path(args.out))
+        print(f"wrote {store.label_count(db, project['id'])} labels to {args.out} (datasets.load_from_disk)")
+        return
     if fmt not in io.EXPORT_FORMATS:  # checked before anything is read or written
         print(f"error: unknown export format {fmt!r} (from --out {args.out}); use --format or an --out ending in "
               f"one of {', '.join(io.EXPORT_FORMATS)}", file=sys.stderr)
@@ -73,13 +83,50 @@ def cmd_export_model(args) -> None:
 
     db = store.connect()
     project = _project(db, args.project)
-    versions = store.versions(db, project["id"])
-    if args.version is not None:
-        versions = [v for v in versions if v["number"] == args.version]
-    if not versions:
+    version = _version(db, project, args.version)
+    out = model_export.export_model(db, version["id"], Path(args.out))
+    print(f"wrote version {version['number']} to {out}")
+
+
+def _version(db, project: dict, number: int | None) -> dict:
+    """Version `number`, or the one served (the pinned one, else the newest)."""
+    if number is None:
+        version = store.current_version(db, project["id"])
+    else:
+        version = next((v for v in store.versions(db, project["id"]) if v["number"] == number), None)
+    if version is None:
         sys.exit("error: no such model version (train one first)")
-    out = model_export.export_model(db, versions[-1]["id"], Path(args.out))
-    print(f"wrote version {versions[-1]['number']} to {out}")
+    return version
+
+
+def cmd_predict(args) -> None:
+    import time
+
+    from core import io, predict
+
+    db = store.connect()
+    project = _project(db, args.project)
+    version = _version(db, project, args.version)
+    fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
+    if fmt not in predict.FORMATS:
+        sys.exit(f"error: unknown output format {fmt!r}; use --format or an --out ending in .csv or .parquet")
+    try:
+        texts = predict.texts_of(io.read_table(args.file), args.text_column)
+    except (io.ImportFailed, predict.PredictFailed) as err:
+        sys.exit(f"error: {err}")
+    except OSError as err:
+        sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
+    started = time.perf_counter()
+    scorer = predict.scorer(db, version)
+    loaded = time.perf_counter()
+    probs = np.concatenate([scorer(texts[i:i + predict.CHUNK]) for i in range(0, len(texts), predict.CHUNK)]) \
+        if texts else np.zeros((0, len(store.class_names(db, project["id"]))))
+    done = time.perf_counter()
+    frame = predict.predictions_frame(texts, probs, store.class_names(db, project["id"]))
+    Path(args.out).write_bytes(predict.to_bytes(frame, fmt))
+    print(f"predicted {len(texts):,} texts with version {version['number']} in {done - loaded:.2f} s "
+          f"({len(texts) / max(done - loaded, 1e-9):,.0f} texts/s; loading the model took {loaded - started:.1f} s); "
+          f"wrote {args.out}")
 
 
 def family_arguments(args):
@@ -161,14 +208,24 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export labels")
     p.add_argument("--project", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--format", choices=["csv", "jsonl", "parquet"])
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf-datasets"],
+                   help="hf-datasets: a Hugging Face datasets directory at --out (datasets.load_from_disk)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("export-model", help="export a model version as a SetFit directory")
     p.add_argument("--project", required=True)
-    p.add_argument("--version", type=int, help="version number (default: the latest)")
+    p.add_argument("--version", type=int, help="version number (default: the one served: pinned, else the newest)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export_model)
+
+    p = sub.add_parser("predict", help="predict the classes of a file's texts with a model version")
+    p.add_argument("file", help="CSV, TSV, JSONL, JSON, Parquet or TXT, read as an import reads it")
+    p.add_argument("--project", required=True)
+    p.add_argument("--version", type=int, help="version number (default: the one served: pinned, else the newest)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
+    p.add_argument("--format", choices=["csv", "parquet"])
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
     p.add_argument("--train", required=True)

@@ -6,7 +6,11 @@ the model chose as hardest, so they run low.
 """
 from __future__ import annotations
 
-from core import classifiers
+import time
+
+import numpy as np
+
+from core import classifiers, store
 
 EVAL_SERIES = {"eval_accuracy": "accuracy", "eval_macro_f1": "macro-F1"}
 CV_SERIES = {"cv_accuracy": "accuracy", "cv_macro_f1": "macro-F1"}
@@ -49,18 +53,39 @@ def _family(v: dict) -> str:
     return "quick model (" + v["params"].get("head", {}).get("kind", "logistic_regression").replace("_", " ") + ")"
 
 
-def version_rows(versions: list[dict], served_id: int | None) -> list[dict]:
+def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | None = None) -> list[dict]:
     """The versions table, newest first, with no empty cells: '–' where a figure does not apply."""
     rows = []
     for v in reversed(versions):
         m, t = v["metrics"], v["timings"]
         seconds = t.get("total_s")
         rows.append({
-            "version": v["number"], "served": "●" if v["id"] == served_id else "", "model": _family(v),
-            "labels": v["n_labels"], "eval accuracy (95% CI)": _with_interval(m, "eval_accuracy"),
+            "version": v["number"], "served": ("📌" if v["id"] == pinned_id else "●") if v["id"] == served_id else "",
+            "model": _family(v), "labels": v["n_labels"], "labels seen up to": f"annotation {v['label_watermark']}",
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created_at"])), "eval accuracy (95% CI)": _with_interval(m, "eval_accuracy"),
             "eval macro-F1 (95% CI)": _with_interval(m, "eval_macro_f1"),
             "eval texts": m.get("eval_n", 0), "cross-validated accuracy": _with_interval(m, "cv_accuracy"),
             "training time": f"{seconds:.1f} s" if seconds is not None else "–",
             "device": t.get("device", "cpu"),
         })
+    return rows
+
+
+def label_timeline(db, project_id: int, points: int = 60) -> list[dict]:
+    """Labels in effect now, counted per class as they were given: at most `points` moments, each
+    with every class's running count ({time, class, labels})."""
+    labels = store.current_labels(db, project_id)
+    names = store.class_names(db, project_id)
+    if not labels:
+        return []
+    times = np.array([r["created_at"] for r in labels], dtype=float)
+    classes = np.array([names.index(r["label"]) if r["label"] in names else -1 for r in labels])
+    order = np.argsort(times, kind="stable")
+    times, classes = times[order], classes[order]
+    moments = np.unique(np.quantile(times, np.linspace(0, 1, min(points, len(times)))))
+    rows = []
+    for moment in moments:
+        given = classes[times <= moment]
+        counts = np.bincount(given[given >= 0], minlength=len(names))
+        rows += [{"time": float(moment), "class": name, "labels": int(counts[i])} for i, name in enumerate(names)]
     return rows

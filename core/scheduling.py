@@ -87,3 +87,12 @@ def request_export(db, project_id: int, version_id: int) -> int:
             if job["kind"] == store.EXPORT and job["params"].get("version_id") == version_id:
                 return job["id"]
         return store.enqueue(conn, project_id, store.EXPORT, {"version_id": version_id}, priority=3)
+
+
+def request_dataset_export(db, project_id: int) -> int:
+    """Queue an export of the labels as a Hugging Face datasets directory (zipped by the worker)."""
+    with store.transaction(db) as conn:
+        for job in store.active_jobs(db, project_id):
+            if job["kind"] == store.EXPORT and job["params"].get("format") == "hf-datasets":
+                return job["id"]
+        return store.enqueue(conn, project_id, store.EXPORT, {"format": "hf-datasets"}, priority=3)

@@ -26,7 +26,7 @@ except ImportError:  # not on Windows: writers then queue on SQLite's busy timeo
 from core import config
 from core.settings import ProjectSettings
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 15_000
 
 # Annotation actions.
@@ -35,10 +35,11 @@ LABEL, SKIP, UNDO = "label", "skip", "undo"
 POOL, EVAL = "pool", "eval"
 # Job kinds and states.
 EMBED, HEAD, FULL, EXPORT = "embed", "head", "full", "export"
+PREDICT = "predict"  # a version's predictions on an uploaded file (core.predict)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 # Each lane is a thread of the worker, so work of one kind never waits behind another:
 # head refits take milliseconds, embedding and exports seconds, full retrains minutes.
-LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT), "slow": (FULL,)}
+LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT, PREDICT), "slow": (FULL,)}
 
 
 def now() -> float:
@@ -251,7 +252,21 @@ CREATE INDEX IF NOT EXISTS leases_annotator ON leases(project_id, annotator);
 CREATE INDEX IF NOT EXISTS examples_shuffled ON examples(project_id, split, ((id * 2654435761) % 4294967296))
 """
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+# v5: pinning a version as the one served and exported (every pin and unpin kept, with who and when);
+# the project's intended use, written by its admin for the model card.
+_SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS version_pins (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    version_id INTEGER REFERENCES model_versions(id) ON DELETE CASCADE,
+    pinned_by TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS version_pins_project ON version_pins(project_id, id);
+ALTER TABLE projects ADD COLUMN intended_use TEXT NOT NULL DEFAULT ''
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -835,9 +850,13 @@ def latest_version(db, project_id: int, kind: str | None = None) -> dict | None:
 
 
 def current_version(db, project_id: int) -> dict | None:
-    """The version served to annotators and exported: the one trained on the newest labels,
-    the newest of those. A full retrain that finishes after labels moved on therefore never
-    replaces a head refitted on more labels (its own head refit on all labels follows it)."""
+    """The version served to annotators and exported: the pinned one while a pin holds (see
+    `pin`), else the one trained on the newest labels, the newest of those. A full retrain that
+    finishes after labels moved on therefore never replaces a head refitted on more labels (its
+    own head refit on all labels follows it)."""
+    pinned = pin(db, project_id)
+    if pinned is not None:
+        return version(db, pinned["version_id"])
     return _decode(_one(db, """SELECT * FROM model_versions WHERE project_id = ?
                                ORDER BY label_watermark DESC, number DESC LIMIT 1""", (project_id,)),
                    "params", "metrics", "timings")
@@ -846,3 +865,47 @@ def current_version(db, project_id: int) -> dict | None:
 def version(db, version_id: int) -> dict | None:
     return _decode(_one(db, "SELECT * FROM model_versions WHERE id = ?", (version_id,)),
                    "params", "metrics", "timings")
+
+
+# ---------------------------------------------------------------- pins and intended use
+
+
+def set_pin(conn: sqlite3.Connection, project_id: int, version_id: int | None, by: str) -> int:
+    """Record a pin (`version_id`) or an unpin (None); the latest row holds. Call inside `transaction()`."""
+    return conn.execute("INSERT INTO version_pins (project_id, version_id, pinned_by, created_at) VALUES (?, ?, ?, ?)",
+                        (project_id, version_id, by, now())).lastrowid
+
+
+def pin(db, project_id: int) -> dict | None:
+    """The pin in force ({version_id, number, pinned_by, created_at}), or None when the newest version is served."""
+    return _one(db, """SELECT p.version_id, v.number, p.pinned_by, p.created_at FROM version_pins p
+                       JOIN model_versions v ON v.id = p.version_id
+                       WHERE p.id = (SELECT max(id) FROM version_pins WHERE project_id = ?)""", (project_id,))
+
+
+def pin_history(db, project_id: int) -> list[dict]:
+    """Every pin and unpin, newest first ({version_id or None, number or None, pinned_by, created_at})."""
+    return _rows(db, """SELECT p.version_id, v.number, p.pinned_by, p.created_at FROM version_pins p
+                        LEFT JOIN model_versions v ON v.id = p.version_id
+                        WHERE p.project_id = ? ORDER BY p.id DESC""", (project_id,))
+
+
+def set_intended_use(db, project_id: int, text: str) -> None:
+    with transaction(db) as conn:
+        conn.execute("UPDATE projects SET intended_use = ? WHERE id = ?", (text.strip(), project_id))
+
+
+def labels_at(db, project_id: int, watermark: int, split: str | None = None) -> list[dict]:
+    """The labels in effect when annotation `watermark` was the newest: what a version with that
+    label watermark saw ({example_id, label}, ordered by example id)."""
+    sql = """SELECT example_id, label FROM (
+                 SELECT a.example_id, a.label, ROW_NUMBER() OVER (PARTITION BY a.example_id ORDER BY a.id DESC) AS rn
+                 FROM annotations a
+                 WHERE a.project_id = ? AND a.action = 'label' AND a.id <= ?
+                   AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id AND u.id <= ?)
+             ) c WHERE rn = 1"""
+    params: tuple = (project_id, watermark, watermark)
+    if split:
+        sql += " AND example_id IN (SELECT id FROM examples WHERE project_id = ? AND split = ?)"
+        params += (project_id, split)
+    return _rows(db, sql + " ORDER BY example_id", params)

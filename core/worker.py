@@ -19,7 +19,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from core import artifacts, config, model_export, store, training
+from core import artifacts, config, model_export, predict, store, training
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
@@ -40,6 +40,8 @@ def run_job(db, job: dict) -> None:
             training.full_retrain(db, job["project_id"], job["id"], progress)
         elif job["kind"] == store.EXPORT:
             model_export.run_export(db, job, progress)
+        elif job["kind"] == store.PREDICT:
+            predict.run_predict(db, job, progress)
         else:
             raise ValueError(f"unknown job kind {job['kind']!r}")
     except training.NothingToDo as reason:

@@ -17,6 +17,29 @@ st.caption(f"{count:,} labeled texts (the latest label of each; undone labels ar
 fmt = st.radio("Format", io.EXPORT_FORMATS, horizontal=True)
 st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, project_id, fmt),
                    file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
+if st.button("Prepare Hugging Face dataset (zip)", disabled=count == 0,
+             help="A datasets directory (save_to_disk) with a ClassLabel of the project's classes and the eval "
+                  "sample as its own split; load it with datasets.load_from_disk. The worker prepares it."):
+    st.session_state.dataset_job = scheduling.request_dataset_export(db, project_id)
+
+
+@st.fragment(run_every="1s")
+def dataset_status() -> None:
+    job_id = st.session_state.get("dataset_job")
+    job = store.job(db, job_id) if job_id else None
+    if job is None or job["project_id"] != project_id:
+        return
+    ready = model_export.latest_dataset_export(db, project_id)
+    if job["status"] == store.DONE and ready is not None:
+        st.download_button("Download Hugging Face dataset (zip)", data=Path(ready["path"]).read_bytes(),
+                           file_name=f"{ui.file_stem(project)}-dataset.zip")
+    elif job["status"] == store.FAILED:
+        st.error(f"The dataset export failed: {ui.plain(job['message'])}")
+    else:
+        st.caption("Preparing the dataset…")
+
+
+dataset_status()
 
 st.subheader("Model")
 version = store.current_version(db, project_id)
@@ -24,7 +47,9 @@ if version is None:
     st.info("No model version yet.")
     st.stop()
 family = model_export.export_family(db, version)
-st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels']} labels). The folder in the zip "
+pinned = store.pin(db, project_id)
+st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels']} labels"
+           + (f", pinned by {ui.plain(pinned['pinned_by'])}" if pinned else ", the newest") + "). The folder in the zip "
            f"loads without Sieve: `{classifiers.loader(family)}`.")
 if st.button("Prepare model zip", help="The worker writes the zip; labeling goes on meanwhile."):
     st.session_state.export_job = scheduling.request_export(db, project_id, version["id"])

@@ -131,3 +131,11 @@ if st.button("Save settings", type="primary", disabled=wanted is None):
         st.success(f"Saved ({', '.join(sorted(changed))}). The next retrain uses these settings.")
     else:
         st.info("Nothing changed.")
+
+st.subheader("Intended use")
+intended = st.text_area("What the model is for, and what it must not be used for", value=project["intended_use"],
+                        help="Written into the model card (README.md) of every exported model.",
+                        key=f"intended_use:{project['id']}")
+if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
+    store.set_intended_use(db, project["id"], intended)
+    st.success("Saved: exported model cards state it.")

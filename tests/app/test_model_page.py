@@ -1,0 +1,68 @@
+"""The Model page headless (AppTest) on stored versions: charts, pin and unpin, "label this", predict request."""
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import annotate, store
+from tests.conftest import ROOT
+from tests.unit.test_registry import fake_encoder, fake_version, make_project
+
+
+@pytest.fixture
+def at(db, monkeypatch):
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    pid = make_project(db)
+    encoder_id, ids = fake_encoder(db, pid)
+    pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
+    for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):
+        annotate.submit_label(db, pid, example_id, "ann", label)
+    fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[10:15])
+    fake_version(db, pid, encoder_id, ids, np.arange(len(ids)) % 2, queue=pool[20:25])
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.session_state["annotator"] = "alice"
+    app.session_state["project_id"] = pid
+    app.run()
+    app.switch_page("pages/model.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app, pid
+
+
+def charts(app) -> int:
+    return len(app.get("vega_lite_chart"))
+
+
+def test_model_page_draws_its_charts(at):
+    app, _ = at
+    # learning curve needs eval metrics, which fake versions lack; per-class, confusion, timeline,
+    # the comparison (versions tab) are drawn from stored probabilities and labels
+    assert charts(app) >= 4
+
+
+def test_pin_and_unpin_from_the_page_record_the_user(at, db):
+    app, pid = at
+    app.selectbox(key="pin_choice").select(1).run()
+    next(b for b in app.button if b.label == "Pin this version").click().run()
+    assert not app.exception
+    assert store.pin(db, pid)["number"] == 1 and store.pin(db, pid)["pinned_by"] == "alice"
+    assert store.current_version(db, pid)["number"] == 1
+    assert any("pinned by alice" in w.value for w in app.warning)
+    next(b for b in app.button if b.label.startswith("Unpin")).click().run()
+    assert store.pin(db, pid) is None and store.current_version(db, pid)["number"] == 2
+
+
+def test_a_picked_text_opens_on_the_annotate_page(at, db):
+    app, pid = at
+    example_id = store.example_ids(db, pid, store.POOL)[-1]
+    app.session_state[f"label_example:{pid}"] = (example_id, "the last two versions disagree")
+    app.switch_page("pages/annotate.py").run()
+    assert not app.exception
+    assert app.session_state[f"shown:{pid}:alice"].example_id == example_id
+    assert store.example(db, example_id)["text"] in [t.value for t in app.text]
+
+
+def test_intended_use_is_saved_from_settings(at, db):
+    app, pid = at
+    app.switch_page("pages/settings.py").run()
+    app.text_area(key=f"intended_use:{pid}").set_value("Sort reviews.").run()
+    next(b for b in app.button if b.label == "Save intended use").click().run()
+    assert not app.exception and store.project(db, pid)["intended_use"] == "Sort reviews."
