@@ -269,3 +269,21 @@ def test_name_and_project_come_back_from_the_url(app, db, monkeypatch):
     fresh.query_params["project"] = str(pid)
     fresh.run()
     assert fresh.session_state["annotator"] == "bob" and fresh.session_state["project_id"] == pid
+
+
+def test_sidebar_shows_a_failed_retrain_with_a_true_message(app, db):
+    at, pid = app
+    with store.transaction(db) as conn:
+        full = store.enqueue(conn, pid, store.FULL)
+        conn.execute("UPDATE jobs SET status = 'failed', attempts = 3, "
+                     "message = 'failed after 3 attempts: the worker stopped responding' WHERE id = ?", (full,))
+        for _ in range(8):
+            store.finish_job(conn, store.enqueue(conn, pid, store.HEAD))
+    at.run()
+    assert not at.exception
+    import ui  # the sidebar's job-status fragment (which AppTest does not render) shows these lines
+
+    captions = " ".join(ui.failure_lines(db, pid))
+    assert "full retrain failed" in captions
+    assert ui.plain("failed after 3 attempts: the worker stopped responding") in captions
+    assert "re-queued" not in captions
