@@ -23,11 +23,17 @@ def cmd_worker(args) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     lanes = tuple(args.lanes.split(","))
     worker = Worker(lanes=lanes)
+    import os
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
-    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.connect().conn, lanes)
-    worker.run()
+    # SIGTERM (kill, systemd) and SIGINT (Ctrl-C) both stop the worker cleanly: running jobs go back
+    # to the queue and the process exits 0 within Worker's grace period.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: worker.stop.set())
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.config.db_path(), lanes)
+    if not worker.run():
+        logging.shutdown()
+        os._exit(0)  # a lane is still inside torch: interpreter teardown would abort the process
 
 
 def cmd_import(args) -> None:
