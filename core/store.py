@@ -660,6 +660,20 @@ def worker_device(db) -> str | None:
     return "cuda" if "cuda" in devices else next(iter(devices), None)
 
 
+def db_workers(db) -> list[dict]:
+    """Every worker row, live or not."""
+    return _rows(db, "SELECT * FROM workers ORDER BY started_at")
+
+
+def reap_worker(db, worker_id: str) -> None:
+    """A worker found dead: its running jobs are handed back (the attempt counts) and its row goes."""
+    with transaction(db) as conn:
+        for job_id, attempts in conn.execute("SELECT id, attempts FROM jobs WHERE worker = ? AND status = 'running'",
+                                             (worker_id,)).fetchall():
+            _hand_back(conn, job_id, attempts)
+        conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+
 def remove_worker(db, worker_id: str) -> None:
     with transaction(db) as conn:
         conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))

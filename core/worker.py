@@ -19,7 +19,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from core import artifacts, config, model_export, store, training
+from core import config, model_export, recovery, store, training
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
@@ -105,9 +105,8 @@ class Worker:
         from core import embeddings
 
         db = store.connect(self.db_path)
-        artifacts.sweep_temporary()
+        recovery.at_startup(db, self.id)
         store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
-        store.requeue_stale_jobs(db)
         threads = [threading.Thread(target=self._lane, args=(lane,), name=f"lane-{lane}", daemon=True)
                    for lane in self.lanes]
         for thread in threads:

@@ -11,7 +11,6 @@ with bf16 and cost ~0.1 point of accuracy against 125 (docs/benchmarks.md).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core import config, embeddings
+from core import artifacts, embeddings
 from core.classifiers import head as heads
 from core.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainingInfo, step_message
 
@@ -147,9 +146,9 @@ def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetF
     model_obj = _load(model, on)
     model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
-    with tempfile.TemporaryDirectory() as scratch:
+    with artifacts.scratch_dir("setfit") as scratch:
         training_args = _training_arguments(
-            scratch, on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
+            str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
         each_step = _step_callback(progress, 0, 1, budget)
         trainer = Trainer(model=model_obj, args=training_args, callbacks=[each_step])
@@ -243,9 +242,9 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
     model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
     dataset = Dataset.from_dict({"text": list(texts), "label": [int(i) for i in label_ids]})
-    with tempfile.TemporaryDirectory() as scratch:
+    with artifacts.scratch_dir("setfit") as scratch:
         training_args = _training_arguments(
-            scratch, on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
+            str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
             head_learning_rate=args.head_learning_rate, l2_weight=args.l2_weight, end_to_end=args.end_to_end,
             max_length=args.max_length, seed=args.seed)
