@@ -88,6 +88,28 @@ def cmd_export_model(args) -> None:
     print(f"wrote version {versions[-1]['number']} to {out}")
 
 
+def cmd_backup(args) -> None:
+    from core import backup
+
+    try:
+        summary = backup.backup(Path(args.out))
+    except backup.BackupError as err:
+        sys.exit(f"error: {err}")
+    print(f"backed up {summary['labels']} labels ({summary['annotations']} annotations) and "
+          f"{summary['artifact_dirs']} artifact directories to {args.out} in {summary['seconds']:.1f} s")
+
+
+def cmd_restore(args) -> None:
+    from core import backup
+
+    try:
+        summary = backup.restore(Path(args.source))
+    except backup.BackupError as err:
+        sys.exit(f"error: {err}")
+    print(f"restored {summary['labels']} labels and {summary['artifact_dirs']} artifact directories "
+          f"from {args.source} into {summary['restored_to']}")
+
+
 def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
     import dataclasses
@@ -175,6 +197,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, help="version number (default: the latest)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export_model)
+
+    p = sub.add_parser("backup", help="copy the store and its artifacts while Sieve runs (SQLite backup API)")
+    p.add_argument("out", help="a new or empty directory")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="bring back a backup (stop the worker first)")
+    p.add_argument("source", help="a directory written by `backup`")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
     p.add_argument("--train", required=True)
