@@ -5,6 +5,7 @@ this app starts by itself when no live worker is found.
 """
 import streamlit as st
 
+import ui
 from core import store, worker
 
 st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
@@ -59,9 +60,8 @@ with st.sidebar:
                 st.progress(min(max(job["progress"], 0.0), 1.0), text=f"{job['kind']}: {job['message']}")
             else:
                 st.caption(f"queued: {job['kind']}")
-        failed = [j for j in store.jobs(db, project_id, 5) if j["status"] == store.FAILED]
-        if failed:
-            st.caption(f":red[Last {failed[0]['kind']} job failed]: {failed[0]['message']}")
+        for line in ui.failure_lines(db, project_id):
+            st.caption(line)
 
     job_status()
 

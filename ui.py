@@ -33,3 +33,14 @@ def current_project(db) -> dict:
         st.info("Create a project on the Projects page first.")
         st.stop()
     return project
+
+
+JOB_NAMES = {store.EMBED: "embedding", store.HEAD: "head refit", store.FULL: "full retrain",
+             store.EXPORT: "model export"}
+
+
+def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:
+    """Sidebar captions for the project's failed jobs: each stays in view until a later job of its
+    kind succeeds, and its message says why it failed and after how many attempts."""
+    return [f":red[The {JOB_NAMES.get(job['kind'], job['kind'])} failed]: {plain(job['message'])}"
+            for job in store.unresolved_failures(db, project_id)[:limit]]

@@ -59,20 +59,41 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def scratch_dir(prefix: str = "scratch") -> Iterator[Path]:
+    """A scratch directory for a library's working files (SetFit's trainer output), inside the
+    data directory and named like a temporary artifact, so a killed worker's is swept at startup."""
+    parent = config.data_dir() / "scratch"
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{prefix}-{uuid.uuid4().hex[:12]}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def save_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as handle:
         np.save(handle, np.ascontiguousarray(array))
 
 
 def sweep_temporary(root: Path | None = None) -> int:
-    """Remove temporary directories of dead writers on this host.
+    """Remove temporary directories of dead writers on this host: artifacts being written under
+    `root` (default: every project's, plus the scratch directories of `scratch_dir`).
 
     The writer's host and pid are in the name; directories of live processes, and of other
     hosts sharing the data directory, are left alone.
     """
-    root = root or config.data_dir() / "projects"
+    if root is None:
+        return (sweep_temporary(config.data_dir() / "projects")
+                + _sweep_dead(config.data_dir() / "scratch", f"{TMP_PREFIX}{socket.gethostname()}-*"))
+    return _sweep_dead(root, f"*/*/{TMP_PREFIX}{socket.gethostname()}-*")
+
+
+def _sweep_dead(root: Path, pattern: str) -> int:
     host, removed = socket.gethostname(), 0
-    for tmp in root.glob(f"*/*/{TMP_PREFIX}{host}-*") if root.exists() else []:
+    for tmp in root.glob(pattern) if root.exists() else []:
         pid = tmp.name[len(TMP_PREFIX) + len(host) + 1:].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -25,11 +25,17 @@ def cmd_worker(args) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     lanes = tuple(args.lanes.split(","))
     worker = Worker(lanes=lanes)
+    import os
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
-    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.connect().conn, lanes)
-    worker.run()
+    # SIGTERM (kill, systemd) and SIGINT (Ctrl-C) both stop the worker cleanly: running jobs go back
+    # to the queue and the process exits 0 within Worker's grace period.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: worker.stop.set())
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.config.db_path(), lanes)
+    if not worker.run():
+        logging.shutdown()
+        os._exit(0)  # a lane is still inside torch: interpreter teardown would abort the process
 
 
 def cmd_import(args) -> None:
@@ -129,6 +135,28 @@ def cmd_predict(args) -> None:
           f"wrote {args.out}")
 
 
+def cmd_backup(args) -> None:
+    from core import backup
+
+    try:
+        summary = backup.backup(Path(args.out))
+    except backup.BackupError as err:
+        sys.exit(f"error: {err}")
+    print(f"backed up {summary['labels']} labels ({summary['annotations']} annotations) and "
+          f"{summary['artifact_dirs']} artifact directories to {args.out} in {summary['seconds']:.1f} s")
+
+
+def cmd_restore(args) -> None:
+    from core import backup
+
+    try:
+        summary = backup.restore(Path(args.source))
+    except backup.BackupError as err:
+        sys.exit(f"error: {err}")
+    print(f"restored {summary['labels']} labels and {summary['artifact_dirs']} artifact directories "
+          f"from {args.source} into {summary['restored_to']}")
+
+
 def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
     import dataclasses
@@ -226,6 +254,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
     p.add_argument("--format", choices=["csv", "parquet"])
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("backup", help="copy the store and its artifacts while Sieve runs (SQLite backup API)")
+    p.add_argument("out", help="a new or empty directory")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="bring back a backup (stop the worker first)")
+    p.add_argument("source", help="a directory written by `backup`")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
     p.add_argument("--train", required=True)

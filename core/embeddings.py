@@ -50,11 +50,52 @@ def precision_name(dtype) -> str:
     return str(dtype).replace("torch.", "") if dtype is not None else "float32"
 
 
+class UnsafeModel(ValueError):
+    """A model Sieve refuses to load because loading it could run code; the message says why."""
+
+
+PICKLE_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_model_dir(path: str | Path) -> None:
+    """Refuse a local model directory whose weights exist only as pickles (`pytorch_model.bin`),
+    or whose modules.json names code outside sentence-transformers: loading either can run code.
+
+    Hub ids are not checked here; they load with `use_safetensors=True`, which refuses pickles.
+    A SetFit directory's `model_head.pkl` is never read (only the encoder body is loaded).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        return
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        files = [f for f in folder.iterdir() if f.is_file()]
+        pickles = [f.name for f in files if f.suffix in PICKLE_WEIGHTS and f.name != "model_head.pkl"]
+        if pickles and not any(f.suffix == ".safetensors" for f in files):
+            raise UnsafeModel(
+                f"Sieve loads safetensors weights only, and this model has only pickle weights "
+                f"({', '.join(sorted(pickles))}), which can run code when loaded. Save it with "
+                f"save_pretrained(..., safe_serialization=True) or pick another model ({root}).")
+    modules = root / "modules.json"
+    if modules.exists():
+        import json
+
+        foreign = [m.get("type", "") for m in json.loads(modules.read_text())
+                   if not str(m.get("type", "")).startswith("sentence_transformers.")]
+        if foreign:
+            raise UnsafeModel(f"The model at {root} names code outside sentence-transformers in modules.json "
+                              f"({', '.join(foreign)}); Sieve does not load custom code.")
+
+
 def open_encoder(model: str | None = None):
-    """A fresh SentenceTransformer (the caller may change it, e.g. export it with a head)."""
+    """A fresh SentenceTransformer (the caller may change it, e.g. export it with a head).
+
+    Only the encoder is loaded, from safetensors weights: a user-named model never runs code."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(config.resolve_model(model), device=device())
+    path = config.resolve_model(model)
+    check_model_dir(path)
+    return SentenceTransformer(path, device=device(), trust_remote_code=False,
+                               model_kwargs={"use_safetensors": True})
 
 
 @functools.lru_cache(maxsize=4)

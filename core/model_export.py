@@ -41,13 +41,14 @@ def export_model(db, version_id: int, out_dir: Path) -> Path:
         if row["kind"] == store.HEAD:
             note = TRANSFORMER_HEAD_NOTE
     else:
-        import joblib
+        from core.classifiers import head, setfit_family
 
-        from core.classifiers import setfit_family
-
+        if not (Path(row["path"]) / head.HEAD_JSON).exists():
+            raise ValueError(f"Version {row['number']} was stored by an older Sieve as a pickle, which Sieve no longer "
+                             "loads; export a newer version (the next head refit makes one).")
         # A fresh encoder: saving it with a head must not touch the cached one that embeds texts.
         body = embeddings.open_encoder(str(model_dir) if model_dir.exists() else enc["model"])
-        setfit_family.save_setfit_dir(body, joblib.load(Path(row["path"]) / "head.joblib"), names, out_dir)
+        setfit_family.save_setfit_dir(body, head.load(row["path"]), names, out_dir)
     (out_dir / "README.md").write_text(model_card(row, names, family, enc["model"], note, card_facts(db, row)))
     return out_dir
 

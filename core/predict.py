@@ -8,7 +8,7 @@ column per class) as CSV or Parquet under the project's `predictions/`. `python 
 does the same in-process (`predict_texts`).
 
 A version predicts as it scores the pool: a `full` version with its family's own model, a `head`
-version by embedding with its encoder and applying its head (`head.joblib`, Sieve's own file).
+version by embedding with its encoder and applying its head (arrays, never a pickle: `head.load`).
 """
 from __future__ import annotations
 
@@ -89,11 +89,12 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
     if version["kind"] == store.FULL:
         model = classifiers.load(version["params"].get("family", "setfit"), Path(enc["path"]) / "model")
         return lambda texts: np.asarray(model.embed_and_score(list(texts))[1], dtype=np.float32)
-    import joblib
-
     from core.classifiers import head
 
-    fitted = joblib.load(Path(version["path"]) / "head.joblib")  # Sieve's own artifact, never a user's file
+    if not (Path(version["path"]) / head.HEAD_JSON).exists():
+        raise ValueError(f"Version {version['number']} was stored by an older Sieve as a pickle, which Sieve no "
+                         "longer loads; predict with a newer version (the next head refit makes one).")
+    fitted = head.load(version["path"])  # arrays and settings, never a pickle
     if enc["family"] == "transformer":
         body = classifiers.load("transformer", Path(enc["model"]))
         embed = lambda texts: body.embed_and_score(list(texts))[0]  # noqa: E731

@@ -86,9 +86,9 @@ def publish(db, record: VersionRecord) -> int:
         artifacts.save_npy(tmp / "queue.npy", record.ids[queue.indices])
         artifacts.save_npy(tmp / "queue_scores.npy", queue.scores.astype(np.float32))
         if record.head_model is not None:
-            import joblib
+            from core.classifiers import head
 
-            joblib.dump(record.head_model, tmp / "head.joblib")
+            head.save(record.head_model, tmp)  # arrays and JSON: loading it runs no code
         (tmp / "classes.json").write_text(json.dumps(names))
     timings = {**record.timings, "metrics_s": t_metrics - t0, "query_s": t_query - t_metrics}
     params = {**record.params, "strategy": queue.strategy}

@@ -731,34 +731,64 @@ def finish_job(conn: sqlite3.Connection, job_id: int, version_id: int | None = N
 
 def fail_job(db, job_id: int, error: str) -> None:
     """Retry a failed job until MAX_ATTEMPTS, then leave it failed with its error for the UI."""
+    reason = error.strip().splitlines()[-1][:200] if error and error.strip() else "unknown error"
     with transaction(db) as conn:
         attempts = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
         status = FAILED if attempts >= config.MAX_ATTEMPTS else QUEUED
-        conn.execute("UPDATE jobs SET status = ?, error = ?, message = ?, finished_at = ? WHERE id = ?",
-                     (status, error, "failed: " + error.splitlines()[-1][:200] if error else "failed", now(), job_id))
+        conn.execute("UPDATE jobs SET status = ?, worker = NULL, error = ?, message = ?, finished_at = ? WHERE id = ?",
+                     (status, error, attempt_message(attempts, reason), now(), job_id))
+
+
+def attempt_message(attempts: int, reason: str) -> str:
+    """What a failed attempt means for the job, in words that stay true: retried, or given up."""
+    if attempts >= config.MAX_ATTEMPTS:
+        return f"failed after {attempts} attempts: {reason}"
+    return f"attempt {attempts} of {config.MAX_ATTEMPTS} failed, retrying: {reason}"
+
+
+WORKER_DIED = "the worker stopped responding"
 
 
 def requeue_stale_jobs(db, stale_after_s: float | None = None) -> list[int]:
-    """Put 'running' jobs whose heartbeat stopped (their worker died) back in the queue."""
+    """Put 'running' jobs whose heartbeat stopped (their worker died) back in the queue, or fail
+    them for good after MAX_ATTEMPTS; each message says which."""
     cutoff = now() - (stale_after_s if stale_after_s is not None else config.STALE_AFTER_S)
     with transaction(db) as conn:
-        stale = [r[0] for r in conn.execute(
-            "SELECT id FROM jobs WHERE status = 'running' AND coalesce(heartbeat_at, 0) < ?", (cutoff,))]
-        for job_id in stale:
-            conn.execute(
-                """UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END,
-                       worker = NULL, message = 'worker stopped responding; re-queued',
-                       error = coalesce(error, 'worker heartbeat went stale') WHERE id = ?""",
-                (config.MAX_ATTEMPTS, job_id),
-            )
-    return stale
+        stale = conn.execute(
+            "SELECT id, attempts FROM jobs WHERE status = 'running' AND coalesce(heartbeat_at, 0) < ?",
+            (cutoff,)).fetchall()
+        for job_id, attempts in stale:
+            _hand_back(conn, job_id, attempts)
+    return [job_id for job_id, _ in stale]
+
+
+def _hand_back(conn: sqlite3.Connection, job_id: int, attempts: int) -> None:
+    """A job whose worker died: queued again with its attempt counted, or failed after the last one."""
+    failed = attempts >= config.MAX_ATTEMPTS
+    message = (attempt_message(attempts, WORKER_DIED) if failed
+               else f"{WORKER_DIED}; re-queued (attempt {attempts} of {config.MAX_ATTEMPTS})")
+    conn.execute("""UPDATE jobs SET status = ?, worker = NULL, message = ?, finished_at = ?,
+                        error = coalesce(error, 'worker heartbeat went stale') WHERE id = ?""",
+                 (FAILED if failed else QUEUED, message, now() if failed else None, job_id))
 
 
 def requeue_worker_jobs(db, worker_id: str) -> None:
-    """A worker shutting down hands its running jobs back at once instead of waiting to go stale."""
+    """A worker shutting down hands its running jobs back at once instead of waiting to go stale;
+    being stopped is not the job's failure, so the attempt is not counted."""
     with transaction(db) as conn:
-        conn.execute("""UPDATE jobs SET status = 'queued', worker = NULL, message = 'worker stopped; re-queued'
+        conn.execute("""UPDATE jobs SET status = 'queued', worker = NULL, attempts = max(attempts - 1, 0),
+                            message = 'the worker was stopped; re-queued'
                         WHERE worker = ? AND status = 'running'""", (worker_id,))
+
+
+def unresolved_failures(db, project_id: int) -> list[dict]:
+    """Failed jobs of the project, newest first, that no later job of the same kind has made good:
+    a failed retrain stays in view however many head refits ran after it."""
+    return [_decode(r, "params", "result") for r in _rows(db, """
+        SELECT * FROM jobs f WHERE f.project_id = ? AND f.status = 'failed'
+          AND NOT EXISTS (SELECT 1 FROM jobs d WHERE d.project_id = f.project_id AND d.kind = f.kind
+                            AND d.status = 'done' AND d.id > f.id)
+        ORDER BY f.id DESC""", (project_id,))]
 
 
 # ---------------------------------------------------------------- workers
@@ -786,6 +816,20 @@ def worker_device(db) -> str | None:
     process must not load ML libraries."""
     devices = {w["device"] for w in live_workers(db)}
     return "cuda" if "cuda" in devices else next(iter(devices), None)
+
+
+def db_workers(db) -> list[dict]:
+    """Every worker row, live or not."""
+    return _rows(db, "SELECT * FROM workers ORDER BY started_at")
+
+
+def reap_worker(db, worker_id: str) -> None:
+    """A worker found dead: its running jobs are handed back (the attempt counts) and its row goes."""
+    with transaction(db) as conn:
+        for job_id, attempts in conn.execute("SELECT id, attempts FROM jobs WHERE worker = ? AND status = 'running'",
+                                             (worker_id,)).fetchall():
+            _hand_back(conn, job_id, attempts)
+        conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
 
 
 def remove_worker(db, worker_id: str) -> None:

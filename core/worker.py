@@ -19,15 +19,28 @@ import traceback
 import uuid
 from pathlib import Path
 
-from core import artifacts, config, model_export, predict, store, training
+from core import config, model_export, predict, recovery, store, training
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
+# How long a stopping worker waits for its lanes to reach a step boundary before it exits anyway.
+STOP_GRACE_S = float(os.environ.get("SIEVE_STOP_GRACE_S", "5"))
 
 
-def run_job(db, job: dict) -> None:
-    """Run one claimed job; any failure is recorded on the job, never raised."""
+class Interrupted(Exception):
+    """The worker is stopping: the job is handed back to the queue, not failed."""
+
+
+def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
+    """Run one claimed job; any failure is recorded on the job, never raised.
+
+    Training reports progress after every step and embedding after every chunk; once `stop` is
+    set, the next report raises `Interrupted`, so a lane leaves a minutes-long retrain within a
+    step and the job goes back to the queue (artifacts are only ever written to temporary
+    directories, which the unwinding removes)."""
     def progress(fraction: float, message: str) -> None:
+        if stop is not None and stop.is_set():
+            raise Interrupted("the worker is stopping")
         store.job_progress(db, job["id"], fraction, message)
 
     try:
@@ -44,6 +57,8 @@ def run_job(db, job: dict) -> None:
             predict.run_predict(db, job, progress)
         else:
             raise ValueError(f"unknown job kind {job['kind']!r}")
+    except Interrupted:
+        log.info("job %s interrupted: the worker is stopping", job["id"])  # Worker.run hands it back
     except training.NothingToDo as reason:
         with store.transaction(db) as conn:
             store.finish_job(conn, job["id"], message=f"nothing to do: {reason}")
@@ -80,15 +95,20 @@ class Worker:
                 self.stop.wait(self.poll_s)
                 continue
             log.info("running job %s (%s, project %s)", job["id"], job["kind"], job["project_id"])
-            run_job(db, job)
+            run_job(db, job, self.stop)
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Run until `stop` is set (a signal, see cli.cmd_worker); then hand running jobs back.
+
+        Returns whether every lane finished within STOP_GRACE_S. A lane still inside a long
+        torch call is a daemon thread: the caller should then leave with `os._exit`, because
+        letting the interpreter tear such a thread down aborts the process (SIGABRT,
+        "terminate called without an active exception")."""
         from core import embeddings
 
         db = store.connect(self.db_path)
-        artifacts.sweep_temporary()
+        recovery.at_startup(db, self.id)
         store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
-        store.requeue_stale_jobs(db)
         threads = [threading.Thread(target=self._lane, args=(lane,), name=f"lane-{lane}", daemon=True)
                    for lane in self.lanes]
         for thread in threads:
@@ -100,8 +120,21 @@ class Worker:
                 store.requeue_stale_jobs(db)
         finally:
             self.stop.set()
+            finished = _join(threads, STOP_GRACE_S)
             store.requeue_worker_jobs(db, self.id)
             store.remove_worker(db, self.id)
+        return finished
+
+
+def _join(threads: list[threading.Thread], grace_s: float) -> bool:
+    """Wait up to `grace_s` in all for the threads to end; whether they all did."""
+    deadline = time.monotonic() + grace_s
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    alive = [t.name for t in threads if t.is_alive()]
+    if alive:
+        log.warning("lanes %s did not stop within %.0f s; their jobs are handed back", alive, grace_s)
+    return not alive
 
 
 def spawn(data_dir: Path | None = None) -> subprocess.Popen:

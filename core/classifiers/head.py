@@ -9,6 +9,7 @@ can never name arbitrary code.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -45,7 +46,9 @@ def _linear_svm(**params):
     from sklearn.svm import LinearSVC
 
     # cv is set at fit time from the smallest class, so a few labels per class suffice.
-    return CalibratedClassifierCV(LinearSVC(**{"C": 1.0, "class_weight": "balanced", **params}), cv=3)
+    # A fixed random_state makes a refit from the stored training arrays (`load`) the same model.
+    return CalibratedClassifierCV(LinearSVC(**{"C": 1.0, "class_weight": "balanced", "random_state": 0, **params}),
+                                  cv=3)
 
 
 HEADS = {
@@ -130,6 +133,14 @@ def fit(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments | Non
 
 def _fit_supervised(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments,
                     sample_weight: np.ndarray | None = None, model=None):
+    """Fit, and keep what was fitted on with the model, so `save` can store any head as arrays."""
+    fitted = _fit_estimator(embeddings, label_ids, args, sample_weight, model)
+    fitted.sieve_fit_ = FitRecord(args, embeddings, np.asarray(label_ids), sample_weight)
+    return fitted
+
+
+def _fit_estimator(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments,
+                   sample_weight: np.ndarray | None = None, model=None):
     model = build(args) if model is None else model
     if args.kind == "knn":
         model.set_params(n_neighbors=min(model.n_neighbors, len(label_ids)))
@@ -194,9 +205,7 @@ def _self_train(model, embeddings: np.ndarray, label_ids: np.ndarray, unlabeled:
         return model
     x, y = np.concatenate([embeddings, unlabeled[rows]]), np.concatenate([label_ids, pseudo])
     weights = np.concatenate([np.ones(len(label_ids)), np.full(len(rows), float(args.pseudo_weight))])
-    fresh = build(args)
-    balanced = {name: None for name, value in fresh.get_params().items()
-                if name.endswith("class_weight") and isinstance(value, str) and value == "balanced"}
+    balanced = _balanced_params(args)
     if balanced:
         # 'balanced' would be recomputed over gold + pseudo-labels, which mostly come from the
         # frequent classes, and would push the refit towards rare ones (sms_spam lost 0.6 points
@@ -206,7 +215,18 @@ def _self_train(model, embeddings: np.ndarray, label_ids: np.ndarray, unlabeled:
     if args.kind == "logistic_regression":  # start from the supervised fit: far fewer iterations
         model.set_params(warm_start=True, **balanced).fit(x, y, sample_weight=weights)
         return model.set_params(warm_start=False)
-    return _fit_supervised(x, y, args, sample_weight=weights, model=fresh.set_params(**balanced))
+    return _fit_supervised(x, y, args, sample_weight=weights, model=_weighted_estimator(args))
+
+
+def _balanced_params(args: HeadArguments) -> dict:
+    """The estimator's 'balanced' class-weight parameters, set to None (weights are given per row)."""
+    return {name: None for name, value in build(args).get_params().items()
+            if name.endswith("class_weight") and isinstance(value, str) and value == "balanced"}
+
+
+def _weighted_estimator(args: HeadArguments):
+    """A fresh estimator for a fit with per-row weights that already weigh the classes."""
+    return build(args).set_params(**_balanced_params(args))
 
 
 def tempered_class_weights(gold: np.ndarray, targets: np.ndarray, power: float = 0.5) -> np.ndarray:
@@ -225,3 +245,66 @@ def predict_proba(model, embeddings: np.ndarray, n_classes: int, chunk: int = 65
         block = np.asarray(embeddings[start:start + chunk], dtype=np.float32)
         out[start:start + len(block), columns] = model.predict_proba(block)
     return out
+
+
+# ---------------------------------------------------------------- storing a head without pickle
+
+# A fitted head is kept with every version so it can be exported. Pickle (joblib) would run
+# code when loaded, so a head is stored as plain arrays (`head.npz`, read with
+# allow_pickle=False) and JSON: a logistic regression as its coefficients; any other head of
+# the allow-list as the arrays it was fitted on, refitted on load (deterministic: fixed seeds).
+HEAD_JSON, HEAD_ARRAYS = "head.json", "head.npz"
+
+
+@dataclass
+class FitRecord:
+    """What a head was fitted on: enough to fit the same head again."""
+
+    args: HeadArguments
+    x: np.ndarray
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+
+
+def save(model, directory) -> None:
+    """Write a head fitted by `fit` as arrays and JSON into `directory`."""
+    from pathlib import Path
+
+    record: FitRecord = model.sieve_fit_
+    directory = Path(directory)
+    if record.args.kind == "logistic_regression":
+        arrays = {"coef": model.coef_, "intercept": model.intercept_, "classes": np.asarray(model.classes_)}
+        form = "coefficients"
+    else:
+        arrays = {"x": np.asarray(record.x, dtype=np.float32), "y": record.y}
+        if record.sample_weight is not None:
+            arrays["sample_weight"] = np.asarray(record.sample_weight, dtype=np.float64)
+        form = "refit"
+    with open(directory / HEAD_ARRAYS, "wb") as handle:
+        np.savez(handle, **arrays)
+    (directory / HEAD_JSON).write_text(json.dumps({"form": form, "args": record.args.to_dict()}))
+
+
+def load(directory):
+    """The head `save` wrote; nothing in the files is executed."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    meta = json.loads((directory / HEAD_JSON).read_text())
+    args = HeadArguments.from_dict(meta["args"])  # the allow-list: an unknown kind is refused
+    with np.load(directory / HEAD_ARRAYS, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    if meta["form"] == "coefficients":
+        if args.kind != "logistic_regression":
+            raise ValueError(f"A {args.kind} head cannot be stored as coefficients.")
+        model = build(args)
+        model.coef_, model.intercept_, model.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
+        model.n_features_in_ = model.coef_.shape[1]
+        model.sieve_fit_ = FitRecord(args, np.empty((0, model.n_features_in_), np.float32), arrays["classes"], None)
+        return model
+    if meta["form"] != "refit":
+        raise ValueError(f"Unknown stored head form {meta['form']!r}.")
+    weights = arrays.get("sample_weight")
+    with _thread_pools().limit(limits=1):
+        return _fit_supervised(arrays["x"], arrays["y"], args, sample_weight=weights,
+                               model=_weighted_estimator(args) if weights is not None else None)

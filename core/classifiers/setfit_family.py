@@ -11,7 +11,6 @@ with bf16 and cost ~0.1 point of accuracy against 125 (docs/benchmarks.md).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core import config, embeddings
+from core import artifacts, embeddings
 from core.classifiers import head as heads
 from core.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainingInfo, step_message
 
@@ -76,15 +75,25 @@ class SetFitDiffArguments(FamilyArguments):
         return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
-def _load(model, on: str, **kwargs):
-    """A SetFitModel from a model name or path, or around an in-memory SentenceTransformer (warm start)."""
+def _load(model, on: str, differentiable_classes: list[str] | None = None):
+    """A SetFitModel around an encoder body: a model name or path, or an in-memory SentenceTransformer
+    (warm start). Only the body is loaded (safetensors weights): a SetFit directory's pickled
+    `model_head.pkl` would run code when unpickled, so it is never read; the head is always new."""
     from setfit import SetFitModel
 
+    body = model
     if model is None or isinstance(model, (str, Path)):
-        return SetFitModel.from_pretrained(config.resolve_model(str(model) if model else None), device=on, **kwargs)
-    from sklearn.linear_model import LogisticRegression
+        body = embeddings.open_encoder(str(model) if model else None)
+    body.to(on)
+    if differentiable_classes is None:
+        from sklearn.linear_model import LogisticRegression
 
-    return SetFitModel(model_body=model, model_head=LogisticRegression())
+        return SetFitModel(model_body=body, model_head=LogisticRegression())
+    from setfit.modeling import SetFitHead
+
+    head = SetFitHead(in_features=body.get_embedding_dimension(), out_features=len(differentiable_classes),
+                      device=on)
+    return SetFitModel(model_body=body, model_head=head, labels=list(differentiable_classes))
 
 
 def _step_callback(progress: Progress | None, start: float, span: float, budget: TimeBudget | None):
@@ -137,9 +146,9 @@ def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetF
     model_obj = _load(model, on)
     model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
-    with tempfile.TemporaryDirectory() as scratch:
+    with artifacts.scratch_dir("setfit") as scratch:
         training_args = _training_arguments(
-            scratch, on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
+            str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
         each_step = _step_callback(progress, 0, 1, budget)
         trainer = Trainer(model=model_obj, args=training_args, callbacks=[each_step])
@@ -182,12 +191,29 @@ class TrainedSetFit:
         return self.body
 
 
+SIEVE_HEAD = "sieve_head"  # Sieve's own copy of the head, in a format that runs no code on load
+
+
 def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> None:
-    """Write a directory that `SetFitModel.from_pretrained(out_dir)` loads without Sieve."""
+    """Write a directory that `SetFitModel.from_pretrained(out_dir)` loads without Sieve (its
+    `model_head.pkl` is for the user), plus the head as plain arrays, which is what Sieve reads."""
+    import json
+
     from setfit import SetFitModel
 
     out_dir.mkdir(parents=True, exist_ok=True)
     SetFitModel(model_body=body, model_head=head_model, labels=list(class_names)).save_pretrained(str(out_dir))
+    (out_dir / SIEVE_HEAD).mkdir()
+    (out_dir / SIEVE_HEAD / "classes.json").write_text(json.dumps(list(class_names)))
+    if hasattr(head_model, "predict_proba") and not hasattr(head_model, "state_dict"):
+        heads.save(head_model, out_dir / SIEVE_HEAD)
+    else:  # SetFit's differentiable head: its tensors as safetensors, its shape as JSON
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in head_model.state_dict().items()},
+                  str(out_dir / SIEVE_HEAD / "head.safetensors"))
+        (out_dir / SIEVE_HEAD / "shape.json").write_text(json.dumps(
+            {"in_features": head_model.in_features, "out_features": head_model.out_features}))
 
 
 def train_setfit(model, texts: Sequence[str], label_ids: Sequence[int], class_names: list[str],
@@ -212,14 +238,13 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
     if len(class_names) < 2:
         raise ValueError("The differentiable head needs at least two classes.")
     on = embeddings.device()
-    model_obj = _load(model, on, use_differentiable_head=True,
-                      head_params={"out_features": len(class_names)}, labels=list(class_names))
+    model_obj = _load(model, on, differentiable_classes=list(class_names))
     model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
     dataset = Dataset.from_dict({"text": list(texts), "label": [int(i) for i in label_ids]})
-    with tempfile.TemporaryDirectory() as scratch:
+    with artifacts.scratch_dir("setfit") as scratch:
         training_args = _training_arguments(
-            scratch, on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
+            str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
             head_learning_rate=args.head_learning_rate, l2_weight=args.l2_weight, end_to_end=args.end_to_end,
             max_length=args.max_length, seed=args.seed)
@@ -239,8 +264,22 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
 
 
 def load(path: Path) -> TrainedSetFit:
-    from setfit import SetFitModel
+    """A SetFit directory Sieve wrote: the body from safetensors and the head from its plain-array
+    copy (`sieve_head/`), never from the pickled `model_head.pkl`."""
+    import json
 
-    model = SetFitModel.from_pretrained(str(path), device=embeddings.device())
-    return TrainedSetFit(model.model_body, model.model_head, list(model.labels or []),
-                         differentiable=model.has_differentiable_head)
+    path = Path(path)
+    own = path / SIEVE_HEAD
+    if not (own / "classes.json").exists():
+        raise embeddings.UnsafeModel(f"{path} has no {SIEVE_HEAD}/ (only a pickled head, which Sieve does not load).")
+    body = embeddings.open_encoder(str(path))
+    names = json.loads((own / "classes.json").read_text())
+    if (own / "head.safetensors").exists():
+        from safetensors.torch import load_file
+        from setfit.modeling import SetFitHead
+
+        shape = json.loads((own / "shape.json").read_text())
+        head = SetFitHead(**shape, device=body.device)
+        head.load_state_dict(load_file(str(own / "head.safetensors"), device=str(body.device)))
+        return TrainedSetFit(body, head.eval(), names, differentiable=True)
+    return TrainedSetFit(body, heads.load(own), names)

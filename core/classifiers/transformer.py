@@ -168,9 +168,10 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
     torch.manual_seed(args.seed)
     on = embeddings.device()
     path = config.resolve_model(model_name)
+    embeddings.check_model_dir(path)  # safetensors weights only: a pickle could run code
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=len(class_names), id2label=dict(enumerate(class_names)),
+        path, use_safetensors=True, num_labels=len(class_names), id2label=dict(enumerate(class_names)),
         label2id={name: i for i, name in enumerate(class_names)}).to(on)
     y = np.asarray(label_ids, dtype=np.int64)
     train_rows, held_rows = _split(y, args.validation_fraction, args.seed)
@@ -271,5 +272,6 @@ def load(path: Path) -> TrainedTransformer:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     on = embeddings.device()
-    model = AutoModelForSequenceClassification.from_pretrained(str(path)).to(on)
+    embeddings.check_model_dir(path)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True).to(on)
     return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), 128, TrainingInfo(device=on))

@@ -309,3 +309,21 @@ def test_a_locked_database_shows_a_try_again_message(app, db, monkeypatch):
     monkeypatch.undo()
     at.button(key=f"label_{class_id}").click().run()  # the lock is gone: the same text is saved
     assert not at.exception and len(store.current_labels(db, pid)) == 1
+
+
+def test_sidebar_shows_a_failed_retrain_with_a_true_message(app, db):
+    at, pid = app
+    with store.transaction(db) as conn:
+        full = store.enqueue(conn, pid, store.FULL)
+        conn.execute("UPDATE jobs SET status = 'failed', attempts = 3, "
+                     "message = 'failed after 3 attempts: the worker stopped responding' WHERE id = ?", (full,))
+        for _ in range(8):
+            store.finish_job(conn, store.enqueue(conn, pid, store.HEAD))
+    at.run()
+    assert not at.exception
+    import ui  # the sidebar's job-status fragment (which AppTest does not render) shows these lines
+
+    captions = " ".join(ui.failure_lines(db, pid))
+    assert "full retrain failed" in captions
+    assert ui.plain("failed after 3 attempts: the worker stopped responding") in captions
+    assert "re-queued" not in captions

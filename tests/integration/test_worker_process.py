@@ -75,3 +75,44 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def labeled_trec_project(db, data_dir, name="trec", n_labels=10):
+    """A project with `n_labels` labels and a retrain made slow (400 steps), plus a live worker."""
+    frame = dataset("trec6", "train", 200)
+    gold = dict(zip(frame["text"].str.strip(), frame["label"]))
+    pid = io.create_project_from_plan(db, name, io.plan_import(frame, "text", None, CLASSES), settings=ProjectSettings(
+        retrain_every=0, family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
+    process = start_worker(data_dir)
+    wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
+    for _ in range(n_labels):
+        shown = annotate.next_text(db, pid, "ann")
+        annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+    wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == n_labels, 60, "a head version")
+    return pid, process
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_retrain_stops_the_worker_cleanly(db, data_dir, stop_signal):
+    """Finding 8: SIGTERM/SIGINT during a retrain hands the job back and exits 0 within seconds
+    (it used to abort with -6, "terminate called without an active exception")."""
+    pid, process = labeled_trec_project(db, data_dir)
+    try:
+        job_id = scheduling.train_now(db, pid).job_id
+        wait_for(lambda: "training step" in store.job(db, job_id)["message"], 180, "the retrain to train")
+        started = time.monotonic()
+        process.send_signal(stop_signal)
+        code = process.wait(30)
+        stopped_in = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (data_dir / "worker-test.log").read_text(errors="replace")
+    assert code == 0, log[-2000:]
+    assert "terminate called" not in log
+    assert stopped_in < 12, stopped_in
+    job = store.job(db, job_id)
+    assert job["status"] == store.QUEUED and job["attempts"] == 0, job
+    assert job["message"] == "the worker was stopped; re-queued"
+    assert store.live_workers(db) == []
+    assert not list(data_dir.rglob(".tmp-*")), "a temporary directory was left behind"

@@ -114,3 +114,21 @@ def test_head_fits_limit_scipy_and_openmp_threads_too():
 
     found = json.loads(out.strip().splitlines()[-1])
     assert found["missed"] == [] and {"blas", "openmp"} <= set(found["apis"]), found
+
+
+@pytest.mark.parametrize("kind", ["logistic_regression", "random_forest", "mlp", "knn", "linear_svm"])
+@pytest.mark.parametrize("self_training", [0.0, 3.0])
+def test_a_head_stored_as_arrays_loads_as_the_same_model(tmp_path, kind, self_training):
+    """Heads are kept as plain arrays (no pickle): loading gives the same probabilities."""
+    from core.classifiers import head as heads
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    y = np.arange(40) % 3
+    unlabeled = rng.normal(size=(60, 8)).astype(np.float32)
+    model = heads.fit(x, y, heads.HeadArguments(kind, self_training=self_training), unlabeled=unlabeled)
+    heads.save(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["head.json", "head.npz"]
+    loaded = heads.load(tmp_path)
+    probe = rng.normal(size=(30, 8)).astype(np.float32)
+    assert np.allclose(loaded.predict_proba(probe), model.predict_proba(probe), atol=1e-6)
