@@ -33,3 +33,11 @@ def current_project(db) -> dict:
         st.info("Create a project on the Projects page first.")
         st.stop()
     return project
+
+
+def actor():
+    """Who is acting in this session: the signed-in user, or in single-user mode the local admin
+    under the name typed in the sidebar (app.py sets it on every run)."""
+    from core import auth
+
+    return st.session_state.get("actor") or auth.local_actor(st.session_state.get("annotator", "annotator"))

@@ -40,6 +40,12 @@ def run_job(db, job: dict) -> None:
             training.full_retrain(db, job["project_id"], job["id"], progress)
         elif job["kind"] == store.EXPORT:
             model_export.run_export(db, job, progress)
+        elif job["kind"] == store.QUALITY:
+            from core import quality
+
+            result = quality.analyse(db, job["project_id"])  # outside the write transaction
+            with store.transaction(db) as conn:
+                store.finish_job(conn, job["id"], message="analysed", result=result)
         else:
             raise ValueError(f"unknown job kind {job['kind']!r}")
     except training.NothingToDo as reason:

@@ -15,7 +15,7 @@ family_title = classifiers.TITLES[project["settings"].family]
 if st.button(f"Train now ({family_title})", type="primary",
              help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
                   "refit the quick model. Labeling goes on meanwhile."):
-    st.toast(ui.plain(scheduling.train_now(db, project_id).message))
+    st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project_id).message))
 
 
 def eval_chart(rows: list[dict]) -> alt.Chart:

@@ -127,7 +127,7 @@ if family == "transformer" and wanted is not None and device != "cuda":
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
-        store.update_settings(db, project["id"], changed)
+        store.update_settings(db, ui.actor(), project["id"], changed)
         st.success(f"Saved ({', '.join(sorted(changed))}). The next retrain uses these settings.")
     else:
         st.info("Nothing changed.")

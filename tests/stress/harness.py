@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import io, store
+from core import auth, io, store
 
 ROOT = Path(__file__).resolve().parents[2]
 TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
@@ -39,7 +39,7 @@ def pool_texts(n: int) -> pd.DataFrame:
 def create_project(db, n_texts: int) -> int:
     """A project from real texts; its import queues the embedding job the worker runs."""
     plan = io.plan_import(pool_texts(n_texts), "text", None, TREC_CLASSES)
-    return io.create_project_from_plan(db, "stress", plan)
+    return io.create_project_from_plan(db, auth.local_actor(), "stress", plan)
 
 
 def start_worker(data_dir: Path) -> subprocess.Popen:
