@@ -16,9 +16,13 @@ params = st.query_params
 # reloads; without a live one only the sign-in page is served. Single-user mode acts as a
 # local admin under the name typed in the sidebar, as before accounts existed.
 team = auth.team_mode(db)
-actor = auth.session_actor(db, params.get("session")) if team else None
+token = params.get("session") or st.session_state.get("session_token")
+actor = auth.session_actor(db, token) if team else None
+if team and actor is not None:
+    st.session_state.session_token = params["session"] = token  # page switches clear the URL's params
 if team and actor is None:
     st.session_state.pop("actor", None)
+    st.session_state.pop("session_token", None)
     st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")]).run()
     st.stop()
 st.session_state.actor = actor
@@ -57,7 +61,8 @@ with st.sidebar:
         st.session_state.annotator = actor.name
         st.caption(f"Signed in as **{ui.plain(actor.name)}** ({actor.role})")
         if st.button("Sign out", icon=":material/logout:"):
-            auth.logout(db, params.get("session"))
+            auth.logout(db, token)
+            st.session_state.pop("session_token", None)
             del params["session"]
             st.rerun()
     else:
