@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
