@@ -5,30 +5,49 @@ this app starts by itself when no live worker is found.
 """
 import streamlit as st
 
+from core import auth, store, worker
 import ui
-from core import store, worker
 
 st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
 db = store.connect()
+params = st.query_params
 
-pages = [
-    st.Page("pages/projects.py", title="Projects", icon=":material/folder:", default=True),
-    st.Page("pages/annotate.py", title="Annotate", icon=":material/label:"),
-    st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
-    st.Page("pages/export.py", title="Export", icon=":material/download:"),
-    st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
-]
-navigation = st.navigation(pages)
+# Team mode (once an admin account exists): a session token in the URL keeps a sign-in across
+# reloads; without a live one only the sign-in page is served. Single-user mode acts as a
+# local admin under the name typed in the sidebar, as before accounts existed.
+team = auth.team_mode(db)
+token = params.get("session") or st.session_state.get("session_token")
+actor = auth.session_actor(db, token) if team else None
+if team and actor is not None:
+    st.session_state.session_token = params["session"] = token  # page switches clear the URL's params
+if team and actor is None:
+    st.session_state.pop("actor", None)
+    st.session_state.pop("session_token", None)
+    st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")]).run()
+    st.stop()
+st.session_state.actor = actor
+
+can = (lambda permission: auth.allowed(db, actor, permission)) if team else (lambda permission: True)
+pages = [st.Page("pages/projects.py", title="Projects", icon=":material/folder:", default=True)
+         if can(auth.MANAGE_PROJECTS) else None,
+         st.Page("pages/annotate.py", title="Annotate", icon=":material/label:",
+                 default=not can(auth.MANAGE_PROJECTS)),
+         st.Page("pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:") if can(auth.ADJUDICATE) else None,
+         st.Page("pages/review.py", title="Review", icon=":material/fact_check:") if can(auth.REVIEW) else None,
+         st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
+         st.Page("pages/export.py", title="Export", icon=":material/download:") if can(auth.EXPORT) else None,
+         st.Page("pages/settings.py", title="Settings", icon=":material/tune:") if can(auth.SETTINGS) else None,
+         st.Page("pages/team.py", title="Team", icon=":material/group:") if can(auth.USERS) else None]
+navigation = st.navigation([p for p in pages if p is not None])
 
 # The project and the annotator's name live in the URL too, so a reload (or a bookmark) keeps them.
-params = st.query_params
 if "annotator" not in st.session_state and params.get("name", "").strip():
     st.session_state.annotator = params["name"].strip()
 if "project_id" not in st.session_state and params.get("project", "").isdigit():
     st.session_state.project_id = int(params["project"])
 
 with st.sidebar:
-    projects = store.projects(db)
+    projects = auth.visible_projects(db, actor) if team else store.projects(db)
     if projects:
         ids = [p["id"] for p in projects]
         current = st.session_state.get("project_id")
@@ -38,9 +57,18 @@ with st.sidebar:
         params["project"] = str(st.session_state.project_id)
     else:
         st.session_state.project_id = None
-    st.session_state.annotator = st.text_input("Your name", value=st.session_state.get("annotator", "annotator"),
-                                               help="Recorded with every label you give.").strip() or "annotator"
-    params["name"] = st.session_state.annotator
+    if team:
+        st.session_state.annotator = actor.name
+        st.caption(f"Signed in as **{ui.plain(actor.name)}** ({actor.role})")
+        if st.button("Sign out", icon=":material/logout:"):
+            auth.logout(db, token)
+            st.session_state.pop("session_token", None)
+            del params["session"]
+            st.rerun()
+    else:
+        st.session_state.annotator = st.text_input("Your name", value=st.session_state.get("annotator", "annotator"),
+                                                   help="Recorded with every label you give.").strip() or "annotator"
+        params["name"] = st.session_state.annotator
 
     @st.fragment(run_every="2s")
     def job_status():

@@ -36,7 +36,7 @@ def current_project(db) -> dict:
 
 
 JOB_NAMES = {store.EMBED: "embedding", store.HEAD: "head refit", store.FULL: "full retrain",
-             store.EXPORT: "model export"}
+             store.EXPORT: "model export", store.QUALITY: "label analysis"}
 
 
 def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:
@@ -44,3 +44,11 @@ def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:
     kind succeeds, and its message says why it failed and after how many attempts."""
     return [f":red[The {JOB_NAMES.get(job['kind'], job['kind'])} failed]: {plain(job['message'])}"
             for job in store.unresolved_failures(db, project_id)[:limit]]
+
+
+def actor():
+    """Who is acting in this session: the signed-in user, or in single-user mode the local admin
+    under the name typed in the sidebar (app.py sets it on every run)."""
+    from core import auth
+
+    return st.session_state.get("actor") or auth.local_actor(st.session_state.get("annotator", "annotator"))

@@ -25,7 +25,7 @@ from common import ROOT, all_texts, percentile, use_scratch_data_dir
 
 def run(n: int, labels: int, cache_dir: str | None) -> dict:
     data_dir = use_scratch_data_dir()
-    from core import annotate, io, store, training
+    from core import annotate, auth, io, store, training
 
     pool = all_texts(n)
     csv_bytes = pool.to_csv(index=False).encode()
@@ -33,7 +33,7 @@ def run(n: int, labels: int, cache_dir: str | None) -> dict:
     t0 = time.perf_counter()
     frame = io.read_table(csv_bytes, "pool.csv")
     plan = io.plan_import(frame, "text", None, sorted(pool["label"].unique()))
-    pid = io.create_project_from_plan(db, f"pool{n}", plan)
+    pid = io.create_project_from_plan(db, auth.local_actor(), f"pool{n}", plan)
     import_s = time.perf_counter() - t0
 
     texts_by = store.texts_by_id(db, store.example_ids(db, pid))
@@ -52,12 +52,11 @@ def run(n: int, labels: int, cache_dir: str | None) -> dict:
         while not store.live_workers(db):
             time.sleep(0.05)
         next_ms, refit_ms = [], []
-        shown = annotate.next_text(db, pid, "bench")
+        shown = annotate.next_text(db, auth.local_actor("bench"), pid)
         for i in range(labels):
             t = time.perf_counter()
-            annotation_id = annotate.submit_label(db, pid, shown.example_id, "bench", gold[shown.text],
-                                                  version_id=shown.version_id)
-            shown = annotate.next_text(db, pid, "bench")
+            annotation_id = annotate.submit_label(db, auth.local_actor("bench"), pid, shown.example_id, gold[shown.text], version_id=shown.version_id)
+            shown = annotate.next_text(db, auth.local_actor("bench"), pid)
             next_ms.append((time.perf_counter() - t) * 1000)
             if (i + 1) % 5 == 0:
                 while True:
@@ -66,7 +65,7 @@ def run(n: int, labels: int, cache_dir: str | None) -> dict:
                         break
                     time.sleep(0.002)
                 refit_ms.append((time.perf_counter() - t) * 1000)
-                shown = annotate.next_text(db, pid, "bench")  # the fresh queue
+                shown = annotate.next_text(db, auth.local_actor("bench"), pid)  # the fresh queue
         timings = store.latest_version(db, pid)["timings"]
     finally:
         worker.terminate()

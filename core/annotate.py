@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import embeddings, scheduling, store
+from core import auth, embeddings, scheduling, store
 
 LEASE_S = 600.0  # an example shown to one annotator is hidden from the others this long
 
@@ -82,19 +82,20 @@ def _queued(source: dict | None) -> list[tuple[int, float]]:
 CLAIM_CHUNK = 100  # candidates checked per query while claiming
 
 
-def _claim_first(conn, project_id: int, annotator: str, candidates, skip: set[int]) -> tuple[int, float | None] | None:
+def _claim_first(conn, project_id: int, annotator: str, candidates, skip: set[int],
+                 overlap: float = 0.0) -> tuple[int, float | None] | None:
     """Lease the first candidate (example id, score) that is free and not in `skip`; call inside the transaction."""
     candidates = [(i, score) for i, score in candidates if i not in skip]
     for start in range(0, len(candidates), CLAIM_CHUNK):
         chunk = candidates[start:start + CLAIM_CHUNK]
-        taken = store.unavailable(conn, project_id, annotator, [i for i, _ in chunk])
+        taken = store.unavailable(conn, project_id, annotator, [i for i, _ in chunk], overlap)
         for example_id, score in chunk:
             if example_id not in taken and store.lease(conn, project_id, example_id, annotator, LEASE_S):
                 return example_id, score
     return None
 
 
-def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set[int]):
+def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set[int], overlap: float = 0.0):
     """Claim a text no queue covers: the fixed shuffled order, read from a random point round the ring.
 
     Why a random point: read from the start, every claim would walk over every text labeled
@@ -102,7 +103,7 @@ def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set
     start = random.randrange(1 << 32)
     for low, high in ((start, 1 << 32), (0, start)):
         while rows := store.shuffled_examples(conn, project_id, split, low, high, CLAIM_CHUNK):
-            picked = _claim_first(conn, project_id, annotator, [(i, None) for i, _ in rows], skip)
+            picked = _claim_first(conn, project_id, annotator, [(i, None) for i, _ in rows], skip, overlap)
             if picked is not None:
                 return picked
             low = rows[-1][1] + 1
@@ -110,19 +111,24 @@ def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set
 
 
 @_locks_as_busy
-def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> NextText | None:
+def next_text(db, actor: auth.Actor, project_id: int, split: str = store.POOL) -> NextText | None:
     """The next text for this annotator, leased to them; None when nothing is left.
 
-    A text they were shown and have not answered yet (a live lease) comes back first. Then pool
+    A text they were shown and have not answered yet (a live lease) comes back first. Then texts
+    chosen for overlap that another annotator labeled and that wait for a second label; then pool
     texts come from the latest version's queue (the strategy's order), then any text the queue
     does not cover; eval texts come in a random order the model never influences. Texts the
-    annotator skipped come back last, the longest-ago skip first.
+    annotator skipped come back last, the longest-ago skip first. Nobody is given a text they
+    labeled, nor (outside overlap) one someone else labeled; the text comes without anyone's label.
     The choice and the lease are one write transaction, so two annotators never get the same
     text; what can be read before it (the version, its queue file) is read before it.
     """
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
     version = store.current_version(db, project_id)
     source = version or store.latest_encoder(db, project_id)
     queued = _queued(source) if split == store.POOL else []
+    overlap = store.settings(db, project_id).overlap
+    waiting = store.waiting_for_second_label(db, project_id, annotator, split, overlap)
     queue_why = (version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
     rest_why = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
     with _writing(db) as conn:
@@ -130,12 +136,17 @@ def next_text(db, project_id: int, annotator: str, split: str = store.POOL) -> N
         picked, why = ((held, None), "shown before, not answered yet") if held is not None else (None, None)
         if picked is None:
             store.release_leases(conn, project_id, annotator)
-            skipped = store.skipped_by(conn, project_id, annotator, split)
-            picked, why = _claim_first(conn, project_id, annotator, queued, set(skipped)), queue_why
+            skipped = set(store.skipped_by(conn, project_id, annotator, split))
+            picked, why = _claim_first(conn, project_id, annotator, [(i, None) for i in waiting], skipped,
+                                       overlap), "second opinion"
         if picked is None:
-            picked, why = _claim_shuffled(conn, project_id, annotator, split, set(skipped)), rest_why
+            picked, why = _claim_first(conn, project_id, annotator, queued, skipped, overlap), queue_why
         if picked is None:
-            picked, why = _claim_first(conn, project_id, annotator, [(i, None) for i in skipped], set()), \
+            picked, why = _claim_shuffled(conn, project_id, annotator, split, skipped, overlap), rest_why
+        if picked is None:
+            picked, why = _claim_first(conn, project_id, annotator, [(i, None) for i in
+                                                                     store.skipped_by(conn, project_id, annotator,
+                                                                                      split)], set(), overlap), \
                 "skipped earlier: offered again"
     if picked is None:
         return None
@@ -182,14 +193,18 @@ def _writing(db):
     return store.transaction(db)
 
 
-def _ensure_free(conn, project_id: int, example_id: int, annotator: str, next_one: bool = False) -> None:
-    """Refuse a text someone else has: their label is in effect, or they hold a live lease on it.
+def _ensure_free(conn, project_id: int, example_id: int, annotator: str, next_one: bool = False,
+                 overlap: float = 0.0) -> None:
+    """Refuse a text someone else has: their label is in effect (outside overlap: a text chosen for
+    overlap takes one label from each of two annotators), or they hold a live lease on it.
 
     Call inside the write transaction that then writes, so nobody can take it in between.
     The annotator's own label may be replaced (relabel, or label again after undo)."""
     then = "; here is the next one." if next_one else "."
-    labeled_by = store.label_holder(conn, project_id, example_id)
-    if labeled_by is not None and labeled_by != annotator:
+    holders = store.label_holders(conn, project_id, example_id)
+    others = holders - {annotator}
+    if others and not (len(others) == 1 and store.IMPORTED not in others
+                       and store.overlap_chosen(project_id, example_id, overlap)):
         raise TextTaken("Someone else labeled this text while you were reading it" + then)
     leased_by = store.lease_holder(conn, project_id, example_id)
     if leased_by is not None and leased_by != annotator:
@@ -197,16 +212,18 @@ def _ensure_free(conn, project_id: int, example_id: int, annotator: str, next_on
 
 
 @_locks_as_busy
-def submit_label(db, project_id: int, example_id: int, annotator: str, label: str, seconds: float | None = None,
+def submit_label(db, actor: auth.Actor, project_id: int, example_id: int, label: str, seconds: float | None = None,
                  version_id: int | None = None, strategy: str | None = None, score: float | None = None) -> int:
     """Append a label and schedule the refits it triggers, in one committed transaction.
 
-    Refused (TextTaken) if someone else labeled the text or holds a live lease on it."""
+    Refused (TextTaken) if someone else labeled the text (outside overlap) or holds a live lease on it."""
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
     if label not in store.class_names(db, project_id):
         raise AnnotationError(f"{label!r} is not a class of this project.")
     _check_example(db, project_id, example_id)
+    overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
-        _ensure_free(conn, project_id, example_id, annotator, next_one=True)
+        _ensure_free(conn, project_id, example_id, annotator, next_one=True, overlap=overlap)
         annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.LABEL, label=label,
                                              seconds=seconds, model_version_id=version_id, strategy=strategy,
                                              score=score)
@@ -216,27 +233,31 @@ def submit_label(db, project_id: int, example_id: int, annotator: str, label: st
 
 
 @_locks_as_busy
-def skip(db, project_id: int, example_id: int, annotator: str, seconds: float | None = None) -> int:
+def skip(db, actor: auth.Actor, project_id: int, example_id: int, seconds: float | None = None) -> int:
     """Append a skip (the text comes back to this annotator after the rest); same checks as a label."""
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
     _check_example(db, project_id, example_id)
+    overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
-        _ensure_free(conn, project_id, example_id, annotator, next_one=True)
+        _ensure_free(conn, project_id, example_id, annotator, next_one=True, overlap=overlap)
         annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.SKIP, seconds=seconds)
         store.release_leases(conn, project_id, annotator)
     return annotation_id
 
 
 @_locks_as_busy
-def undo_last(db, project_id: int, annotator: str) -> int | None:
+def undo_last(db, actor: auth.Actor, project_id: int) -> int | None:
     """Revert the annotator's latest label or skip and lease its text back to them; returns its example id.
 
     One transaction, so nobody else can be given the text between the undo and the lease.
     Refused (TextTaken) if someone else is reading or has labeled that text meanwhile."""
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
+    overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
         last = store.last_undoable(db, project_id, annotator)
         if last is None:
             return None
-        _ensure_free(conn, project_id, last["example_id"], annotator)
+        _ensure_free(conn, project_id, last["example_id"], annotator, overlap=overlap)
         store.add_annotation(conn, project_id, last["example_id"], annotator, store.UNDO, reverts=last["id"])
         store.release_leases(conn, project_id, annotator)
         store.lease(conn, project_id, last["example_id"], annotator, LEASE_S)
@@ -244,21 +265,23 @@ def undo_last(db, project_id: int, annotator: str) -> int | None:
 
 
 @_locks_as_busy
-def undo_and_show(db, project_id: int, annotator: str) -> NextText | None:
+def undo_and_show(db, actor: auth.Actor, project_id: int) -> NextText | None:
     """`undo_last`, then the text it gave back (already leased), for the page to show; None if nothing to undo."""
-    example_id = undo_last(db, project_id, annotator)
+    example_id = undo_last(db, actor, project_id)
     if example_id is None:
         return None
     return _show(db, project_id, example_id, store.current_version(db, project_id), "undo", None)
 
 
 @_locks_as_busy
-def show_example(db, project_id: int, annotator: str, example_id: int, why: str) -> NextText:
+def show_example(db, actor: auth.Actor, project_id: int, example_id: int, why: str) -> NextText:
     """A specific text (found by keyword search), leased to this annotator unless someone else has it."""
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
     _check_example(db, project_id, example_id)
     version = store.current_version(db, project_id)
+    overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
-        _ensure_free(conn, project_id, example_id, annotator)
+        _ensure_free(conn, project_id, example_id, annotator, overlap=overlap)
         store.release_leases(conn, project_id, annotator)
         store.lease(conn, project_id, example_id, annotator, LEASE_S)
     return _show(db, project_id, example_id, version, why, None)
@@ -309,6 +332,8 @@ REASONS = {
     "keyword search": "You picked this text by keyword.",
     "undo": "You undid this label: label it again.",
     "shown before, not answered yet": "You were shown this text before and have not answered it yet.",
+    "second opinion": "A second opinion: another annotator labeled this text too (their label is not shown), "
+                      "so the team can measure agreement.",
     "skipped earlier: offered again": "You skipped this text earlier; everything else is done, so it is back.",
 }
 # Below this confidence a suggestion is noise (the queue holds the texts the model is least sure

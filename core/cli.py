@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import auth, store
 
 
 def _project(db, name: str) -> dict:
@@ -46,12 +46,12 @@ def cmd_import(args) -> None:
         frame = io.read_table(args.file)
         existing = store.project_by_name(db, args.project)
         if existing:
-            plan = io.add_to_project(db, existing["id"], frame, args.text_column, args.label_column,
+            plan = io.add_to_project(db, auth.local_actor(), existing["id"], frame, args.text_column, args.label_column,
                                      args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
             plan = io.plan_import(frame, args.text_column, args.label_column, io.parse_classes(args.classes))
-            io.create_project_from_plan(db, args.project, plan, model=args.model,
+            io.create_project_from_plan(db, auth.local_actor(), args.project, plan, model=args.model,
                                         eval_fraction=io.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
                                         else args.eval_fraction,
                                         seed=args.seed)
@@ -80,7 +80,7 @@ def cmd_export(args) -> None:
         raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    Path(args.out).write_bytes(io.export_labels(db, project["id"], fmt))
+    Path(args.out).write_bytes(io.export_labels(db, auth.local_actor(), project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 
 

@@ -20,7 +20,7 @@ from typing import BinaryIO, Callable
 import numpy as np
 import pandas as pd
 
-from core import store
+from core import auth, store
 
 FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
@@ -555,7 +555,7 @@ def _cell(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def create_project_from_plan(db, name: str, plan: ImportPlan, class_details: list[dict] | None = None,
+def create_project_from_plan(db, actor, name: str, plan: ImportPlan, class_details: list[dict] | None = None,
                              guidelines: str = "", model: str | None = None, settings=None,
                              eval_fraction: float = 0.0, seed: int = 0) -> int:
     """Create a project, its classes and examples in one transaction.
@@ -563,6 +563,7 @@ def create_project_from_plan(db, name: str, plan: ImportPlan, class_details: lis
     `eval_fraction` of the unlabeled texts go to the eval split: a random sample the
     model never chooses from, labeled by the team for an unbiased accuracy estimate.
     """
+    actor = auth.require(db, actor, auth.MANAGE_PROJECTS)
     details = {d.get("name"): d for d in (class_details or [])}
     keys = shortcut_keys(len(plan.classes))
     classes = [{"name": c, "shortcut": _cell(details.get(c, {}).get("shortcut")) or keys[i],
@@ -579,18 +580,21 @@ def create_project_from_plan(db, name: str, plan: ImportPlan, class_details: lis
         with store.transaction(db) as conn:
             project_id = store.create_project(conn, name, classes, guidelines, model or "default", settings)
             _write_rows(conn, project_id, plan, eval_fraction, seed)
+            auth.audit(conn, actor, "create project", project_id, name=name, texts=len(plan.texts))
     except store.StoreError as err:
         raise ImportFailed(str(err)) from None
     return project_id
 
 
-def add_to_project(db, project_id: int, frame: pd.DataFrame, text_column: str, label_column: str | None = None,
+def add_to_project(db, actor, project_id: int, frame: pd.DataFrame, text_column: str, label_column: str | None = None,
                    eval_fraction: float = 0.0, seed: int = 0) -> ImportPlan:
     """Add more texts (and optionally labels) to an existing project, dropping ones it already has."""
+    actor = auth.require(db, actor, auth.MANAGE_PROJECTS, project_id)
     plan = plan_import(frame, text_column, label_column, classes=store.class_names(db, project_id),
                        known_hashes=store.existing_hashes(db, project_id))
     with store.transaction(db) as conn:
         _write_rows(conn, project_id, plan, eval_fraction, seed)
+        auth.audit(conn, actor, "add texts", project_id)
     return plan
 
 
@@ -600,15 +604,28 @@ EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
 def labels_frame(db, project_id: int) -> pd.DataFrame:
-    rows = store.current_labels(db, project_id)
-    texts = store.texts_by_id(db, [r["example_id"] for r in rows])
+    """One row per labeled text: the final label (`quality.final_labels`; empty while annotators tie),
+    how it was reached, and every annotator's label (`annotators`: a list of {annotator, label, labeled_at})."""
+    from core import quality
+
+    finals = {f.example_id: f for f in quality.final_labels(db, project_id)}
+    per: dict[int, list[dict]] = {}
+    for row in quality.annotator_labels(db, project_id):
+        per.setdefault(row["example_id"], []).append(row)
+    ids = sorted(finals)
+    texts = store.texts_by_id(db, ids)
+    last = {i: max((r["created_at"] for r in per.get(i, [])), default=None) for i in ids}
     return pd.DataFrame({
-        "text": [texts[r["example_id"]] for r in rows],
-        "label": [r["label"] for r in rows],
-        "split": [r["split"] for r in rows],
-        "annotator": [r["annotator"] for r in rows],
-        "labeled_at": pd.to_datetime([r["created_at"] for r in rows], unit="s", utc=True),
-        "example_id": [r["example_id"] for r in rows],
+        "text": [texts[i] for i in ids],
+        "label": [finals[i].label for i in ids],
+        "label_source": [finals[i].source for i in ids],
+        "split": [finals[i].split for i in ids],
+        "annotator": [", ".join(r["annotator"] for r in per.get(i, [])) for i in ids],
+        "labeled_at": pd.to_datetime([last[i] for i in ids], unit="s", utc=True),
+        "example_id": ids,
+        "annotators": [json.dumps([{"annotator": r["annotator"], "label": r["label"]} for r in per.get(i, [])],
+                                  ensure_ascii=False) for i in ids],
+        "decided_by": [finals[i].decided_by for i in ids],
     })
 
 
@@ -630,7 +647,8 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(escape) for c in texts})
 
 
-def export_labels(db, project_id: int, fmt: str) -> bytes:
+def export_labels(db, actor, project_id: int, fmt: str) -> bytes:
+    auth.require(db, actor, auth.EXPORT, project_id)
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
     frame = labels_frame(db, project_id)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import store
+from core import quality, store
 from core.classifiers import head
 
 
@@ -30,17 +30,18 @@ class LabelRows:
 
 
 def label_rows(db, project_id: int, ids: np.ndarray, class_names: list[str]) -> LabelRows:
-    """Current labels of the project's texts that are in `ids`, split into pool (train) and eval."""
+    """Final labels (`quality.final_labels`: adjudicated > unanimous > majority > single annotator;
+    undecided ties left out) of the project's texts that are in `ids`, split into pool (train) and eval."""
     position = {name: i for i, name in enumerate(class_names)}
     watermark = store.max_annotation_id(db, project_id)  # read first: the labels are at least this new
-    labels = store.current_labels(db, project_id)
+    labels = [f for f in quality.final_labels(db, project_id) if f.label is not None]
     out = {}
     for split in (store.POOL, store.EVAL):
-        chosen = [r for r in labels if r["split"] == split and r["label"] in position]
-        example_ids = np.array([r["example_id"] for r in chosen], dtype=np.int64)
+        chosen = [f for f in labels if f.split == split and f.label in position]
+        example_ids = np.array([f.example_id for f in chosen], dtype=np.int64)
         rows = np.searchsorted(ids, example_ids)
         present = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == example_ids)
-        out[split] = (rows[present], np.array([position[r["label"]] for r in chosen], dtype=np.int64)[present])
+        out[split] = (rows[present], np.array([position[f.label] for f in chosen], dtype=np.int64)[present])
     (rows, y), (eval_rows, eval_y) = out[store.POOL], out[store.EVAL]
     return LabelRows(rows, y, eval_rows, eval_y, watermark)
 

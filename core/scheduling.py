@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import store
+from core import auth, store
 
 TRAIN_NOW_PRIORITY = 5
 
@@ -52,12 +52,13 @@ class TrainRequest:
     message: str
 
 
-def train_now(db, project_id: int) -> TrainRequest:
+def train_now(db, actor, project_id: int) -> TrainRequest:
     """A full retrain that covers every label present now, ahead of other queued work.
 
     A queued retrain will read the labels when it starts, so it already covers them; a
     running one read them when it started, so newer labels get a retrain queued to follow it.
     """
+    auth.require(db, actor, auth.TRAIN, project_id)
     watermark = store.max_annotation_id(db, project_id)
     newest = db.conn.execute("SELECT max(created_at) FROM annotations WHERE project_id = ?",
                              (project_id,)).fetchone()[0] or 0
@@ -80,8 +81,9 @@ def train_now(db, project_id: int) -> TrainRequest:
     return TrainRequest(job_id, f"Full retrain queued (job {job_id}).")
 
 
-def request_export(db, project_id: int, version_id: int) -> int:
+def request_export(db, actor, project_id: int, version_id: int) -> int:
     """Queue an export of a model version (a zip the Export page offers when it is ready)."""
+    auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
             if job["kind"] == store.EXPORT and job["params"].get("version_id") == version_id:

@@ -37,6 +37,9 @@ class ProjectSettings:
     head: HeadArguments = field(default_factory=HeadArguments)  # the fast head, also SetFit's head
     family: str = DEFAULT_FAMILY  # the full retrain's model family
     family_args: dict[str, dict] = field(default_factory=dict)  # per family, what differs from its defaults
+    # Percent of texts (0-100) also sent to a second annotator, to measure agreement; which
+    # texts is a fixed hash per text (`store.overlap_chosen`), so random among the queued ones.
+    overlap: int = 0
 
     def __post_init__(self):
         problems = []
@@ -55,6 +58,8 @@ class ProjectSettings:
             problems.append("queue size must be at least the batch size")
         if self.label_budget is not None and (not isinstance(self.label_budget, int) or self.label_budget < 1):
             problems.append("the label budget must be a positive whole number, or none")
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, int) or not 0 <= self.overlap <= 100:
+            problems.append("overlap must be a whole percentage from 0 to 100")
         if self.family not in classifiers.FAMILIES:
             problems.append(f"unknown model family {self.family!r} (choose from {', '.join(classifiers.FAMILIES)})")
         else:

@@ -7,6 +7,7 @@ Annotations are append-only: undo and relabel add rows, they never overwrite.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -26,7 +27,7 @@ except ImportError:  # not on Windows: writers then queue on SQLite's busy timeo
 from core import config
 from core.settings import ProjectSettings
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 15_000
 
 # Annotation actions.
@@ -34,12 +35,12 @@ LABEL, SKIP, UNDO = "label", "skip", "undo"
 # Example splits: the pool the model queries, and the eval sample it never chooses from.
 POOL, EVAL = "pool", "eval"
 # Job kinds and states.
-EMBED, HEAD, FULL, EXPORT = "embed", "head", "full", "export"
+EMBED, HEAD, FULL, EXPORT, QUALITY = "embed", "head", "full", "export", "quality"
 PREDICT = "predict"  # a version's predictions on an uploaded file (core.predict)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 # Each lane is a thread of the worker, so work of one kind never waits behind another:
-# head refits take milliseconds, embedding and exports seconds, full retrains minutes.
-LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT, PREDICT), "slow": (FULL,)}
+# head refits take milliseconds, embedding, exports and analyses seconds, full retrains minutes.
+LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT, PREDICT, QUALITY), "slow": (FULL,)}
 
 
 def now() -> float:
@@ -68,6 +69,7 @@ def _open(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # a label acknowledged is a label on disk
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.create_function("sieve_overlap_key", 2, overlap_key, deterministic=True)
     db = sqlite_utils.Database(conn)
     db.writer_lock_fd = _writer_lock_fd(path)
     migrate(db)
@@ -266,7 +268,54 @@ CREATE INDEX IF NOT EXISTS version_pins_project ON version_pins(project_id, id);
 ALTER TABLE projects ADD COLUMN intended_use TEXT NOT NULL DEFAULT ''
 """
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
+# v6: team mode. Users (argon2 hashes only), sessions (a hash of the token only), which
+# projects an annotator may label, settled labels (adjudication and review, append-only: the
+# newest per text is in effect) and an audit log of who changed settings, users and labels.
+_SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'annotator')),
+    password_hash TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, project_id)
+);
+CREATE TABLE IF NOT EXISTS adjudications (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    example_id INTEGER NOT NULL REFERENCES examples(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('adjudication', 'review')),
+    previous TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS adjudications_example ON adjudications(project_id, example_id, id);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    project_id INTEGER,
+    detail TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+)
+"""
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -358,19 +407,26 @@ def settings(db, project_id: int) -> ProjectSettings:
     return ProjectSettings.from_dict(json.loads(row[0] or "{}"))
 
 
-def update_settings(db, project_id: int, changes: dict) -> ProjectSettings:
+def update_settings(db, actor, project_id: int, changes: dict) -> ProjectSettings:
     """Apply only `changes` to the settings as stored now (so two people saving different
-    settings do not undo each other's), check the result, and store it."""
+    settings do not undo each other's), check the result, and store it (admins only; audited)."""
+    from core import auth
+
+    actor = auth.require(db, actor, auth.SETTINGS, project_id)
     with transaction(db) as conn:
         row = conn.execute("SELECT settings FROM projects WHERE id = ?", (project_id,)).fetchone()
         if row is None:
             raise StoreError("That project does not exist.")
         updated = ProjectSettings.from_dict(json.loads(row[0] or "{}")).with_changes(changes)
         conn.execute("UPDATE projects SET settings = ? WHERE id = ?", (json.dumps(updated.to_dict()), project_id))
+        auth.audit(conn, actor, "change settings", project_id, changes=changes)
     return updated
 
 
-def rename_project(db, project_id: int, name: str) -> None:
+def rename_project(db, actor, project_id: int, name: str) -> None:
+    from core import auth
+
+    actor = auth.require(db, actor, auth.MANAGE_PROJECTS, project_id)
     name = name.strip()
     if not name:
         raise StoreError("The project needs a name.")
@@ -378,11 +434,17 @@ def rename_project(db, project_id: int, name: str) -> None:
         if conn.execute("SELECT 1 FROM projects WHERE name = ? AND id != ?", (name, project_id)).fetchone():
             raise StoreError(f"A project called {name!r} already exists.")
         conn.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
+        auth.audit(conn, actor, "rename project", project_id, name=name)
 
 
-def delete_project(db, project_id: int) -> None:
-    """Delete a project with its texts, labels, jobs and versions (its artifacts are the caller's)."""
+def delete_project(db, actor, project_id: int) -> None:
+    """Delete a project with its texts, labels, jobs and versions (its artifacts are the caller's); admins only."""
+    from core import auth
+
+    actor = auth.require(db, actor, auth.DELETE, project_id)
     with transaction(db) as conn:
+        row = conn.execute("SELECT name FROM projects WHERE id = ?", (project_id,)).fetchone()
+        auth.audit(conn, actor, "delete project", project_id, name=row[0] if row else None)
         conn.execute("DELETE FROM model_versions WHERE project_id = ?", (project_id,))  # they reference encoders
         conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
 
@@ -551,15 +613,56 @@ def annotations(db, project_id: int) -> list[dict]:
     return _rows(db, "SELECT * FROM annotations WHERE project_id = ? ORDER BY id", (project_id,))
 
 
-def label_holder(conn: sqlite3.Connection, project_id: int, example_id: int) -> str | None:
-    """The annotator whose label of this example is in effect, None if it has none."""
-    row = conn.execute(
-        """SELECT annotator FROM annotations a WHERE a.project_id = ? AND a.example_id = ? AND a.action = 'label'
+IMPORTED = "import"  # the annotator name of labels that came with an uploaded file
+
+
+def overlap_key(project_id: int, example_id: int) -> float:
+    """A fixed pseudo-random number in [0, 1) per text: the text goes to a second annotator for
+    agreement when it is below the project's overlap share. A hash, so the choice is stable,
+    independent of the model's queue order, and needs no stored state (SQL: sieve_overlap_key)."""
+    digest = hashlib.blake2b(f"{project_id}:{example_id}".encode(), digest_size=8, person=b"sieve-ov").digest()
+    return int.from_bytes(digest, "big") / 2.0 ** 64
+
+
+def overlap_chosen(project_id: int, example_id: int, overlap_percent: float) -> bool:
+    return overlap_key(project_id, example_id) < overlap_percent / 100.0
+
+
+def label_holders(conn: sqlite3.Connection, project_id: int, example_id: int) -> set[str]:
+    """The annotators who have a label of this example in effect."""
+    return {r[0] for r in conn.execute(
+        """SELECT annotator FROM annotations a INDEXED BY annotations_project WHERE a.project_id = ? AND a.example_id = ?
+             AND a.action = 'label' AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)""",
+        (project_id, example_id))}
+
+
+def second_label_open(project_id: int, example_id: int, holders: set[str], annotator: str,
+                      overlap_percent: float) -> bool:
+    """Whether `annotator` may (still) label a text these annotators have labeled: nobody else
+    has, or it is a text chosen for overlap and exactly one other annotator (not an import) has."""
+    others = holders - {annotator}
+    if not others:
+        return True
+    return (len(others) == 1 and IMPORTED not in others and annotator not in holders
+            and overlap_chosen(project_id, example_id, overlap_percent))
+
+
+def waiting_for_second_label(db, project_id: int, annotator: str, split: str, overlap_percent: float,
+                             limit: int = 200) -> list[int]:
+    """Texts chosen for overlap that one other annotator labeled and that wait for a second label,
+    the longest-waiting first (read outside the claim transaction; the claim checks again)."""
+    if overlap_percent <= 0:
+        return []
+    rows = db.conn.execute(
+        """SELECT a.example_id FROM annotations a JOIN examples e ON e.id = a.example_id
+           WHERE a.project_id = ? AND a.action = 'label' AND e.split = ?
+             AND sieve_overlap_key(a.project_id, a.example_id) < ?
              AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
-           ORDER BY a.id DESC LIMIT 1""",
-        (project_id, example_id),
-    ).fetchone()
-    return row[0] if row else None
+           GROUP BY a.example_id
+           HAVING count(DISTINCT a.annotator) = 1 AND min(a.annotator) NOT IN (?, ?)
+           ORDER BY min(a.id) LIMIT ?""",
+        (project_id, split, overlap_percent / 100.0, annotator, IMPORTED, limit))
+    return [r[0] for r in rows]
 
 
 def lease_holder(conn: sqlite3.Connection, project_id: int, example_id: int) -> str | None:
@@ -569,21 +672,28 @@ def lease_holder(conn: sqlite3.Connection, project_id: int, example_id: int) -> 
     return row[0] if row else None
 
 
-def unavailable(conn: sqlite3.Connection, project_id: int, annotator: str, example_ids: list[int]) -> set[int]:
-    """Of these examples (at most ~400), those nobody may be given: labeled, or leased live to someone else.
+def unavailable(conn: sqlite3.Connection, project_id: int, annotator: str, example_ids: list[int],
+                overlap_percent: float = 0.0) -> set[int]:
+    """Of these examples (at most ~400), those this annotator may not be given: leased live to
+    someone else, labeled by them, or labeled by someone else (unless `second_label_open`).
 
     Point look-ups by index, so a claim inside the write transaction costs well under a millisecond.
     """
     marks = ",".join("?" * len(example_ids))
-    rows = conn.execute(
-        f"""SELECT a.example_id FROM annotations a
-            WHERE a.project_id = ? AND a.example_id IN ({marks}) AND a.action = 'label'
-              AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
-            UNION SELECT example_id FROM leases
+    holders: dict[int, set[str]] = {}
+    for example_id, holder in conn.execute(
+            f"""SELECT a.example_id, a.annotator FROM annotations a INDEXED BY annotations_project
+                WHERE a.project_id = ? AND a.example_id IN ({marks}) AND a.action = 'label'
+                  AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)""",
+            (project_id, *example_ids)):
+        holders.setdefault(example_id, set()).add(holder)
+    taken = {i for i, names in holders.items()
+             if annotator in names or not second_label_open(project_id, i, names, annotator, overlap_percent)}
+    taken.update(r[0] for r in conn.execute(
+        f"""SELECT example_id FROM leases
             WHERE project_id = ? AND example_id IN ({marks}) AND annotator != ? AND expires_at > ?""",
-        (project_id, *example_ids, project_id, *example_ids, annotator, now()),
-    )
-    return {r[0] for r in rows}
+        (project_id, *example_ids, annotator, now())))
+    return taken
 
 
 def skipped_by(conn: sqlite3.Connection, project_id: int, annotator: str, split: str) -> list[int]:
@@ -621,7 +731,7 @@ def own_lease(conn: sqlite3.Connection, project_id: int, annotator: str, split: 
         """SELECT l.example_id FROM leases l JOIN examples e ON e.id = l.example_id
            WHERE l.project_id = ? AND l.annotator = ? AND l.expires_at > ? AND e.split = ?
              AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.project_id = l.project_id
-                               AND a.example_id = l.example_id AND a.action = 'label'
+                               AND a.example_id = l.example_id AND a.action = 'label' AND a.annotator = l.annotator
                                AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id))
            LIMIT 1""", (project_id, annotator, now(), split)).fetchone()
     return row[0] if row else None

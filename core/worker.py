@@ -55,6 +55,12 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
             model_export.run_export(db, job, progress)
         elif job["kind"] == store.PREDICT:
             predict.run_predict(db, job, progress)
+        elif job["kind"] == store.QUALITY:
+            from core import quality
+
+            result = quality.analyse(db, job["project_id"])  # outside the write transaction
+            with store.transaction(db) as conn:
+                store.finish_job(conn, job["id"], message="analysed", result=result)
         else:
             raise ValueError(f"unknown job kind {job['kind']!r}")
     except Interrupted:

@@ -9,7 +9,8 @@ import ui
 db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
-annotator = st.session_state.get("annotator", "annotator")
+actor = ui.actor()
+annotator = actor.name
 classes = store.classes(db, project_id)
 ui.title("Annotate", project)
 state_key = f"shown:{project_id}:{annotator}"
@@ -19,7 +20,7 @@ version_key = f"served_version:{project_id}"
 def advance() -> None:
     try:
         split = annotate.choose_split(db, project_id, annotator)
-        st.session_state[state_key] = annotate.next_text(db, project_id, annotator, split)
+        st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
     except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
         st.session_state.flash = ("error", str(err))
         return
@@ -36,7 +37,7 @@ def refused(err: annotate.AnnotationError) -> None:
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
     try:
-        annotate.submit_label(db, project_id, shown.example_id, annotator, label,
+        annotate.submit_label(db, actor, project_id, shown.example_id, label,
                               seconds=time.time() - st.session_state.get("shown_at", time.time()),
                               version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
     except annotate.AnnotationError as err:
@@ -49,7 +50,7 @@ def on_label(label: str) -> None:
 def on_skip() -> None:
     shown = st.session_state[state_key]
     try:
-        annotate.skip(db, project_id, shown.example_id, annotator,
+        annotate.skip(db, actor, project_id, shown.example_id,
                       seconds=time.time() - st.session_state.get("shown_at", time.time()))
     except annotate.AnnotationError as err:
         refused(err)
@@ -60,7 +61,7 @@ def on_skip() -> None:
 
 def on_undo() -> None:
     try:
-        again = annotate.undo_and_show(db, project_id, annotator)  # undo and re-lease: one transaction
+        again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
     except annotate.AnnotationError as err:
         st.session_state.flash = ("error", str(err))
         return
@@ -74,7 +75,7 @@ def on_undo() -> None:
 
 def on_pick(example_id: int) -> None:
     try:
-        st.session_state[state_key] = annotate.show_example(db, project_id, annotator, example_id, "keyword search")
+        st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
     except annotate.AnnotationError as err:
         st.session_state.flash = ("error", str(err))
         return

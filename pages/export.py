@@ -15,7 +15,7 @@ st.subheader("Labels")
 count = store.label_count(db, project_id)
 st.caption(f"{count:,} labeled texts (the latest label of each; undone labels are left out).")
 fmt = st.radio("Format", io.EXPORT_FORMATS, horizontal=True)
-st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, project_id, fmt),
+st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, ui.actor(), project_id, fmt),
                    file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
 if st.button("Prepare Hugging Face dataset (zip)", disabled=count == 0,
              help="A datasets directory (save_to_disk) with a ClassLabel of the project's classes and the eval "
@@ -52,7 +52,7 @@ st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels'
            + (f", pinned by {ui.plain(pinned['pinned_by'])}" if pinned else ", the newest") + "). The folder in the zip "
            f"loads without Sieve: `{classifiers.loader(family)}`.")
 if st.button("Prepare model zip", help="The worker writes the zip; labeling goes on meanwhile."):
-    st.session_state.export_job = scheduling.request_export(db, project_id, version["id"])
+    st.session_state.export_job = scheduling.request_export(db, ui.actor(), project_id, version["id"])
 
 
 @st.fragment(run_every="1s")

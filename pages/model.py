@@ -17,7 +17,7 @@ seen_key = f"model_page_versions:{project_id}"
 if st.button(f"Train now ({family_title})", type="primary",
              help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
                   "refit the quick model. Labeling goes on meanwhile."):
-    st.toast(ui.plain(scheduling.train_now(db, project_id).message))
+    st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project_id).message))
 
 
 def label_this(example_id: int, why: str) -> None:

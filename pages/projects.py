@@ -94,7 +94,7 @@ with create:
             try:
                 plan = io.plan_import(frame, text_column, label_column, names)
                 project_id = io.create_project_from_plan(
-                    db, name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
+                    db, ui.actor(), name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
                     ProjectSettings(refit_every=int(refit_every)),
                     eval_fraction=eval_percent / 100)
             except io.ImportFailed as err:
@@ -122,7 +122,7 @@ with add:
                                         key="add_label")
             if st.button("Add texts", type="primary"):
                 try:
-                    plan = io.add_to_project(db, project_id, frame, text_column,
+                    plan = io.add_to_project(db, ui.actor(), project_id, frame, text_column,
                                              None if label_column == "(none)" else label_column)
                 except io.ImportFailed as err:
                     show_error(str(err))
@@ -137,7 +137,7 @@ with manage:
         new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
         if st.button("Rename") and new_name.strip() != project["name"]:
             try:
-                store.rename_project(db, project_id, new_name)
+                store.rename_project(db, ui.actor(), project_id, new_name)
             except store.StoreError as err:
                 show_error(str(err))
             else:
@@ -147,7 +147,7 @@ with manage:
         st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
         confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
         if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
-            store.delete_project(db, project_id)
+            store.delete_project(db, ui.actor(), project_id)
             artifacts.remove_project_dir(project_id)
             st.session_state.project_id = None
             st.session_state.projects_flash = f"Deleted “{project['name']}”."

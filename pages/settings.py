@@ -36,6 +36,10 @@ strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES
                                "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
                             saved.label_budget or 0)
+overlap = left.number_input(
+    "Overlap: % of texts labeled by two annotators", 0, 100, saved.overlap,
+    help="For agreement figures (Review page); which texts is random among the queued ones. Each of these "
+         "texts takes one label from each of two different annotators; disagreements go to the Adjudicate page.")
 
 st.subheader("Quick model (updated every few labels)")
 head_left, head_right = st.columns(2)
@@ -106,7 +110,7 @@ else:
                                             current["gradual_unfreezing"])
 
 form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
-        "strategy": strategy, "label_budget": int(budget) or None, "retrain_budget_s": int(time_budget) or None,
+        "strategy": strategy, "label_budget": int(budget) or None, "overlap": int(overlap), "retrain_budget_s": int(time_budget) or None,
         "head": head_values, "family": family,
         "family_args": {family: {k: v for k, v in values.items() if v != current[k]}}}
 try:
@@ -127,7 +131,7 @@ if family == "transformer" and wanted is not None and device != "cuda":
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
-        store.update_settings(db, project["id"], changed)
+        store.update_settings(db, ui.actor(), project["id"], changed)
         st.success(f"Saved ({', '.join(sorted(changed))}). The next retrain uses these settings.")
     else:
         st.info("Nothing changed.")

@@ -26,7 +26,8 @@ def main() -> None:
     at.session_state["annotator"] = "probe"
     at.run()
     problems = [str(e.value) for e in at.exception]
-    for page in ("pages/projects.py", "pages/annotate.py", "pages/model.py", "pages/settings.py", "pages/export.py"):
+    for page in ("pages/projects.py", "pages/annotate.py", "pages/model.py", "pages/settings.py", "pages/export.py",
+                 "pages/adjudicate.py", "pages/review.py", "pages/team.py"):
         at.switch_page(page).run()
         problems += [f"{page}: {e.value}" for e in at.exception]
     at.switch_page("pages/annotate.py").run()

@@ -2,7 +2,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import io, store
+from core import auth, io, store
 from tests.conftest import ROOT
 
 CLASSES = ["question", "statement"]
@@ -164,7 +164,7 @@ def test_texts_render_as_plain_text(app, db):
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
     from core import annotate
 
-    at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, pid, "alice", html_id, "test")
+    at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
     at.run()
     assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
     assert all("<script>" not in m.value for m in at.markdown)
@@ -211,7 +211,7 @@ def test_settings_page_saves_only_what_changed(app, db):
     """Two people on the Settings page: saving one change must not undo another's."""
     at, pid = app
     at.switch_page("pages/settings.py").run()
-    store.update_settings(db, pid, {"retrain_every": 7})  # someone else saves meanwhile
+    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
     next(n for n in at.number_input if n.label.startswith("Update the quick model")).set_value(3).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     settings = store.settings(db, pid)
@@ -236,7 +236,7 @@ def test_names_are_shown_as_plain_text(db, monkeypatch):
     from core import io
 
     frame = io.read_table(upload_csv(), "q.csv")
-    io.create_project_from_plan(db, "**bold** $x^2$ :red[x]", io.plan_import(frame, "text", None,
+    io.create_project_from_plan(db, auth.local_actor(), "**bold** $x^2$ :red[x]", io.plan_import(frame, "text", None,
                                                                              ["**bad** :red[x]", "fine"]))
     at = new_app(monkeypatch)
     at.switch_page("pages/annotate.py").run()
@@ -278,7 +278,7 @@ def test_text_labeled_by_someone_else_meanwhile_is_refused_and_the_next_one_show
     first = shown_text(at)
     example_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if t == first)
     db.conn.execute("UPDATE leases SET expires_at = 0")  # alice's hold on it ran out while she read
-    annotate.submit_label(db, pid, example_id, "bob", CLASSES[1])
+    annotate.submit_label(db, auth.local_actor("bob"), pid, example_id, CLASSES[1])
     class_id = store.classes(db, pid)[0]["id"]
     at.button(key=f"label_{class_id}").click().run()
     assert not at.exception

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import annotate, io, store
+from core import annotate, auth, io, store
 from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
 
 pytestmark = pytest.mark.integration
@@ -31,15 +31,15 @@ def run_probe(data_dir: Path, extra_code: str = "") -> dict:
 def project_with_a_model(db, data_dir):
     frame = dataset("trec6", "train", 120)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, "footprint", io.plan_import(frame, "text", None, TREC_CLASSES))
+    pid = io.create_project_from_plan(db, auth.local_actor(), "footprint", io.plan_import(frame, "text", None, TREC_CLASSES))
     worker = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT,
                               env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
         for _ in range(6):
-            shown = annotate.next_text(db, pid, "ann")
-            annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+            shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+            annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
         wait_for(lambda: store.latest_version(db, pid), 60, "a head version")
         yield pid
     finally:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import classifiers, io, model_export, scheduling, store
+from core import auth, classifiers, io, model_export, scheduling, store
 from core.classifiers import head, transformer
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
@@ -54,8 +54,8 @@ def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
 def project(db):
     frame = dataset("trec6", "train", 160, seed=3)
     plan = io.plan_import(frame.iloc[:60], "text", "label", CLASSES)  # 60 labeled texts...
-    pid = io.create_project_from_plan(db, "families", plan)
-    io.add_to_project(db, pid, frame.iloc[60:], "text")  # ...and 100 to score
+    pid = io.create_project_from_plan(db, auth.local_actor(), "families", plan)
+    io.add_to_project(db, auth.local_actor(), pid, frame.iloc[60:], "text")  # ...and 100 to score
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     return pid
@@ -65,8 +65,8 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
     exports, kinds = {}, {}
     for case, (family, args) in FAMILY_CASES.items():
         every_argument = {**classifiers.arguments(family, {}).to_dict(), **args}  # replaces the previous case's
-        store.update_settings(db, project, {"family": family, "family_args": {family: every_argument}})
-        scheduling.train_now(db, project)
+        store.update_settings(db, auth.local_actor(), project, {"family": family, "family_args": {family: every_argument}})
+        scheduling.train_now(db, auth.local_actor(), project)
         run_queued(db, (store.FULL,))
         version = store.latest_version(db, project)
         assert version["kind"] == "full" and version["params"]["family"] == family, case
@@ -85,10 +85,10 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
 
 def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project):
     args = {"max_steps": 3, "warm_start": True, "warm_steps": 1, "batch_size": 8, **FAST}
-    store.update_settings(db, project, {"family": "setfit", "family_args": {"setfit": args}})
+    store.update_settings(db, auth.local_actor(), project, {"family": "setfit", "family_args": {"setfit": args}})
     encoders = []
     for _ in range(2):
-        scheduling.train_now(db, project)
+        scheduling.train_now(db, auth.local_actor(), project)
         run_queued(db, (store.FULL,))
         version = store.latest_version(db, project)
         encoders.append(store.latest_encoder(db, project)["model"])
@@ -100,7 +100,7 @@ def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project
 
 @pytest.mark.parametrize("kind", list(head.HEADS))
 def test_every_head_refits_and_exports_as_setfit(db, project, tmp_path, kind):
-    store.update_settings(db, project, {"head": {"kind": kind, "params": {}}})
+    store.update_settings(db, auth.local_actor(), project, {"head": {"kind": kind, "params": {}}})
     with store.transaction(db) as conn:
         store.enqueue(conn, project, store.HEAD)
     run_queued(db, (store.HEAD,))

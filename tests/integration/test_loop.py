@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import annotate, io, model_export, scheduling, store, training
+from core import annotate, auth, io, model_export, scheduling, store, training
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
@@ -17,9 +17,8 @@ CLASSES = TREC_CLASSES
 
 def label_from_queue(db, pid, gold, n, annotator="ann"):
     for _ in range(n):
-        shown = annotate.next_text(db, pid, annotator)
-        annotate.submit_label(db, pid, shown.example_id, annotator, gold[shown.text], version_id=shown.version_id,
-                              strategy=shown.strategy, score=shown.score)
+        shown = annotate.next_text(db, auth.local_actor(annotator), pid)
+        annotate.submit_label(db, auth.local_actor(annotator), pid, shown.example_id, gold[shown.text], version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
         run_queued(db, (store.HEAD,))
 
 
@@ -27,7 +26,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     frame = dataset("trec6", "train", 300)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     plan = io.plan_import(frame, "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, "trec", plan, eval_fraction=0.1,
+    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", plan, eval_fraction=0.1,
                                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
     run_queued(db, (store.EMBED,))
     encoder = store.latest_encoder(db, pid)
@@ -35,7 +34,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     assert vectors.shape == (300, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
     assert ids.tolist() == store.example_ids(db, pid)  # one row per example, in id order
 
-    first = annotate.next_text(db, pid, "ann")
+    first = annotate.next_text(db, auth.local_actor("ann"), pid)
     assert first.strategy == "cold start: kmeans" and first.version_id is None
     label_from_queue(db, pid, gold, 20)
     versions = store.versions(db, pid)
@@ -44,7 +43,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     assert latest["n_labels"] == 20 and "cv_accuracy" in latest["metrics"]
     assert latest["timings"]["total_s"] < 5
 
-    shown = annotate.next_text(db, pid, "ann")
+    shown = annotate.next_text(db, auth.local_actor("ann"), pid)
     labeled = {r["example_id"] for r in store.current_labels(db, pid)}
     assert shown.example_id not in labeled and shown.split == store.POOL
     assert shown.suggestion in CLASSES and 0 < shown.confidence <= 1
@@ -52,8 +51,8 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 
     # Eval sample: random order, labels count for eval accuracy, never for training.
     for _ in range(6):
-        ev = annotate.next_text(db, pid, "ann", store.EVAL)
-        annotate.submit_label(db, pid, ev.example_id, "ann", gold[ev.text])
+        ev = annotate.next_text(db, auth.local_actor("ann"), pid, store.EVAL)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, ev.example_id, gold[ev.text])
     run_queued(db, (store.HEAD,))
     with store.transaction(db) as conn:
         store.enqueue(conn, pid, store.HEAD)
@@ -62,13 +61,13 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     assert latest["metrics"]["eval_n"] == 6 and 0 <= latest["metrics"]["eval_accuracy"] <= 1
     assert latest["n_labels"] == 20
 
-    job_id = scheduling.train_now(db, pid).job_id
-    assert scheduling.train_now(db, pid).job_id == job_id  # a second click does not queue a second retrain
+    job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
+    assert scheduling.train_now(db, auth.local_actor(), pid).job_id == job_id  # a second click does not queue a second retrain
     run_queued(db, (store.FULL,))
     full = store.latest_version(db, pid)
     assert full["kind"] == "full" and full["timings"]["train_steps"] == 2
     assert store.latest_encoder(db, pid)["id"] != encoder["id"]
-    assert annotate.next_text(db, pid, "ann").version_id == full["id"]
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == full["id"]
 
     out = model_export.export_model(db, full["id"], tmp_path / "model")
     assert "version" in (out / "README.md").read_text()
@@ -82,11 +81,11 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 def test_adding_data_extends_the_embeddings(db):
     frame = dataset("trec6", "train", 120)
     plan = io.plan_import(frame.iloc[:80], "text", "label", CLASSES)
-    pid = io.create_project_from_plan(db, "trec", plan)
+    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", plan)
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     before = store.latest_version(db, pid)
-    io.add_to_project(db, pid, frame.iloc[80:], "text")
+    io.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     encoder = store.latest_encoder(db, pid)
@@ -100,12 +99,12 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     refit on the new encoder with every current label follows the retrain and is served."""
     frame = dataset("trec6", "train", 200, seed=1)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, "trec", io.plan_import(frame, "text", None, CLASSES),
+    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", io.plan_import(frame, "text", None, CLASSES),
                                       settings=ProjectSettings(retrain_every=0, family_args={
                                           "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
     run_queued(db, (store.EMBED,))
     label_from_queue(db, pid, gold, 10)
-    job = store.job(db, scheduling.train_now(db, pid).job_id)
+    job = store.job(db, scheduling.train_now(db, auth.local_actor(), pid).job_id)
     store.claim_job(db, "test", (store.FULL,))
 
     def label_meanwhile(fraction, _message):  # while the retrain scores the pool, 10 more labels arrive
@@ -120,17 +119,17 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     served = store.current_version(db, pid)
     assert served["kind"] == "head" and served["n_labels"] == 20
     assert served["encoder_id"] == store.version(db, full_id)["encoder_id"]  # on the fine-tuned encoder
-    assert annotate.next_text(db, pid, "ann").version_id == served["id"]
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served["id"]
 
 
 def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
     frame = dataset("trec6", "train", 120, seed=2)
     plan = io.plan_import(frame, "text", "label", CLASSES)
-    pid = io.create_project_from_plan(db, "budget", plan, settings=ProjectSettings(
+    pid = io.create_project_from_plan(db, auth.local_actor(), "budget", plan, settings=ProjectSettings(
         retrain_every=0, retrain_budget_s=10, family_args={"setfit": {"max_steps": 2000, "batch_size": 8}}))
     run_queued(db, (store.EMBED,))
     messages = []
-    job_id = scheduling.train_now(db, pid).job_id
+    job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
     store.claim_job(db, "test", (store.FULL,))
     version_id = training.full_retrain(db, pid, job_id, lambda f, m: messages.append(m))
     timings = store.version(db, version_id)["timings"]
@@ -144,15 +143,15 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     with 95 % intervals, and the Model page draws them (not cross-validation on the model's picks)."""
     frame = dataset("trec6", "train", 400, seed=4)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, "eval", io.plan_import(frame, "text", None, CLASSES),
+    pid = io.create_project_from_plan(db, auth.local_actor(), "eval", io.plan_import(frame, "text", None, CLASSES),
                                       eval_fraction=io.DEFAULT_EVAL_FRACTION)
     assert store.example_count(db, pid, store.EVAL) == 20
     run_queued(db, (store.EMBED,))
     splits = []
     for _ in range(40):
-        shown = annotate.next_text(db, pid, "ann", annotate.choose_split(db, pid, "ann"))
+        shown = annotate.next_text(db, auth.local_actor("ann"), pid, annotate.choose_split(db, pid, "ann"))
         splits.append(shown.split)
-        annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
         run_queued(db, (store.HEAD,))
     assert splits.count(store.EVAL) == 4 and splits[9] == store.EVAL and splits[:9].count(store.EVAL) == 0
     metrics = store.current_version(db, pid)["metrics"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core import annotate, config, io, scheduling, store
+from core import annotate, auth, config, io, scheduling, store
 from core.settings import ProjectSettings
 from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
 
@@ -26,23 +26,23 @@ def start_worker(data_dir, stale_s="3"):
 def test_background_refit_and_kill_mid_retrain(db, data_dir):
     frame = dataset("trec6", "train", 200)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, "trec", io.plan_import(frame, "text", None, CLASSES),
+    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", io.plan_import(frame, "text", None, CLASSES),
                                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
     process = start_worker(data_dir)
     try:
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
         for _ in range(10):
-            shown = annotate.next_text(db, pid, "ann")
-            annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+            shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+            annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
         head = wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == 10 and v, 30,
                         "a head version with all 10 labels")
         assert head["kind"] == "head"
 
-        job_id = scheduling.train_now(db, pid).job_id
+        job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
         wait_for(lambda: store.job(db, job_id)["progress"] > 0.0 and "training step" in store.job(db, job_id)["message"],
                  180, "the retrain to start training")
         # A new project's embedding does not wait behind the running retrain.
-        other = io.create_project_from_plan(db, "second", io.plan_import(dataset("sst2", "train", 60), "text", None,
+        other = io.create_project_from_plan(db, auth.local_actor(), "second", io.plan_import(dataset("sst2", "train", 60), "text", None,
                                                                          ["negative", "positive"]))
         wait_for(lambda: store.latest_encoder(db, other), 60, "the second project's embedding")
         assert store.job(db, job_id)["status"] == store.RUNNING
@@ -55,7 +55,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
 
     # The last good version still serves; nothing half-written is referenced.
     assert store.latest_version(db, pid)["id"] == head["id"]
-    assert annotate.next_text(db, pid, "ann").version_id == head["id"]
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == head["id"]
     assert store.job(db, job_id)["status"] == store.RUNNING
 
     # Once its heartbeat is stale, the job goes back to the queue and a new worker takes it.

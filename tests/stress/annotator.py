@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core import annotate, store  # noqa: E402
+from core import annotate, auth, store  # noqa: E402
 
 PROJECT = "stress"
 
@@ -42,12 +42,15 @@ def wait_for_go(go_file: str | None) -> None:
 def label_loop(args, out: dict) -> None:
     db = store.connect()
     project_id = store.project_by_name(db, PROJECT)["id"]
+    # Team mode (the harness made accounts): sign in as this annotator; else single-user mode.
+    password = os.environ.get("SIEVE_STRESS_PASSWORD")
+    actor = auth.login(db, args.name, password).actor if password else auth.local_actor(args.name)
     classes = store.class_names(db, project_id)
     rng = random.Random(args.seed)
     acked, timings = out["acked"], out["ms"]
     while args.labels <= 0 or len(acked) < args.labels:
         t = time.perf_counter()
-        shown = annotate.next_text(db, project_id, args.name)
+        shown = annotate.next_text(db, actor, project_id)
         timings["next_text"].append(ms_since(t))
         if shown is None:
             out["ran_out"] = True
@@ -55,21 +58,20 @@ def label_loop(args, out: dict) -> None:
         out["shown"] += 1
         if rng.random() < args.skip_rate:
             t = time.perf_counter()
-            annotate.skip(db, project_id, shown.example_id, args.name)
+            annotate.skip(db, actor, project_id, shown.example_id)
             timings["skip"].append(ms_since(t))
             continue
         label = rng.choice(classes)
         t = time.perf_counter()
-        annotation_id = annotate.submit_label(db, project_id, shown.example_id, args.name, label,
-                                              seconds=0.0, version_id=shown.version_id, strategy=shown.strategy,
-                                              score=shown.score)
+        annotation_id = annotate.submit_label(db, actor, project_id, shown.example_id, label, seconds=0.0,
+                                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
         timings["submit_label"].append(ms_since(t))
         acked.append({"id": annotation_id, "example_id": shown.example_id, "label": label, "undone": False})
         if args.print_acks:
             print(f"ack {annotation_id} {shown.example_id} {label}", flush=True)
         if rng.random() < args.undo_rate:
             t = time.perf_counter()
-            again = annotate.undo_and_show(db, project_id, args.name)
+            again = annotate.undo_and_show(db, actor, project_id)
             timings["undo"].append(ms_since(t))
             if again is None or again.example_id != shown.example_id:
                 raise AssertionError(f"undo gave back {again and again.example_id}, not {shown.example_id}")

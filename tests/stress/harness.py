@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import io, store
+from core import auth, io, store
 from tests.conftest import wait_for  # noqa: F401 (the stress tests and bench/concurrency.py use it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +37,20 @@ def pool_texts(n: int) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def create_project(db, n_texts: int) -> int:
-    """A project from real texts; its import queues the embedding job the worker runs."""
+PASSWORD = "stress-test-password"  # the annotators sign in with it (SIEVE_STRESS_PASSWORD)
+
+
+def create_project(db, n_texts: int, annotators: list[str] = ()) -> int:
+    """A project from real texts; its import queues the embedding job the worker runs. With
+    `annotators`, team mode: an admin creates it and an annotator account for each, assigned to it."""
     plan = io.plan_import(pool_texts(n_texts), "text", None, TREC_CLASSES)
-    return io.create_project_from_plan(db, "stress", plan)
+    if not annotators:
+        return io.create_project_from_plan(db, auth.local_actor(), "stress", plan)
+    admin = auth.create_user(db, None, "stress-admin", PASSWORD, auth.ADMIN)
+    project_id = io.create_project_from_plan(db, admin, "stress", plan)
+    for name in annotators:
+        auth.assign(db, admin, auth.create_user(db, admin, name, PASSWORD, auth.ANNOTATOR).user_id, project_id)
+    return project_id
 
 
 def start_worker(data_dir: Path) -> subprocess.Popen:
@@ -59,15 +69,20 @@ def annotator_command(name: str, labels: int, seed: int, *extra: str) -> list[st
             "--seed", str(seed), *extra]
 
 
+def annotator_name(i: int) -> str:
+    return f"ann{i}"
+
+
 def run_annotators(data_dir: Path, n: int, labels: int, timeout: float) -> list[dict]:
-    """Start n annotator processes, let them go at once, and collect what each recorded."""
-    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir)}
+    """Start n annotator processes, let them go at once, and collect what each recorded; each
+    signs in with its account (team mode, see `create_project`)."""
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir), "SIEVE_STRESS_PASSWORD": PASSWORD}
     go = data_dir / "go"
     processes = []
     for i in range(n):
         out = data_dir / f"ann{i}.json"
         processes.append((out, subprocess.Popen(
-            annotator_command(f"ann{i}", labels, i, "--go-file", str(go), "--out", str(out)),
+            annotator_command(annotator_name(i), labels, i, "--go-file", str(go), "--out", str(out)),
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=open(data_dir / f"ann{i}.log", "wb"), text=True)))
     for _, process in processes:  # each says "ready" once its imports are done
         assert process.stdout.readline().strip() == "ready", "an annotator process failed to start"
@@ -145,7 +160,7 @@ def run(data_dir: Path, n: int, labels: int, timeout: float = 1800) -> tuple[Fin
     """The whole stress run: project, worker, embedding, n annotators; returns findings, latencies, report."""
     os.environ["SIEVE_DATA_DIR"] = str(data_dir)
     db = store.connect()
-    project_id = create_project(db, max(2000, int(1.25 * n * labels)))
+    project_id = create_project(db, max(2000, int(1.25 * n * labels)), [annotator_name(i) for i in range(n)])
     worker = start_worker(data_dir)
     try:
         wait_for(lambda: store.latest_encoder(db, project_id), 600, "the worker to embed the pool")

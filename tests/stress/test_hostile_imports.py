@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from core import io, store
+from core import auth, io, store
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "txt")
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be",
@@ -230,7 +230,7 @@ def import_once(db, f: HostileFile) -> str:
         io.labeled_count(frame, text_column, label_column)
         classes = io.parse_classes(io.format_classes(f.classes)) if f.typed and f.classes else f.classes
         plan = io.plan_import(frame, text_column, label_column, classes)
-        project_id = io.create_project_from_plan(db, f"hostile {uuid.uuid4().hex}", plan,
+        project_id = io.create_project_from_plan(db, auth.local_actor(), f"hostile {uuid.uuid4().hex}", plan,
                                                  eval_fraction=f.eval_fraction)
     except io.ImportFailed as err:
         assert str(err).strip(), "an ImportFailed needs a message"
@@ -238,7 +238,7 @@ def import_once(db, f: HostileFile) -> str:
         return "rejected"
     assert store.example_count(db, project_id) == len(plan.texts)
     for fmt in io.EXPORT_FORMATS:
-        io.export_labels(db, project_id, fmt)
+        io.export_labels(db, auth.local_actor(), project_id, fmt)
     return "imported"
 
 

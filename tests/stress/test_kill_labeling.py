@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core import io, store
+from core import auth, io, store
 from tests.stress import harness
 
 pytestmark = pytest.mark.stress
@@ -43,7 +43,7 @@ def test_kill_9_loses_no_acknowledged_label(db, data_dir):
     texts = [f"stress text number {i}: is this a question?" for i in range(6000)]
     plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None,
                           harness.TREC_CLASSES)
-    pid = io.create_project_from_plan(db, "stress", plan)
+    pid = io.create_project_from_plan(db, auth.local_actor(), "stress", plan)
     rng = random.Random(0)
     all_acks: list[dict] = []
     for round_ in range(kills):

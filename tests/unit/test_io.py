@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from core import io, store
+from core import auth, io, store
 
 CLASSES = ["pos", "neg"]
 
@@ -11,7 +11,7 @@ CLASSES = ["pos", "neg"]
 def create(db, content: bytes, name: str, text_column="text", label_column=None, classes=CLASSES):
     frame = io.read_table(content, name)
     plan = io.plan_import(frame, text_column, label_column, classes)
-    return io.create_project_from_plan(db, "p", plan), plan
+    return io.create_project_from_plan(db, auth.local_actor(), "p", plan), plan
 
 
 @pytest.mark.parametrize("name,content", [
@@ -89,26 +89,26 @@ def test_duplicate_project_name_leaves_store_unchanged(db):
 
 def test_add_data_later_skips_known_texts(db):
     pid, _ = create(db, b"text\na\nb\n", "a.csv")
-    plan = io.add_to_project(db, pid, io.read_table(b"text,label\nb,pos\nc,neg\n", "more.csv"), "text", "label")
+    plan = io.add_to_project(db, auth.local_actor(), pid, io.read_table(b"text,label\nb,pos\nc,neg\n", "more.csv"), "text", "label")
     assert plan.texts == ["c"] and plan.duplicates == 1
     assert store.example_count(db, pid) == 3
     with pytest.raises(io.ImportFailed, match="adds no new texts"):
-        io.add_to_project(db, pid, io.read_table(b"text\na\n", "again.csv"), "text")
+        io.add_to_project(db, auth.local_actor(), pid, io.read_table(b"text\na\n", "again.csv"), "text")
 
 
 def test_eval_fraction_splits_unlabeled_texts(db):
     plan = io.plan_import(io.read_table(("text\n" + "\n".join(f"t{i}" for i in range(100))).encode(), "a.csv"),
                           "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, "p", plan, eval_fraction=0.2)
+    pid = io.create_project_from_plan(db, auth.local_actor(), "p", plan, eval_fraction=0.2)
     assert store.example_count(db, pid, store.EVAL) == 20
 
 
 def test_shortcuts_validated(db):
     plan = io.plan_import(io.read_table(b"text\na\n", "a.csv"), "text", None, CLASSES)
     with pytest.raises(io.ImportFailed, match="share a shortcut"):
-        io.create_project_from_plan(db, "p", plan, [{"name": "pos", "shortcut": "1"}, {"name": "neg", "shortcut": "1"}])
+        io.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "1"}, {"name": "neg", "shortcut": "1"}])
     with pytest.raises(io.ImportFailed, match="cannot be used"):
-        io.create_project_from_plan(db, "p", plan, [{"name": "pos", "shortcut": "r"}])
+        io.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "r"}])
     assert store.projects(db) == []
 
 
@@ -118,11 +118,11 @@ def test_export_round_trip(db, tmp_path, fmt):
 
     pid, _ = create(db, "text\nüber gut\nschlecht\n".encode(), "a.csv")
     first, second = store.example_ids(db, pid)
-    annotate.submit_label(db, pid, first, "ann", "pos")
-    annotate.submit_label(db, pid, second, "ann", "neg")
-    annotate.undo_last(db, pid, "ann")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, first, "pos")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, second, "neg")
+    annotate.undo_last(db, auth.local_actor("ann"), pid)
     path = tmp_path / f"labels.{fmt}"
-    path.write_bytes(io.export_labels(db, pid, fmt))
+    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, fmt))
     frame = io.read_table(path)
     assert frame[["text", "label"]].values.tolist() == [["über gut", "pos"]]
 
@@ -201,7 +201,7 @@ def test_many_classes_without_shortcuts_and_a_sane_limit(db):
     # the page's class table hands back NaN for an empty shortcut cell
     plan = io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
     details = [{"name": c, "shortcut": float("nan"), "description": ""} for c in plan.classes]
-    io.create_project_from_plan(db, "nan keys", plan, details)
+    io.create_project_from_plan(db, auth.local_actor(), "nan keys", plan, details)
     rows = "".join(f"text {i},class {i}\n" for i in range(1000))
     with pytest.raises(io.ImportFailed, match="1,000 classes"):
         io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
@@ -215,7 +215,7 @@ def test_class_names_with_commas(db):
     assert io.parse_classes(spec) == plan.classes
     assert io.parse_classes(["billing, refunds", "other"]) == ["billing, refunds", "other"]
     assert io.parse_classes("a, b\nc") == ["a", "b", "c"]
-    pid = io.create_project_from_plan(db, "p", io.plan_import(frame, "text", "label", io.parse_classes(spec)))
+    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", "label", io.parse_classes(spec)))
     assert {r["label"] for r in store.current_labels(db, pid)} == {"billing, refunds", "other"}
 
 
@@ -278,9 +278,9 @@ def labeled_project(db, texts, labels):
     from core import annotate
 
     plan = io.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
-    pid = io.create_project_from_plan(db, "p", plan)
+    pid = io.create_project_from_plan(db, auth.local_actor(), "p", plan)
     for example_id, label in zip(store.example_ids(db, pid), labels):
-        annotate.submit_label(db, pid, example_id, "ann", label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     return pid
 
 
@@ -290,14 +290,14 @@ def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path
     labels = ["=cls", "+other", "-neg", "@at", "tab", "cr", "ok"]  # class names are stripped: no tab or CR first
     pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
     path = tmp_path / "labels.csv"
-    path.write_bytes(io.export_labels(db, pid, "csv"))
+    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, "csv"))
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "tab", "cr", "ok"]
     assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
     assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
     for fmt in ("jsonl", "parquet"):
-        (tmp_path / f"labels.{fmt}").write_bytes(io.export_labels(db, pid, fmt))
+        (tmp_path / f"labels.{fmt}").write_bytes(io.export_labels(db, auth.local_actor(), pid, fmt))
         frame = io.read_table(tmp_path / f"labels.{fmt}")
         assert frame["label"].tolist() == labels and frame["text"].iat[0] == FORMULAS[0]
 
@@ -311,7 +311,7 @@ def test_csv_export_escapes_texts_that_start_with_tab_or_cr():
 def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
     pid = labeled_project(db, ["line one\rline two", "other"], ["pos", "neg"])
     path = tmp_path / "labels.csv"
-    path.write_bytes(io.export_labels(db, pid, "csv"))
+    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, "csv"))
     assert io.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
 
 
@@ -389,7 +389,7 @@ def test_repeated_or_padded_class_names_in_a_list_are_one_class(db):
     plan = io.plan_import(io.read_table(b"text,label\na,good\nb,bad\n", "a.csv"), "text", "label",
                           ["good", " good", "bad", "good "])
     assert plan.classes == ["good", "bad"]
-    io.create_project_from_plan(db, "p", plan)
+    io.create_project_from_plan(db, auth.local_actor(), "p", plan)
     assert store.class_names(db, 1) == ["good", "bad"]
 
 

@@ -1,5 +1,5 @@
 """Where jobs are made: refit and retrain cadence, coalescing, and what "Train now" does."""
-from core import annotate, scheduling, store
+from core import annotate, auth, scheduling, store
 from tests.unit.test_store import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]
@@ -7,7 +7,7 @@ TEXTS = [f"text number {i}" for i in range(40)]
 
 def label(db, pid, example_ids):
     for i, example_id in enumerate(example_ids):
-        annotate.submit_label(db, pid, example_id, "ann", "yes" if i % 2 else "no")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes" if i % 2 else "no")
 
 
 def queued(db, pid, kind):
@@ -52,13 +52,13 @@ def test_train_now_while_a_retrain_runs_on_fewer_labels_queues_one_to_follow(db)
     pid = make_project(db, texts=TEXTS)
     ids = store.example_ids(db, pid)
     label(db, pid, ids[:4])
-    first = scheduling.train_now(db, pid)
+    first = scheduling.train_now(db, auth.local_actor(), pid)
     assert "queued" in first.message
-    assert scheduling.train_now(db, pid).job_id == first.job_id  # still queued: it will read every label
+    assert scheduling.train_now(db, auth.local_actor(), pid).job_id == first.job_id  # still queued: it will read every label
     running = claim_full(db)
     assert running["id"] == first.job_id
-    assert scheduling.train_now(db, pid).job_id == first.job_id  # nothing new since it started
+    assert scheduling.train_now(db, auth.local_actor(), pid).job_id == first.job_id  # nothing new since it started
     label(db, pid, ids[4:6])
-    follow = scheduling.train_now(db, pid)
+    follow = scheduling.train_now(db, auth.local_actor(), pid)
     assert follow.job_id != first.job_id and "follow" in follow.message
     assert store.job(db, follow.job_id)["status"] == store.QUEUED

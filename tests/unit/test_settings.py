@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from core import classifiers, store
+from core import auth, classifiers, store
 from core.classifiers.head import HeadArguments
 from core.settings import ProjectSettings, SettingsError, changes
 
@@ -73,11 +73,11 @@ def test_every_family_arguments_class_round_trips():
 def test_store_applies_changes_to_what_is_stored_now(db):
     with store.transaction(db) as conn:
         pid = store.create_project(conn, "p", [{"name": "a"}, {"name": "b"}])
-    store.update_settings(db, pid, {"retrain_every": 7})
-    store.update_settings(db, pid, {"refit_every": 2})
+    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
+    store.update_settings(db, auth.local_actor(), pid, {"refit_every": 2})
     settings = store.settings(db, pid)
     assert settings.retrain_every == 7 and settings.refit_every == 2
     assert store.project(db, pid)["settings"] == settings
     with pytest.raises(SettingsError):
-        store.update_settings(db, pid, {"strategy": "nope"})
+        store.update_settings(db, auth.local_actor(), pid, {"strategy": "nope"})
     assert store.settings(db, pid) == settings  # a refused change writes nothing

@@ -3,12 +3,12 @@ import threading
 
 import pytest
 
-from core import annotate, io, store
+from core import annotate, auth, io, store
 
 
 def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no")):
     plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return io.create_project_from_plan(db, "p", plan)
+    return io.create_project_from_plan(db, auth.local_actor(), "p", plan)
 
 
 def test_wal_and_schema_version(db):
@@ -29,12 +29,12 @@ def test_transaction_rolls_back_everything(db):
 def test_annotations_append_only_undo_and_relabel(db):
     pid = make_project(db)
     example_id = store.example_ids(db, pid)[0]
-    first = annotate.submit_label(db, pid, example_id, "ann", "yes")
-    annotate.submit_label(db, pid, example_id, "ann", "no")  # relabel
+    first = annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "no")  # relabel
     assert [r["label"] for r in store.current_labels(db, pid)] == ["no"]
-    assert annotate.undo_last(db, pid, "ann") == example_id  # undo the relabel: back to "yes"
+    assert annotate.undo_last(db, auth.local_actor("ann"), pid) == example_id  # undo the relabel: back to "yes"
     assert [r["label"] for r in store.current_labels(db, pid)] == ["yes"]
-    assert annotate.undo_last(db, pid, "ann") == example_id
+    assert annotate.undo_last(db, auth.local_actor("ann"), pid) == example_id
     assert store.current_labels(db, pid) == []
     rows = store.annotations(db, pid)
     assert [r["action"] for r in rows] == ["label", "label", "undo", "undo"]
@@ -45,25 +45,25 @@ def test_label_for_unknown_class_or_foreign_text_is_refused(db):
     pid = make_project(db)
     example_id = store.example_ids(db, pid)[0]
     with pytest.raises(annotate.AnnotationError, match="not a class"):
-        annotate.submit_label(db, pid, example_id, "ann", "maybe")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "maybe")
     with pytest.raises(annotate.AnnotationError, match="not part of this project"):
-        annotate.submit_label(db, pid, 10_000, "ann", "yes")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, 10_000, "yes")
     assert store.annotations(db, pid) == []
 
 
 def test_leases_keep_two_annotators_apart(db):
     pid = make_project(db)
-    first = annotate.next_text(db, pid, "alice")
-    second = annotate.next_text(db, pid, "bob")
+    first = annotate.next_text(db, auth.local_actor("alice"), pid)
+    second = annotate.next_text(db, auth.local_actor("bob"), pid)
     assert first.example_id != second.example_id
-    assert annotate.next_text(db, pid, "alice").example_id == first.example_id  # her own lease stays hers
+    assert annotate.next_text(db, auth.local_actor("alice"), pid).example_id == first.example_id  # her own lease stays hers
 
 
 def test_refits_scheduled_every_n_labels(db):
     pid = make_project(db, texts=[f"text number {i}" for i in range(12)])
-    store.update_settings(db, pid, {"refit_every": 3, "retrain_every": 6})
+    store.update_settings(db, auth.local_actor(), pid, {"refit_every": 3, "retrain_every": 6})
     for i, example_id in enumerate(store.example_ids(db, pid)[:7]):
-        annotate.submit_label(db, pid, example_id, "ann", "yes" if i % 2 else "no")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes" if i % 2 else "no")
     kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.QUEUED]
     assert kinds.count(store.HEAD) == 2 and kinds.count(store.FULL) == 1
 
@@ -130,7 +130,7 @@ def test_concurrent_writers_lose_nothing(data_dir):
         own = store.connect()
         try:
             for example_id in ids[offset::4]:
-                annotate.submit_label(own, pid, example_id, f"ann{offset}", "yes")
+                annotate.submit_label(own, auth.local_actor(f"ann{offset}"), pid, example_id, "yes")
         except (sqlite3.Error, ValueError) as err:
             errors.append(err)
 
@@ -145,16 +145,16 @@ def test_concurrent_writers_lose_nothing(data_dir):
 
 def test_rename_and_delete_a_project(db):
     pid = make_project(db)
-    other = io.create_project_from_plan(db, "other", io.plan_import(io.read_table(b"text\nx\ny\n", "t.csv"), "text",
+    other = io.create_project_from_plan(db, auth.local_actor(), "other", io.plan_import(io.read_table(b"text\nx\ny\n", "t.csv"), "text",
                                                                     None, ["yes", "no"]))
     with pytest.raises(store.StoreError, match="already exists"):
-        store.rename_project(db, pid, "other")
-    store.rename_project(db, pid, "  renamed ")
+        store.rename_project(db, auth.local_actor(), pid, "other")
+    store.rename_project(db, auth.local_actor(), pid, "  renamed ")
     assert store.project(db, pid)["name"] == "renamed"
-    first = annotate.next_text(db, pid, "ann")
-    annotate.submit_label(db, pid, first.example_id, "ann", "yes")
-    annotate.undo_last(db, pid, "ann")
-    store.delete_project(db, pid)
+    first = annotate.next_text(db, auth.local_actor("ann"), pid)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, first.example_id, "yes")
+    annotate.undo_last(db, auth.local_actor("ann"), pid)
+    store.delete_project(db, auth.local_actor(), pid)
     assert store.project(db, pid) is None and store.project(db, other) is not None
     for table in ("examples", "annotations", "leases", "jobs", "classes"):
         assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
@@ -191,13 +191,13 @@ def test_next_text_claims_atomically_when_another_annotator_claims_in_between(db
     def bob_claims_first(conn_db):
         if not bob_got:
             bob_got.append(None)
-            worker = threading.Thread(target=lambda: bob_got.append(annotate.next_text(store.connect(), pid, "bob")))
+            worker = threading.Thread(target=lambda: bob_got.append(annotate.next_text(store.connect(), auth.local_actor("bob"), pid)))
             worker.start()
             worker.join()
         return real_transaction(conn_db)
 
     monkeypatch.setattr(store, "transaction", bob_claims_first)
-    alice = annotate.next_text(db, pid, "alice")
+    alice = annotate.next_text(db, auth.local_actor("alice"), pid)
     bob = bob_got[1]
     assert alice.example_id != bob.example_id
     assert lease_rows(db, pid) == {alice.example_id: "alice", bob.example_id: "bob"}
@@ -206,11 +206,11 @@ def test_next_text_claims_atomically_when_another_annotator_claims_in_between(db
 def test_label_refused_when_someone_else_labeled_the_text(db):
     pid = make_project(db)
     example_id = store.example_ids(db, pid)[0]
-    first = annotate.submit_label(db, pid, example_id, "alice", "yes")
+    first = annotate.submit_label(db, auth.local_actor("alice"), pid, example_id, "yes")
     with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
-        annotate.submit_label(db, pid, example_id, "bob", "no")
+        annotate.submit_label(db, auth.local_actor("bob"), pid, example_id, "no")
     with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
-        annotate.skip(db, pid, example_id, "bob")
+        annotate.skip(db, auth.local_actor("bob"), pid, example_id)
     assert [(r["annotator"], r["label"], r["annotation_id"]) for r in store.current_labels(db, pid)] == \
         [("alice", "yes", first)]
     assert len(store.annotations(db, pid)) == 1
@@ -218,64 +218,64 @@ def test_label_refused_when_someone_else_labeled_the_text(db):
 
 def test_label_refused_while_another_annotator_holds_the_lease(db):
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
     with pytest.raises(annotate.AnnotationError, match="Someone else"):
-        annotate.submit_label(db, pid, shown.example_id, "bob", "no")
+        annotate.submit_label(db, auth.local_actor("bob"), pid, shown.example_id, "no")
     with pytest.raises(annotate.AnnotationError, match="Someone else"):
-        annotate.skip(db, pid, shown.example_id, "bob")
+        annotate.skip(db, auth.local_actor("bob"), pid, shown.example_id)
     assert store.annotations(db, pid) == []
-    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")  # the lease holder may label it
+    annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "yes")  # the lease holder may label it
     assert [r["annotator"] for r in store.current_labels(db, pid)] == ["alice"]
 
 
 def test_label_allowed_after_the_other_lease_expired(db):
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
     db.conn.execute("UPDATE leases SET expires_at = ?", (store.now() - 1,))
-    annotate.submit_label(db, pid, shown.example_id, "bob", "no")
+    annotate.submit_label(db, auth.local_actor("bob"), pid, shown.example_id, "no")
     with pytest.raises(annotate.AnnotationError, match="Someone else labeled this text"):
-        annotate.submit_label(db, pid, shown.example_id, "alice", "yes")  # too late: bob's label stands
+        annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "yes")  # too late: bob's label stands
     assert [(r["annotator"], r["label"]) for r in store.current_labels(db, pid)] == [("bob", "no")]
 
 
 def test_undo_releases_the_text_back_to_its_annotator_only(db):
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
-    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")
-    again = annotate.undo_and_show(db, pid, "alice")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+    annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "yes")
+    again = annotate.undo_and_show(db, auth.local_actor("alice"), pid)
     assert again.example_id == shown.example_id and again.text == shown.text and again.strategy == "undo"
     assert lease_rows(db, pid)[shown.example_id] == "alice"  # leased in the undo's own transaction
-    assert annotate.next_text(db, pid, "bob").example_id != shown.example_id
-    annotate.submit_label(db, pid, shown.example_id, "alice", "no")  # alice labels it again
+    assert annotate.next_text(db, auth.local_actor("bob"), pid).example_id != shown.example_id
+    annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "no")  # alice labels it again
     assert [(r["annotator"], r["label"]) for r in store.current_labels(db, pid)] == [("alice", "no")]
 
 
 def test_undo_last_leases_the_text_in_the_same_transaction(db):
     pid = make_project(db)
     example_id = store.example_ids(db, pid)[0]
-    annotate.submit_label(db, pid, example_id, "alice", "yes")
-    assert annotate.undo_last(db, pid, "alice") == example_id
+    annotate.submit_label(db, auth.local_actor("alice"), pid, example_id, "yes")
+    assert annotate.undo_last(db, auth.local_actor("alice"), pid) == example_id
     assert lease_rows(db, pid) == {example_id: "alice"}
 
 
 def test_undo_of_a_skip_is_refused_while_someone_else_reads_the_text(db):
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
-    annotate.skip(db, pid, shown.example_id, "alice")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+    annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
     db.conn.execute("DELETE FROM leases")
     with store.transaction(db) as conn:
         store.lease(conn, pid, shown.example_id, "bob", 600)
     with pytest.raises(annotate.AnnotationError, match="Someone else"):
-        annotate.undo_and_show(db, pid, "alice")
+        annotate.undo_and_show(db, auth.local_actor("alice"), pid)
     assert [r["action"] for r in store.annotations(db, pid)] == ["skip"]  # nothing undone
     assert lease_rows(db, pid) == {shown.example_id: "bob"}
 
 
 def test_show_example_refuses_a_text_someone_else_is_reading(db):
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
     with pytest.raises(annotate.AnnotationError, match="Someone else"):
-        annotate.show_example(db, pid, "bob", shown.example_id, "keyword search")
+        annotate.show_example(db, auth.local_actor("bob"), pid, shown.example_id, "keyword search")
     assert lease_rows(db, pid) == {shown.example_id: "alice"}
 
 
@@ -283,28 +283,28 @@ def test_skipped_texts_come_back_after_the_rest_oldest_skip_first(db):
     pid = make_project(db)
     order = []
     for _ in range(3):
-        shown = annotate.next_text(db, pid, "alice")
+        shown = annotate.next_text(db, auth.local_actor("alice"), pid)
         order.append(shown.example_id)
-        annotate.skip(db, pid, shown.example_id, "alice")
+        annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
     assert len(set(order)) == 3  # unskipped texts first
-    again = annotate.next_text(db, pid, "alice")
+    again = annotate.next_text(db, auth.local_actor("alice"), pid)
     assert again is not None and again.example_id == order[0]
-    annotate.skip(db, pid, again.example_id, "alice")  # skipped again: it goes to the back
-    assert annotate.next_text(db, pid, "alice").example_id == order[1]
-    annotate.submit_label(db, pid, order[1], "alice", "yes")
-    assert annotate.next_text(db, pid, "alice").example_id == order[2]
-    annotate.submit_label(db, pid, order[2], "alice", "yes")
-    assert annotate.next_text(db, pid, "alice").example_id == order[0]
-    annotate.submit_label(db, pid, order[0], "alice", "no")
-    assert annotate.next_text(db, pid, "alice") is None
+    annotate.skip(db, auth.local_actor("alice"), pid, again.example_id)  # skipped again: it goes to the back
+    assert annotate.next_text(db, auth.local_actor("alice"), pid).example_id == order[1]
+    annotate.submit_label(db, auth.local_actor("alice"), pid, order[1], "yes")
+    assert annotate.next_text(db, auth.local_actor("alice"), pid).example_id == order[2]
+    annotate.submit_label(db, auth.local_actor("alice"), pid, order[2], "yes")
+    assert annotate.next_text(db, auth.local_actor("alice"), pid).example_id == order[0]
+    annotate.submit_label(db, auth.local_actor("alice"), pid, order[0], "no")
+    assert annotate.next_text(db, auth.local_actor("alice"), pid) is None
 
 
 def test_skipped_texts_of_one_annotator_are_offered_to_others_first(db):
     pid = make_project(db, texts=("only text",))
-    shown = annotate.next_text(db, pid, "alice")
-    annotate.skip(db, pid, shown.example_id, "alice")
-    assert annotate.next_text(db, pid, "bob").example_id == shown.example_id
-    assert annotate.next_text(db, pid, "alice") is None  # bob is reading it now
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+    annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
+    assert annotate.next_text(db, auth.local_actor("bob"), pid).example_id == shown.example_id
+    assert annotate.next_text(db, auth.local_actor("alice"), pid) is None  # bob is reading it now
 
 
 # ---------------------------------------------------------------- lock waits stay short
@@ -348,11 +348,11 @@ def labeling_work(db, n_history: int) -> int:
                 store.enqueue(conn, pid, store.HEAD, {"watermark": i})
 
     def label_skip_undo():
-        shown = annotate.next_text(db, pid, "alice")
-        annotate.submit_label(db, pid, shown.example_id, "alice", "no")
-        shown = annotate.next_text(db, pid, "alice")
-        annotate.skip(db, pid, shown.example_id, "alice")
-        annotate.undo_last(db, pid, "alice")
+        shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+        annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "no")
+        shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+        annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
+        annotate.undo_last(db, auth.local_actor("alice"), pid)
 
     return work_inside_write_transactions(db, label_skip_undo)
 
@@ -371,21 +371,21 @@ def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypat
     monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 50)
     db = store.connect()
     pid = make_project(db)
-    shown = annotate.next_text(db, pid, "alice")
-    annotate.submit_label(db, pid, shown.example_id, "alice", "yes")
+    shown = annotate.next_text(db, auth.local_actor("alice"), pid)
+    annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "yes")
     other = sqlite3.connect(str(data_dir / "sieve.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # someone outside Sieve's own transactions holds the write lock
     try:
-        for call in (lambda: annotate.next_text(db, pid, "alice"),
-                     lambda: annotate.submit_label(db, pid, shown.example_id, "alice", "no"),
-                     lambda: annotate.skip(db, pid, shown.example_id, "alice"),
-                     lambda: annotate.undo_last(db, pid, "alice"),
-                     lambda: annotate.show_example(db, pid, "alice", shown.example_id, "search")):
+        for call in (lambda: annotate.next_text(db, auth.local_actor("alice"), pid),
+                     lambda: annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "no"),
+                     lambda: annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id),
+                     lambda: annotate.undo_last(db, auth.local_actor("alice"), pid),
+                     lambda: annotate.show_example(db, auth.local_actor("alice"), pid, shown.example_id, "search")):
             with pytest.raises(annotate.AnnotationError, match="try again"):
                 call()
     finally:
         other.execute("ROLLBACK")
-    assert annotate.undo_last(db, pid, "alice") == shown.example_id  # and it works again once the lock is free
+    assert annotate.undo_last(db, auth.local_actor("alice"), pid) == shown.example_id  # and it works again once the lock is free
 
 
 def claim_work_after_labeling(db, n_labeled: int) -> int:
@@ -393,8 +393,8 @@ def claim_work_after_labeling(db, n_labeled: int) -> int:
     through next_text, before any embedding: they all came from the same shuffled order."""
     pid = make_project(db, texts=[f"text number {i}" for i in range(1000)])
     for _ in range(n_labeled):
-        annotate.submit_label(db, pid, annotate.next_text(db, pid, "ann").example_id, "ann", "yes")
-    return work_inside_write_transactions(db, lambda: [annotate.next_text(db, pid, f"new{i}") for i in range(20)])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.next_text(db, auth.local_actor("ann"), pid).example_id, "yes")
+    return work_inside_write_transactions(db, lambda: [annotate.next_text(db, auth.local_actor(f"new{i}"), pid) for i in range(20)])
 
 
 def test_claims_outside_the_queue_do_not_walk_over_labeled_texts(tmp_path, monkeypatch):
