@@ -20,13 +20,13 @@ import common
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from core import annotate, store
+from core import annotate, auth, store
 db = store.connect()
 ids = store.example_ids(db, {project})[{start}:]
 worst, t_end = 0.0, time.time() + {seconds}
 for example_id in ids:
     t = time.perf_counter()
-    annotate.submit_label(db, {project}, example_id, "writer", "yes")
+    annotate.submit_label(db, auth.local_actor("writer"), {project}, example_id, "yes")
     worst = max(worst, time.perf_counter() - t)
     if time.time() > t_end:
         break
@@ -46,7 +46,7 @@ def main() -> None:
 
     db = store.connect()
     frame = pd.DataFrame({"text": [f"text number {i} about something" for i in range(args.texts)]})
-    pid = io.create_project_from_plan(db, "b", io.plan_import(frame, "text", None, ["yes", "no"]), eval_fraction=0)
+    pid = io.create_project_from_plan(db, auth.local_actor(), "b", io.plan_import(frame, "text", None, ["yes", "no"]), eval_fraction=0)
     ids = store.example_ids(db, pid)
     with store.transaction(db) as conn:
         for example_id in ids[:args.labels]:

@@ -22,18 +22,18 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2_000)
     args = parser.parse_args()
     data_dir = use_scratch_data_dir()
-    from core import annotate, io, store, training
+    from core import annotate, auth, io, store, training
 
     frame = all_texts(args.pool + args.texts)
     pool, new = frame.iloc[:args.pool], frame.iloc[args.pool:]
     db = store.connect()
     classes = sorted(pool["label"].unique())
-    pid = io.create_project_from_plan(db, "bench", io.plan_import(pool[["text"]], "text", None, classes))
+    pid = io.create_project_from_plan(db, auth.local_actor(), "bench", io.plan_import(pool[["text"]], "text", None, classes))
     training.embed_pool(db, pid)
     gold = dict(zip(pool["text"], pool["label"]))
     texts = store.texts_by_id(db, store.example_ids(db, pid))
     for example_id in list(texts)[:200]:
-        annotate.submit_label(db, pid, example_id, "bench", gold[texts[example_id]])
+        annotate.submit_label(db, auth.local_actor("bench"), pid, example_id, gold[texts[example_id]])
     training.refit_head(db, pid)
     path = data_dir / "new.csv"
     new[["text"]].to_csv(path, index=False)

@@ -56,9 +56,13 @@ def texts_of(frame: pd.DataFrame, text_column: str) -> list[str]:
     return texts
 
 
-def request_predict(db, project_id: int, version_id: int, frame: pd.DataFrame, text_column: str,
+def request_predict(db, actor, project_id: int, version_id: int, frame: pd.DataFrame, text_column: str,
                     fmt: str = "csv", filename: str = "") -> int:
-    """Store the file's texts in the data directory and queue a `predict` job; returns its id."""
+    """Store the file's texts in the data directory and queue a `predict` job; returns its id.
+    Predictions take the model out of Sieve, as an export does: export permission."""
+    from core import auth
+
+    auth.require(db, actor, auth.EXPORT, project_id)
     if fmt not in FORMATS:
         raise PredictFailed(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     version = store.version(db, version_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import embeddings, store
+from core import auth, embeddings, store
 
 
 class RegistryError(ValueError):
@@ -27,27 +27,32 @@ class RegistryError(ValueError):
 # ---------------------------------------------------------------- pins
 
 
-def pin(db, project_id: int, number: int, user: str) -> dict:
-    """Serve and export version `number` (of this project) until unpinned; recorded with `user` and the time."""
+def pin(db, actor, project_id: int, number: int) -> dict:
+    """Serve and export version `number` (of this project) until unpinned; recorded with who and when.
+    Pinning changes what the whole team is served: admins only."""
+    actor = auth.require(db, actor, auth.SETTINGS, project_id)
     row = store._one(db, "SELECT id FROM model_versions WHERE project_id = ? AND number = ?", (project_id, number))
     if row is None:
         raise RegistryError(f"This project has no version {number}.")
-    user = (user or "").strip()
+    user = actor.name.strip()
     if not user:
         raise RegistryError("Pinning needs the name of the person who pins.")
     with store.transaction(db) as conn:
         store.set_pin(conn, project_id, row["id"], user)
+        auth.audit(conn, actor, "pin version", project_id, number=number)
     return store.pin(db, project_id)
 
 
-def unpin(db, project_id: int, user: str) -> None:
-    """Follow the newest version again (recorded with `user`); nothing happens when no pin holds."""
+def unpin(db, actor, project_id: int) -> None:
+    """Follow the newest version again (recorded with who); nothing happens when no pin holds."""
+    actor = auth.require(db, actor, auth.SETTINGS, project_id)
     if store.pin(db, project_id) is None:
         return
-    user = (user or "").strip()
+    user = actor.name.strip()
     if not user:
         raise RegistryError("Unpinning needs the name of the person who unpins.")
     with store.transaction(db) as conn:
+        auth.audit(conn, actor, "unpin version", project_id)
         store.set_pin(conn, project_id, None, user)
 
 

@@ -91,8 +91,9 @@ def request_export(db, actor, project_id: int, version_id: int) -> int:
         return store.enqueue(conn, project_id, store.EXPORT, {"version_id": version_id}, priority=3)
 
 
-def request_dataset_export(db, project_id: int) -> int:
+def request_dataset_export(db, actor, project_id: int) -> int:
     """Queue an export of the labels as a Hugging Face datasets directory (zipped by the worker)."""
+    auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
             if job["kind"] == store.EXPORT and job["params"].get("format") == "hf-datasets":

@@ -1044,9 +1044,14 @@ def pin_history(db, project_id: int) -> list[dict]:
                         WHERE p.project_id = ? ORDER BY p.id DESC""", (project_id,))
 
 
-def set_intended_use(db, project_id: int, text: str) -> None:
+def set_intended_use(db, actor, project_id: int, text: str) -> None:
+    """The intended use the model card states (admins only; audited)."""
+    from core import auth
+
+    actor = auth.require(db, actor, auth.SETTINGS, project_id)
     with transaction(db) as conn:
         conn.execute("UPDATE projects SET intended_use = ? WHERE id = ?", (text.strip(), project_id))
+        auth.audit(conn, actor, "change intended use", project_id)
 
 
 def labels_at(db, project_id: int, watermark: int, split: str | None = None) -> list[dict]:

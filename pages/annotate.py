@@ -84,7 +84,7 @@ def on_pick(example_id: int) -> None:
 
 picked = st.session_state.pop(f"label_example:{project_id}", None)  # "label this" from the Model page
 if picked is not None:
-    st.session_state[state_key] = annotate.show_example(db, project_id, annotator, picked[0], picked[1])
+    st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
     st.session_state.shown_at = time.time()
 if state_key not in st.session_state:
     advance()

@@ -20,7 +20,7 @@ st.download_button(f"Download labels ({fmt})", data=io.export_labels(db, ui.acto
 if st.button("Prepare Hugging Face dataset (zip)", disabled=count == 0,
              help="A datasets directory (save_to_disk) with a ClassLabel of the project's classes and the eval "
                   "sample as its own split; load it with datasets.load_from_disk. The worker prepares it."):
-    st.session_state.dataset_job = scheduling.request_dataset_export(db, project_id)
+    st.session_state.dataset_job = scheduling.request_dataset_export(db, ui.actor(), project_id)
 
 
 @st.fragment(run_every="1s")

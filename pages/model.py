@@ -147,10 +147,10 @@ with versions_tab:
     choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
                                key="pin_choice")
     if pin_col.button("Pin this version", icon=":material/push_pin:"):
-        registry.pin(db, project_id, choice, annotator)
+        registry.pin(db, ui.actor(), project_id, choice)
         st.rerun()
     if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-        registry.unpin(db, project_id, annotator)
+        registry.unpin(db, ui.actor(), project_id)
         st.rerun()
     history = store.pin_history(db, project_id)
     if history:
@@ -199,7 +199,7 @@ with predict_tab:
             if st.button("Predict", type="primary"):
                 try:
                     st.session_state[f"predict_job:{project_id}"] = predict.request_predict(
-                        db, project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
+                        db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
                         upload.name)
                 except predict.PredictFailed as err:
                     st.error(ui.plain(str(err)))

@@ -141,5 +141,5 @@ intended = st.text_area("What the model is for, and what it must not be used for
                         help="Written into the model card (README.md) of every exported model.",
                         key=f"intended_use:{project['id']}")
 if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
-    store.set_intended_use(db, project["id"], intended)
+    store.set_intended_use(db, ui.actor(), project["id"], intended)
     st.success("Saved: exported model cards state it.")

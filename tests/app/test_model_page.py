@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import annotate, store
+from core import annotate, auth, store
 from tests.conftest import ROOT
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
@@ -15,7 +15,7 @@ def at(db, monkeypatch):
     encoder_id, ids = fake_encoder(db, pid)
     pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
     for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):
-        annotate.submit_label(db, pid, example_id, "ann", label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[10:15])
     fake_version(db, pid, encoder_id, ids, np.arange(len(ids)) % 2, queue=pool[20:25])
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

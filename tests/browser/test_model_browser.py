@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import annotate, io, store
+from core import annotate, auth, io, store
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews
 from tests.conftest import ROOT
@@ -46,14 +46,14 @@ def seed(data_dir) -> None:
         frame = reviews()
         gold = dict(zip(frame["text"], frame["label"]))
         db = store.connect()
-        pid = io.create_project_from_plan(db, "reviews", io.plan_import(frame, "text", None, CLASSES),
+        pid = io.create_project_from_plan(db, auth.local_actor(), "reviews", io.plan_import(frame, "text", None, CLASSES),
                                           eval_fraction=0.2)
         texts = store.texts_by_id(db, store.example_ids(db, pid))
         pool = store.example_ids(db, pid, store.POOL)
         chosen = [i for i in pool if gold[texts[i]] == "positive"][:5] + \
                  [i for i in pool if gold[texts[i]] == "negative"][:5]
         for example_id in chosen + store.example_ids(db, pid, store.EVAL):
-            annotate.submit_label(db, pid, example_id, "seed", gold[texts[example_id]])
+            annotate.submit_label(db, auth.local_actor("seed"), pid, example_id, gold[texts[example_id]])
     finally:
         if previous is None:
             os.environ.pop("SIEVE_DATA_DIR", None)

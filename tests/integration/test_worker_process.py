@@ -81,13 +81,14 @@ def labeled_trec_project(db, data_dir, name="trec", n_labels=10):
     """A project with `n_labels` labels and a retrain made slow (400 steps), plus a live worker."""
     frame = dataset("trec6", "train", 200)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, name, io.plan_import(frame, "text", None, CLASSES), settings=ProjectSettings(
+    pid = io.create_project_from_plan(db, auth.local_actor(), name, io.plan_import(frame, "text", None, CLASSES),
+                                      settings=ProjectSettings(
         retrain_every=0, family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
     process = start_worker(data_dir)
     wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
     for _ in range(n_labels):
-        shown = annotate.next_text(db, pid, "ann")
-        annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
     wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == n_labels, 60, "a head version")
     return pid, process
 
@@ -98,7 +99,7 @@ def test_a_signal_mid_retrain_stops_the_worker_cleanly(db, data_dir, stop_signal
     (it used to abort with -6, "terminate called without an active exception")."""
     pid, process = labeled_trec_project(db, data_dir)
     try:
-        job_id = scheduling.train_now(db, pid).job_id
+        job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
         wait_for(lambda: "training step" in store.job(db, job_id)["message"], 180, "the retrain to train")
         started = time.monotonic()
         process.send_signal(stop_signal)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import annotate, config, io, scheduling, store, worker
+from core import annotate, auth, config, io, scheduling, store, worker
 from core.settings import ProjectSettings
 from tests.conftest import ROOT, TREC_CLASSES, dataset, run_queued
 
@@ -47,20 +47,20 @@ def labeled_project(db, model: str, n_labels: int = 24, family: str = "setfit") 
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     args = {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32},
             "setfit-diff": {"max_steps": 2, "batch_size": [8, 8], "num_epochs": [1, 1], "max_length": 32}}
-    pid = io.create_project_from_plan(db, "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=model,
+    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=model,
                                       eval_fraction=0,
                                       settings=ProjectSettings(family=family, retrain_every=0,
                                                                family_args={family: args[family]}))
     run_queued(db, (store.EMBED,))
     for _ in range(n_labels):
-        shown = annotate.next_text(db, pid, "ann")
-        annotate.submit_label(db, pid, shown.example_id, "ann", gold[shown.text])
+        shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
     run_queued(db, (store.HEAD,))
     return pid
 
 
 def run_full(db, pid: int) -> dict:
-    job_id = scheduling.train_now(db, pid).job_id
+    job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
     job = store.claim_job(db, "test", (store.FULL,))
     assert job["id"] == job_id
     worker.run_job(db, job)
@@ -81,7 +81,7 @@ def test_a_crafted_head_pickle_in_a_user_named_model_never_runs(db, tmp_path, fa
 def test_a_user_named_model_with_only_pickle_weights_is_refused(db, tmp_path):
     model = crafted_setfit_dir(tmp_path, tmp_path / "pwned", safetensors=False)
     frame = dataset("trec6", "train", 40)
-    pid = io.create_project_from_plan(db, "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
+    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
                                       eval_fraction=0)
     job = store.claim_job(db, "test", (store.EMBED,))
     for _ in range(config.MAX_ATTEMPTS):
@@ -146,7 +146,7 @@ def test_the_loop_never_unpickles_a_file_of_the_data_directory(db, tmp_path, ref
     assert run_full(db, pid)["status"] == store.DONE
     run_queued(db, (store.HEAD,))
     # Warm start continues from Sieve's own fine-tuned encoder: its head pickle must stay unread.
-    store.update_settings(db, pid, {"family_args": {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32,
+    store.update_settings(db, auth.local_actor(), pid, {"family_args": {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32,
                                                                "warm_start": True}}})
     assert run_full(db, pid)["status"] == store.DONE
     run_queued(db, (store.HEAD,))

@@ -83,18 +83,18 @@ def queue_job(db, project_id: int, kind: str, texts: list[str], gold: dict, rng:
 
     if kind == "embed":
         fresh = [texts.pop() for _ in range(EMBED_TEXTS)]
-        io.add_to_project(db, project_id, pd.DataFrame({"text": fresh}), "text")
+        io.add_to_project(db, auth.local_actor(), project_id, pd.DataFrame({"text": fresh}), "text")
     elif kind == "head":
         for _ in range(5):
-            shown = annotate.next_text(db, project_id, "ann")
-            annotate.submit_label(db, project_id, shown.example_id, "ann", gold.get(shown.text) or rng.choice(
+            shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
+            annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold.get(shown.text) or rng.choice(
                 store.class_names(db, project_id)))
         with store.transaction(db) as conn:  # at once, whatever the refit pace
             store.enqueue(conn, project_id, store.HEAD, {"reason": "stress"})
     elif kind == "full":
-        scheduling.train_now(db, project_id)
+        scheduling.train_now(db, auth.local_actor(), project_id)
     else:
-        scheduling.request_export(db, project_id, store.current_version(db, project_id)["id"])
+        scheduling.request_export(db, auth.local_actor(), project_id, store.current_version(db, project_id)["id"])
     return max(j["id"] for j in store.jobs(db, project_id, 5) if j["kind"] == kind)
 
 
@@ -113,14 +113,14 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     db = store.connect()
     classes = sorted(frame["label"].unique())
     project_id = io.create_project_from_plan(
-        db, "kills", io.plan_import(frame.iloc[:150], "text", None, classes), eval_fraction=0,
+        db, auth.local_actor(), "kills", io.plan_import(frame.iloc[:150], "text", None, classes), eval_fraction=0,
         settings=ProjectSettings(retrain_every=0, family_args={"setfit": {"max_steps": 6, "batch_size": 8,
                                                                           "max_length": 32}}))
     process = start_worker(config.data_dir())
     wait_for(lambda: store.latest_encoder(db, project_id), 300, "the first embedding")
     for _ in range(12):
-        shown = annotate.next_text(db, project_id, "ann")
-        annotate.submit_label(db, project_id, shown.example_id, "ann", gold[shown.text])
+        shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
+        annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold[shown.text])
     wait_for(lambda: store.current_version(db, project_id), 120, "the first head version")
 
     rounds, problems, typical = [], [], dict(TYPICAL_S)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core import artifacts, backup, store
+from core import artifacts, auth, backup, store
 from tests.conftest import ROOT
 from tests.unit.test_recovery import make_dir
 from tests.unit.test_store import make_project
@@ -26,7 +26,7 @@ def label_all(db, pid, count, annotator="ann", start=0):
     for example_id in ids[start:start + count]:
         from core import annotate
 
-        annotate.submit_label(db, pid, example_id, annotator, "yes" if example_id % 2 else "no")
+        annotate.submit_label(db, auth.local_actor(annotator), pid, example_id, "yes" if example_id % 2 else "no")
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ import sys; sys.path.insert(0, {str(ROOT)!r})
 from core import annotate, store
 db = store.connect()
 for example_id in store.example_ids(db, {project})[20:]:
-    annotate.submit_label(db, {project}, example_id, "writer", "yes")
+    annotate.submit_label(db, auth.local_actor("writer"), {project}, example_id, "yes")
 """], env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)})
     try:
         time.sleep(0.5)

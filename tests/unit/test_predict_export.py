@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import annotate, config, hf_datasets, io, model_export, predict, registry, scheduling, store
+from core import annotate, auth, config, hf_datasets, io, model_export, predict, registry, scheduling, store
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
 
@@ -22,7 +22,7 @@ def project(db):
 
 def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job(db, project):
     pid, version_id = project
-    job_id = predict.request_predict(db, pid, version_id, frame("id,body\n1,first text\n2,=cmd()\n"), "body", "csv",
+    job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("id,body\n1,first text\n2,=cmd()\n"), "body", "csv",
                                      filename="../../etc/new.csv")
     job = store.job(db, job_id)
     assert job["kind"] == store.PREDICT and job["params"]["n"] == 2 and job["params"]["filename"] == "new.csv"
@@ -35,13 +35,13 @@ def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job
 def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
     pid, version_id = project
     with pytest.raises(predict.PredictFailed, match="no column 'text'"):
-        predict.request_predict(db, pid, version_id, frame("body\nx\n"), "text")
+        predict.request_predict(db, auth.local_actor(), pid, version_id, frame("body\nx\n"), "text")
     with pytest.raises(predict.PredictFailed, match="no texts"):
-        predict.request_predict(db, pid, version_id, frame('text,b\n"",1\n'), "text")
+        predict.request_predict(db, auth.local_actor(), pid, version_id, frame('text,b\n"",1\n'), "text")
     with pytest.raises(predict.PredictFailed, match="format"):
-        predict.request_predict(db, pid, version_id, frame("text\nx\n"), "text", "xlsx")
+        predict.request_predict(db, auth.local_actor(), pid, version_id, frame("text\nx\n"), "text", "xlsx")
     with pytest.raises(predict.PredictFailed, match="does not exist"):
-        predict.request_predict(db, pid, version_id + 99, frame("text\nx\n"), "text")
+        predict.request_predict(db, auth.local_actor(), pid, version_id + 99, frame("text\nx\n"), "text")
     assert not predict.input_dir(pid).exists() or not any(predict.input_dir(pid).iterdir())
     assert [j for j in store.jobs(db, pid) if j["kind"] == store.PREDICT] == []
 
@@ -49,7 +49,7 @@ def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
 def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypatch):
     pid, version_id = project
     monkeypatch.setattr(predict, "scorer", lambda db, v: lambda texts: np.tile([[0.3, 0.7]], (len(texts), 1)))
-    job_id = predict.request_predict(db, pid, version_id, frame("text\nfirst\n=2+3\n"), "text", "csv")
+    job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("text\nfirst\n=2+3\n"), "text", "csv")
     job = store.claim_job(db, "test", (store.PREDICT,))
     predict.run_predict(db, job, lambda f, m: None)
     done = predict.finished(db, job_id)
@@ -68,7 +68,7 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
     pid, _ = project
     pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
     for example_id, label in [(pool[0], "yes"), (pool[1], "no"), (pool[2], "no"), (evals[0], "yes")]:
-        annotate.submit_label(db, pid, example_id, "ann", label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     hf_datasets.save(db, pid, tmp_path / "ds")
     loaded = load_from_disk(str(tmp_path / "ds"))
     assert set(loaded) == {"train", "eval"}
@@ -79,9 +79,9 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
 
 def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
     pid, _ = project
-    annotate.submit_label(db, pid, store.example_ids(db, pid, store.POOL)[0], "ann", "yes")
-    job_id = scheduling.request_dataset_export(db, pid)
-    assert scheduling.request_dataset_export(db, pid) == job_id  # one at a time
+    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
+    job_id = scheduling.request_dataset_export(db, auth.local_actor(), pid)
+    assert scheduling.request_dataset_export(db, auth.local_actor(), pid) == job_id  # one at a time
     job = store.claim_job(db, "test", (store.EXPORT,))
     model_export.run_export(db, job, lambda f, m: None)
     ready = model_export.latest_dataset_export(db, pid)
@@ -92,8 +92,8 @@ def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, 
     pid, version_id = project
     evals = store.example_ids(db, pid, store.EVAL)
     for example_id, label in zip(evals, ["yes", "no", "yes"]):
-        annotate.submit_label(db, pid, example_id, "ann", label)
-    store.set_intended_use(db, pid, "Triage support tickets; not for legal decisions.")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+    store.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
@@ -113,7 +113,7 @@ def test_pinned_version_is_what_the_export_page_and_cli_take(db, project):
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     fake_version(db, pid, encoder_id, ids, np.ones(len(ids), int), queue=[])
-    registry.pin(db, pid, 1, "alice")
+    registry.pin(db, auth.local_actor("alice"), pid, 1)
     from core import cli
 
     assert cli._version(db, store.project(db, pid), None)["id"] == first

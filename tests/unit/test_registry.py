@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from core import annotate, artifacts, embeddings, io, model_report, registry, store
+from core import annotate, auth, artifacts, embeddings, io, model_report, registry, store
 
 TEXTS = [f"text number {i}" for i in range(40)]
 
 
 def make_project(db, eval_fraction=0.25):
     plan = io.plan_import(io.read_table(("text\n" + "\n".join(TEXTS)).encode(), "t.csv"), "text", None, ["yes", "no"])
-    return io.create_project_from_plan(db, "reg", plan, eval_fraction=eval_fraction)
+    return io.create_project_from_plan(db, auth.local_actor(), "reg", plan, eval_fraction=eval_fraction)
 
 
 def fake_encoder(db, pid):
@@ -52,10 +52,10 @@ def two_versions(db):
 def test_pin_serves_the_pinned_version_and_records_who_and_when(db, two_versions):
     pid, _, first, second = two_versions
     assert store.current_version(db, pid)["id"] == second
-    pinned = registry.pin(db, pid, 1, "alice")
+    pinned = registry.pin(db, auth.local_actor("alice"), pid, 1)
     assert pinned["version_id"] == first and pinned["pinned_by"] == "alice" and pinned["created_at"] > 0
     assert store.current_version(db, pid)["id"] == first
-    registry.unpin(db, pid, "bob")
+    registry.unpin(db, auth.local_actor("bob"), pid)
     assert store.pin(db, pid) is None
     assert store.current_version(db, pid)["id"] == second
     history = store.pin_history(db, pid)
@@ -64,7 +64,7 @@ def test_pin_serves_the_pinned_version_and_records_who_and_when(db, two_versions
 
 def test_a_newer_version_does_not_replace_the_pinned_one(db, two_versions):
     pid, ids, first, _ = two_versions
-    registry.pin(db, pid, 1, "alice")
+    registry.pin(db, auth.local_actor("alice"), pid, 1)
     encoder_id = store.latest_encoder(db, pid)["id"]
     fake_version(db, pid, encoder_id, ids, np.ones(len(ids), int), queue=[])
     assert store.current_version(db, pid)["id"] == first
@@ -73,18 +73,18 @@ def test_a_newer_version_does_not_replace_the_pinned_one(db, two_versions):
 def test_labeling_continues_with_the_pinned_versions_queue(db, two_versions):
     pid, _, first, second = two_versions
     pool = store.example_ids(db, pid, store.POOL)
-    assert annotate.next_text(db, pid, "ann").example_id == pool[-5]  # the newest version's queue
-    registry.pin(db, pid, 1, "alice")
-    shown = annotate.next_text(db, pid, "bob")  # ("ann" is shown her unanswered text again first)
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).example_id == pool[-5]  # the newest version's queue
+    registry.pin(db, auth.local_actor("alice"), pid, 1)
+    shown = annotate.next_text(db, auth.local_actor("bob"), pid)  # ("ann" is shown her unanswered text again first)
     assert shown.example_id == pool[0] and shown.version_id == first
 
 
 def test_pin_refuses_unknown_versions_and_nameless_users(db, two_versions):
     pid = two_versions[0]
     with pytest.raises(registry.RegistryError, match="no version 9"):
-        registry.pin(db, pid, 9, "alice")
+        registry.pin(db, auth.local_actor("alice"), pid, 9)
     with pytest.raises(registry.RegistryError, match="name"):
-        registry.pin(db, pid, 1, "  ")
+        registry.pin(db, auth.Actor("  ", auth.ADMIN), pid, 1)
     assert store.pin(db, pid) is None
 
 
@@ -103,7 +103,7 @@ def test_per_class_and_confusion_match_scikit_learn():
 
 def label_eval(db, pid, labels):
     for example_id, label in zip(store.example_ids(db, pid, store.EVAL), labels):
-        annotate.submit_label(db, pid, example_id, "ann", label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
 
 
 def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
@@ -121,7 +121,7 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
 def test_disagreements_between_two_versions_on_the_unlabeled_pool(db, two_versions):
     pid, ids, first, second = two_versions
     pool = store.example_ids(db, pid, store.POOL)
-    annotate.submit_label(db, pid, pool[1], "ann", "yes")  # labeled texts are left out
+    annotate.submit_label(db, auth.local_actor("ann"), pid, pool[1], "yes")  # labeled texts are left out
     compared, differ, rows = registry.disagreements(db, store.version(db, first), store.version(db, second))
     unlabeled = [i for i in pool if i != pool[1]]
     assert compared == len(unlabeled)
@@ -144,7 +144,7 @@ def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
     pid = two_versions[0]
     pool = store.example_ids(db, pid, store.POOL)
     for example_id, label in zip(pool[:4], ["yes", "no", "yes", "yes"]):
-        annotate.submit_label(db, pid, example_id, "ann", label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     rows = model_report.label_timeline(db, pid)
     last = max(r["time"] for r in rows)
     assert {r["class"]: r["labels"] for r in rows if r["time"] == last} == {"yes": 3, "no": 1}
@@ -153,5 +153,5 @@ def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
 
 def test_intended_use_is_stored(db):
     pid = make_project(db)
-    store.set_intended_use(db, pid, "  Route support tickets.  ")
+    store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
