@@ -114,3 +114,29 @@ def test_head_fits_limit_scipy_and_openmp_threads_too():
 
     found = json.loads(out.strip().splitlines()[-1])
     assert found["missed"] == [] and {"blas", "openmp"} <= set(found["apis"]), found
+
+
+def test_the_self_training_check_compares_cross_validated_macro_f1(trec_embedded):
+    pool, y, _, _ = trec_embedded
+    labeled = np.random.default_rng(0).choice(len(pool), 60, replace=False)
+    unlabeled = np.delete(pool, labeled, axis=0)
+    args = head.HeadArguments(self_training_check=True)
+    check = head.self_training_helps(pool[labeled], y[labeled], unlabeled, args)
+    assert check["folds"] in (2, 3) and 0 < check["cv_macro_f1_without"] <= 1
+    assert check["self_train"] == (check["cv_macro_f1_with"] >= check["cv_macro_f1_without"])
+    model = head.fit(pool[labeled], y[labeled], args, unlabeled=unlabeled)
+    assert model.self_training_check_ == check  # the decision travels with the model
+    # Too few labels to split: self-training stays on, as configured.
+    few = head.self_training_helps(pool[:3], np.array([0, 1, 2]), unlabeled, head.HeadArguments())
+    assert few["self_train"] and "reason" in few
+
+
+def test_a_failed_check_gives_the_supervised_head(trec_embedded, monkeypatch):
+    pool, y, test, _ = trec_embedded
+    labeled, rest = np.arange(60), pool[60:]
+    plain = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training=0))
+    monkeypatch.setattr(head, "self_training_helps", lambda *a, **k: {"self_train": False})
+    gated = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training_check=True), unlabeled=rest)
+    np.testing.assert_allclose(gated.predict_proba(test), plain.predict_proba(test), atol=1e-6)
+    unchecked = head.fit(pool[labeled], y[labeled], head.HeadArguments(), unlabeled=rest)
+    assert not hasattr(unchecked, "self_training_check_")
