@@ -252,6 +252,24 @@ def table(rows: dict, reference: str) -> list[str]:
     return lines
 
 
+def overview(report: dict, which: str) -> list[str]:
+    """One row per dataset: macro-F1 AUC of every run in table `which`, and the mean."""
+    names = [n for n in report if isinstance(report[n], dict) and which in report[n]]
+    if not names:
+        return []
+    runs = list(report[names[0]][which])
+    lines = ["| dataset | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    for name in names:
+        rows = report[name][which]
+        best = max(rows[r]["auc_f1"] for r in runs)
+        lines.append(f"| {name} | " + " | ".join(
+            (f"**{rows[r]['auc_f1']:.3f}**" if rows[r]["auc_f1"] == best else f"{rows[r]['auc_f1']:.3f}") for r in runs)
+            + " |")
+    lines.append("| mean | " + " | ".join(f"{np.mean([report[n][which][r]['auc_f1'] for n in names]):.3f}"
+                                         for r in runs) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="*", help="default: the held-out datasets of the tuning protocol")
@@ -282,6 +300,7 @@ def main() -> None:
     if args.setfit_dataset:
         report["setfit"] = setfit_side_by_side(args.setfit_dataset, args.seeds[0], args.setfit_steps)
     datasets = args.datasets if args.datasets is not None else list(HELD_OUT_DATASETS)
+    overviews: list[str] = []
     for name in datasets:
         if args.split == "test" and name in TUNING_DATASETS:
             print(f"note: {name} is a tuning dataset; its test figures are not held-out evidence", flush=True)
@@ -330,7 +349,12 @@ def main() -> None:
             print("\n".join(lines[-len(rows) - 5:]), flush=True)
         (out_dir / "runs.json").write_text(json.dumps(raw))
         (out_dir / "summary.json").write_text(json.dumps(report, indent=1))
-        (out_dir / "summary.md").write_text("\n".join(lines))
+        overviews = []
+        for which in args.tables:
+            overviews += ["", f"## Overview: {which} (macro-F1 learning-curve AUC; best per dataset in bold)", ""]
+            overviews += overview(report, which)
+        (out_dir / "summary.md").write_text("\n".join(lines + overviews) + "\n")
+    print("\n".join(overviews))
     print(f"\nwrote {out_dir}/runs.json, summary.json, summary.md")
 
 

@@ -102,3 +102,26 @@ def test_rank_queue_puts_the_batch_first(pool):
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="Unknown strategy"):
         strategies.select("nope", None, np.eye(3), np.arange(3), 1, np.random.default_rng(0))
+
+
+def test_badge_distances_match_explicit_gradient_embeddings():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=30)
+    points = rng.normal(size=(30, 5))
+    u = probs.copy()
+    u[np.arange(30), probs.argmax(1)] -= 1
+    gradients = (u[:, :, None] * points[:, None, :]).reshape(30, -1)
+    picked = strategies.badge(probs, points, np.arange(30), 4, np.random.default_rng(1))
+    # The first pick is the longest gradient; every pick is distinct and scored by its D distance.
+    assert picked.indices[0] == np.argmax((gradients ** 2).sum(1))
+    assert len(set(picked.indices.tolist())) == 4
+    second = picked.indices[1]
+    np.testing.assert_allclose(picked.scores[1], np.linalg.norm(gradients[second] - gradients[picked.indices[0]]))
+
+
+def test_badge_prefers_uncertain_texts():
+    probs = np.array([[0.99, 0.01]] * 50 + [[0.5, 0.5]] * 50)
+    points = np.random.default_rng(0).normal(size=(100, 8))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    picked = strategies.badge(probs, points, np.arange(100), 10, np.random.default_rng(0))
+    assert (picked.indices >= 50).mean() >= 0.9
