@@ -1,23 +1,32 @@
 """Sieve vs small-text, side by side in one run: same data, seeds, grid (HAST) and encoder.
 
-    python bench/compare_small_text.py                          # every shared dataset, seeds 0-9 (~35 min)
-    python bench/compare_small_text.py --datasets trec6 --seeds 0 1 2
+    python bench/compare_small_text.py --seeds 0 1 2 3 4 --max-pool 3000 --max-eval 1000   # held-out datasets
+    python bench/compare_small_text.py --datasets trec6 --seeds 0 1 2 --tables same
     python bench/compare_small_text.py --datasets --setfit-dataset trec6 --setfit-steps 6 --seeds 0
 
 small-text 1.4.1 is installed with --no-deps into bench/out/small-text-lib (its own
 dependencies are already among our pins), and runs in a child process with that folder on
 its path, so our pinned environment is never changed. Both sides get the very same frozen
-all-MiniLM-L6-v2 embeddings of the pool and the test set. small-text runs as in
-../shared/STACK.md: 30 class-balanced initial labels, then 10 rounds x 10, logistic regression
-(scikit-learn defaults) over the dense embeddings, strategies RandomSampling, BreakingTies,
-LeastConfidence, PredictionEntropy.
+all-MiniLM-L6-v2 embeddings of the pool and the eval set, and one BLAS/OpenMP thread.
 
-Sieve runs its defaults: strategy `auto` with the fast head (logistic regression, C=3, balanced
-class weights, self-trained on its most confident pool texts), and its own cold start
-(k-means, no gold labels); for an apples-to-apples view it also runs with small-text's
-class-balanced initial set. Prints per dataset the AUC (mean accuracy over the 11 steps)
-and accuracy at 130 labels (mean +- sd over seeds), our AUC minus their best, and our time
-per round divided by theirs; writes bench/out/compare_small_text.json.
+Both sides are scored the same way: probabilities mapped to class ids through the fitted
+estimator's `classes_`, then accuracy and macro-F1 (`core.evaluation.scores`). small-text's own
+`predict` returns the argmax *position* among the classes seen so far, which is wrong while a
+class has no label yet (../shared/STACK.md).
+
+Two tables (--tables):
+  shipped  each tool with its own defaults: small-text's LogisticRegression() (C=1, no class
+           weights) with its class-balanced initial set (drawn from the gold labels), strategies
+           RandomSampling, BreakingTies, LeastConfidence, PredictionEntropy; Sieve's `auto` with
+           its default head and its own k-means cold start (no gold labels).
+  same     the identical estimator on both sides (Sieve's default head, `core.classifiers.head`,
+           self-trained from the unlabeled pool, wrapped as a scikit-learn estimator inside the
+           child) and the identical class-balanced initial set per seed: only the query strategies
+           differ. Sieve runs `auto`, `random` and `margin`.
+
+Datasets default to the held-out list of the tuning protocol (docs/benchmarks.md); --split
+validation is for tuning. Writes --out-dir/runs.json (every run, every step), summary.json and
+summary.md (per-dataset tables and a cross-dataset overview of macro-F1 learning-curve AUC).
 """
 from __future__ import annotations
 
