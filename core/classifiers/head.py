@@ -76,6 +76,8 @@ class HeadArguments:
     # macro-F1 with and without it, on every fit (see `self_training_helps`). Off by default:
     # on the tuning datasets it did not beat always self-training (docs/benchmarks.md).
     self_training_check: bool = False
+    # Pseudo-labels only for classes with at least this many gold labels (0: every class).
+    pseudo_min_gold: int = 0
 
     def __post_init__(self):
         if self.kind not in HEADS:
@@ -84,6 +86,8 @@ class HeadArguments:
             raise ValueError("self_training must be between 0 (off) and 20 pseudo-labels per label.")
         if not 0 < float(self.pseudo_weight) <= 1:
             raise ValueError("pseudo_weight must be in (0, 1].")
+        if not 0 <= int(self.pseudo_min_gold) <= 100:
+            raise ValueError("pseudo_min_gold must be between 0 and 100 labels.")
 
     @classmethod
     def logistic(cls, C: float = 3.0, class_weight: str | None = "balanced",
@@ -243,11 +247,20 @@ def pseudo_labels(model, unlabeled: np.ndarray, budget: int) -> tuple[np.ndarray
     return rows, np.asarray(model.classes_)[predicted[rows]]
 
 
+def enough_gold(rows: np.ndarray, pseudo: np.ndarray, label_ids: np.ndarray, min_gold: int):
+    """The pseudo-labels whose class has at least `min_gold` gold labels."""
+    gold = np.bincount(label_ids, minlength=int(max(label_ids.max(), pseudo.max())) + 1)
+    keep = gold[pseudo] >= min_gold
+    return rows[keep], pseudo[keep]
+
+
 def _self_train(model, embeddings: np.ndarray, label_ids: np.ndarray, unlabeled: np.ndarray,
                 args: HeadArguments):
     """Self-training (Yarowsky, ACL 1995; Lee, 'Pseudo-Label', 2013), one round: on the shared
     datasets it added up to 7 points of learning-curve AUC where pseudo-labels are precise."""
     rows, pseudo = pseudo_labels(model, unlabeled, int(round(args.self_training * len(label_ids))))
+    if args.pseudo_min_gold and len(rows):
+        rows, pseudo = enough_gold(rows, pseudo, label_ids, args.pseudo_min_gold)
     if len(rows) == 0:
         return model
     x, y = np.concatenate([embeddings, unlabeled[rows]]), np.concatenate([label_ids, pseudo])

@@ -140,3 +140,13 @@ def test_a_failed_check_gives_the_supervised_head(trec_embedded, monkeypatch):
     np.testing.assert_allclose(gated.predict_proba(test), plain.predict_proba(test), atol=1e-6)
     unchecked = head.fit(pool[labeled], y[labeled], head.HeadArguments(), unlabeled=rest)
     assert not hasattr(unchecked, "self_training_check_")
+
+
+def test_pseudo_labels_only_for_classes_with_enough_gold_labels():
+    gold = np.array([0] * 5 + [1] * 5 + [2])  # class 2 has a single gold label
+    rows, pseudo = np.arange(6), np.array([0, 2, 1, 2, 0, 1])
+    kept_rows, kept = head.enough_gold(rows, pseudo, gold, 2)
+    assert kept.tolist() == [0, 1, 0, 1] and kept_rows.tolist() == [0, 2, 4, 5]
+    assert head.enough_gold(rows, pseudo, gold, 1)[1].tolist() == pseudo.tolist()
+    with pytest.raises(ValueError):
+        head.HeadArguments(pseudo_min_gold=-1)
