@@ -134,6 +134,8 @@ def main() -> None:
                         help='full-model classifiers: their arguments as JSON, e.g. \'{"warm_start": true}\'')
     parser.add_argument("--head-args", default="{}",
                         help='the fast head\'s arguments as JSON, e.g. \'{"self_training": 0}\'')
+    parser.add_argument("--class-prior", action="store_true",
+                        help="zero-shot prior from the class names: class-covering start, mixed into the model")
     parser.add_argument("--split", choices=["test", "validation"], default="test",
                         help="validation: for tuning only (docs/benchmarks.md, 'Tuning protocol')")
     parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
@@ -160,7 +162,8 @@ def main() -> None:
             note += " (a tuning dataset: not held-out evidence)"
         classifier = args.classifier + ("" if args.classifier == "head" else f" {args.family_args}")
         notes[name] = (f"{note}; {len(set(train['label']))} classes; {classifier} {head_args.to_dict()}; grid {args.grid} "
-                       f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}.")
+                       f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}"
+                       + ("; class-name prior" if args.class_prior else "") + ".")
         summaries[name] = {}
         for strategy in args.strategies:
             results = []
@@ -171,7 +174,7 @@ def main() -> None:
                     family_args = classifiers.arguments(args.classifier, {"seed": seed, **json.loads(args.family_args)})
                 result = simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds,
                                       seed=seed, classifier=args.classifier, init_strategy=args.init_strategy,
-                                      family_args=family_args, head_args=head_args)
+                                      family_args=family_args, head_args=head_args, class_prior=args.class_prior)
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
             runs += results

@@ -182,6 +182,26 @@ def _fill_without_near_duplicates(ranked: Selection, embeddings, n: int, chosen:
     return Selection(np.array(chosen, dtype=np.int64), np.array(scores), name)
 
 
+def class_cover(probs, embeddings, candidates, n, rng, class_counts=None, **_) -> Selection:
+    """For the classes with the fewest labels (ties at random), the candidate each class's
+    column of `probs` rates highest: a first batch that covers the classes, e.g. from a zero-shot
+    prior over the class names before any label."""
+    counts = np.zeros(probs.shape[1]) if class_counts is None else np.asarray(class_counts, dtype=float)
+    order = np.lexsort((rng.random(probs.shape[1]), counts))
+    candidate_probs = np.asarray(probs[candidates], dtype=np.float32)
+    picked, scores, taken = [], [], np.zeros(len(candidates), dtype=bool)
+    while len(picked) < min(n, len(candidates)):
+        for column in order:
+            if len(picked) == min(n, len(candidates)):
+                break
+            column_scores = np.where(taken, -np.inf, candidate_probs[:, column])
+            best = int(np.argmax(column_scores))
+            taken[best] = True
+            picked.append(int(candidates[best]))
+            scores.append(float(candidate_probs[best, column]))
+    return Selection(np.array(picked, dtype=np.int64), np.array(scores), "class_cover")
+
+
 MAX_BADGE_CANDIDATES = 20_000  # k-means++ over a sample this large: a batch costs O(sample x n)
 
 
@@ -252,8 +272,9 @@ STRATEGIES: dict[str, Strategy] = {
     "contrastive": contrastive,
     "class_balanced": class_balanced,
     "badge": badge,
+    "class_cover": class_cover,
 }
-NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge"}
+NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge", "class_cover"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:

@@ -79,3 +79,12 @@ def test_simulate_starts_from_a_given_initial_set(data_dir):
     doc = simulate.run(train, test, strategy="random", batch=5, rounds=1, seed=0, initial=list(range(12)))
     assert [s["n_labels"] for s in doc["steps"]] == [12, 17]
     assert 0 < doc["auc_macro_f1"] <= 1
+
+
+def test_a_class_name_prior_scores_before_the_first_label(data_dir):
+    from core import simulate
+
+    train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
+    doc = simulate.run(train, test, strategy="auto", init=6, batch=6, rounds=1, seed=0, class_prior=True)
+    assert doc["config"]["class_prior"] and [s["n_labels"] for s in doc["steps"]] == [6, 12]
+    assert doc["steps"][-1]["accuracy"] > 1 / 6

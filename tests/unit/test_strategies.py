@@ -125,3 +125,11 @@ def test_badge_prefers_uncertain_texts():
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     picked = strategies.badge(probs, points, np.arange(100), 10, np.random.default_rng(0))
     assert (picked.indices >= 50).mean() >= 0.9
+
+
+def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
+    probs = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.1, 0.9, 0.0], [0.2, 0.1, 0.7], [0.0, 0.3, 0.7]])
+    picked = strategies.class_cover(probs, None, np.arange(5), 2, np.random.default_rng(0), class_counts=[0, 5, 0])
+    assert sorted(picked.indices.tolist()) == [0, 3]  # classes 0 and 2 have no labels
+    everything = strategies.class_cover(probs, None, np.arange(5), 5, np.random.default_rng(0), class_counts=[0, 0, 0])
+    assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]
