@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS/OpenMP thread, as in compare_small_text.py (set before NumPy loads its BLAS).
+os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
 
-from common import use_scratch_data_dir
+import numpy as np  # noqa: E402
+
+from common import TUNING_DATASETS, load_dataset, use_scratch_data_dir  # noqa: E402
 
 GRIDS = {"hast": (30, 10, 10), "schroeder": (25, 25, 20)}
 CHECKPOINTS = {"hast": (30, 50, 80, 130), "schroeder": (25, 50, 100, 275, 525)}
@@ -42,7 +46,7 @@ def summarize(runs: list[dict], checkpoints: tuple[int, ...]) -> dict:
     f1 = np.array([[s["macro_f1"] for s in r["steps"]] for r in runs])
     n_labels = [s["n_labels"] for s in runs[0]["steps"]]
     at = {n: n_labels.index(n) for n in checkpoints if n in n_labels}
-    aucs = acc.mean(axis=1)
+    aucs, aucs_f1 = acc.mean(axis=1), f1.mean(axis=1)
     stops = {}
     for criterion in runs[0]["stops"]:
         fired = [(r["stops"][criterion], r["final_accuracy"]) for r in runs if r["stops"][criterion]]
@@ -53,6 +57,8 @@ def summarize(runs: list[dict], checkpoints: tuple[int, ...]) -> dict:
         }
     return {
         "auc_mean": float(aucs.mean()), "auc_sd": float(aucs.std()),
+        "auc_f1_mean": float(aucs_f1.mean()), "auc_f1_sd": float(aucs_f1.std()),
+        "no_model_steps": int(sum(not s.get("model", True) for r in runs for s in r["steps"])),
         "accuracy_at": {n: float(acc[:, i].mean()) for n, i in at.items()},
         "macro_f1_at": {n: float(f1[:, i].mean()) for n, i in at.items()},
         "curve": acc.mean(axis=0).tolist(), "n_labels": n_labels,
@@ -68,11 +74,12 @@ def markdown(summaries: dict, notes: dict, checkpoints: tuple[int, ...], title: 
     for dataset, by_strategy in summaries.items():
         lines += [f"## {dataset}", "", notes[dataset], ""]
         cols = [n for n in checkpoints if n in next(iter(by_strategy.values()))["accuracy_at"]]
-        lines.append("| strategy | AUC (mean ± sd) | " + " | ".join(f"acc@{n}" for n in cols)
+        lines.append("| strategy | AUC macro-F1 (mean ± sd) | AUC accuracy | " + " | ".join(f"acc@{n}" for n in cols)
                      + " | " + " | ".join(f"F1@{n}" for n in cols) + " | labels to 95 % | fit s | query s |")
-        lines.append("|---|---|" + "---|" * (2 * len(cols)) + "---|---|---|")
-        for strategy, s in sorted(by_strategy.items(), key=lambda kv: -kv[1]["auc_mean"]):
-            lines.append(f"| {strategy} | {s['auc_mean']:.4f} ± {s['auc_sd']:.4f} | "
+        lines.append("|---|---|---|" + "---|" * (2 * len(cols)) + "---|---|---|")
+        for strategy, s in sorted(by_strategy.items(), key=lambda kv: -kv[1]["auc_f1_mean"]):
+            lines.append(f"| {strategy} | {s['auc_f1_mean']:.4f} ± {s['auc_f1_sd']:.4f} | "
+                         f"{s['auc_mean']:.4f} ± {s['auc_sd']:.4f} | "
                          + " | ".join(f"{s['accuracy_at'][n]:.3f}" for n in cols) + " | "
                          + " | ".join(f"{s['macro_f1_at'][n]:.3f}" for n in cols)
                          + f" | {s['labels_to_95']:.0f} | {s['fit_s']:.3f} | {s['query_s']:.3f} |")
@@ -115,6 +122,7 @@ def plot(summaries: dict, path: Path) -> None:
 
 def main() -> None:
     from core import classifiers, config, simulate, strategies
+    from core.classifiers import head
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", choices=list(GRIDS), default="hast")
@@ -124,6 +132,12 @@ def main() -> None:
     parser.add_argument("--classifier", default="head", choices=list(classifiers.CLASSIFIERS))
     parser.add_argument("--family-args", default="{}",
                         help='full-model classifiers: their arguments as JSON, e.g. \'{"warm_start": true}\'')
+    parser.add_argument("--head-args", default="{}",
+                        help='the fast head\'s arguments as JSON, e.g. \'{"self_training": 0}\'')
+    parser.add_argument("--class-prior", action="store_true",
+                        help="zero-shot prior from the class names: class-covering start, mixed into the model")
+    parser.add_argument("--split", choices=["test", "validation"], default="test",
+                        help="validation: for tuning only (docs/benchmarks.md, 'Tuning protocol')")
     parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
     parser.add_argument("--max-pool", type=int, default=10_000)
     parser.add_argument("--max-test", type=int, default=5_000)
@@ -137,23 +151,19 @@ def main() -> None:
     else:
         use_scratch_data_dir()
     init, batch, rounds = GRIDS[args.grid]
+    head_args = head.HeadArguments.from_dict(json.loads(args.head_args))
     datasets = args.datasets or sorted(p.parent.name for p in config.datasets_dir().glob("*/train.csv"))
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, summaries, notes = [], {}, {}
     for name in datasets:
-        train = simulate.read_dataset(config.datasets_dir() / name / "train.csv")
-        test = simulate.read_dataset(config.datasets_dir() / name / "test.csv")
-        note = f"pool {len(train):,}, test {len(test):,}"
-        if len(train) > args.max_pool:
-            train = train.sample(args.max_pool, random_state=0).reset_index(drop=True)
-            note = f"pool subsampled to {len(train):,} (seed 0), test {len(test):,}"
-        if len(test) > args.max_test:
-            test = test.sample(args.max_test, random_state=0).reset_index(drop=True)
-            note += f", test subsampled to {len(test):,} (seed 0)"
+        train, test, note = load_dataset(name, args.split, args.max_pool, args.max_test)
+        if args.split == "test" and name in TUNING_DATASETS:
+            note += " (a tuning dataset: not held-out evidence)"
         classifier = args.classifier + ("" if args.classifier == "head" else f" {args.family_args}")
-        notes[name] = (f"{note}; {len(set(train['label']))} classes; {classifier}; grid {args.grid} "
-                       f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}.")
+        notes[name] = (f"{note}; {len(set(train['label']))} classes; {classifier} {head_args.to_dict()}; grid {args.grid} "
+                       f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}"
+                       + ("; class-name prior" if args.class_prior else "") + ".")
         summaries[name] = {}
         for strategy in args.strategies:
             results = []
@@ -164,22 +174,22 @@ def main() -> None:
                     family_args = classifiers.arguments(args.classifier, {"seed": seed, **json.loads(args.family_args)})
                 result = simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds,
                                       seed=seed, classifier=args.classifier, init_strategy=args.init_strategy,
-                                      family_args=family_args)
+                                      family_args=family_args, head_args=head_args, class_prior=args.class_prior)
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
             runs += results
             summaries[name][strategy] = summarize(results, CHECKPOINTS[args.grid])
             s = summaries[name][strategy]
-            print(f"{name:18s} {strategy:16s} AUC {s['auc_mean']:.4f} ± {s['auc_sd']:.4f}  "
-                  f"final {s['curve'][-1]:.4f}", flush=True)
+            print(f"{name:18s} {strategy:16s} AUC-F1 {s['auc_f1_mean']:.4f} ± {s['auc_f1_sd']:.4f}  "
+                  f"AUC-acc {s['auc_mean']:.4f}  final acc {s['curve'][-1]:.4f}", flush=True)
         (out_dir / "runs.json").write_text(json.dumps(runs))
         (out_dir / "summary.json").write_text(json.dumps(summaries, indent=1))
     title = f"Learning curves: {args.grid} grid, {args.classifier}"
     (out_dir / "summary.md").write_text(markdown(summaries, notes, CHECKPOINTS[args.grid], title))
     plot(summaries, out_dir / "curves.png")
     if "random" in args.strategies and "auto" in args.strategies:
-        gains = {d: s["auto"]["auc_mean"] - s["random"]["auc_mean"] for d, s in summaries.items()}
-        print("\nauto - random AUC (points): " + ", ".join(f"{d} {100 * g:+.1f}" for d, g in gains.items())
+        gains = {d: s["auto"]["auc_f1_mean"] - s["random"]["auc_f1_mean"] for d, s in summaries.items()}
+        print("\nauto - random macro-F1 AUC (points): " + ", ".join(f"{d} {100 * g:+.1f}" for d, g in gains.items())
               + f"; mean {100 * np.mean(list(gains.values())):+.2f}")
     print(f"wrote {out_dir}/runs.json, summary.md, curves.png")
 

@@ -51,8 +51,21 @@ def initial_set(init_strategy: str, strategy: str, pool_vectors: np.ndarray, y: 
 def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: int = 30, batch: int = 10,
         rounds: int = 10, seed: int = 0, classifier: str = "head", model: str | None = None,
         init_strategy: str = "auto", head_args: head.HeadArguments | None = None, family_args=None,
-        save_model: Path | None = None, log: Callable[[str], None] = lambda _m: None) -> dict:
+        save_model: Path | None = None, log: Callable[[str], None] = lambda _m: None,
+        initial: np.ndarray | None = None, class_prior: bool = False, prior_temperature: float = 0.05) -> dict:
     """Simulate; `train`/`test` have columns text,label. Returns the result document.
+
+    `initial` (pool row indices) overrides `init_strategy`, so two tools can start from the
+    very same labels. As in the app, there is no model until labels of two classes exist: such
+    a step keeps querying with the cold start (`strategies.select` with no probabilities:
+    k-means, or random for `random`), is recorded with `"model": false`, and is scored as the
+    constant prediction of the one class labeled so far (what a user without a model would
+    guess), so a run on very imbalanced data never stops.
+
+    `class_prior`: a zero-shot prior from the class names (embedded with the encoder; softmax of
+    cosine / `prior_temperature`) picks a class-covering initial set (`strategies.class_cover`,
+    unless `initial` is given), scores texts before the first model, and is averaged with the
+    model's probabilities afterwards (for scoring and for the strategy).
 
     `classifier` is `head` (the fast head on frozen embeddings) or a family from
     `core.classifiers.FAMILIES`, trained from the base model every round, as the worker's
@@ -74,14 +87,27 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         family_args = classifiers.arguments(classifier, {"seed": seed})
     rng = np.random.default_rng(seed)
 
-    labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
+    prior_pool = prior_test = None
+    if class_prior:
+        class_vectors = embeddings.encode(embeddings.load_encoder(model), [n.replace("_", " ") for n in names])
+        prior_pool = _softmax(pool_vectors @ class_vectors.T / prior_temperature)
+        prior_test = _softmax(test_vectors @ class_vectors.T / prior_temperature)
+    if initial is not None:
+        labeled = np.asarray(initial, dtype=np.int64)
+    elif class_prior and init_strategy == "auto":
+        labeled = strategies.class_cover(prior_pool, pool_vectors, np.arange(len(pool_texts)), init, rng).indices
+    else:
+        labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
     steps, previous_predictions, trained = [], None, None
     warm_start = family_args is not None and family_args.warm_start
     start_from = model
     for round_number in range(rounds + 1):
         t0 = time.perf_counter()
         unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
-        if classifier == "head":
+        has_model = len(np.unique(y_pool[labeled])) >= 2
+        if not has_model:  # the app's cold start: nothing to fit yet
+            probs = test_probs = None
+        elif classifier == "head":
             trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled])
             probs = head.predict_proba(trained, pool_vectors, len(names))
         else:
@@ -90,17 +116,29 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
                                         names, round_args)
             pool_vectors, probs = trained.embed_and_score(pool_texts)
         fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
-        if classifier == "head":
+        if has_model and classifier == "head":
             test_probs = head.predict_proba(trained, test_vectors, len(names))
-        else:
+        elif has_model:
             test_probs = trained.embed_and_score(test_texts)[1]
             if warm_start:  # the next round continues from this encoder, kept in memory
                 start_from = trained.continuation()
-        pool_predictions = probs.argmax(axis=1)
-        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_probs.argmax(axis=1)),
-                "fit_s": fit_s, "query_s": 0.0, "kappa_previous": _kappa(previous_predictions, pool_predictions),
-                "mean_uncertainty": stopping.mean_uncertainty(probs[unlabeled])}
-        previous_predictions = pool_predictions
+        if class_prior:  # the prior alone before a model, then half and half
+            probs = prior_pool if probs is None else (probs + prior_pool) / 2
+            test_probs = prior_test if test_probs is None else (test_probs + prior_test) / 2
+        if has_model or class_prior:
+            pool_predictions, test_predictions = probs.argmax(axis=1), test_probs.argmax(axis=1)
+            uncertainty = stopping.mean_uncertainty(probs[unlabeled]) if has_model else None
+        else:
+            only = np.bincount(y_pool[labeled]).argmax()
+            pool_predictions, test_predictions = np.full(len(pool_texts), only), np.full(len(test_texts), only)
+            uncertainty = None  # no model, no stopping signal
+        check = getattr(trained, "self_training_check_", None) if has_model and classifier == "head" else None
+        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_predictions), "model": has_model,
+                **({"self_training_check": check} if check else {}),
+                "fit_s": fit_s, "query_s": 0.0,
+                "kappa_previous": _kappa(previous_predictions, pool_predictions) if has_model else None,
+                "mean_uncertainty": uncertainty}
+        previous_predictions = pool_predictions if has_model else None
         if round_number < rounds:
             t1 = time.perf_counter()
             counts = np.bincount(y_pool[labeled], minlength=len(names)).tolist()
@@ -110,7 +148,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
             step["query_s"] = time.perf_counter() - t1
         steps.append(step)
         log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
-    if save_model is not None:
+    if save_model is not None and steps[-1]["model"]:
         _save(trained, classifier, model, names, Path(save_model))
     accuracies = [s["accuracy"] for s in steps]
     stops = stopping.first_stop([s["kappa_previous"] for s in steps], [s["mean_uncertainty"] for s in steps],
@@ -119,9 +157,11 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         "config": {"strategy": strategy, "init": init, "batch": batch, "rounds": rounds, "seed": seed,
                    "classifier": classifier, "model": model or config.DEFAULT_MODEL, "init_strategy": init_strategy,
                    "pool": len(pool_texts), "test": len(test_texts), "classes": names,
-                   "head": head_args.to_dict(), "family": family_args.to_dict() if family_args else None},
+                   "head": head_args.to_dict(), "family": family_args.to_dict() if family_args else None,
+                   "class_prior": class_prior},
         "steps": steps,
         "auc": float(np.mean(accuracies)),
+        "auc_macro_f1": float(np.mean([s["macro_f1"] for s in steps])),
         "final_accuracy": accuracies[-1],
         "stops": {name: (None if step is None else {"step": step, "n_labels": steps[step]["n_labels"],
                                                      "accuracy": steps[step]["accuracy"]})
@@ -137,6 +177,12 @@ def _save(trained, classifier: str, model: str | None, names: list[str], out_dir
         setfit_family.save_setfit_dir(embeddings.load_encoder(model), trained, names, out_dir)
     else:
         trained.save(out_dir)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _kappa(previous: np.ndarray | None, current: np.ndarray) -> float | None:

@@ -182,6 +182,68 @@ def _fill_without_near_duplicates(ranked: Selection, embeddings, n: int, chosen:
     return Selection(np.array(chosen, dtype=np.int64), np.array(scores), name)
 
 
+def class_cover(probs, embeddings, candidates, n, rng, class_counts=None, **_) -> Selection:
+    """For the classes with the fewest labels (ties at random), the candidate each class's
+    column of `probs` rates highest: a first batch that covers the classes, e.g. from a zero-shot
+    prior over the class names before any label."""
+    counts = np.zeros(probs.shape[1]) if class_counts is None else np.asarray(class_counts, dtype=float)
+    order = np.lexsort((rng.random(probs.shape[1]), counts))
+    candidate_probs = np.asarray(probs[candidates], dtype=np.float32)
+    picked, scores, taken = [], [], np.zeros(len(candidates), dtype=bool)
+    while len(picked) < min(n, len(candidates)):
+        for column in order:
+            if len(picked) == min(n, len(candidates)):
+                break
+            column_scores = np.where(taken, -np.inf, candidate_probs[:, column])
+            best = int(np.argmax(column_scores))
+            taken[best] = True
+            picked.append(int(candidates[best]))
+            scores.append(float(candidate_probs[best, column]))
+    return Selection(np.array(picked, dtype=np.int64), np.array(scores), "class_cover")
+
+
+MAX_BADGE_CANDIDATES = 20_000  # k-means++ over a sample this large: a batch costs O(sample x n)
+
+
+def badge(probs, embeddings, candidates, n, rng, **_) -> Selection:
+    """BADGE (Ash et al., 'Deep Batch Active Learning by Diverse, Uncertain Gradient Lower
+    Bounds', ICLR 2020) for a softmax head on the embeddings: k-means++ seeding over the
+    last-layer gradient embeddings g_i = (p_i - onehot(argmax p_i)) (x) x_i, so a batch is both
+    uncertain (long gradients) and diverse (far-apart gradients).
+
+    The gradients are never built (they would be classes x dim wide): k-means++ needs only
+    squared distances, and <g_i, g_j> = <u_i, u_j> <x_i, x_j> with u = p - onehot(argmax p).
+    """
+    n = min(n, len(candidates))
+    pool = candidates
+    if len(pool) > MAX_BADGE_CANDIDATES:
+        pool = rng.choice(candidates, MAX_BADGE_CANDIDATES, replace=False)
+    p = np.asarray(probs[pool], dtype=np.float64)
+    u = p.copy()
+    u[np.arange(len(u)), p.argmax(axis=1)] -= 1.0
+    x = np.asarray(embeddings[pool], dtype=np.float64)
+    norms = (u * u).sum(1) * (x * x).sum(1)  # |g_i|^2
+    if not np.any(norms > 0):
+        return random_sampling(probs, embeddings, pool, n, rng)
+    first = int(np.flatnonzero(norms == norms.max())[rng.integers((norms == norms.max()).sum())])
+    chosen, scores = [first], [float(np.sqrt(norms[first]))]
+    distance = np.maximum(norms + norms[first] - 2 * (u @ u[first]) * (x @ x[first]), 0.0)
+    distance[first] = 0.0
+    while len(chosen) < n:
+        total = distance.sum()
+        if total <= 0:  # every remaining gradient equals one already chosen: fill at random
+            rest = np.setdiff1d(np.arange(len(pool)), chosen)
+            chosen += rng.choice(rest, n - len(chosen), replace=False).tolist()
+            scores += [0.0] * (n - len(scores))
+            break
+        nxt = int(rng.choice(len(pool), p=distance / total))  # D^2 sampling, as in k-means++
+        chosen.append(nxt)
+        scores.append(float(np.sqrt(distance[nxt])))
+        distance = np.minimum(distance, np.maximum(norms + norms[nxt] - 2 * (u @ u[nxt]) * (x @ x[nxt]), 0.0))
+        distance[nxt] = 0.0
+    return Selection(pool[np.array(chosen, dtype=np.int64)], np.array(scores), "badge")
+
+
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
     """The default: k-means cold start until a model exists (labels of two classes), then
     margin_diverse, or plain margin for two-class projects.
@@ -209,8 +271,10 @@ STRATEGIES: dict[str, Strategy] = {
     "kmeans": kmeans,
     "contrastive": contrastive,
     "class_balanced": class_balanced,
+    "badge": badge,
+    "class_cover": class_cover,
 }
-NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced"}
+NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge", "class_cover"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:

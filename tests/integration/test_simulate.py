@@ -35,3 +35,56 @@ def test_simulate_rejects_missing_columns(tmp_path, data_dir):
                              "--test", str(tmp_path / "bad.csv")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0 and "no column text" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _rare_positive_split(n_pool: int = 400, n_test: int = 100, positive_share: float = 0.05):
+    """sms_spam texts with 5 % spam: a random initial set often holds no spam at all."""
+    import pandas as pd
+
+    frame = dataset("sms_spam", "train")
+    pieces = []
+    for n in (n_pool, n_test):
+        spam = frame[frame["label"] == "spam"].sample(round(n * positive_share), random_state=len(pieces))
+        ham = frame[frame["label"] == "ham"].sample(n - len(spam), random_state=len(pieces))
+        pieces.append(pd.concat([spam, ham]).sample(frac=1, random_state=0).reset_index(drop=True))
+        frame = frame.drop(spam.index).drop(ham.index)
+    return pieces
+
+
+@pytest.mark.parametrize("strategy", ["auto", "random"])
+def test_simulate_never_crashes_on_a_rare_class_with_a_random_start(data_dir, strategy):
+    from core import simulate
+
+    train, test = _rare_positive_split()
+    no_model_steps = 0
+    for seed in range(30):
+        doc = simulate.run(train, test, strategy=strategy, init=10, batch=5, rounds=3, seed=seed,
+                           init_strategy="random")
+        assert [s["n_labels"] for s in doc["steps"]] == [10, 15, 20, 25]
+        for step in doc["steps"]:
+            if not step["model"]:  # the app's cold start: a constant guess, no stopping signal
+                no_model_steps += 1
+                assert step["accuracy"] == 0.95 and step["kappa_previous"] is None
+                assert step["mean_uncertainty"] is None
+        for criterion in ("stabilizing_predictions", "overall_uncertainty"):  # never fired without a model
+            stop = doc["stops"][criterion]
+            assert stop is None or doc["steps"][stop["step"]]["model"]
+    assert no_model_steps > 10  # 0.95^10: most random starts hold no spam
+
+
+def test_simulate_starts_from_a_given_initial_set(data_dir):
+    from core import simulate
+
+    train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
+    doc = simulate.run(train, test, strategy="random", batch=5, rounds=1, seed=0, initial=list(range(12)))
+    assert [s["n_labels"] for s in doc["steps"]] == [12, 17]
+    assert 0 < doc["auc_macro_f1"] <= 1
+
+
+def test_a_class_name_prior_scores_before_the_first_label(data_dir):
+    from core import simulate
+
+    train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
+    doc = simulate.run(train, test, strategy="auto", init=6, batch=6, rounds=1, seed=0, class_prior=True)
+    assert doc["config"]["class_prior"] and [s["n_labels"] for s in doc["steps"]] == [6, 12]
+    assert doc["steps"][-1]["accuracy"] > 1 / 6

@@ -132,3 +132,39 @@ def test_a_head_stored_as_arrays_loads_as_the_same_model(tmp_path, kind, self_tr
     loaded = heads.load(tmp_path)
     probe = rng.normal(size=(30, 8)).astype(np.float32)
     assert np.allclose(loaded.predict_proba(probe), model.predict_proba(probe), atol=1e-6)
+
+
+def test_the_self_training_check_compares_cross_validated_macro_f1(trec_embedded):
+    pool, y, _, _ = trec_embedded
+    labeled = np.random.default_rng(0).choice(len(pool), 60, replace=False)
+    unlabeled = np.delete(pool, labeled, axis=0)
+    args = head.HeadArguments(self_training_check=True)
+    check = head.self_training_helps(pool[labeled], y[labeled], unlabeled, args)
+    assert check["folds"] in (2, 3) and 0 < check["cv_macro_f1_without"] <= 1
+    assert check["self_train"] == (check["cv_macro_f1_with"] >= check["cv_macro_f1_without"])
+    model = head.fit(pool[labeled], y[labeled], args, unlabeled=unlabeled)
+    assert model.self_training_check_ == check  # the decision travels with the model
+    # Too few labels to split: self-training stays on, as configured.
+    few = head.self_training_helps(pool[:3], np.array([0, 1, 2]), unlabeled, head.HeadArguments())
+    assert few["self_train"] and "reason" in few
+
+
+def test_a_failed_check_gives_the_supervised_head(trec_embedded, monkeypatch):
+    pool, y, test, _ = trec_embedded
+    labeled, rest = np.arange(60), pool[60:]
+    plain = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training=0))
+    monkeypatch.setattr(head, "self_training_helps", lambda *a, **k: {"self_train": False})
+    gated = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training_check=True), unlabeled=rest)
+    np.testing.assert_allclose(gated.predict_proba(test), plain.predict_proba(test), atol=1e-6)
+    unchecked = head.fit(pool[labeled], y[labeled], head.HeadArguments(), unlabeled=rest)
+    assert not hasattr(unchecked, "self_training_check_")
+
+
+def test_pseudo_labels_only_for_classes_with_enough_gold_labels():
+    gold = np.array([0] * 5 + [1] * 5 + [2])  # class 2 has a single gold label
+    rows, pseudo = np.arange(6), np.array([0, 2, 1, 2, 0, 1])
+    kept_rows, kept = head.enough_gold(rows, pseudo, gold, 2)
+    assert kept.tolist() == [0, 1, 0, 1] and kept_rows.tolist() == [0, 2, 4, 5]
+    assert head.enough_gold(rows, pseudo, gold, 1)[1].tolist() == pseudo.tolist()
+    with pytest.raises(ValueError):
+        head.HeadArguments(pseudo_min_gold=-1)

@@ -102,3 +102,34 @@ def test_rank_queue_puts_the_batch_first(pool):
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="Unknown strategy"):
         strategies.select("nope", None, np.eye(3), np.arange(3), 1, np.random.default_rng(0))
+
+
+def test_badge_distances_match_explicit_gradient_embeddings():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=30)
+    points = rng.normal(size=(30, 5))
+    u = probs.copy()
+    u[np.arange(30), probs.argmax(1)] -= 1
+    gradients = (u[:, :, None] * points[:, None, :]).reshape(30, -1)
+    picked = strategies.badge(probs, points, np.arange(30), 4, np.random.default_rng(1))
+    # The first pick is the longest gradient; every pick is distinct and scored by its D distance.
+    assert picked.indices[0] == np.argmax((gradients ** 2).sum(1))
+    assert len(set(picked.indices.tolist())) == 4
+    second = picked.indices[1]
+    np.testing.assert_allclose(picked.scores[1], np.linalg.norm(gradients[second] - gradients[picked.indices[0]]))
+
+
+def test_badge_prefers_uncertain_texts():
+    probs = np.array([[0.99, 0.01]] * 50 + [[0.5, 0.5]] * 50)
+    points = np.random.default_rng(0).normal(size=(100, 8))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    picked = strategies.badge(probs, points, np.arange(100), 10, np.random.default_rng(0))
+    assert (picked.indices >= 50).mean() >= 0.9
+
+
+def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
+    probs = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.1, 0.9, 0.0], [0.2, 0.1, 0.7], [0.0, 0.3, 0.7]])
+    picked = strategies.class_cover(probs, None, np.arange(5), 2, np.random.default_rng(0), class_counts=[0, 5, 0])
+    assert sorted(picked.indices.tolist()) == [0, 3]  # classes 0 and 2 have no labels
+    everything = strategies.class_cover(probs, None, np.arange(5), 5, np.random.default_rng(0), class_counts=[0, 0, 0])
+    assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]

@@ -1,0 +1,24 @@
+"""The tuning protocol's split helpers (bench/common.py): tuning and held-out sets never mix."""
+import sys
+
+from tests.conftest import ROOT, datasets_dir
+
+sys.path.insert(0, str(ROOT / "bench"))
+import common  # noqa: E402
+
+
+def test_tuning_and_held_out_datasets_partition_the_shared_datasets():
+    names = {p.parent.name for p in datasets_dir().glob("*/train.csv")}
+    assert not set(common.TUNING_DATASETS) & set(common.HELD_OUT_DATASETS)
+    assert set(common.TUNING_DATASETS) | set(common.HELD_OUT_DATASETS) == names
+    for name in common.TUNING_DATASETS:  # decisions are made on official validation splits
+        assert (datasets_dir() / name / "validation.csv").exists()
+
+
+def test_a_validation_split_cut_from_train_leaves_the_pool():
+    pool, evaluation, note = common.load_dataset("cr", "validation")
+    assert "cut off" in note and not set(pool["text"]) & set(evaluation["text"])
+    again, evaluation_again, _ = common.load_dataset("cr", "validation")
+    assert evaluation_again["text"].tolist() == evaluation["text"].tolist()  # fixed seed
+    small, test, note = common.load_dataset("sst2", "test", max_pool=500, max_eval=100)
+    assert len(small) == 500 and len(test) == 100 and "subsampled" in note
