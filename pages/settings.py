@@ -17,6 +17,7 @@ STRATEGY_WORDS = {
     "auto": "Automatic (recommended)", "margin_diverse": "Most uncertain, spread out", "margin": "Most uncertain",
     "least_confidence": "Least confident", "entropy": "Most uncertain (entropy)", "kmeans": "Typical texts",
     "contrastive": "Unlike their labeled neighbours", "class_balanced": "Likely rare classes", "random": "Random",
+    "badge": "Uncertain and diverse (BADGE)", "class_cover": "Close to the class names first",
 }
 
 st.subheader("When models train")
@@ -31,7 +32,8 @@ automatic = right.toggle(
 retrain_every = right.number_input("Full training every N new labels (0: only with Train now)", 0, 100_000,
                                    saved.full_retrain_every(store.worker_device(db)), disabled=automatic)
 strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
-                          index=list(strategies.STRATEGIES).index(saved.strategy), format_func=STRATEGY_WORDS.get,
+                          index=list(strategies.STRATEGIES).index(saved.strategy),
+                          format_func=lambda name: STRATEGY_WORDS.get(name, name),
                           help="Automatic: typical texts (k-means) until a model exists, then the ones it is least "
                                "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
