@@ -132,7 +132,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
             only = np.bincount(y_pool[labeled]).argmax()
             pool_predictions, test_predictions = np.full(len(pool_texts), only), np.full(len(test_texts), only)
             uncertainty = None  # no model, no stopping signal
-        check = getattr(trained, "self_training_check_", None) if has_model and classifier == "head" else None
+        check = head.self_training_decision(trained) if has_model and classifier == "head" else None
         step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_predictions), "model": has_model,
                 **({"self_training_check": check} if check else {}),
                 "fit_s": fit_s, "query_s": 0.0,

@@ -147,7 +147,7 @@ def fit(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments | Non
         unlabeled = np.asarray(unlabeled, dtype=np.float32)
         if args.self_training_check:
             check = self_training_helps(embeddings, label_ids, unlabeled, args)
-            model.self_training_check_ = check
+            model.self_training_check_ = check  # read with `self_training_decision`
             if not check["self_train"]:
                 return model
         return _self_train(model, embeddings, label_ids, unlabeled, args)
@@ -379,3 +379,8 @@ def load(directory):
     with _thread_pools().limit(limits=1):
         return _fit_supervised(arrays["x"], arrays["y"], args, sample_weight=weights,
                                model=_weighted_estimator(args) if weights is not None else None)
+
+
+def self_training_decision(model) -> dict | None:
+    """What the self-training check decided for this fitted head (None when it did not run)."""
+    return vars(model).get("self_training_check_")

@@ -205,7 +205,9 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
     SetFitModel(model_body=body, model_head=head_model, labels=list(class_names)).save_pretrained(str(out_dir))
     (out_dir / SIEVE_HEAD).mkdir()
     (out_dir / SIEVE_HEAD / "classes.json").write_text(json.dumps(list(class_names)))
-    if hasattr(head_model, "predict_proba") and not hasattr(head_model, "state_dict"):
+    import torch
+
+    if not isinstance(head_model, torch.nn.Module):  # a scikit-learn head from the allow-list
         heads.save(head_model, out_dir / SIEVE_HEAD)
     else:  # SetFit's differentiable head: its tensors as safetensors, its shape as JSON
         from safetensors.torch import save_file

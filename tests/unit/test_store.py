@@ -403,3 +403,13 @@ def test_claims_outside_the_queue_do_not_walk_over_labeled_texts(tmp_path, monke
         monkeypatch.setenv("SIEVE_DATA_DIR", str(tmp_path / str(n)))
         work[n] = claim_work_after_labeling(store.connect(), n)
     assert work[600] <= 2 * work[30] + 20, work
+
+
+def test_counting_texts_by_split_reads_an_index_not_the_table(db):
+    """Issue 14 finding 9: the Annotate page's progress counted examples by split with a scan of
+    the whole table (texts included): 665 ms a rerun on a 200k pool. An index answers it now."""
+    pid = make_project(db)
+    plan = db.conn.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM examples WHERE project_id = ? AND split = ?",
+                           (pid, store.POOL)).fetchall()
+    detail = " ".join(row[-1] for row in plan)
+    assert "COVERING INDEX" in detail and "SCAN examples" not in detail, detail
