@@ -62,6 +62,7 @@ def test_admin_annotators_overlap_adjudication_export(app_factory, browser, tmp_
         box.press("Enter")
         harness.wait_idle(admin)
         admin.get_by_role("button", name="Save settings").click()
+        admin.locator('[data-testid="stAlertContentSuccess"]', has_text="Saved").wait_for(timeout=60_000)
         harness.wait_idle(admin)
         db = sqlite3.connect(f"file:{data_dir / 'sieve.db'}?mode=ro", uri=True, timeout=5)
         assert json.loads(db.execute("SELECT settings FROM projects").fetchone()[0])["overlap"] == 20

@@ -168,5 +168,6 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     at.run()
     at.switch_page("pages/model.py").run()
     assert not at.exception
-    assert any(m.label.startswith("Eval accuracy (4 eval texts)") for m in at.metric)
+    assert any(m.label.startswith("Eval accuracy") for m in at.metric)
+    assert any("4 eval texts" in c.value for c in at.caption)
     assert not any("No eval figures yet" in i.value for i in at.info)

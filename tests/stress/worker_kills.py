@@ -79,7 +79,7 @@ def queue_job(db, project_id: int, kind: str, texts: list[str], gold: dict, rng:
     """Queue one job of `kind` the way the app does; returns its id."""
     import pandas as pd
 
-    from core import annotate, io, scheduling, store
+    from core import annotate, auth, io, scheduling, store
 
     if kind == "embed":
         fresh = [texts.pop() for _ in range(EMBED_TEXTS)]
@@ -102,7 +102,7 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     """Set up a project, kill the worker `kills` times, and return the figures."""
     import pandas as pd
 
-    from core import annotate, config, io, store
+    from core import annotate, auth, config, io, store
     from core.settings import ProjectSettings
 
     rng = random.Random(seed)
