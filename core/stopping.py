@@ -31,7 +31,8 @@ def stabilizing_predictions(kappas: list[float | None], window: int = KAPPA_WIND
     recent = [k for k in kappas if k is not None][-window:]
     if len(recent) < window:
         return StopSignal("stabilizing_predictions", False, None, threshold,
-                          f"Needs {window} versions to compare; {len(recent)} so far.")
+                          f"Needs {window} comparisons of a version with the one before it; "
+                          f"{len(recent)} so far.")
     mean = float(np.mean(recent))
     if mean >= threshold:
         text = (f"Predictions have stopped changing for {window} versions (mean kappa {mean:.3f} ≥ {threshold}); "
