@@ -110,7 +110,7 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
         *evaluation,
         "## All figures", "", "| metric | value |", "|---|---|", metrics, "",
         "Cross-validated figures refit the head on this version's embeddings using the labels it was trained on, "
-        "which active learning chose, so they can be optimistic; eval figures come from a random sample.", "",
+        "which active learning chose because they were hard, so they run low; eval figures come from a random sample and are the estimate to trust.", "",
         "## Training arguments", "", "```json", json.dumps({k: v for k, v in row["params"].items() if k != "history"},
                                                             indent=1), "```", "",
     ]

@@ -58,6 +58,16 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.2):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def without_sieve() -> dict:
+    """Where a process that must not be able to import Sieve runs (an exported model loads
+    "without Sieve"): a directory outside the repository, and no PYTHONPATH."""
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {"cwd": tempfile.mkdtemp(prefix="no-sieve-"), "env": {**env, "HF_HUB_OFFLINE": "1",
+                                                                 "TRANSFORMERS_OFFLINE": "1"}}
+
+
 def run_queued(db, kinds: tuple[str, ...]) -> None:
     """Run every queued job of these kinds in this process, as the worker would; each must succeed."""
     while (job := store.claim_job(db, "test", kinds)) is not None:

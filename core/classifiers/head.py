@@ -384,3 +384,18 @@ def load(directory):
 def self_training_decision(model) -> dict | None:
     """What the self-training check decided for this fitted head (None when it did not run)."""
     return vars(model).get("self_training_check_")
+
+
+SIEVE_ATTRIBUTES = ("sieve_fit_", "self_training_check_")
+
+
+def plain_estimator(model):
+    """A shallow copy of a fitted head without Sieve's own attributes, for files that must load
+    without Sieve (an exported SetFit directory pickles its head: an attribute holding one of
+    Sieve's classes would make unpickling need the `core` package)."""
+    import copy
+
+    plain = copy.copy(model)
+    for name in SIEVE_ATTRIBUTES:
+        vars(plain).pop(name, None)
+    return plain

@@ -201,13 +201,16 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
 
     from setfit import SetFitModel
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    SetFitModel(model_body=body, model_head=head_model, labels=list(class_names)).save_pretrained(str(out_dir))
-    (out_dir / SIEVE_HEAD).mkdir()
-    (out_dir / SIEVE_HEAD / "classes.json").write_text(json.dumps(list(class_names)))
     import torch
 
-    if not isinstance(head_model, torch.nn.Module):  # a scikit-learn head from the allow-list
+    differentiable = isinstance(head_model, torch.nn.Module)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for_setfit = head_model if differentiable else heads.plain_estimator(head_model)
+    SetFitModel(model_body=body, model_head=for_setfit, labels=list(class_names)).save_pretrained(str(out_dir))
+    (out_dir / SIEVE_HEAD).mkdir()
+    (out_dir / SIEVE_HEAD / "classes.json").write_text(json.dumps(list(class_names)))
+
+    if not differentiable:  # a scikit-learn head from the allow-list
         heads.save(head_model, out_dir / SIEVE_HEAD)
     else:  # SetFit's differentiable head: its tensors as safetensors, its shape as JSON
         from safetensors.torch import save_file

@@ -16,7 +16,7 @@ import pytest
 from core import annotate, auth, io, store
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews
-from tests.conftest import ROOT
+from tests.conftest import without_sieve
 
 pytestmark = pytest.mark.browser
 
@@ -159,8 +159,8 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     code = ("import json, sys; from setfit import SetFitModel; "
             f"m = SetFitModel.from_pretrained({str(model_dir)!r}); "
             f"print(json.dumps([str(x) for x in m.predict({NEW_TEXTS!r})]))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            **without_sieve())
     assert result.returncode == 0, result.stderr[-2000:]
     assert predicted["predicted"].tolist() == json.loads(result.stdout.strip().splitlines()[-1])
 

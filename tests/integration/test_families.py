@@ -9,7 +9,7 @@ import pytest
 
 from core import auth, classifiers, io, model_export, scheduling, store
 from core.classifiers import head, transformer
-from tests.conftest import TREC_CLASSES, dataset, run_queued
+from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -45,7 +45,7 @@ print(json.dumps(out))
 
 def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
     result = subprocess.run([sys.executable, "-c", LOAD_EXPORTS, json.dumps(exports)], capture_output=True,
-                            text=True, timeout=600)
+                            text=True, timeout=600, **without_sieve())
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -109,7 +109,8 @@ def test_every_head_refits_and_exports_as_setfit(db, project, tmp_path, kind):
     out = model_export.export_model(db, version["id"], tmp_path / kind)
     script = ("import sys, json; from setfit import SetFitModel; "
               f"print(json.dumps([str(p) for p in SetFitModel.from_pretrained(sys.argv[1]).predict({PROBE!r})]))")
-    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300,
+                            **without_sieve())
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(json.loads(result.stdout.strip().splitlines()[-1])) <= set(CLASSES)
 

@@ -8,7 +8,7 @@ import pytest
 
 from core import annotate, auth, io, model_export, scheduling, store, training
 from core.settings import ProjectSettings
-from tests.conftest import TREC_CLASSES, dataset, run_queued
+from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -73,7 +73,8 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     assert "version" in (out / "README.md").read_text()
     script = ("import json,sys; from setfit import SetFitModel; m = SetFitModel.from_pretrained(sys.argv[1]); "
               "print(json.dumps([str(p) for p in m.predict(['Who wrote Hamlet?', 'What does NASA stand for?'])]))")
-    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300,
+                            **without_sieve())
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout.strip().splitlines()[-1])) <= set(CLASSES)
 
