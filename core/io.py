@@ -149,6 +149,23 @@ def _decode(raw: bytes) -> tuple[str, str, bool]:
     return *_guess_encoding(raw), True
 
 
+# Single-byte code pages for Latin-script text (and ones charset-normalizer confuses them with on
+# short texts, e.g. cp1006); Cyrillic, Greek, Hebrew and Arabic code pages are not among them.
+LATIN_SCRIPT_CODE_PAGES = {
+    "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14",
+    "iso8859_15", "iso8859_16", "cp1250", "cp1252", "cp1254", "cp1257", "mac_roman", "mac_latin2", "mac_iceland",
+    "mac_turkish", "cp437", "cp850", "cp858", "cp1006", "hp_roman8",
+}
+
+
+def _decodes(raw: bytes, codec: str) -> bool:
+    try:
+        raw.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _guess_encoding(raw: bytes) -> tuple[str, str]:
     """charset-normalizer's best guess; among equally good guesses, the most common encoding wins.
 
@@ -163,6 +180,11 @@ def _guess_encoding(raw: bytes) -> tuple[str, str]:
     best = matches[0]
     tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
     codec = next((c for c in ("cp1252",) if any(c in m.could_be_from_charset for m in tied)), best.encoding)
+    if codec in LATIN_SCRIPT_CODE_PAGES and _decodes(raw, "cp1252"):
+        # Between Latin-script code pages the statistics of a short file decide little (a Latin-1
+        # "n°" was read as ISO-8859-14 "nḞ"); Windows-1252, what Excel writes in the West, reads
+        # every Latin-1 file right, so it wins whenever it reads the bytes at all.
+        codec = "cp1252"
     if b"\x00" in raw and not codec.startswith(("utf_16", "utf_32")):
         raise ImportFailed(NOT_TEXT.format(what="binary data: it holds NUL bytes"))
     try:

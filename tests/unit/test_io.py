@@ -414,3 +414,13 @@ def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
                           "--classes", "a,b"], cwd=ROOT, env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "Traceback" not in run.stderr and "nope.csv" in run.stderr
+
+
+def test_latin1_files_with_degree_signs_read_right():
+    """A new user's Latin-1 file was read as ISO-8859-14 ("n°" became "nḞ"): Windows-1252 wins
+    among Latin-script code pages whenever it reads the bytes."""
+    rows = [f"Café crème facture n°{i} réglée à moitié,billing" for i in range(30)]
+    frame = io.read_table(("message,category\n" + "\n".join(rows) + "\n").encode("latin-1"), "l1.csv")
+    assert frame["message"].tolist()[:2] == ["Café crème facture n°0 réglée à moitié",
+                                             "Café crème facture n°1 réglée à moitié"]
+    assert frame.attrs["encoding"] == "cp1252"
