@@ -32,7 +32,9 @@ pages = [st.Page("pages/projects.py", title="Projects", icon=":material/folder:"
          if can(auth.MANAGE_PROJECTS) else None,
          st.Page("pages/annotate.py", title="Annotate", icon=":material/label:",
                  default=not can(auth.MANAGE_PROJECTS)),
-         st.Page("pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:") if can(auth.ADJUDICATE) else None,
+         # Disagreements need two annotators, so only a team (accounts) has something to adjudicate.
+         st.Page("pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:")
+         if team and can(auth.ADJUDICATE) else None,
          st.Page("pages/review.py", title="Review", icon=":material/fact_check:") if can(auth.REVIEW) else None,
          st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
          st.Page("pages/export.py", title="Export", icon=":material/download:") if can(auth.EXPORT) else None,

@@ -317,11 +317,11 @@ def progress(db, project_id: int) -> dict:
 REASONS = {
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
     "kmeans": "A typical text from a part of the data with few labels yet.",
-    "margin": "The model is torn between two classes for this text.",
-    "margin_diverse": "The model is torn between two classes for this text (and it differs from the others "
-                      "in this batch).",
-    "least_confidence": "The model is unsure about this text.",
-    "entropy": "The model is unsure about this text.",
+    "margin": "Picked because the model was torn between two classes for it.",
+    "margin_diverse": "Picked because the model was torn between two classes for it (and it differs from the "
+                      "others in this batch).",
+    "least_confidence": "Picked because the model was unsure about it.",
+    "entropy": "Picked because the model was unsure about it.",
     "contrastive": "The model treats this text unlike its labeled neighbours.",
     "class_balanced": "The model thinks this text may belong to a class with few labels.",
     "random": "Picked at random.",

@@ -157,7 +157,10 @@ with right:
 with st.expander("Find texts by keyword (to find rare classes)"):
     query = st.text_input("Keyword", key="search")
     if query:
-        for hit in store.search_examples(db, project_id, query, limit=10):
+        hits = store.search_examples(db, project_id, query, limit=10)
+        if not hits:
+            st.caption("No unlabeled text contains that.")
+        for hit in hits:
             hit_text, hit_button = st.columns([5, 1])
             hit_text.text(hit["text"][:300])
             hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))

@@ -16,9 +16,29 @@ analysis = quality.latest_analysis(db, project_id)
 if st.button("Analyse labels now", help="The worker ranks every final label by out-of-fold predictions of the "
                                         "current model (cleanlab) and measures agreement."):
     try:
-        st.toast(f"Analysis queued (job {quality.request_analysis(db, actor, project_id)}).")
+        st.session_state[f"analysis_job:{project_id}"] = quality.request_analysis(db, actor, project_id)
     except auth.AuthError as err:
         st.error(ui.plain(str(err)))
+
+
+@st.fragment(run_every="1s")
+def analysis_status() -> None:
+    """While the worker analyses, say so; when it is done, show the new results at once."""
+    job_id = st.session_state.get(f"analysis_job:{project_id}")
+    job = store.job(db, job_id) if job_id else None
+    if job is None:
+        return
+    if job["status"] in (store.QUEUED, store.RUNNING):
+        st.caption(":material/hourglass_top: The worker is analysing the labels…")
+    else:
+        del st.session_state[f"analysis_job:{project_id}"]
+        if job["status"] == store.FAILED:
+            st.error(ui.plain(f"The analysis failed: {job['message']}"))
+        else:
+            st.rerun(scope="app")
+
+
+analysis_status()
 if analysis is None:
     st.info("No analysis yet: press the button above; the worker runs it in the background.")
     st.stop()

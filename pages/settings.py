@@ -134,7 +134,8 @@ if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
         store.update_settings(db, ui.actor(), project["id"], changed)
-        st.success(f"Saved ({', '.join(sorted(changed))}). The next retrain uses these settings.")
+        st.success(f"Saved: {', '.join(sorted(k.replace('_', ' ') for k in changed))}. "
+                   "The next retrain uses these settings.")
     else:
         st.info("Nothing changed.")
 

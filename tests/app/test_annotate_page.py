@@ -258,7 +258,7 @@ def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hi
     assert any("unsure about this text" in c.value for c in at.caption)
     sure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.91)
     assert annotate.confident_suggestion(sure) == ("question", 0.91)
-    assert annotate.describe(sure)[0].startswith("The model is torn")  # plain words first
+    assert annotate.describe(sure)[0].startswith("Picked because the model was torn")  # plain words first
 
 
 def test_name_and_project_come_back_from_the_url(app, db, monkeypatch):
