@@ -321,3 +321,39 @@ def test_hostile_names_render_as_plain_text(app, page):
         "<img> in main": 0, "<script> in main": 0, "dialogs": [],
     }
     assert findings == wanted
+
+
+HOSTILE_ANNOTATOR = "<b>eve</b> :blue[**x**] $y$"
+EVERY_PAGE = ("Projects", "Annotate", "Review", "Model", "Export", "Settings", "Team")
+
+
+def test_hostile_strings_stay_inert_on_every_page(app, page):
+    """Issue 14, security checks: a hostile project, class and annotator name and a hostile text,
+    once labeled, flow into every page (tables, charts, exports, reviews); none may run or render."""
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    frame = pd.DataFrame({"text": [HOSTILE_TEXT] + [f"An ordinary sentence number {i}." for i in range(11)]})
+    create_project_in_ui(page, app.url, frame, "hostile.csv", f"{HOSTILE_CLASS}, good", name=HOSTILE_NAME)
+    harness.open_page(page, "Annotate")
+    harness.set_name(page, HOSTILE_ANNOTATOR)
+    for i in range(8):  # label texts (the hostile one among them) under the hostile name
+        harness.press(page, "1" if i % 2 else "2")
+    with project_db(app) as conn:
+        labeled = {r[0] for r in conn.execute("SELECT e.text FROM annotations a JOIN examples e ON e.id = a.example_id "
+                                               "WHERE a.annotator = ? AND a.action = 'label'", (HOSTILE_ANNOTATOR,))}
+    require(len(labeled) == 8, f"8 labels under the hostile name, got {len(labeled)}")
+    for title in EVERY_PAGE:
+        harness.open_page(page, title)
+        main = page.locator('[data-testid="stMain"]')
+        findings = {
+            "dialogs": list(dialogs),
+            "<img>": main.locator("img").count(),
+            "<script>": main.locator("script").count(),
+            "KaTeX": page.locator(".katex").count(),
+            "<b> or <strong> from a name": main.locator("h1 strong, h1 b, [data-testid='stButton'] strong").count()
+                                           + page.locator("b", has_text="eve").count(),
+            "title": page.locator("h1").first.inner_text(),
+        }
+        wanted_title = title if title in ("Projects", "Team") else f"{title} · {HOSTILE_NAME}"
+        assert findings == {"dialogs": [], "<img>": 0, "<script>": 0, "KaTeX": 0,
+                            "<b> or <strong> from a name": 0, "title": wanted_title}, title
