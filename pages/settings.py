@@ -1,7 +1,7 @@
 """Settings: how the project's models are trained and when."""
 import streamlit as st
 
-from core import classifiers, settings as project_settings, store, strategies
+from core import auth, classifiers, settings as project_settings, store, strategies
 from core.classifiers import head
 from core.classifiers.transformer import estimate_seconds
 import ui
@@ -38,10 +38,11 @@ strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES
                                "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
                             saved.label_budget or 0)
-overlap = left.number_input(
+overlap = left.number_input(  # a team setting: one person alone has nobody to agree with
     "Overlap: % of texts labeled by two annotators", 0, 100, saved.overlap,
     help="For agreement figures (Review page); which texts is random among the queued ones. Each of these "
-         "texts takes one label from each of two different annotators; disagreements go to the Adjudicate page.")
+         "texts takes one label from each of two different annotators; disagreements go to the Adjudicate page.",
+) if auth.team_mode(db) else saved.overlap
 
 st.subheader("Quick model (updated every few labels)")
 head_left, head_right = st.columns(2)

@@ -117,3 +117,18 @@ def test_pinned_version_is_what_the_export_page_and_cli_take(db, project):
     from core import cli
 
     assert cli._version(db, store.project(db, pid), None)["id"] == first
+
+
+def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_without_eval_texts(db, project):
+    """A new user's trial: the intended use went into the card as raw HTML, and a class without
+    eval texts showed precision, recall and F1 of 0.000."""
+    pid, _ = project
+    evals = store.example_ids(db, pid, store.EVAL)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, evals[0], "yes")
+    store.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
+    encoder_id = store.latest_encoder(db, pid)["id"]
+    ids = np.array(store.example_ids(db, pid))
+    v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
+    card = model_export.model_card(v, ["yes", "no"], "setfit", "default", facts=model_export.card_facts(db, v))
+    assert "&lt;b&gt;Only&lt;/b&gt; for \\| triage" in card and "<b>" not in card
+    assert "| no | – | – | – | 0 (no eval texts of this class yet) |" in card
