@@ -111,12 +111,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def zip_dir(directory: Path) -> bytes:
+def zip_dir(directory: Path, folder: str | None = None) -> bytes:
+    """`directory` as a zip; with `folder`, its files sit in that one top-level folder, so
+    unzipping makes a folder instead of spilling files into the current one."""
     import io
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(directory.rglob("*")):
             if path.is_file():
-                archive.write(path, path.relative_to(directory))
+                name = path.relative_to(directory)
+                archive.write(path, Path(folder) / name if folder else name)
     return buffer.getvalue()

@@ -48,6 +48,6 @@ def run_export(db, job: dict, progress) -> dict:
     with artifacts.atomic_dir(model_export.export_dir(job["project_id"]), "hf") as (tmp, final):
         folder = save(db, job["project_id"], tmp / "dataset")
         progress(0.7, "compressing")
-        (tmp / "dataset.zip").write_bytes(artifacts.zip_dir(folder))
+        (tmp / "dataset.zip").write_bytes(artifacts.zip_dir(folder, "sieve-dataset"))
         shutil.rmtree(folder)
     return {"path": str(final / "dataset.zip"), "format": FORMAT, "labels": store.label_count(db, job["project_id"])}

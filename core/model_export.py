@@ -152,7 +152,7 @@ def run_export(db, job: dict, progress: Progress) -> None:
     with artifacts.atomic_dir(export_dir(job["project_id"]), f"v{version['number']}") as (tmp, final):
         folder = export_model(db, version["id"], tmp / "model")
         progress(0.7, "compressing")
-        (tmp / "model.zip").write_bytes(artifacts.zip_dir(folder))
+        (tmp / "model.zip").write_bytes(artifacts.zip_dir(folder, f"sieve-model-v{version['number']}"))
         shutil.rmtree(folder)
     result = {"path": str(final / "model.zip"), "version_id": version["id"], "number": version["number"],
               "family": export_family(db, version)}

@@ -52,7 +52,9 @@ def test_pages_and_model_export_never_load_ml_libraries(project_with_a_model, da
     assert report["problems"] == []
     assert report["export"]["status"] == store.DONE, report["export"]
     with zipfile.ZipFile(report["export_result"]["path"]) as archive:
-        assert "README.md" in archive.namelist() and "config_setfit.json" in archive.namelist()
+        names = archive.namelist()  # one top-level folder, so unzipping makes a folder
+        assert {n.split("/")[0] for n in names} == {f"sieve-model-v{report['export_result']['number']}"}
+        assert {"README.md", "config_setfit.json"} <= {n.split("/", 1)[1] for n in names}
     assert report["heavy"] == [], f"the UI process loaded {report['heavy']}"
     # The check can fail: the same run in a process that imported torch first reports it.
     assert "torch" in run_probe(data_dir, extra_code="import torch; ")["heavy"]

@@ -132,9 +132,9 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     with page.expect_download() as info:
         download_button.click()
     harness.screenshot(page, screenshots, "export")
-    model_dir = tmp_path / "model"
     with zipfile.ZipFile(info.value.path()) as archive:
-        archive.extractall(model_dir)
+        archive.extractall(tmp_path / "unzipped")
+    [model_dir] = list((tmp_path / "unzipped").iterdir())  # one top-level folder
     card = (model_dir / "README.md").read_text()
     assert "# Sieve model: version 1 " in card and "95 % CI" in card
 
