@@ -1,6 +1,7 @@
 """Team mode in a real Chromium: an admin creates accounts and sets overlap, two annotators label side
 by side in two browser contexts, a reviewer settles a disagreement, the export holds both kinds of label."""
 import json
+import re
 import sqlite3
 import time
 
@@ -85,6 +86,18 @@ def test_admin_annotators_overlap_adjudication_export(app_factory, browser, tmp_
             if disagreement:
                 break
         assert disagreement, "no text reached both annotators with 20 % overlap"
+
+        # An annotator typing an admin page's address gets no admin page (and no admin action).
+        annotator = pages["ann1"]
+        query = annotator.url.split("?", 1)[1]
+        for path in ("settings", "team", "export", "adjudicate"):
+            harness.goto(annotator, f"{app.url}/{path}?{query}")
+            assert annotator.get_by_role("button", name="Save settings").count() == 0, path
+            assert annotator.get_by_role("button", name="Create account").count() == 0, path
+            assert annotator.get_by_role("button", name=re.compile("Download labels")).count() == 0, path
+            assert annotator.locator("h1").first.inner_text().split(" · ")[0] not in (
+                "Settings", "Team", "Export", "Adjudicate"), path
+        harness.goto(annotator, f"{app.url}/annotate?{query}")
 
         context, reviewer = sign_in(browser, app.url, "rev")
         contexts.append(context)
