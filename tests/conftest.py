@@ -68,6 +68,18 @@ def without_sieve() -> dict:
                                                                  "TRANSFORMERS_OFFLINE": "1"}}
 
 
+def stop_worker(process, grace: float = 30.0) -> None:
+    """Stop a worker process the way a user does (SIGTERM), killing it if it does not exit in time."""
+    import signal
+    import subprocess
+
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def run_queued(db, kinds: tuple[str, ...]) -> None:
     """Run every queued job of these kinds in this process, as the worker would; each must succeed."""
     while (job := store.claim_job(db, "test", kinds)) is not None:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 from core import annotate, auth, io, store
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews
-from tests.conftest import without_sieve
+from tests.conftest import wait_for, without_sieve
 
 pytestmark = pytest.mark.browser
 
@@ -61,13 +60,6 @@ def seed(data_dir) -> None:
             os.environ["SIEVE_DATA_DIR"] = previous
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}", pytrace=False)
 
 
 def versions(app) -> list[int]:

@@ -9,7 +9,7 @@ import pytest
 
 from core import annotate, auth, config, io, scheduling, store
 from core.settings import ProjectSettings
-from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
+from tests.conftest import ROOT, TREC_CLASSES, dataset, stop_worker, wait_for
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -70,11 +70,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
         # Starting up, the worker swept the temporary directory the killed one left behind.
         assert not list((config.data_dir() / "projects").glob(f"*/*/.tmp-*-{killed_pid}-*"))
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_worker(process, grace=20)
 
 
 def labeled_trec_project(db, data_dir, name="trec", n_labels=10):

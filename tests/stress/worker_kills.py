@@ -24,7 +24,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import stop_worker, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
+POLL_S = 0.02  # recovery times are measured by polling: poll finely
 KINDS = ("embed", "head", "full", "export")
 # First guesses of how long each kind runs (2-core CPU, settings below); each round then uses the
 # kind's last measured run, so kills land inside jobs rather than after them.
@@ -38,14 +41,6 @@ def start_worker(data_dir: Path) -> subprocess.Popen:
                             stdout=open(data_dir / "worker-kills.log", "ab"), stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate, timeout: float, what: str, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def leftovers(db, killed_pid: int) -> list[str]:
@@ -129,7 +124,7 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
             kind = KINDS[number % len(KINDS)]
             # One job in flight per kill: a kill of the follow-up refit of a retrain counts too, and
             # a job killed three times fails for good (MAX_ATTEMPTS), which is not what is measured here.
-            wait_for(lambda: not store.active_jobs(db, project_id), 900, "the previous round's jobs", poll=0.2)
+            wait_for(lambda: not store.active_jobs(db, project_id), 900, "the previous round's jobs", every=0.2)
             before = store.current_version(db, project_id)
             job_id = queue_job(db, project_id, kind, texts, gold, rng)
             wait_for(lambda: store.job(db, job_id)["status"] != store.QUEUED, 600, f"job {job_id} to start")
@@ -142,11 +137,12 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
                 problems.append(f"round {number}: the served version went back or lost its files")
             restarted = time.monotonic()
             process = start_worker(config.data_dir())
-            wait_for(lambda: any(w["pid"] == process.pid for w in store.live_workers(db)), 120, "the new worker")
+            wait_for(lambda: any(w["pid"] == process.pid for w in store.live_workers(db)), 120, "the new worker",
+                     every=POLL_S)
             started_s = time.monotonic() - restarted
             recovered = wait_for(lambda: (j := store.job(db, job_id))["status"] in (store.DONE, store.FAILED)
                                  or (j["status"] == store.RUNNING and j["worker"] and f":{process.pid}:" in j["worker"]),
-                                 600, f"job {job_id} to run again")
+                                 600, f"job {job_id} to run again", every=POLL_S)
             recovery_s = time.monotonic() - restarted
             left = leftovers(db, killed_pid)
             # An artifact the new worker is writing right now is legitimately unreferenced: look again
@@ -165,13 +161,9 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
             rounds.append({"kind": kind, "mid_job": mid_job, "worker_start_s": started_s, "recovery_s": recovery_s})
             log(f"kill {number + 1:>2}/{kills}: {kind:<6} {'mid-job' if mid_job else 'after it ended'}, "
                 f"worker back in {started_s:.1f} s, job running again after {recovery_s:.1f} s")
-        wait_for(lambda: not store.active_jobs(db, project_id), 900, "every job to finish", poll=0.5)
+        wait_for(lambda: not store.active_jobs(db, project_id), 900, "every job to finish", every=0.5)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_worker(process)
     jobs = store.jobs(db, project_id, 10_000)
     failed = [j for j in jobs if j["status"] == store.FAILED]
     problems += [f"job {j['id']} failed with an untrue message: {j['message']}" for j in failed
