@@ -110,6 +110,7 @@ from core.classifiers import head as sieve_head
 
 spec = json.load(open(sys.argv[1]))
 x_pool, x_test = np.load(spec["pool"]), np.load(spec["test"])
+x_classes = np.load(spec["classes"])  # the embedded class names, which Sieve's head counts as examples
 y_pool, y_test = np.array(spec["y_pool"]), np.array(spec["y_test"])
 n_classes = int(max(y_pool.max(), y_test.max()) + 1)
 ROW = {row.tobytes(): i for i, row in enumerate(x_pool)}
@@ -120,7 +121,8 @@ class SieveHead(ClassifierMixin, BaseEstimator):
     def fit(self, x, y, sample_weight=None):
         labeled = [ROW[row.tobytes()] for row in np.asarray(x, dtype=np.float32)]
         unlabeled = np.setdiff1d(np.arange(len(x_pool)), labeled)
-        self.model_ = sieve_head.fit(x, np.asarray(y), sieve_head.HeadArguments(), unlabeled=x_pool[unlabeled])
+        self.model_ = sieve_head.fit(x, np.asarray(y), sieve_head.HeadArguments(), unlabeled=x_pool[unlabeled],
+                                     class_examples=x_classes)
         self.classes_ = self.model_.classes_
         return self
 
@@ -234,12 +236,12 @@ def run_child(code: str, spec: dict, files: dict[str, np.ndarray] | None = None)
         return json.loads((scratch / "out.json").read_text())
 
 
-def run_small_text(pool, test, y_pool, y_test, seeds, init, batch, rounds, classifier="shipped",
+def run_small_text(pool, test, classes, y_pool, y_test, seeds, init, batch, rounds, classifier="shipped",
                    initial: dict | None = None) -> list[dict]:
     spec = {"y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "strategies": SMALL_TEXT_STRATEGIES,
             "seeds": seeds, "init": init, "batch": batch, "rounds": rounds, "classifier": classifier,
             "initial": {str(k): [int(i) for i in v] for k, v in (initial or {}).items()}}
-    return run_child(CHILD, spec, {"pool": pool, "test": test})
+    return run_child(CHILD, spec, {"pool": pool, "test": test, "classes": classes})
 
 
 def stats(runs: list[dict]) -> dict:
@@ -299,7 +301,7 @@ def main() -> None:
     else:
         use_scratch_data_dir()
     install_small_text()
-    from core import simulate
+    from core import class_examples, embeddings, simulate
 
     init, batch, rounds = 30, 10, 10
     out_dir = Path(args.out_dir)
@@ -319,6 +321,7 @@ def main() -> None:
         y_test = test["label"].map({n: i for i, n in enumerate(names)}).fillna(-1).astype(int).to_numpy()
         pool_vectors = simulate.cached_embeddings(None, train["text"].tolist())
         test_vectors = simulate.cached_embeddings(None, test["text"].tolist())
+        class_vectors = embeddings.encode(embeddings.load_encoder(None), [class_examples.example_text(n) for n in names])
         report[name] = {"note": note}
         for which in args.tables:
             started = time.perf_counter()
@@ -326,7 +329,8 @@ def main() -> None:
             if which == "shipped":
                 # Each tool with its own defaults: small-text's LogisticRegression() and its class-balanced
                 # initial set (drawn from the gold labels); Sieve's default head and its own k-means cold start.
-                theirs = run_small_text(pool_vectors, test_vectors, y_pool, y_test, args.seeds, init, batch, rounds)
+                theirs = run_small_text(pool_vectors, test_vectors, class_vectors, y_pool, y_test, args.seeds, init,
+                                        batch, rounds)
                 ours = {"sieve auto (own cold start, default head)": [
                     simulate.run(train, test, strategy="auto", init=init, batch=batch, rounds=rounds, seed=seed)
                     for seed in args.seeds]}
@@ -336,8 +340,8 @@ def main() -> None:
                 # per seed) on both sides, one BLAS thread each: only the query strategies differ.
                 initial = {seed: simulate.initial_set("balanced", "random", pool_vectors, y_pool, init,
                                                       np.random.default_rng(seed)) for seed in args.seeds}
-                theirs = run_small_text(pool_vectors, test_vectors, y_pool, y_test, args.seeds, init, batch, rounds,
-                                        classifier="sieve_head", initial=initial)
+                theirs = run_small_text(pool_vectors, test_vectors, class_vectors, y_pool, y_test, args.seeds, init,
+                                        batch, rounds, classifier="sieve_head", initial=initial)
                 ours = {f"sieve {strategy}": [
                     simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed,
                                  initial=initial[seed]) for seed in args.seeds]

@@ -14,7 +14,10 @@ Arms, 10 labels a batch:
              until two classes have labels, then by the head.
   zero-shot + prior  the same labels, scored by the mean of the head's and the prior's
              probabilities (the prior covers classes with no label yet).
-The head is Sieve's default (`core.classifiers.head`, self-trained from the pool).
+  kmeans + class names  the k-means labels, with each class name as one more labeled example
+             (`core.class_examples`, the app's default since 2026-11-22): a model from 0 labels.
+The head is Sieve's default (`core.classifiers.head`, self-trained from the pool); the first three
+arms use it without class names.
 """
 from __future__ import annotations
 
@@ -70,8 +73,10 @@ def main() -> None:
         os.environ["SIEVE_DATA_DIR"] = args.cache
     else:
         use_scratch_data_dir()
-    from core import embeddings, evaluation, simulate, strategies
+    from core import class_examples, embeddings, evaluation, simulate, strategies
     from core.classifiers import head
+
+    no_names = head.HeadArguments(class_names=False)
 
     encoder = embeddings.load_encoder(None)
     out_dir = Path(args.out_dir)
@@ -87,15 +92,16 @@ def main() -> None:
         y_eval = ev["label"].map({n: i for i, n in enumerate(names)}).fillna(-1).astype(int).to_numpy()
         x = simulate.cached_embeddings(None, pool["text"].tolist())
         x_eval = simulate.cached_embeddings(None, ev["text"].tolist())
-        class_vectors = embeddings.encode(encoder, [n.replace("_", " ") for n in names])
+        class_vectors = embeddings.encode(encoder, [class_examples.example_text(n) for n in names])
         prior_pool = prior_probs(x, class_vectors, args.temperature)
         prior_eval = prior_probs(x_eval, class_vectors, args.temperature)
-        results: dict[str, list[list[dict | None]]] = {"kmeans": [], "zero-shot": [], "zero-shot + prior": []}
+        results: dict[str, list[list[dict | None]]] = {"kmeans": [], "zero-shot": [], "zero-shot + prior": [],
+                                                        "kmeans + class names": []}
         for seed in args.seeds:
             for arm in ("kmeans", "zero-shot"):
                 rng = np.random.default_rng(seed)
                 labeled: list[int] = []
-                curve, curve_mixed = [], []
+                curve, curve_mixed, curve_names = [], [], []
                 for n in STEPS:
                     while len(labeled) < n:
                         if arm == "kmeans":
@@ -103,12 +109,16 @@ def main() -> None:
                             labeled += strategies.kmeans(None, x, rest, 10, rng).indices.tolist()
                         else:
                             labeled += zero_shot_batch(prior_pool, labeled, y, 10, rng)
+                    rest = np.setdiff1d(np.arange(len(x)), labeled)
                     if len(np.unique(y[labeled])) >= 2:
-                        rest = np.setdiff1d(np.arange(len(x)), labeled)
-                        model = head.fit(x[labeled], y[labeled], head.HeadArguments(), unlabeled=x[rest])
+                        model = head.fit(x[labeled], y[labeled], no_names, unlabeled=x[rest])
                         probs = head.predict_proba(model, x_eval, len(names))
                     else:
                         probs = None
+                    if arm == "kmeans":  # the same labels, and the class names as examples
+                        model = head.fit(x[labeled], y[labeled], head.HeadArguments(), unlabeled=x[rest],
+                                         class_examples=class_vectors)
+                        curve_names.append(evaluation.scores(y_eval, head.predict_proba(model, x_eval, len(names)).argmax(1)))
                     if arm == "kmeans":
                         curve.append(None if probs is None else evaluation.scores(y_eval, probs.argmax(1)))
                     else:
@@ -117,6 +127,10 @@ def main() -> None:
                         curve_mixed.append(evaluation.scores(y_eval, mixed.argmax(1)))
                 results[arm].append(curve)
                 raw.append({"dataset": name, "arm": arm, "seed": seed, "steps": dict(zip(STEPS, curve))})
+                if arm == "kmeans":
+                    results["kmeans + class names"].append(curve_names)
+                    raw.append({"dataset": name, "arm": "kmeans + class names", "seed": seed,
+                                "steps": dict(zip(STEPS, curve_names))})
                 if arm == "zero-shot":
                     results["zero-shot + prior"].append(curve_mixed)
                     raw.append({"dataset": name, "arm": "zero-shot + prior", "seed": seed,
@@ -131,7 +145,7 @@ def main() -> None:
                                         if values else "—")
             lines.append(f"| {name} | {arm} | " + " | ".join(cells["accuracy", n] for n in STEPS) + " | "
                          + " | ".join(cells["macro_f1", n] for n in STEPS) + " |")
-        print("\n".join(lines[-3:]), flush=True)
+        print("\n".join(lines[-4:]), flush=True)
     lines += ["", "— : no model (fewer than two classes labeled); (k/n): only k of n seeds had a model."]
     (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
     (out_dir / "runs.json").write_text(json.dumps(raw))

@@ -194,8 +194,12 @@ def cmd_simulate(args) -> None:
         head_args = head.HeadArguments(args.head, self_training=args.self_training) \
             if args.head and args.head != "logistic_regression" \
             else head.HeadArguments.logistic(C=args.head_c, self_training=args.self_training)
+        head_args.class_names = args.class_names
     except (OSError, ValueError, TypeError) as err:
         sys.exit(f"error: {err}")
+    if args.schedule == "app":
+        _simulate_app_schedule(args, train, test)
+        return
     result = simulate.run(
         train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
         classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
@@ -206,6 +210,33 @@ def cmd_simulate(args) -> None:
     if args.out:
         Path(args.out).write_text(text)
     print(f"AUC {result['auc']:.4f}, final accuracy {result['final_accuracy']:.4f}")
+
+
+def _simulate_app_schedule(args, train, test) -> None:
+    """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
+    from core import app_schedule
+    from core.settings import ProjectSettings, SettingsError
+
+    try:
+        changes = json.loads(args.settings) if args.settings else {}
+        if args.classifier != "head":
+            changes["family"] = args.classifier
+        settings = ProjectSettings.from_dict({"strategy": args.strategy, **changes})
+        schedule = app_schedule.ScheduleArguments(labels=args.labels, seconds_per_label=args.seconds_per_label,
+                                                  settings=settings, seed=args.seed, model=args.model)
+    except (ValueError, SettingsError) as err:
+        sys.exit(f"error: {err}")
+    result = app_schedule.run(train, test, schedule, log=lambda m: print(m, file=sys.stderr))
+    result["config"].update({"train": str(args.train), "test": str(args.test)})
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    print("labels  served version  accuracy  macro-F1")
+    for row in result["by_label"]:
+        if row["n_labels"] % 25 == 0 or row is result["by_label"][-1]:
+            accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+            f1 = "-" if row["macro_f1"] is None else f"{row['macro_f1']:.3f}"
+            print(f"{row['n_labels']:6d}  {str(row['version']):>14s}  {accuracy:>8s}  {f1:>8s}")
+    print(f"last version published at {result['end_s']:.0f} s of simulated time")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -277,7 +308,9 @@ def parser() -> argparse.ArgumentParser:
                    help="head: fast head on frozen embeddings; otherwise the family retrained every round")
     p.add_argument("--model", default=None, help="base model (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--head", choices=list(heads.HEADS), help="scikit-learn head (head and setfit)")
-    p.add_argument("--head-c", type=float, default=3.0, help="inverse regularisation of the logistic head")
+    p.add_argument("--head-c", type=float, default=10.0, help="inverse regularisation of the logistic head")
+    p.add_argument("--class-names", action=argparse.BooleanOptionalAction, default=True,
+                   help="count each class name as one labeled example (the app's default)")
     p.add_argument("--self-training", type=float, default=3.0,
                    help="pseudo-labels per gold label from confident pool texts (0: off)")
     p.add_argument("--max-steps", type=int, help="setfit, setfit-diff: cap on contrastive steps")
@@ -293,6 +326,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
+    p.add_argument("--schedule", choices=["rounds", "app"], default="rounds",
+                   help="rounds: retrain after every batch (learning curves); app: the app's own cadence on a "
+                        "clock: head refits, and full retrains of the project family (setfit, or --classifier) "
+                        "at the app's interval and time budget; --settings replaces the head options")
+    p.add_argument("--labels", type=int, default=200, help="--schedule app: labels the simulated annotator gives")
+    p.add_argument("--seconds-per-label", type=float, default=5.0, help="--schedule app: the annotator's pace")
+    p.add_argument("--settings", help='--schedule app: project settings as JSON, e.g. \'{"retrain_every": 100}\'')
     p.add_argument("--out")
     p.set_defaults(func=cmd_simulate)
     return root

@@ -56,11 +56,13 @@ def _macro_f1_rows(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def cross_validate(embeddings: np.ndarray, label_ids: np.ndarray, args: head.HeadArguments | None = None,
-                   max_folds: int = 5, seed: int = 0, unlabeled: np.ndarray | None = None) -> dict:
+                   max_folds: int = 5, seed: int = 0, unlabeled: np.ndarray | None = None,
+                   class_examples: np.ndarray | None = None) -> dict:
     """Stratified k-fold accuracy and macro-F1 of the head; empty when there are too few labels.
 
     Classes with a single label are kept in every training fold (they cannot be split).
-    `unlabeled` (pool embeddings) lets each fold self-train as the deployed head does.
+    `unlabeled` (pool embeddings) lets each fold self-train as the deployed head does, and
+    `class_examples` join every training fold as they join the deployed head's labels.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -75,7 +77,8 @@ def cross_validate(embeddings: np.ndarray, label_ids: np.ndarray, args: head.Hea
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(rows, label_ids[rows]):
         train_rows = np.concatenate([rows[train], always_train])
-        model = head.fit(embeddings[train_rows], label_ids[train_rows], args, unlabeled=unlabeled)
+        model = head.fit(embeddings[train_rows], label_ids[train_rows], args, unlabeled=unlabeled,
+                         class_examples=class_examples)
         predicted[test] = model.predict(np.asarray(embeddings[rows[test]], dtype=np.float32))
     result = scores(label_ids[rows], predicted)
     return {"cv_accuracy": result["accuracy"], "cv_macro_f1": result["macro_f1"], "cv_folds": folds}

@@ -50,6 +50,7 @@ class VersionRecord:
     candidates: np.ndarray | None = None  # unlabeled pool rows, when the caller has them already
     job_id: int | None = None
     extra_metrics: dict = field(default_factory=dict)
+    class_examples: np.ndarray | None = None  # embedded class names the head learned from (core.class_examples)
 
 
 def publish(db, record: VersionRecord) -> int:
@@ -69,7 +70,8 @@ def publish(db, record: VersionRecord) -> int:
         candidates = unlabeled_pool_rows(db, project_id, record.ids, labels.rows)
     rows, y = labels.sorted_train()
     metrics = evaluation.cross_validate(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
-                                        unlabeled=unlabeled_sample(vectors, candidates, CV_PSEUDO_CANDIDATES))
+                                        unlabeled=unlabeled_sample(vectors, candidates, CV_PSEUDO_CANDIDATES),
+                                        class_examples=record.class_examples)
     metrics["mean_uncertainty"] = stopping.mean_uncertainty(probs[candidates])
     if len(labels.eval_rows):
         metrics.update(evaluation.eval_figures(labels.eval_y, probs[labels.eval_rows].argmax(1)))

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core import classifiers, config, embeddings, evaluation, stopping, strategies
+from core import class_examples, classifiers, config, embeddings, evaluation, stopping, strategies
 from core.classifiers import head
 
 INIT_STRATEGIES = ("auto", "random", "balanced")
@@ -87,9 +87,12 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         family_args = classifiers.arguments(classifier, {"seed": seed})
     rng = np.random.default_rng(seed)
 
-    prior_pool = prior_test = None
+    prior_pool = prior_test = examples = None
+    if class_prior or (classifier == "head" and head_args.class_names):  # as the app embeds them
+        class_vectors = embeddings.encode(embeddings.load_encoder(model),
+                                          [class_examples.example_text(n) for n in names])
+        examples = class_vectors if head_args.class_names else None
     if class_prior:
-        class_vectors = embeddings.encode(embeddings.load_encoder(model), [n.replace("_", " ") for n in names])
         prior_pool = _softmax(pool_vectors @ class_vectors.T / prior_temperature)
         prior_test = _softmax(test_vectors @ class_vectors.T / prior_temperature)
     if initial is not None:
@@ -108,7 +111,8 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         if not has_model:  # the app's cold start: nothing to fit yet
             probs = test_probs = None
         elif classifier == "head":
-            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled])
+            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled],
+                               class_examples=examples)
             probs = head.predict_proba(trained, pool_vectors, len(names))
         else:
             round_args = family_args.continuing() if start_from is not model else family_args

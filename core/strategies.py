@@ -246,18 +246,16 @@ def badge(probs, embeddings, candidates, n, rng, **_) -> Selection:
 
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
     """The default: k-means cold start until a model exists (labels of two classes), then
-    margin_diverse, or plain margin for two-class projects.
+    margin_diverse.
 
-    Waiting for two labels in *every* class before leaving k-means (the rule first planned)
-    kept trec6 on k-means for long and cost 4.5 points of AUC. On the five binary datasets plain
-    margin matched margin_diverse in AUC and ended 1.5 points higher at 130 labels in sum (seeds
-    0-9); on multi-class data it lost up to 3 points of AUC (docs/benchmarks.md).
+    Chosen under the tuning protocol (bench/tune_defaults.py, docs/benchmarks.md): with the
+    default head, margin_diverse had the best mean macro-F1 AUC of nine strategies on the tuning
+    datasets' validation splits, also on the two binary ones (mr, sst2), where the earlier rule
+    used plain margin. Waiting for labels in *every* class before leaving k-means kept trec6 on
+    k-means for long and cost 4.5 points of AUC (docs/results/superseded/).
     """
     if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
         return kmeans(probs, embeddings, candidates, n, rng)
-    if probs.shape[1] == 2:  # several annotators at once must still not get near-duplicates
-        ranked = margin(probs, embeddings, candidates, 10 * n, rng)
-        return _fill_without_near_duplicates(ranked, embeddings, n, [], [], "margin")
     return margin_diverse(probs, embeddings, candidates, n, rng, **context)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import artifacts, classifiers, embeddings, store, strategies
+from core import artifacts, class_examples, classifiers, embeddings, store, strategies
 from core.classifiers import head
 from core.classifiers.protocol import Progress
 from core.label_arrays import label_rows, unlabeled_pool_rows, unlabeled_sample
@@ -113,9 +113,10 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
         raise NothingToDo("waiting for labels of at least two classes")
     rows, y = labels.sorted_train()
     candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
+    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
     try:
         model = head.fit(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
-                         unlabeled=unlabeled_sample(vectors, candidates))
+                         unlabeled=unlabeled_sample(vectors, candidates), class_examples=examples)
     except ValueError as err:  # e.g. a calibrated SVM with a single label in some class
         raise NothingToDo(str(err)) from None
     t_fit = time.perf_counter()
@@ -124,7 +125,7 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
     version_id = publish(db, VersionRecord(
         project_id, store.HEAD, ids, vectors, probs, labels, params={"head": settings.head.to_dict()},
         timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
-        candidates=candidates, job_id=job_id))
+        candidates=candidates, job_id=job_id, class_examples=examples))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
     return version_id
 

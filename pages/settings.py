@@ -54,7 +54,13 @@ self_training = head_right.number_input(
     step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
                    "of learning-curve AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest "
                    "neighbours.")
-head_values = {**saved.head.to_dict(), "kind": head_kind, "self_training": float(self_training)}
+class_names = head_left.toggle(
+    "Learn from the class names too", saved.head.class_names,
+    help="Each class's name, and its description if it has one, counts as one labeled example of that class. "
+         "The model then knows every class from the start, also classes nobody has labeled yet. Turn it off "
+         "if your class names are codes (such as A, B, C) that say nothing about their texts.")
+head_values = {**saved.head.to_dict(), "kind": head_kind, "self_training": float(self_training),
+               "class_names": bool(class_names)}
 if head_kind != saved.head.kind:
     head_values["params"] = {}  # parameters of one estimator do not carry over to another
 

@@ -231,6 +231,16 @@ def test_settings_page_saves_warm_start_and_its_steps(app, db):
     assert saved["warm_start"] is True and saved["warm_steps"] == 4
 
 
+def test_settings_page_turns_class_names_as_examples_off(app, db):
+    at, pid = app
+    at.switch_page("pages/settings.py").run()
+    names = next(t for t in at.toggle if t.label == "Learn from the class names too")
+    assert names.value is True  # on by default
+    names.set_value(False).run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception and store.settings(db, pid).head.class_names is False
+
+
 def test_names_are_shown_as_plain_text(db, monkeypatch):
     """Markdown, LaTeX and Streamlit directives in a project or class name are escaped, never rendered."""
     from core import io

@@ -1,0 +1,165 @@
+"""The curve a user actually gets: the app's schedule replayed on a clock (`core.app_schedule`).
+
+    python bench/app_schedule.py --datasets trec6 sst2 ag_news --seeds 0 --labels 200 \
+        --max-pool 3000 --max-test 1000 --cache /tmp/wtbench/cache --out-dir bench/out/app-schedule
+
+Two arms per dataset and seed, same annotator and data:
+  app        the project defaults: head refits every 5 labels, full SetFit retrains at the
+             device's cadence and time budget (on a CPU every 50 labels, 180 s)
+  head only  the same without full retrains (retrain_every = 0)
+
+Reports accuracy and macro-F1 of the version in service against labels given and against
+wall time, and what each retrain cost. Writes runs.json, summary.md and curves.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import TUNING_DATASETS, load_dataset, use_scratch_data_dir
+
+ARMS = {"app": {}, "head only": {"retrain_every": 0}}
+
+
+def served_at_labels(result: dict, n: int) -> dict:
+    return next(b for b in result["by_label"] if b["n_labels"] >= n)
+
+
+def served_at_time(result: dict, t: float) -> dict:
+    from core import app_schedule
+
+    version = app_schedule.at_time(result, t)
+    return version or {"accuracy": None, "macro_f1": None}
+
+
+def mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: list[float]) -> str:
+    lines = ["# The app's schedule on a clock", ""]
+    for dataset, arms in results.items():
+        lines += [f"## {dataset}", "", notes[dataset], "",
+                  "Macro-F1 / accuracy of the version in service when the annotator has given n labels "
+                  "(eval-sample labels included; mean over seeds):", "",
+                  "| arm | " + " | ".join(f"{n} labels" for n in label_marks) + " |",
+                  "|---|" + "---|" * len(label_marks)]
+        for arm, runs in arms.items():
+            row = [f"{cell(mean(served_at_labels(r, n)['macro_f1'] for r in runs))} / "
+                   f"{cell(mean(served_at_labels(r, n)['accuracy'] for r in runs))}" for n in label_marks]
+            lines.append(f"| {arm} | " + " | ".join(row) + " |")
+        lines += ["", "Against wall time (minutes since the annotator started):", "",
+                  "| arm | " + " | ".join(f"{t / 60:g} min" for t in time_marks) + " |",
+                  "|---|" + "---|" * len(time_marks)]
+        for arm, runs in arms.items():
+            row = [f"{cell(mean(served_at_time(r, t)['macro_f1'] for r in runs))} / "
+                   f"{cell(mean(served_at_time(r, t)['accuracy'] for r in runs))}" for t in time_marks]
+            lines.append(f"| {arm} | " + " | ".join(row) + " |")
+        lines += ["", "Versions (first seed): kind, training labels, started → published (s), macro-F1:", ""]
+        for arm, runs in arms.items():
+            fulls = [v for v in runs[0]["versions"] if v["kind"] == "full"]
+            heads = [v for v in runs[0]["versions"] if v["kind"] == "head"]
+            lines.append(f"- {arm}: {len(heads)} head refits (median {np.median([v['compute_s'] for v in heads]):.2f} s)"
+                         + (f", {len(fulls)} full retrains: " + "; ".join(
+                             f"{v['n_train']} labels {v['started_s']:.0f} → {v['published_s']:.0f} s "
+                             f"(F1 {v['macro_f1']:.3f})" for v in fulls) if fulls else "")
+                         + f"; last version published at {runs[0]['end_s']:.0f} s.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path, seconds_per_label: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, len(results), figsize=(4.4 * len(results), 6.4), squeeze=False)
+    for column, (dataset, arms) in enumerate(results.items()):
+        for arm, runs in arms.items():
+            n = [b["n_labels"] for b in runs[0]["by_label"]]
+            f1 = [mean(r["by_label"][i]["macro_f1"] for r in runs) for i in range(len(n))]
+            f1 = [np.nan if v is None else v for v in f1]
+            axes[0, column].plot(n, f1, label=arm)
+            end = max(r["end_s"] for r in runs)
+            grid = np.arange(0, end + seconds_per_label, seconds_per_label)
+            f1_t = [mean(served_at_time(r, t)["macro_f1"] for r in runs) for t in grid]
+            axes[1, column].plot(grid / 60, [np.nan if v is None else v for v in f1_t], label=arm)
+        axes[0, column].set_title(dataset)
+        axes[0, column].set_xlabel("labels given")
+        axes[1, column].set_xlabel("minutes")
+        for axis in axes[:, column]:
+            axis.set_ylabel("test macro-F1 of the served version")
+            axis.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["trec6", "sst2", "ag_news"])
+    parser.add_argument("--split", choices=["test", "validation"], default="test")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--labels", type=int, default=200)
+    parser.add_argument("--seconds-per-label", type=float, default=5.0)
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--settings", default="{}", help="project settings as JSON, applied to every arm")
+    parser.add_argument("--max-pool", type=int, default=3000)
+    parser.add_argument("--max-test", type=int, default=1000)
+    parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
+    parser.add_argument("--out-dir", default="bench/out/app-schedule")
+    args = parser.parse_args()
+    if args.cache:
+        os.environ["SIEVE_DATA_DIR"] = args.cache
+    else:
+        use_scratch_data_dir()
+    from core import app_schedule, embeddings
+    from core.settings import ProjectSettings
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results, notes, every = {}, {}, []
+    for name in args.datasets:
+        train, test, note = load_dataset(name, args.split, args.max_pool, args.max_test)
+        if args.split == "test" and name in TUNING_DATASETS:
+            note += " (a tuning dataset: not held-out evidence)"
+        notes[name] = (f"{note}; {len(set(train['label']))} classes; one label every {args.seconds_per_label:g} s; "
+                       f"{args.labels} labels; seeds {args.seeds}; device {embeddings.device()}; settings {args.settings}.")
+        results[name] = {}
+        for arm in args.arms:
+            settings = ProjectSettings.from_dict({**json.loads(args.settings), **ARMS[arm]})
+            results[name][arm] = []
+            for seed in args.seeds:
+                started = time.perf_counter()
+                result = app_schedule.run(train, test, app_schedule.ScheduleArguments(
+                    labels=args.labels, seconds_per_label=args.seconds_per_label, settings=settings, seed=seed))
+                result["config"].update({"dataset": name, "arm": arm})
+                result["wall_s"] = time.perf_counter() - started
+                results[name][arm].append(result)
+                every.append(result)
+                last = result["by_label"][-1]
+                print(f"{name:10s} {arm:10s} seed {seed}: {last['n_train']} training labels, final macro-F1 "
+                      f"{last['macro_f1']:.3f}, last version at {result['end_s']:.0f} s "
+                      f"({result['wall_s']:.0f} s to simulate)", flush=True)
+        (out_dir / "runs.json").write_text(json.dumps(every))
+    label_marks = [n for n in (10, 30, 50, 100, 150, 200, 300, 500) if n <= args.labels]
+    end = args.labels * args.seconds_per_label
+    time_marks = sorted({round(end * f / 60) * 60.0 for f in (0.1, 0.25, 0.5, 0.75, 1.0)} - {0.0})
+    (out_dir / "summary.md").write_text(markdown(results, notes, label_marks, time_marks))
+    plot(results, out_dir / "curves.png", args.seconds_per_label)
+    print(f"wrote {out_dir}/runs.json, summary.md, curves.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""`simulate --schedule app`: the app's cadence replayed on a clock, on real texts and the real model."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, dataset
+
+pytestmark = pytest.mark.integration
+
+
+def _run(labels: int, seconds_per_label: float, **settings):
+    from core import app_schedule
+    from core.settings import ProjectSettings
+
+    train, test = dataset("trec6", "train", 600), dataset("trec6", "test", 200)
+    args = app_schedule.ScheduleArguments(labels=labels, seconds_per_label=seconds_per_label,
+                                          settings=ProjectSettings.from_dict(settings), device="cpu")
+    return app_schedule.run(train, test, args)
+
+
+def test_head_refits_follow_the_cadence_and_one_label_in_ten_is_for_the_eval_sample(data_dir):
+    result = _run(60, 30.0, retrain_every=0)  # slow annotator: every refit lands before the next label
+    rows = result["labeled_rows"]
+    assert len(rows) == len(set(rows)), "a text was given twice"
+    assert result["eval_labels"] == 6 and len(rows) == 54  # choose_split: one in ten from the eval sample
+    heads = [v for v in result["versions"] if v["kind"] == "head"]
+    assert heads and all(v["n_train"] % 5 == 0 for v in heads)  # refit_every = 5
+    assert not [v for v in result["versions"] if v["kind"] == "full"]
+    for row in result["by_label"][1:-1]:
+        if row["version"] is not None:  # the text shown came from the newest refit that had finished:
+            served = next(v for v in result["versions"] if v["serial"] == row["version"])
+            # (the refit on the 5th, 10th, ... label finishes a fraction of a second after it,
+            # so the text asked for right then may still come from the refit before)
+            assert served["n_train"] % 5 == 0 and 0 <= row["n_train"] - served["n_train"] <= 5
+    assert result["by_label"][-1]["accuracy"] > 1 / 6
+
+
+def test_a_fast_annotator_outpaces_the_worker_and_is_served_older_versions(data_dir):
+    """The clock matters: at 20 ms a label, the versions in service lag behind the labels."""
+    result = _run(80, 0.02, retrain_every=0)
+    lags = [row["n_train"] - next(v["n_train"] for v in result["versions"] if v["serial"] == row["version"])
+            for row in result["by_label"] if row["version"] is not None]
+    assert lags and max(lags) > 5, lags
+    rows = result["labeled_rows"]
+    assert len(rows) == len(set(rows))
+
+
+def test_full_retrains_run_in_their_own_lane_and_a_head_refit_follows_each(data_dir):
+    result = _run(50, 5.0, retrain_every=20, family_args={"setfit": {"max_steps": 2}})
+    fulls = [v for v in result["versions"] if v["kind"] == "full"]
+    assert [v["n_train"] for v in fulls] == [20, 40]
+    for full in fulls:
+        assert full["published_s"] > full["started_s"]
+        # labels kept coming while it trained: head refits were published in the meantime ...
+        assert any(full["started_s"] < v["published_s"] < full["published_s"] for v in result["versions"]
+                   if v["kind"] == "head") or full["published_s"] - full["started_s"] < 25
+        # ... and the new encoder gets a head refit with every label at once
+        assert any(v["kind"] == "head" and v["started_s"] == full["published_s"] for v in result["versions"])
+    assert result["config"]["family"] == "setfit" and result["config"]["full_retrain_every"] == 20
+
+
+def test_cli_prints_the_curve_and_writes_json(tmp_path, data_dir):
+    dataset("trec6", "train", 400).to_csv(tmp_path / "train.csv", index=False)
+    dataset("trec6", "test", 100).to_csv(tmp_path / "test.csv", index=False)
+    out = tmp_path / "app.json"
+    command = [sys.executable, "-m", "core", "simulate", "--schedule", "app", "--train", str(tmp_path / "train.csv"),
+               "--test", str(tmp_path / "test.csv"), "--labels", "50", "--settings", '{"retrain_every": 0}',
+               "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "served version" in result.stdout and "last version published" in result.stdout
+    doc = json.loads(out.read_text())
+    assert doc["by_label"][-1]["n_labels"] == 50 and np.isfinite(doc["end_s"])
+    bad = subprocess.run(command[:-2] + ["--settings", '{"refit_every": 0}'], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "refit every" in bad.stderr and "Traceback" not in bad.stderr
