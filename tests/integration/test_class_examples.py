@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core import annotate, auth, class_examples, embeddings, io, store
+from core import annotate, auth, class_examples, embeddings, io, model_export, store
 from core.classifiers import head
 from core.settings import ProjectSettings
 from tests.conftest import dataset, run_queued
@@ -64,6 +64,8 @@ def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     truth = np.array([CLASSES.index(gold[texts[i]]) for i in ids])
     unlabeled_class = ~np.isin(truth, [CLASSES.index("alarm"), CLASSES.index("book_flight")])
     assert (probs.argmax(1)[unlabeled_class] == truth[unlabeled_class]).mean() > 0.5
+    card = model_export.model_card(version, CLASSES, "setfit", "default")
+    assert "each class name (and description) as one labeled example" in card
 
     store.update_settings(db, auth.local_actor(), pid, {"head": {**ProjectSettings().head.to_dict(),
                                                                    "class_names": False}})
