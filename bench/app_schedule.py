@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from common import TUNING_DATASETS, load_dataset, use_scratch_data_dir
+from common import TUNING_DATASETS, load_dataset, use_data_dir
 
 ARMS = {"app": {}, "head only": {"retrain_every": 0}}
 
@@ -46,6 +45,16 @@ def cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _rows(arms: dict, marks: list, served) -> list[str]:
+    """One table row per arm: macro-F1 / accuracy of the version `served(result, mark)` returns."""
+    lines = []
+    for arm, runs in arms.items():
+        cells = [f"{cell(mean(served(r, m)['macro_f1'] for r in runs))} / "
+                 f"{cell(mean(served(r, m)['accuracy'] for r in runs))}" for m in marks]
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: list[float]) -> str:
     lines = ["# The app's schedule on a clock", ""]
     for dataset, arms in results.items():
@@ -53,19 +62,11 @@ def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: lis
                   "Macro-F1 / accuracy of the version in service when the annotator has given n labels "
                   "(eval-sample labels included; mean over seeds):", "",
                   "| arm | " + " | ".join(f"{n} labels" for n in label_marks) + " |",
-                  "|---|" + "---|" * len(label_marks)]
-        for arm, runs in arms.items():
-            row = [f"{cell(mean(served_at_labels(r, n)['macro_f1'] for r in runs))} / "
-                   f"{cell(mean(served_at_labels(r, n)['accuracy'] for r in runs))}" for n in label_marks]
-            lines.append(f"| {arm} | " + " | ".join(row) + " |")
-        lines += ["", "Against wall time (minutes since the annotator started):", "",
+                  "|---|" + "---|" * len(label_marks), *_rows(arms, label_marks, served_at_labels),
+                  "", "Against wall time (minutes since the annotator started):", "",
                   "| arm | " + " | ".join(f"{t / 60:g} min" for t in time_marks) + " |",
-                  "|---|" + "---|" * len(time_marks)]
-        for arm, runs in arms.items():
-            row = [f"{cell(mean(served_at_time(r, t)['macro_f1'] for r in runs))} / "
-                   f"{cell(mean(served_at_time(r, t)['accuracy'] for r in runs))}" for t in time_marks]
-            lines.append(f"| {arm} | " + " | ".join(row) + " |")
-        lines += ["", "Versions (first seed): kind, training labels, started → published (s), macro-F1:", ""]
+                  "|---|" + "---|" * len(time_marks), *_rows(arms, time_marks, served_at_time),
+                  "", "Versions (first seed): kind, training labels, started → published (s), macro-F1:", ""]
         for arm, runs in arms.items():
             fulls = [v for v in runs[0]["versions"] if v["kind"] == "full"]
             heads = [v for v in runs[0]["versions"] if v["kind"] == "head"]
@@ -120,10 +121,7 @@ def main() -> None:
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
     parser.add_argument("--out-dir", default="bench/out/app-schedule")
     args = parser.parse_args()
-    if args.cache:
-        os.environ["SIEVE_DATA_DIR"] = args.cache
-    else:
-        use_scratch_data_dir()
+    use_data_dir(args.cache)
     from core import app_schedule, embeddings
     from core.settings import ProjectSettings
 

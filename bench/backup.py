@@ -42,7 +42,7 @@ def main() -> None:
     data_dir = common.use_scratch_data_dir()
     import pandas as pd
 
-    from core import backup, io, store
+    from core import auth, backup, io, store
 
     db = store.connect()
     frame = pd.DataFrame({"text": [f"text number {i} about something" for i in range(args.texts)]})

@@ -25,6 +25,14 @@ def use_scratch_data_dir() -> Path:
     return directory
 
 
+def use_data_dir(cache: str | None) -> None:
+    """`--cache DIR`: keep base embeddings there between runs; otherwise a throwaway directory."""
+    if cache:
+        os.environ["SIEVE_DATA_DIR"] = cache
+    else:
+        use_scratch_data_dir()
+
+
 def all_texts(n: int, seed: int = 0) -> pd.DataFrame:
     """n distinct real texts from every shared dataset; label = the dataset each came from."""
     from core import config

@@ -44,7 +44,7 @@ os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREA
 
 import numpy as np  # noqa: E402
 
-from common import HELD_OUT_DATASETS, ROOT, THREADS, TUNING_DATASETS, load_dataset, use_scratch_data_dir  # noqa: E402,E501
+from common import HELD_OUT_DATASETS, ROOT, THREADS, TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402,E501
 
 LIB = ROOT / "bench" / "out" / "small-text-lib"
 SMALL_TEXT_STRATEGIES = ["RandomSampling", "BreakingTies", "LeastConfidence", "PredictionEntropy"]
@@ -296,10 +296,7 @@ def main() -> None:
                         help="Sieve's contrastive steps per warm-started SetFit round")
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "out" / "compare_small_text"))
     args = parser.parse_args()
-    if args.cache:
-        os.environ["SIEVE_DATA_DIR"] = args.cache
-    else:
-        use_scratch_data_dir()
+    use_data_dir(args.cache)
     install_small_text()
     from core import class_examples, embeddings, simulate
 

@@ -30,7 +30,7 @@ os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREA
 
 import numpy as np  # noqa: E402
 
-from common import TUNING_DATASETS, load_dataset, use_scratch_data_dir  # noqa: E402
+from common import TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
 GRIDS = {"hast": (30, 10, 10), "schroeder": (25, 25, 20)}
 CHECKPOINTS = {"hast": (30, 50, 80, 130), "schroeder": (25, 50, 100, 275, 525)}
@@ -144,12 +144,7 @@ def main() -> None:
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
     parser.add_argument("--out-dir", default="bench/out/learning_curves")
     args = parser.parse_args()
-    if args.cache:
-        import os
-
-        os.environ["SIEVE_DATA_DIR"] = args.cache
-    else:
-        use_scratch_data_dir()
+    use_data_dir(args.cache)
     init, batch, rounds = GRIDS[args.grid]
     head_args = head.HeadArguments.from_dict(json.loads(args.head_args))
     datasets = args.datasets or sorted(p.parent.name for p in config.datasets_dir().glob("*/train.csv"))

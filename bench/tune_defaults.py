@@ -27,7 +27,7 @@ os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREA
 
 import numpy as np  # noqa: E402
 
-from common import TUNING_DATASETS, load_dataset, use_scratch_data_dir  # noqa: E402
+from common import TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
 STRATEGY_CANDIDATES = ("auto", "margin", "margin_diverse", "entropy", "least_confidence", "badge",
                        "class_balanced", "contrastive", "random")
@@ -75,10 +75,7 @@ def main() -> None:
     unknown = sorted(set(args.datasets) - set(TUNING_DATASETS))
     if unknown:
         raise SystemExit(f"not tuning datasets (the protocol forbids tuning on them): {', '.join(unknown)}")
-    if args.cache:
-        os.environ["SIEVE_DATA_DIR"] = args.cache
-    else:
-        use_scratch_data_dir()
+    use_data_dir(args.cache)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data, notes = {}, []

@@ -30,7 +30,7 @@ os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREA
 
 import numpy as np  # noqa: E402
 
-from common import HELD_OUT_DATASETS, load_dataset, use_scratch_data_dir  # noqa: E402
+from common import HELD_OUT_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
 STEPS = (0, 10, 20, 30)
 
@@ -69,10 +69,7 @@ def main() -> None:
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
     parser.add_argument("--out-dir", default="bench/out/zero_shot")
     args = parser.parse_args()
-    if args.cache:
-        os.environ["SIEVE_DATA_DIR"] = args.cache
-    else:
-        use_scratch_data_dir()
+    use_data_dir(args.cache)
     from core import class_examples, embeddings, evaluation, simulate, strategies
     from core.classifiers import head
 
