@@ -88,3 +88,16 @@ def test_a_class_name_prior_scores_before_the_first_label(data_dir):
     doc = simulate.run(train, test, strategy="auto", init=6, batch=6, rounds=1, seed=0, class_prior=True)
     assert doc["config"]["class_prior"] and [s["n_labels"] for s in doc["steps"]] == [6, 12]
     assert doc["steps"][-1]["accuracy"] > 1 / 6
+
+
+def test_simulate_cli_uses_the_class_names_unless_told_not_to(tmp_path, data_dir):
+    dataset("trec6", "train", 300).to_csv(tmp_path / "train.csv", index=False)
+    dataset("trec6", "test", 100).to_csv(tmp_path / "test.csv", index=False)
+    base = [sys.executable, "-m", "core", "simulate", "--train", str(tmp_path / "train.csv"),
+            "--test", str(tmp_path / "test.csv"), "--init", "10", "--batch", "5", "--rounds", "1"]
+    for flag, expected in (([], True), (["--no-class-names"], False)):
+        out = tmp_path / f"{expected}.json"
+        result = subprocess.run(base + flag + ["--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(out.read_text())["config"]["head"]["class_names"] is expected
