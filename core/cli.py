@@ -200,6 +200,9 @@ def cmd_simulate(args) -> None:
     if args.schedule == "app":
         _simulate_app_schedule(args, train, test)
         return
+    if args.settings:
+        sys.exit("error: --settings applies only with --schedule app (use --head-c, --self-training and the "
+                 "family options for rounds)")
     result = simulate.run(
         train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
         classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
@@ -215,13 +218,19 @@ def cmd_simulate(args) -> None:
 def _simulate_app_schedule(args, train, test) -> None:
     """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
     from core import app_schedule
+    from core.annotate import EVAL_EVERY
     from core.settings import ProjectSettings, SettingsError
 
     try:
         changes = json.loads(args.settings) if args.settings else {}
-        if args.classifier != "head":
+    except json.JSONDecodeError as err:
+        sys.exit(f"error: --settings is not valid JSON ({err})")
+    try:
+        if isinstance(changes, dict) and args.classifier != "head":
             changes["family"] = args.classifier
-        settings = ProjectSettings.from_dict({"strategy": args.strategy, **changes})
+        if isinstance(changes, dict):
+            changes = {"strategy": args.strategy, **changes}
+        settings = ProjectSettings.from_user(changes)
         schedule = app_schedule.ScheduleArguments(labels=args.labels, seconds_per_label=args.seconds_per_label,
                                                   settings=settings, seed=args.seed, model=args.model)
     except (ValueError, SettingsError) as err:
@@ -230,13 +239,21 @@ def _simulate_app_schedule(args, train, test) -> None:
     result["config"].update({"train": str(args.train), "test": str(args.test)})
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
-    print("labels  served version  accuracy  macro-F1")
+    kinds = {v["serial"]: v["kind"] for v in result["versions"]}
+    print("labels given  of them training  version in service  accuracy  macro-F1")
     for row in result["by_label"]:
         if row["n_labels"] % 25 == 0 or row is result["by_label"][-1]:
+            served = "none yet" if row["version"] is None else f"{row['version'] + 1} ({kinds[row['version']]})"
             accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
             f1 = "-" if row["macro_f1"] is None else f"{row['macro_f1']:.3f}"
-            print(f"{row['n_labels']:6d}  {str(row['version']):>14s}  {accuracy:>8s}  {f1:>8s}")
-    print(f"last version published at {result['end_s']:.0f} s of simulated time")
+            print(f"{row['n_labels']:12d}  {row['n_train']:16d}  {served:>17s}  {accuracy:>8s}  {f1:>8s}")
+    versions = result["versions"]
+    fulls = sum(v["kind"] == "full" for v in versions)
+    last = max(versions, key=lambda v: v["published_s"]) if versions else None
+    print(f"{args.labels} labels in {args.labels * args.seconds_per_label:.0f} s of simulated time "
+          f"(one every {args.seconds_per_label:g} s; one in {EVAL_EVERY} for the eval sample, never trained on); "
+          f"{len(versions)} versions ({len(versions) - fulls} head refits, {fulls} full retrains)"
+          + (f"; the last published at {last['published_s']:.0f} s, trained on {last['n_train']} labels" if last else ""))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -295,14 +312,14 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
-    p.add_argument("--train", required=True)
-    p.add_argument("--test", required=True)
+    p.add_argument("--train", required=True, help="labeled CSV the oracle reveals labels from (the pool)")
+    p.add_argument("--test", required=True, help="labeled CSV every model version is scored on")
     p.add_argument("--strategy", default="auto", choices=list(strategies.STRATEGIES))
-    p.add_argument("--init", type=int, default=30)
+    p.add_argument("--init", type=int, default=30, help="initial labels (default 30)")
     p.add_argument("--init-strategy", default="auto", choices=["auto", "random", "balanced"],
                    help="auto: the strategy's own cold start; balanced: class-balanced (uses the gold labels)")
-    p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--batch", type=int, default=10, help="labels per round (default 10)")
+    p.add_argument("--rounds", type=int, default=10, help="rounds after the initial set (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--classifier", default="head", choices=list(classifiers.CLASSIFIERS),
                    help="head: fast head on frozen embeddings; otherwise the family retrained every round")
@@ -333,7 +350,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=int, default=200, help="--schedule app: labels the simulated annotator gives")
     p.add_argument("--seconds-per-label", type=float, default=5.0, help="--schedule app: the annotator's pace")
     p.add_argument("--settings", help='--schedule app: project settings as JSON, e.g. \'{"retrain_every": 100}\'')
-    p.add_argument("--out")
+    p.add_argument("--out", help="write the whole result (every step or version) here as JSON")
     p.set_defaults(func=cmd_simulate)
     return root
 

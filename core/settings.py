@@ -85,6 +85,22 @@ class ProjectSettings:
             values["label_budget"] = None
         return cls(**values)
 
+    @classmethod
+    def from_user(cls, values) -> "ProjectSettings":
+        """From settings a person typed (the CLI's JSON): unlike stored JSON, anything that is not
+        a known setting is an error, so a misspelt one is never silently ignored."""
+        if not isinstance(values, dict):
+            raise SettingsError('Settings must be a JSON object, such as {"retrain_every": 100}.')
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
+        if "head" in values and not isinstance(values["head"], dict):
+            raise SettingsError('"head" must be an object, such as {"head": {"self_training": 0}}.')
+        if "family_args" in values and not isinstance(values["family_args"], dict):
+            raise SettingsError('"family_args" must be an object, such as {"family_args": {"setfit": {"max_steps": 40}}}.')
+        return cls.from_dict(values)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -137,3 +153,24 @@ def changes(before: ProjectSettings, after: ProjectSettings) -> dict:
 
 
 _MISSING = object()
+
+# What the Settings page calls each setting, for "Saved: ..." messages.
+READABLE = {"refit_every": "quick-model refits", "retrain_every": "full retrains", "strategy": "query strategy",
+            "queue_size": "queue size", "batch_size": "batch size", "label_budget": "label budget",
+            "retrain_budget_s": "retrain time budget", "family": "model family", "family_args": "full-training options",
+            "overlap": "overlap", "kind": "quick model type", "params": "quick model parameters",
+            "self_training": "learning from its surest texts", "class_names": "learning from the class names",
+            "pseudo_weight": "weight of its surest texts", "self_training_check": "self-training check",
+            "pseudo_min_gold": "self-training minimum"}
+
+
+def describe(before: ProjectSettings, changed: dict) -> list[str]:
+    """The changed settings in the Settings page's words (the quick model's options one by one)."""
+    names = []
+    for key in sorted(changed):
+        if key == "head":
+            old = before.head.to_dict()
+            names += [READABLE.get(k, k.replace("_", " ")) for k, v in changed["head"].items() if old.get(k) != v]
+        else:
+            names.append(READABLE.get(key, key.replace("_", " ")))
+    return names

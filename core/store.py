@@ -417,9 +417,13 @@ def update_settings(db, actor, project_id: int, changes: dict) -> ProjectSetting
         row = conn.execute("SELECT settings FROM projects WHERE id = ?", (project_id,)).fetchone()
         if row is None:
             raise StoreError("That project does not exist.")
-        updated = ProjectSettings.from_dict(json.loads(row[0] or "{}")).with_changes(changes)
+        before = ProjectSettings.from_dict(json.loads(row[0] or "{}"))
+        updated = before.with_changes(changes)
         conn.execute("UPDATE projects SET settings = ? WHERE id = ?", (json.dumps(updated.to_dict()), project_id))
         auth.audit(conn, actor, "change settings", project_id, changes=changes)
+        if updated.head != before.head and label_count(db, project_id):
+            # The quick model follows its settings at once, not after the next few labels.
+            enqueue(conn, project_id, HEAD, {"reason": "quick-model settings changed"}, priority=10)
     return updated
 
 

@@ -72,12 +72,17 @@ with create:
         class_spec = st.text_input("Classes (comma-separated)", value=io.format_classes(found),
                                    key=f"class_spec_{label_column}" if label_column else "class_spec",
                                    help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters). "
-                                        'A class with a comma in its name goes in double quotes: "a, b".')
+                                        'A class with a comma in its name goes in double quotes: "a, b". '
+                                        "Name classes in words: each name, and its description below, counts "
+                                        "as one labeled example, so the model knows every class from the start.")
         names = io.parse_classes(class_spec)
         keys = io.shortcut_keys(len(names))
         details = st.data_editor(
             pd.DataFrame({"name": names, "shortcut": keys, "description": [""] * len(names)}),
             disabled=["name"], hide_index=True, key=f"classes_{'|'.join(names)}", width="stretch",
+            column_config={"description": st.column_config.TextColumn(
+                "description", help="Optional: a few words on what belongs in this class. Annotators see it, "
+                                    "and the model learns from it along with the name.")},
         ) if names else pd.DataFrame(columns=["name", "shortcut", "description"])
         name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0])
         guidelines = st.text_area("Guidelines for annotators (optional)")

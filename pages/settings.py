@@ -51,7 +51,7 @@ head_kind = head_left.selectbox("Quick model type", list(head.HEADS), index=list
                                 help="A scikit-learn classifier on the sentence embeddings (the 'head').")
 self_training = head_right.number_input(
     "Also learn from the texts it is surest about (per label, 0: off)", 0.0, 20.0, float(saved.head.self_training),
-    step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
+    format="%g", step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
                    "of learning-curve AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest "
                    "neighbours.")
 class_names = head_left.toggle(
@@ -141,8 +141,9 @@ if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
         store.update_settings(db, ui.actor(), project["id"], changed)
-        st.success(f"Saved: {', '.join(sorted(k.replace('_', ' ') for k in changed))}. "
-                   "The next retrain uses these settings.")
+        when = ("The quick model refits with them now; full retrains use them from the next one."
+                if "head" in changed else "They apply from the next refit or retrain.")
+        st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
     else:
         st.info("Nothing changed.")
 

@@ -412,13 +412,29 @@ def self_training_decision(model) -> dict | None:
 SIEVE_ATTRIBUTES = ("sieve_fit_", "self_training_check_")
 
 
-def plain_estimator(model):
+def plain_estimator(model, n_classes: int | None = None):
     """A shallow copy of a fitted head without Sieve's own attributes, for files that must load
     without Sieve (an exported SetFit directory pickles its head: an attribute holding one of
-    Sieve's classes would make unpickling need the `core` package)."""
+    Sieve's classes would make unpickling need the `core` package).
+
+    With `n_classes`, a logistic regression fitted on some of the classes only gets a column for
+    every class (probability ~0 for the missing ones), so the exported `predict_proba` columns
+    line up with the model's label list, as `predict_proba` here does."""
     import copy
 
     plain = copy.copy(model)
     for name in SIEVE_ATTRIBUTES:
         vars(plain).pop(name, None)
+    present = np.asarray(model.classes_).astype(int)
+    if n_classes and type(model).__name__ == "LogisticRegression" and present.tolist() != list(range(n_classes)):
+        coef = np.zeros((n_classes, model.coef_.shape[1]), dtype=model.coef_.dtype)
+        intercept = np.full(n_classes, MISSING_CLASS_LOGIT, dtype=model.intercept_.dtype)
+        if len(present) == 2:  # binary: sigmoid(w.x + b) == softmax over logits (0, w.x + b)
+            coef[present[1]], intercept[present] = model.coef_[0], (0.0, model.intercept_[0])
+        else:
+            coef[present], intercept[present] = model.coef_, model.intercept_
+        plain.coef_, plain.intercept_, plain.classes_ = coef, intercept, np.arange(n_classes)
     return plain
+
+
+MISSING_CLASS_LOGIT = -1e4  # a class the head never saw: exp(-1e4) is 0 in float64

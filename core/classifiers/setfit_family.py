@@ -205,7 +205,7 @@ def save_setfit_dir(body, head_model, class_names: list[str], out_dir: Path) -> 
 
     differentiable = isinstance(head_model, torch.nn.Module)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for_setfit = head_model if differentiable else heads.plain_estimator(head_model)
+    for_setfit = head_model if differentiable else heads.plain_estimator(head_model, len(class_names))
     SetFitModel(model_body=body, model_head=for_setfit, labels=list(class_names)).save_pretrained(str(out_dir))
     (out_dir / SIEVE_HEAD).mkdir()
     (out_dir / SIEVE_HEAD / "classes.json").write_text(json.dumps(list(class_names)))

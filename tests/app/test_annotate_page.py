@@ -239,6 +239,7 @@ def test_settings_page_turns_class_names_as_examples_off(app, db):
     names.set_value(False).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception and store.settings(db, pid).head.class_names is False
+    assert "Saved: learning from the class names. The quick model refits with them now" in at.success[0].value
 
 
 def test_names_are_shown_as_plain_text(db, monkeypatch):

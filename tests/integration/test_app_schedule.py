@@ -66,13 +66,20 @@ def test_cli_prints_the_curve_and_writes_json(tmp_path, data_dir):
     dataset("trec6", "train", 400).to_csv(tmp_path / "train.csv", index=False)
     dataset("trec6", "test", 100).to_csv(tmp_path / "test.csv", index=False)
     out = tmp_path / "app.json"
-    command = [sys.executable, "-m", "core", "simulate", "--schedule", "app", "--train", str(tmp_path / "train.csv"),
-               "--test", str(tmp_path / "test.csv"), "--labels", "50", "--settings", '{"retrain_every": 0}',
-               "--out", str(out)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    base = [sys.executable, "-m", "core", "simulate", "--train", str(tmp_path / "train.csv"),
+            "--test", str(tmp_path / "test.csv")]
+    app = base + ["--schedule", "app", "--labels", "50"]
+    result = subprocess.run(app + ["--settings", '{"retrain_every": 0}', "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "served version" in result.stdout and "last version published" in result.stdout
+    assert "version in service" in result.stdout and "the last published at" in result.stdout
     doc = json.loads(out.read_text())
     assert doc["by_label"][-1]["n_labels"] == 50 and np.isfinite(doc["end_s"])
-    bad = subprocess.run(command[:-2] + ["--settings", '{"refit_every": 0}'], cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode != 0 and "refit every" in bad.stderr and "Traceback" not in bad.stderr
+    for settings, message in (('{"refit_every": 0}', "refit every"), ("[1, 2]", "must be a JSON object"),
+                              ("5", "must be a JSON object"), ('{"head": 3}', '"head" must be an object'),
+                              ('{"retrain_evry": 0}', "Unknown setting(s): retrain_evry"),
+                              ("{bad", "--settings is not valid JSON")):
+        bad = subprocess.run(app + ["--settings", settings], cwd=ROOT, capture_output=True, text=True)
+        assert bad.returncode != 0 and message in bad.stderr and "Traceback" not in bad.stderr, (settings, bad.stderr)
+    bad = subprocess.run(base + ["--settings", "{}"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "only with --schedule app" in bad.stderr

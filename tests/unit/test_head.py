@@ -168,3 +168,20 @@ def test_pseudo_labels_only_for_classes_with_enough_gold_labels():
     assert head.enough_gold(rows, pseudo, gold, 1)[1].tolist() == pseudo.tolist()
     with pytest.raises(ValueError):
         head.HeadArguments(pseudo_min_gold=-1)
+
+
+@pytest.mark.parametrize("present", [[0, 3], [0, 2, 3]])
+def test_exported_head_has_a_probability_column_for_every_class(present):
+    """A head fitted on some classes only: the plain estimator SetFit pickles answers for all of
+    them, in label order, with the same probabilities Sieve serves (the missing ones ~0)."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 8))
+    y = np.repeat(present, 10)
+    x = centers[y] + 0.3 * rng.normal(size=(len(y), 8))
+    model = head.fit(x.astype(np.float32), y, head.HeadArguments(class_names=False))
+    plain = head.plain_estimator(model, 4)
+    probs = plain.predict_proba(x)
+    assert probs.shape == (len(x), 4) and list(plain.classes_) == [0, 1, 2, 3]
+    assert np.allclose(probs, head.predict_proba(model, x, 4), atol=1e-5)
+    assert (plain.predict(x) == head.predict_proba(model, x, 4).argmax(1)).all()
+    assert not hasattr(plain, "sieve_fit_") and hasattr(model, "sieve_fit_")  # the served head is untouched

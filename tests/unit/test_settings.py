@@ -81,3 +81,34 @@ def test_store_applies_changes_to_what_is_stored_now(db):
     with pytest.raises(SettingsError):
         store.update_settings(db, auth.local_actor(), pid, {"strategy": "nope"})
     assert store.settings(db, pid) == settings  # a refused change writes nothing
+
+
+def test_a_quick_model_change_refits_at_once_when_there_are_labels(db):
+    with store.transaction(db) as conn:
+        pid = store.create_project(conn, "p", [{"name": "a"}, {"name": "b"}])
+        ids = store.insert_examples(conn, pid, [("one", "{}", "h1", store.POOL), ("two", "{}", "h2", store.POOL)])
+    head_jobs = lambda: [j for j in store.active_jobs(db, pid) if j["kind"] == store.HEAD]  # noqa: E731
+    store.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": False}})
+    assert not head_jobs()  # nothing labeled: nothing to refit
+    with store.transaction(db) as conn:
+        store.add_annotation(conn, pid, ids["h1"], "ann", "label", "a")
+    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
+    assert not head_jobs()  # not a quick-model setting
+    store.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": True}})
+    assert len(head_jobs()) == 1
+
+
+def test_changed_settings_are_described_in_the_pages_words():
+    from core.settings import describe
+
+    before = ProjectSettings()
+    after = before.with_changes({"head": {**before.head.to_dict(), "class_names": False}, "refit_every": 3})
+    assert describe(before, changes(before, after)) == ["learning from the class names", "quick-model refits"]
+
+
+def test_settings_typed_by_a_person_must_be_known():
+    assert ProjectSettings.from_user({"retrain_every": 100}).retrain_every == 100
+    for values, words in (([1], "JSON object"), ({"retrain_evry": 1}, "Unknown setting(s): retrain_evry"),
+                          ({"head": 3}, '"head" must be an object')):
+        with pytest.raises(SettingsError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            ProjectSettings.from_user(values)
