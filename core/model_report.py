@@ -53,15 +53,29 @@ def _family(v: dict) -> str:
     return "quick model (" + v["params"].get("head", {}).get("kind", "logistic_regression").replace("_", " ") + ")"
 
 
-def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | None = None) -> list[dict]:
+def newest_label_times(db, versions: list[dict]) -> dict[int, float]:
+    """When the newest label each version learned from was given (by label watermark)."""
+    marks = sorted({v["label_watermark"] for v in versions if v["label_watermark"]})
+    if not marks:
+        return {}
+    rows = db.conn.execute(f"SELECT id, created_at FROM annotations WHERE id IN ({','.join('?' * len(marks))})",
+                           marks).fetchall()
+    return dict(rows)
+
+
+def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | None = None,
+                 label_times: dict[int, float] | None = None) -> list[dict]:
     """The versions table, newest first, with no empty cells: '–' where a figure does not apply."""
+    label_times = label_times or {}
     rows = []
     for v in reversed(versions):
+        newest = label_times.get(v["label_watermark"])
         m, t = v["metrics"], v["timings"]
         seconds = t.get("total_s")
         rows.append({
             "version": v["number"], "served": ("📌" if v["id"] == pinned_id else "●") if v["id"] == served_id else "",
-            "model": _family(v), "labels": v["n_labels"], "labels seen up to": f"annotation {v['label_watermark']}",
+            "model": _family(v), "labels": v["n_labels"],
+            "newest label": time.strftime("%Y-%m-%d %H:%M", time.localtime(newest)) if newest else "–",
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created_at"])), "eval accuracy (95% CI)": _with_interval(m, "eval_accuracy"),
             "eval macro-F1 (95% CI)": _with_interval(m, "eval_macro_f1"),
             "eval texts": m.get("eval_n", 0), "cross-validated accuracy": _with_interval(m, "cv_accuracy"),

@@ -105,6 +105,9 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndar
     return np.bincount(np.asarray(true) * k + np.asarray(predicted), minlength=k * k).reshape(k, k)
 
 
+FEW_EVAL_TEXTS = 30  # below this many eval labels the Model page says its figures are rough
+
+
 @dataclass
 class EvalBreakdown:
     """A version on eval labels: which texts, their labels and its predictions."""
@@ -121,6 +124,21 @@ class EvalBreakdown:
 
     def per_class(self) -> list[dict]:
         return per_class(self.true, self.predicted, self.names)
+
+    def classes_without_eval_texts(self) -> list[str]:
+        present = set(np.asarray(self.true).tolist())
+        return [name for i, name in enumerate(self.names) if i not in present]
+
+    def caution(self) -> str | None:
+        """A warning in words when the eval figures rest on too little to trust: under
+        FEW_EVAL_TEXTS labeled eval texts, or classes with none yet."""
+        missing = self.classes_without_eval_texts()
+        if not self.n or (self.n >= FEW_EVAL_TEXTS and not missing):
+            return None
+        covered = len(self.names) - len(missing)
+        return (f"These figures rest on {self.n} labeled eval text{'s' if self.n != 1 else ''}, covering {covered} of "
+                f"{len(self.names)} classes, so they will move a lot as more eval texts are labeled."
+                + (f" No eval texts yet for: {', '.join(missing)}." if missing else ""))
 
     def confusion(self) -> list[dict]:
         """One row per (true, predicted) pair, with its count and its share of the true class."""

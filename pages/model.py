@@ -62,6 +62,9 @@ overview, wrong, versions_tab, predict_tab = st.tabs(
 with overview:
     curve = model_report.learning_curve(versions)
     m = served["metrics"]
+    breakdown = registry.eval_breakdown(db, served)
+    if caution := breakdown.caution():
+        st.warning(ui.plain(caution))
     scores = st.columns(4)
     if "eval_accuracy" in m:
         scores[0].metric(f"Eval accuracy · version {served['number']}", f"{m['eval_accuracy']:.0%}",
@@ -84,7 +87,6 @@ with overview:
         st.info("No eval figures yet: label some eval texts (one text in ten on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
 
-    breakdown = registry.eval_breakdown(db, served)
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Per class** · version {served['number']} on its {breakdown.n} eval texts")
@@ -138,7 +140,8 @@ with wrong:
                 label_this(int(table["example_id"][pick.selection.rows[0]]), "the last two versions disagree")
 
 with versions_tab:
-    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"])),
+    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
+                                                        model_report.newest_label_times(db, versions))),
                  hide_index=True, width="stretch")
     st.caption("● marks the version served to annotators and exported (📌 when pinned); without a pin it is the "
                "one trained on the newest labels.")

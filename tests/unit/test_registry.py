@@ -155,3 +155,24 @@ def test_intended_use_is_stored(db):
     pid = make_project(db)
     store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
+
+
+def test_the_model_page_warns_while_eval_figures_rest_on_few_texts(db, two_versions):
+    pid, ids, first, second = two_versions
+    label_eval(db, pid, ["yes"] * 2)
+    breakdown = registry.eval_breakdown(db, store.version(db, second), store.max_annotation_id(db, pid))
+    assert breakdown.classes_without_eval_texts() == ["no"]
+    assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they will "
+                                   "move a lot as more eval texts are labeled. No eval texts yet for: no.")
+    assert registry.eval_breakdown(db, store.version(db, first)).caution() is None  # no eval labels: nothing to caution
+
+
+def test_versions_table_says_when_the_newest_label_was_given(db, two_versions):
+    pid, ids, first, second = two_versions
+    label_eval(db, pid, ["yes"])
+    third = fake_version(db, pid, store.latest_encoder(db, pid)["id"], ids, np.zeros(len(ids), int), queue=[])
+    versions = store.versions(db, pid)
+    rows = model_report.version_rows(versions, third, label_times=model_report.newest_label_times(db, versions))
+    assert rows[0]["version"] == store.version(db, third)["number"] and rows[0]["newest label"] != "–"
+    assert rows[-1]["newest label"] == "–"  # published before any label
+    assert not any("annotation" in str(value) for row in rows for value in row.values())
