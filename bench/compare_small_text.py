@@ -298,7 +298,7 @@ def main() -> None:
     args = parser.parse_args()
     use_data_dir(args.cache)
     install_small_text()
-    from core import class_examples, embeddings, simulate
+    from core import simulate
 
     init, batch, rounds = 30, 10, 10
     out_dir = Path(args.out_dir)
@@ -313,12 +313,9 @@ def main() -> None:
         if args.split == "test" and name in TUNING_DATASETS:
             print(f"note: {name} is a tuning dataset; its test figures are not held-out evidence", flush=True)
         train, test, note = load_dataset(name, args.split, args.max_pool, args.max_eval)
-        names = sorted(set(train["label"]))
-        y_pool = train["label"].map(names.index).to_numpy()
-        y_test = test["label"].map({n: i for i, n in enumerate(names)}).fillna(-1).astype(int).to_numpy()
-        pool_vectors = simulate.cached_embeddings(None, train["text"].tolist())
-        test_vectors = simulate.cached_embeddings(None, test["text"].tolist())
-        class_vectors = embeddings.encode(embeddings.load_encoder(None), [class_examples.example_text(n) for n in names])
+        data = simulate.LabeledData.prepare(train, test)
+        y_pool, y_test, pool_vectors, test_vectors = data.y_pool, data.y_test, data.pool_vectors, data.test_vectors
+        class_vectors = data.class_vectors  # Sieve's head counts them as examples, on both sides of table (b)
         report[name] = {"note": note}
         for which in args.tables:
             started = time.perf_counter()

@@ -70,12 +70,10 @@ def main() -> None:
     parser.add_argument("--out-dir", default="bench/out/zero_shot")
     args = parser.parse_args()
     use_data_dir(args.cache)
-    from core import class_examples, embeddings, evaluation, simulate, strategies
+    from core import evaluation, simulate, strategies
     from core.classifiers import head
 
     no_names = head.HeadArguments(class_names=False)
-
-    encoder = embeddings.load_encoder(None)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw, lines = [], [f"# Zero-shot vs k-means cold start ({args.split} split, seeds {args.seeds}, "
@@ -84,12 +82,9 @@ def main() -> None:
                       + " | ".join(f"F1@{n}" for n in STEPS) + " |", "|---|---|" + "---|" * 2 * len(STEPS)]
     for name in args.datasets:
         pool, ev, note = load_dataset(name, args.split, args.max_pool, args.max_eval)
-        names = sorted(set(pool["label"]))
-        y = pool["label"].map(names.index).to_numpy()
-        y_eval = ev["label"].map({n: i for i, n in enumerate(names)}).fillna(-1).astype(int).to_numpy()
-        x = simulate.cached_embeddings(None, pool["text"].tolist())
-        x_eval = simulate.cached_embeddings(None, ev["text"].tolist())
-        class_vectors = embeddings.encode(encoder, [class_examples.example_text(n) for n in names])
+        data = simulate.LabeledData.prepare(pool, ev)
+        names, y, y_eval, x, x_eval = data.names, data.y_pool, data.y_test, data.pool_vectors, data.test_vectors
+        class_vectors = data.class_vectors
         prior_pool = prior_probs(x, class_vectors, args.temperature)
         prior_eval = prior_probs(x_eval, class_vectors, args.temperature)
         results: dict[str, list[list[dict | None]]] = {"kmeans": [], "zero-shot": [], "zero-shot + prior": [],

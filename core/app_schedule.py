@@ -68,11 +68,24 @@ class _Version:
     scores: dict  # accuracy and macro-F1 on the test set
 
 
+@dataclass
 class _Encoder:
     """Pool, test and class-name embeddings of one encoder (the base model, or a full retrain's)."""
 
-    def __init__(self, pool: np.ndarray, test: np.ndarray, classes: np.ndarray):
-        self.pool, self.test, self.classes = pool, test, classes
+    pool: np.ndarray
+    test: np.ndarray
+    classes: np.ndarray
+
+
+@dataclass
+class _Context:
+    """What every job of one run reads: the data, the pool rows annotators are served from, the settings."""
+
+    data: simulate.LabeledData
+    pool_rows: np.ndarray
+    settings: ProjectSettings
+    device: str
+    model: str | None
 
 
 def run(train: pd.DataFrame, test: pd.DataFrame, args: ScheduleArguments | None = None,
@@ -82,18 +95,14 @@ def run(train: pd.DataFrame, test: pd.DataFrame, args: ScheduleArguments | None 
     settings, rng = args.settings, np.random.default_rng(args.seed)
     device = args.device or embeddings.device()
     full_every = settings.full_retrain_every(device)
-    names = sorted(set(train["label"]))
-    position = {name: i for i, name in enumerate(names)}
-    texts, test_texts = train["text"].tolist(), test["text"].tolist()
-    y = train["label"].map(position).to_numpy()
-    y_test = test["label"].map(position).fillna(-1).astype(int).to_numpy()
-    class_texts = [class_examples.example_text(n) for n in names]
-    base = _Encoder(simulate.cached_embeddings(args.model, texts), simulate.cached_embeddings(args.model, test_texts),
-                    embeddings.encode(embeddings.load_encoder(args.model), class_texts))
+    data = simulate.LabeledData.prepare(train, test, args.model)
+    names, y = data.names, data.y_pool
+    base = _Encoder(data.pool_vectors, data.test_vectors, data.class_vectors)
 
-    eval_size = min(EVAL_CAP, int(round(args.eval_fraction * len(texts))))
-    eval_rows = rng.choice(len(texts), eval_size, replace=False) if eval_size else np.array([], dtype=np.int64)
-    pool_rows = np.setdiff1d(np.arange(len(texts)), eval_rows)
+    eval_size = min(EVAL_CAP, int(round(args.eval_fraction * len(y))))
+    eval_rows = rng.choice(len(y), eval_size, replace=False) if eval_size else np.array([], dtype=np.int64)
+    pool_rows = np.setdiff1d(np.arange(len(y)), eval_rows)
+    context = _Context(data, pool_rows, settings, device, args.model)
     cold = strategies.rank_queue("kmeans", None, base.pool, pool_rows, settings.queue_size,
                                  min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0)).indices
 
@@ -122,8 +131,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, args: ScheduleArguments | None 
             if kind == "full" and (counts >= 2).sum() < 2:
                 continue
             wanted[kind] = False
-            version, new_encoder = (_head_job if kind == "head" else _full_job)(
-                rows, encoder, now, serial, y, y_test, texts, test_texts, names, pool_rows, settings, device, args)
+            version, new_encoder = (_head_job if kind == "head" else _full_job)(context, rows, encoder, now, serial)
             serial += 1
             lanes[kind] = version.published_s
             heapq.heappush(pending, (version.published_s, version.serial, version, new_encoder))
@@ -175,7 +183,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, args: ScheduleArguments | None 
                    "family": settings.family, "family_args": settings.family_arguments().to_dict(),
                    "retrain_budget_s": settings.retrain_budget(device), "strategy": settings.strategy,
                    "model": args.model or config.DEFAULT_MODEL, "pool": len(pool_rows), "eval_sample": len(eval_rows),
-                   "test": len(test_texts), "classes": names},
+                   "test": len(data.test_texts), "classes": names},
         "versions": [{"serial": v.serial, "kind": v.kind, "started_s": v.started_s, "published_s": v.published_s,
                       "compute_s": v.compute_s, "n_train": v.n_train, **v.scores}
                      for v in sorted(published, key=lambda v: v.published_s)],
@@ -194,45 +202,46 @@ def at_time(result: dict, t: float) -> dict | None:
     return max(live, key=lambda v: (v["n_train"], v["serial"]))
 
 
-def _head_job(rows, encoder: _Encoder, now, serial, y, y_test, texts, test_texts, names, pool_rows,
-              settings: ProjectSettings, device, args) -> tuple[_Version, None]:
+def _head_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float,
+              serial: int) -> tuple[_Version, None]:
+    data, settings, n = context.data, context.settings, len(context.data.names)
     t0 = time.perf_counter()
-    candidates = np.setdiff1d(pool_rows, rows)
-    model = head.fit(encoder.pool[rows], y[rows], settings.head,
+    candidates = np.setdiff1d(context.pool_rows, rows)
+    model = head.fit(encoder.pool[rows], data.y_pool[rows], settings.head,
                      unlabeled=encoder.pool[candidates[head.pseudo_label_candidates(len(candidates))]],
                      class_examples=encoder.classes)
-    probs = head.predict_proba(model, encoder.pool, len(names))
-    queue = _publish_work(probs, encoder.pool, rows, y, candidates, names, settings, encoder.classes)
+    probs = head.predict_proba(model, encoder.pool, n)
+    queue = _publish_work(context, probs, encoder.pool, rows, candidates, encoder.classes)
     compute_s = time.perf_counter() - t0
-    scores = evaluation.scores(y_test, head.predict_proba(model, encoder.test, len(names)).argmax(1))
+    scores = evaluation.scores(data.y_test, head.predict_proba(model, encoder.test, n).argmax(1))
     return _Version("head", now, now + compute_s, compute_s, len(rows), serial, queue, scores), None
 
 
-def _full_job(rows, encoder: _Encoder, now, serial, y, y_test, texts, test_texts, names, pool_rows,
-              settings: ProjectSettings, device, args) -> tuple[_Version, _Encoder]:
+def _full_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float,
+              serial: int) -> tuple[_Version, _Encoder]:
+    data, settings = context.data, context.settings
     t0 = time.perf_counter()
-    family_args = settings.family_arguments()
-    budget = classifiers.TimeBudget(settings.retrain_budget(device))
-    trained = classifiers.train(settings.family, args.model, [texts[i] for i in rows], y[rows], names,
-                                family_args, budget=budget)
-    vectors, probs = trained.embed_and_score(texts)
-    candidates = np.setdiff1d(pool_rows, rows)
-    queue = _publish_work(probs, vectors, rows, y, candidates, names, settings)
+    budget = classifiers.TimeBudget(settings.retrain_budget(context.device))
+    trained = classifiers.train(settings.family, context.model, [data.pool_texts[i] for i in rows], data.y_pool[rows],
+                                data.names, settings.family_arguments(), budget=budget)
+    vectors, probs = trained.embed_and_score(data.pool_texts)
+    queue = _publish_work(context, probs, vectors, rows, np.setdiff1d(context.pool_rows, rows))
     compute_s = time.perf_counter() - t0
-    test_vectors, test_probs = trained.embed_and_score(test_texts)
-    class_vectors = trained.embed_and_score([class_examples.example_text(n) for n in names])[0]
-    scores = evaluation.scores(y_test, test_probs.argmax(1))
+    test_vectors, test_probs = trained.embed_and_score(data.test_texts)  # off the clock: the app never does this
+    class_vectors = trained.embed_and_score([class_examples.example_text(n) for n in data.names])[0]
+    scores = evaluation.scores(data.y_test, test_probs.argmax(1))
     return (_Version("full", now, now + compute_s, compute_s, len(rows), serial, queue, scores),
             _Encoder(np.asarray(vectors, dtype=np.float32), np.asarray(test_vectors, dtype=np.float32),
                      np.asarray(class_vectors, dtype=np.float32)))
 
 
-def _publish_work(probs, vectors, rows, y, candidates, names, settings: ProjectSettings,
+def _publish_work(context: _Context, probs, vectors, rows, candidates,
                   class_vectors: np.ndarray | None = None) -> np.ndarray:
     """What `publishing.publish` computes before it writes: cross-validation, then the queue."""
+    settings, y = context.settings, context.data.y_pool
     sample = candidates[head.pseudo_label_candidates(len(candidates), CV_PSEUDO_CANDIDATES)]
     evaluation.cross_validate(vectors[rows], y[rows], settings.head, unlabeled=vectors[sample],
                               class_examples=class_vectors if settings.head.class_names else None)
     return strategies.rank_queue(settings.strategy, probs, vectors, candidates, settings.queue_size,
                                  settings.batch_size, np.random.default_rng(len(rows)),
-                                 class_counts=class_counts(y[rows], len(names)), labeled=rows).indices
+                                 class_counts=class_counts(y[rows], len(context.data.names)), labeled=rows).indices

@@ -6,8 +6,10 @@ mean test accuracy over those steps, so a strategy that is good early scores hig
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +34,37 @@ def cached_embeddings(model: str | None, texts: list[str]) -> np.ndarray:
     np.save(tmp, vectors)
     tmp.replace(path)
     return vectors
+
+
+@dataclass
+class LabeledData:
+    """A labeled pool and test set as the simulators use them: class ids (by sorted class name;
+    test labels unknown to the pool are -1), base-encoder embeddings, and the embedded class names."""
+
+    names: list[str]
+    pool_texts: list[str]
+    test_texts: list[str]
+    y_pool: np.ndarray
+    y_test: np.ndarray
+    pool_vectors: np.ndarray
+    test_vectors: np.ndarray
+    model: str | None = None
+
+    @classmethod
+    def prepare(cls, train: pd.DataFrame, test: pd.DataFrame, model: str | None = None) -> "LabeledData":
+        """From frames with columns text,label; embeddings come from the on-disk cache."""
+        names = sorted(set(train["label"]))
+        position = {name: i for i, name in enumerate(names)}
+        pool_texts, test_texts = train["text"].tolist(), test["text"].tolist()
+        return cls(names, pool_texts, test_texts, train["label"].map(position).to_numpy(),
+                   test["label"].map(position).fillna(-1).astype(int).to_numpy(),
+                   cached_embeddings(model, pool_texts), cached_embeddings(model, test_texts), model)
+
+    @functools.cached_property
+    def class_vectors(self) -> np.ndarray:
+        """The class names embedded with the base encoder, as the app embeds them (`core.class_examples`)."""
+        return embeddings.encode(embeddings.load_encoder(self.model),
+                                 [class_examples.example_text(n) for n in self.names])
 
 
 def initial_set(init_strategy: str, strategy: str, pool_vectors: np.ndarray, y: np.ndarray, n: int,
@@ -75,26 +108,19 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
         raise ValueError(f"Unknown classifier {classifier!r}; choose from {', '.join(classifiers.CLASSIFIERS)}.")
     if init_strategy not in INIT_STRATEGIES:
         raise ValueError(f"Unknown initial strategy {init_strategy!r}; choose from {', '.join(INIT_STRATEGIES)}.")
-    names = sorted(set(train["label"]))
-    position = {name: i for i, name in enumerate(names)}
-    pool_texts, test_texts = train["text"].tolist(), test["text"].tolist()
-    y_pool = train["label"].map(position).to_numpy()
-    y_test = test["label"].map(position).fillna(-1).astype(int).to_numpy()
-    pool_vectors = cached_embeddings(model, pool_texts)
-    test_vectors = cached_embeddings(model, test_texts)
+    data = LabeledData.prepare(train, test, model)
+    names, pool_texts, test_texts, y_pool, y_test = data.names, data.pool_texts, data.test_texts, data.y_pool, data.y_test
+    pool_vectors, test_vectors = data.pool_vectors, data.test_vectors  # pool_vectors: the latest encoder's
     head_args = head_args or head.HeadArguments()
     if classifier != "head" and family_args is None:
         family_args = classifiers.arguments(classifier, {"seed": seed})
     rng = np.random.default_rng(seed)
 
-    prior_pool = prior_test = examples = None
-    if class_prior or (classifier == "head" and head_args.class_names):  # as the app embeds them
-        class_vectors = embeddings.encode(embeddings.load_encoder(model),
-                                          [class_examples.example_text(n) for n in names])
-        examples = class_vectors if head_args.class_names else None
+    prior_pool = prior_test = None
+    examples = data.class_vectors if classifier == "head" and head_args.class_names else None
     if class_prior:
-        prior_pool = _softmax(pool_vectors @ class_vectors.T / prior_temperature)
-        prior_test = _softmax(test_vectors @ class_vectors.T / prior_temperature)
+        prior_pool = _softmax(pool_vectors @ data.class_vectors.T / prior_temperature)
+        prior_test = _softmax(test_vectors @ data.class_vectors.T / prior_temperature)
     if initial is not None:
         labeled = np.asarray(initial, dtype=np.int64)
     elif class_prior and init_strategy == "auto":

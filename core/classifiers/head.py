@@ -248,6 +248,12 @@ def _fit_estimator(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArgu
     return model.fit(embeddings, label_ids, sample_weight=sample_weight)
 
 
+def _is_logistic(model) -> bool:
+    from sklearn.linear_model import LogisticRegression
+
+    return isinstance(model, LogisticRegression)
+
+
 def _takes_sample_weight(model) -> bool:
     from sklearn.utils.validation import has_fit_parameter
 
@@ -426,7 +432,7 @@ def plain_estimator(model, n_classes: int | None = None):
     for name in SIEVE_ATTRIBUTES:
         vars(plain).pop(name, None)
     present = np.asarray(model.classes_).astype(int)
-    if n_classes and type(model).__name__ == "LogisticRegression" and present.tolist() != list(range(n_classes)):
+    if n_classes and _is_logistic(model) and present.tolist() != list(range(n_classes)):
         coef = np.zeros((n_classes, model.coef_.shape[1]), dtype=model.coef_.dtype)
         intercept = np.full(n_classes, MISSING_CLASS_LOGIT, dtype=model.intercept_.dtype)
         if len(present) == 2:  # binary: sigmoid(w.x + b) == softmax over logits (0, w.x + b)

@@ -22,3 +22,15 @@ def test_a_validation_split_cut_from_train_leaves_the_pool():
     assert evaluation_again["text"].tolist() == evaluation["text"].tolist()  # fixed seed
     small, test, note = common.load_dataset("sst2", "test", max_pool=500, max_eval=100)
     assert len(small) == 500 and len(test) == 100 and "subsampled" in note
+
+
+def test_the_backup_benchmark_runs(tmp_path):
+    """bench/backup.py once failed with a NameError before printing anything."""
+    import os
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "backup.py"), "--texts", "200", "--labels", "20"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "SIEVE_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert "integrity_check ok; restored labels identical to the copy: True" in result.stdout
