@@ -10,12 +10,20 @@ import pandas as pd
 PERCENT = alt.Scale(domain=[0, 1])
 
 
+def time_axis(times: pd.Series) -> alt.Axis:
+    """Clock ticks that read at the span shown: seconds within ten minutes, the date beyond a day
+    (Vega's default gave labels such as '.500' for a session of a few minutes)."""
+    span = (times.max() - times.min()).total_seconds() if len(times) else 0
+    fmt = "%H:%M:%S" if span < 600 else "%H:%M" if span < 86_400 else "%b %d %H:%M"
+    return alt.Axis(format=fmt, labelOverlap=True, tickCount=6)
+
+
 def learning_curve(rows: list[dict], against: str = "labels") -> alt.Chart:
     """Eval accuracy and macro-F1 with their 95 % intervals as bands, against labels or time."""
     data = pd.DataFrame(rows)
     if against == "time":
         data["when"] = pd.to_datetime(data["created"], unit="s", utc=True).dt.tz_convert(None)
-        x = alt.X("when:T", title="time")
+        x = alt.X("when:T", title="time", axis=time_axis(data["when"]))
     else:
         x = alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1))
     base = alt.Chart(data).encode(x=x, color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="top")))
@@ -62,7 +70,8 @@ def label_timeline(rows: list[dict]) -> alt.Chart:
     data = pd.DataFrame(rows)
     data["when"] = pd.to_datetime(data["time"], unit="s", utc=True).dt.tz_convert(None)
     return alt.Chart(data).mark_area(opacity=0.85).encode(
-        x=alt.X("when:T", title="time"), y=alt.Y("labels:Q", stack="zero", title="labels given"),
+        x=alt.X("when:T", title="time", axis=time_axis(data["when"])),
+        y=alt.Y("labels:Q", stack="zero", title="labels given"),
         color=alt.Color("class:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("when:T", format="%H:%M:%S"), "class", "labels"],
     ).properties(height=220)

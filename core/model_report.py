@@ -73,7 +73,7 @@ def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | N
         m, t = v["metrics"], v["timings"]
         seconds = t.get("total_s")
         rows.append({
-            "version": v["number"], "served": ("📌" if v["id"] == pinned_id else "●") if v["id"] == served_id else "",
+            "version": v["number"], "served": ("pinned" if v["id"] == pinned_id else "yes") if v["id"] == served_id else "",
             "model": _family(v), "labels": v["n_labels"],
             "newest label": time.strftime("%Y-%m-%d %H:%M", time.localtime(newest)) if newest else "–",
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created_at"])), "eval accuracy (95% CI)": _with_interval(m, "eval_accuracy"),

@@ -143,8 +143,8 @@ with versions_tab:
     st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
                                                         model_report.newest_label_times(db, versions))),
                  hide_index=True, width="stretch")
-    st.caption("● marks the version served to annotators and exported (📌 when pinned); without a pin it is the "
-               "one trained on the newest labels.")
+    st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
+               "without a pin it is the one trained on the newest labels.")
     numbers = [v["number"] for v in reversed(versions)]
     pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
     choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),

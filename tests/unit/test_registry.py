@@ -174,5 +174,6 @@ def test_versions_table_says_when_the_newest_label_was_given(db, two_versions):
     versions = store.versions(db, pid)
     rows = model_report.version_rows(versions, third, label_times=model_report.newest_label_times(db, versions))
     assert rows[0]["version"] == store.version(db, third)["number"] and rows[0]["newest label"] != "–"
+    assert rows[0]["served"] == "yes" and {r["served"] for r in rows[1:]} == {""}  # words, not an emoji
     assert rows[-1]["newest label"] == "–"  # published before any label
     assert not any("annotation" in str(value) for row in rows for value in row.values())
