@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from core import classifiers, io, model_report, predict, registry, scheduling, stopping, store
+from core import annotate, classifiers, io, model_report, predict, registry, scheduling, stopping, store
 import ui
 
 db = store.connect()
@@ -124,7 +124,7 @@ with wrong:
                             column_config={"confidence": st.column_config.ProgressColumn(
                                 "confidence", format="percent", min_value=0, max_value=1)})
         if pick.selection.rows:
-            label_this(int(table["example_id"][pick.selection.rows[0]]), "model got it wrong on the eval sample")
+            label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_EVAL_MISTAKE)
     else:
         st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
     if len(versions) >= 2:
@@ -137,7 +137,7 @@ with wrong:
             pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
                                 on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
-                label_this(int(table["example_id"][pick.selection.rows[0]]), "the last two versions disagree")
+                label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
     st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
