@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core import auth, store
+from core import store
+from core.team import auth
 
 
 def _project(db, name: str) -> dict:
@@ -53,7 +54,7 @@ def _require(db, args, permission: str, project_id: int | None = None) -> auth.A
 
 
 def cmd_worker(args) -> None:
-    from core.worker import Worker
+    from core.jobs.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     lanes = tuple(args.lanes.split(","))
@@ -72,36 +73,36 @@ def cmd_worker(args) -> None:
 
 
 def cmd_import(args) -> None:
-    from core import io
+    from core.files import imports
 
     db = store.connect()
     existing = store.project_by_name(db, args.project)
     actor = _require(db, args, auth.MANAGE_PROJECTS, existing["id"] if existing else None)  # before the file is read
     try:
-        frame = io.read_table(args.file)
+        frame = imports.read_table(args.file)
         if existing:
-            plan = io.add_to_project(db, actor, existing["id"], frame, args.text_column, args.label_column,
-                                     args.eval_fraction or 0.0, args.seed)
+            plan = imports.add_to_project(db, actor, existing["id"], frame, args.text_column, args.label_column,
+                                          args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
-            plan = io.plan_import(frame, args.text_column, args.label_column, io.parse_classes(args.classes))
-            io.create_project_from_plan(db, actor, args.project, plan, model=args.model,
-                                        eval_fraction=io.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
-                                        else args.eval_fraction,
-                                        seed=args.seed)
+            plan = imports.plan_import(frame, args.text_column, args.label_column, imports.parse_classes(args.classes))
+            imports.create_project_from_plan(db, actor, args.project, plan, model=args.model,
+                                             eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
+                                             else args.eval_fraction,
+                                             seed=args.seed)
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
-    except io.ImportFailed as err:
+    except imports.ImportFailed as err:
         sys.exit(f"error: {err}")
     except OSError as err:  # a missing or unreadable file: one line, not a traceback
         sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
 
 
 def cmd_export(args) -> None:
-    from core import io
+    from core.files import exports
 
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower() or "csv"
     if fmt == "hf-datasets":
-        from core import hf_datasets
+        from core.files import hf_datasets
 
         db = store.connect()
         project = _project(db, args.project)
@@ -109,19 +110,19 @@ def cmd_export(args) -> None:
         hf_datasets.save(db, project["id"], Path(args.out))
         print(f"wrote {store.label_count(db, project['id'])} labels to {args.out} (datasets.load_from_disk)")
         return
-    if fmt not in io.EXPORT_FORMATS:  # checked before anything is read or written
+    if fmt not in exports.EXPORT_FORMATS:  # checked before anything is read or written
         print(f"error: unknown export format {fmt!r} (from --out {args.out}); use --format or an --out ending in "
-              f"one of {', '.join(io.EXPORT_FORMATS)}", file=sys.stderr)
+              f"one of {', '.join(exports.EXPORT_FORMATS)}", file=sys.stderr)
         raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
     actor = _require(db, args, auth.EXPORT, project["id"])
-    Path(args.out).write_bytes(io.export_labels(db, actor, project["id"], fmt))
+    Path(args.out).write_bytes(exports.export_labels(db, actor, project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 
 
 def cmd_export_model(args) -> None:
-    from core import model_export
+    from core.files import model_export
 
     db = store.connect()
     project = _project(db, args.project)
@@ -145,18 +146,18 @@ def _version(db, project: dict, number: int | None) -> dict:
 def cmd_predict(args) -> None:
     import time
 
-    from core import io, predict
+    from core.files import imports, predict
 
     db = store.connect()
     project = _project(db, args.project)
-    _require(db, args, auth.EXPORT, project["id"])  # as the app's predictions (core.predict.request_predict)
+    _require(db, args, auth.EXPORT, project["id"])  # as the app's predictions (core.files.predict.request_predict)
     version = _version(db, project, args.version)
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
     if fmt not in predict.FORMATS:
         sys.exit(f"error: unknown output format {fmt!r}; use --format or an --out ending in .csv or .parquet")
     try:
-        texts = predict.texts_of(io.read_table(args.file), args.text_column)
-    except (io.ImportFailed, predict.PredictFailed) as err:
+        texts = predict.texts_of(imports.read_table(args.file), args.text_column)
+    except (imports.ImportFailed, predict.PredictFailed) as err:
         sys.exit(f"error: {err}")
     except OSError as err:
         sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
@@ -174,7 +175,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_backup(args) -> None:
-    from core import backup
+    from core.jobs import backup
 
     _require(store.connect(), args, auth.BACKUP)
     try:
@@ -186,7 +187,7 @@ def cmd_backup(args) -> None:
 
 
 def cmd_restore(args) -> None:
-    from core import backup
+    from core.jobs import backup
 
     _require(store.connect(), args, auth.BACKUP)  # against the store it replaces
     try:
@@ -201,7 +202,7 @@ def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
     import dataclasses
 
-    from core import classifiers
+    from core.learning import classifiers
 
     accepted = {f.name for f in dataclasses.fields(classifiers.spec(args.classifier).arguments)}
     values = json.loads(args.family_args) if args.family_args else {}
@@ -224,8 +225,8 @@ def family_arguments(args):
 
 
 def cmd_simulate(args) -> None:
-    from core import simulate
-    from core.classifiers import head
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     try:
         train = simulate.read_dataset(args.train, args.text_column, args.label_column)
@@ -257,8 +258,8 @@ def cmd_simulate(args) -> None:
 
 def _simulate_app_schedule(args, train, test) -> None:
     """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
-    from core import app_schedule
-    from core.annotate import EVAL_EVERY
+    from core.sim import app_schedule
+    from core.labeling.annotate import EVAL_EVERY
     from core.settings import ProjectSettings, SettingsError
 
     try:
@@ -302,8 +303,8 @@ def _user_option(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from core import classifiers, strategies
-    from core.classifiers import head as heads
+    from core.learning import classifiers, strategies
+    from core.learning.classifiers import head as heads
 
     root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)

@@ -1,7 +1,10 @@
 """Why a text is shown on Annotate: every way a text gets there has its own plain words."""
 import pytest
 
-from core import annotate, auth, store, strategies
+from core import store
+from core.labeling import annotate
+from core.learning import strategies
+from core.team import auth
 from tests.unit.test_store import make_project
 
 FALLBACK = "Chosen by the model's query strategy."

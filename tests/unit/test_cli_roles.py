@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from core import auth, io, store
+from core import store
+from core.files import imports
+from core.team import auth
 from tests.conftest import ROOT
 
 PASSWORDS = {"ada": "ada-password-1", "rev": "rev-password-1", "ann": "ann-password-1"}
@@ -15,9 +17,9 @@ PASSWORDS = {"ada": "ada-password-1", "rev": "rev-password-1", "ann": "ann-passw
 @pytest.fixture
 def team(db, data_dir, tmp_path):
     """A team-mode store: project `p` with two labels; ada an admin, rev a reviewer, ann an annotator of `p`."""
-    plan = io.plan_import(io.read_table(b"text,label\none text,yes\nanother text,no\na third,\n", "t.csv"),
+    plan = imports.plan_import(imports.read_table(b"text,label\none text,yes\nanother text,no\na third,\n", "t.csv"),
                           "text", "label", ["yes", "no"])
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
     ada = auth.create_user(db, None, "ada", PASSWORDS["ada"], auth.ADMIN)
     auth.create_user(db, ada, "rev", PASSWORDS["rev"], auth.REVIEWER)
     ann = auth.create_user(db, ada, "ann", PASSWORDS["ann"], auth.ANNOTATOR)
