@@ -450,3 +450,21 @@ def test_short_lived_threads_leave_no_descriptor_open(db):
     assert errors == []
     assert _open_descriptors() <= before + 3, f"{_open_descriptors() - before} descriptors left open by 300 threads"
     assert store.project(db, pid)["guidelines"] == "rerun 299"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc/self/fd (Linux)")
+def test_disconnect_closes_the_connection_and_its_lock_now(db):
+    fd = db.writer_lock_fd
+    assert os.path.exists(f"/proc/self/fd/{fd}")
+    store.disconnect()
+    assert not os.path.exists(f"/proc/self/fd/{fd}") or os.readlink(f"/proc/self/fd/{fd}") != db_lock_path()
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.conn.execute("SELECT 1")
+    fresh = store.connect()
+    assert fresh is not db and fresh.conn.execute("SELECT count(*) FROM projects").fetchone()[0] == 0
+
+
+def db_lock_path() -> str:
+    from core import config
+
+    return str(config.db_path()) + ".writer-lock"
