@@ -96,8 +96,19 @@ def trec():
     return dataset("trec6", "train", 300)
 
 
+FOLDER_MARKERS = {"integration": "integration", "stress": "stress", "browser": "browser"}
+"""Every test under tests/<folder> gets that folder's marker, so `-m "not integration"` and the
+folders always select the same tests."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """GPU tests run only where CUDA is present."""
+    """Markers from folders; GPU tests run only where CUDA is present."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(tests).parts
+        if len(parts) > 1 and parts[0] in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[parts[0]])
+
     import torch
 
     if torch.cuda.is_available():

@@ -1,5 +1,6 @@
 """The command line in team mode: it acts as a signed-in user (--user, SIEVE_PASSWORD) and checks roles
-like every other caller; a refusal is one plain sentence on stderr and a non-zero exit, never a traceback."""
+like every other caller; a refusal is one plain sentence on stderr and a non-zero exit, never a traceback;
+a missing import file or an unknown export format is one line too."""
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from core import store
 from core.files import imports
 from core.team import auth
 from tests.conftest import ROOT
+from tests.unit.test_exports import labeled_project
 
 PASSWORDS = {"ada": "ada-password-1", "rev": "rev-password-1", "ann": "ann-password-1"}
 
@@ -102,3 +104,37 @@ def test_single_user_mode_needs_no_user(db, data_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out.jsonl").read_text().count("\n") == 2
     assert not auth.team_mode(db)
+
+
+def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "core", "import", str(tmp_path / "nope.csv"), "--project", "p",
+                          "--classes", "a,b"], cwd=ROOT, env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "nope.csv" in run.stderr
+
+
+def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    labeled_project(db, ["a", "b"], ["pos", "neg"])
+    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir)}
+    out = tmp_path / "x.txt"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and not out.exists()
+    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
+    assert "unknown export format 'txt'" in run.stderr and "csv, jsonl, parquet" in run.stderr
+    good = tmp_path / "x.csv"
+    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
