@@ -39,7 +39,7 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     scheduling.request_dataset_export(db, actor, pid)
     predict.request_predict(db, actor, pid, version["id"], pd.DataFrame({"text": ["Who wrote Hamlet?"]}), "text",
                             "csv", filename=TRAVERSAL + ".csv")
-    run_queued(db, (store.EXPORT, store.PREDICT))
+    run_queued(db, (store.EXPORT, store.DATASET_EXPORT, store.PREDICT))
     outside_after = files_under(tmp_path) - files_under(data_dir)
     assert outside_after == outside_before
     assert not (tmp_path.parent / "escaped").exists() and not any("evil" in p for p in outside_after)

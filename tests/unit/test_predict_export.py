@@ -6,6 +6,7 @@ import pytest
 
 from core import config, store
 from core.files import hf_datasets, imports, model_export, predict
+from core.jobs import kinds, worker
 from core.labeling import annotate, scheduling
 from core.team import auth
 from core.versions import registry
@@ -33,7 +34,7 @@ def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job
     stored = predict.input_dir(pid) / job["params"]["input"]
     assert stored.exists() and config.data_dir().resolve() in stored.resolve().parents
     assert pd.read_parquet(stored)["text"].tolist() == ["first text", "=cmd()"]
-    assert store.PREDICT in store.LANES["embed"]
+    assert store.PREDICT in worker.LANES["embed"]
 
 
 def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
@@ -86,10 +87,40 @@ def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
     annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
     job_id = scheduling.request_dataset_export(db, auth.local_actor(), pid)
     assert scheduling.request_dataset_export(db, auth.local_actor(), pid) == job_id  # one at a time
-    job = store.claim_job(db, "test", (store.EXPORT,))
-    model_export.run_export(db, job, lambda f, m: None)
-    ready = model_export.latest_dataset_export(db, pid)
+    assert store.job(db, job_id)["kind"] == store.DATASET_EXPORT  # a kind of its own, not an `export` variant
+    assert store.claim_job(db, "test", (store.EXPORT,)) is None
+    job = store.claim_job(db, "test", (store.DATASET_EXPORT,))
+    worker.run_job(db, job)
+    assert store.job(db, job_id)["status"] == store.DONE
+    ready = hf_datasets.latest(db, pid)
     assert ready and ready["path"].endswith("dataset.zip") and ready["labels"] == 1
+    assert model_export.latest_export(db, pid, project[1]) is None  # not mistaken for a model export
+
+
+def test_a_dataset_export_stored_the_old_way_still_reads_and_runs_as_one(db, project):
+    """Before `dataset_export` existed, the dataset export was an `export` job with format hf-datasets."""
+    pid, _ = project
+    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
+    with store.transaction(db) as conn:
+        old = store.enqueue(conn, pid, store.EXPORT, {"format": "hf-datasets"}, priority=3)
+    assert kinds.kind_of(store.job(db, old)) == store.DATASET_EXPORT
+    assert kinds.name(store.job(db, old)) == "dataset export"
+    assert scheduling.request_dataset_export(db, auth.local_actor(), pid) == old  # the queued old one counts
+    job = store.claim_job(db, "test", (store.EXPORT,))  # as the embed lane claims it
+    worker.run_job(db, job)
+    finished = store.job(db, old)
+    assert finished["status"] == store.DONE and finished["result"]["format"] == "hf-datasets"
+    ready = hf_datasets.latest(db, pid)
+    assert ready and ready["path"] == finished["result"]["path"] and ready["labels"] == 1
+
+
+def test_every_job_kind_has_one_handler_one_lane_and_a_readable_name():
+    assert set(worker.JOBS) == set(kinds.NAMES)
+    lanes = [kind for kinds_ in worker.LANES.values() for kind in kinds_]
+    assert sorted(lanes) == sorted(worker.JOBS)  # every kind in exactly one lane
+    assert worker.LANES["fast"] == (store.HEAD,) and worker.LANES["slow"] == (store.FULL,)
+    assert all(name and name != kind for kind, name in kinds.NAMES.items())
+    assert kinds.name(store.HEAD) == "quick model refit" and kinds.name("no-such-kind") == "background job"
 
 
 def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, project):

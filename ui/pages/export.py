@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import store
-from core.files import exports, model_export
+from core.files import exports, hf_datasets, model_export
 from core.labeling import scheduling
 from core.learning import classifiers
 import ui
@@ -32,7 +32,7 @@ def dataset_status() -> None:
     job = store.job(db, job_id) if job_id else None
     if job is None or job["project_id"] != project_id:
         return
-    ready = model_export.latest_dataset_export(db, project_id)
+    ready = hf_datasets.latest(db, project_id)
     if job["status"] == store.DONE and ready is not None:
         st.download_button("Download Hugging Face dataset (zip)", data=Path(ready["path"]).read_bytes(),
                            file_name=f"{ui.file_stem(project)}-dataset.zip")
