@@ -32,7 +32,7 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):
         shown = annotate.next_text(db, actor, pid)
-        annotate.submit_label(db, actor, pid, shown.example_id, labels[gold[shown.text]])
+        annotate.submit_label(db, actor, pid, shown, labels[gold[shown.text]])
     run_queued(db, (store.HEAD,))
     version = store.current_version(db, pid)
     scheduling.request_export(db, actor, pid, version["id"])

@@ -73,7 +73,7 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
     pid, _ = project
     pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
     for example_id, label in [(pool[0], "yes"), (pool[1], "no"), (pool[2], "no"), (evals[0], "yes")]:
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     hf_datasets.save(db, pid, tmp_path / "ds")
     loaded = load_from_disk(str(tmp_path / "ds"))
     assert set(loaded) == {"train", "eval"}
@@ -84,7 +84,7 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
 
 def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
     pid, _ = project
-    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(store.example_ids(db, pid, store.POOL)[0]), "yes")
     job_id = scheduling.request_dataset_export(db, auth.local_actor(), pid)
     assert scheduling.request_dataset_export(db, auth.local_actor(), pid) == job_id  # one at a time
     assert store.job(db, job_id)["kind"] == store.DATASET_EXPORT  # a kind of its own, not an `export` variant
@@ -100,7 +100,7 @@ def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
 def test_a_dataset_export_stored_the_old_way_still_reads_and_runs_as_one(db, project):
     """Before `dataset_export` existed, the dataset export was an `export` job with format hf-datasets."""
     pid, _ = project
-    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(store.example_ids(db, pid, store.POOL)[0]), "yes")
     with store.transaction(db) as conn:
         old = store.enqueue(conn, pid, store.EXPORT, {"format": "hf-datasets"}, priority=3)
     assert kinds.kind_of(store.job(db, old)) == store.DATASET_EXPORT
@@ -127,7 +127,7 @@ def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, 
     pid, version_id = project
     evals = store.example_ids(db, pid, store.EVAL)
     for example_id, label in zip(evals, ["yes", "no", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     store.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
@@ -159,7 +159,7 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     eval texts showed precision, recall and F1 of 0.000."""
     pid, _ = project
     evals = store.example_ids(db, pid, store.EVAL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, evals[0], "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(evals[0]), "yes")
     store.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))

@@ -108,7 +108,7 @@ def test_per_class_and_confusion_match_scikit_learn():
 
 def label_eval(db, pid, labels):
     for example_id, label in zip(store.example_ids(db, pid, store.EVAL), labels):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
 
 
 def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
@@ -126,7 +126,7 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
 def test_disagreements_between_two_versions_on_the_unlabeled_pool(db, two_versions):
     pid, ids, first, second = two_versions
     pool = store.example_ids(db, pid, store.POOL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, pool[1], "yes")  # labeled texts are left out
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(pool[1]), "yes")  # labeled texts are left out
     compared, differ, rows = registry.disagreements(db, store.version(db, first), store.version(db, second))
     unlabeled = [i for i in pool if i != pool[1]]
     assert compared == len(unlabeled)
@@ -149,7 +149,7 @@ def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
     pid = two_versions[0]
     pool = store.example_ids(db, pid, store.POOL)
     for example_id, label in zip(pool[:4], ["yes", "no", "yes", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     rows = model_report.label_timeline(db, pid)
     last = max(r["time"] for r in rows)
     assert {r["class"]: r["labels"] for r in rows if r["time"] == last} == {"yes": 3, "no": 1}

@@ -9,7 +9,7 @@ TEXTS = [f"text number {i}" for i in range(40)]
 
 def label(db, pid, example_ids):
     for i, example_id in enumerate(example_ids):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes" if i % 2 else "no")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), "yes" if i % 2 else "no")
 
 
 def queued(db, pid, kind):

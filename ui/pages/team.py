@@ -7,6 +7,7 @@ import streamlit as st
 from core import store
 from core.team import auth, quality
 import ui
+from ui import state
 
 db = store.connect()
 actor = ui.actor()
@@ -86,7 +87,7 @@ if accounts:
             else:
                 st.rerun()
 
-project_id = st.session_state.get("project_id")
+project_id = st.session_state.get(state.PROJECT_ID)
 if project_id is not None and project_id in project_names:
     st.subheader(f"Annotators · {ui.plain(project_names[project_id])}")
     figures = quality.team_figures(db, project_id, quality.latest_analysis(db, project_id))

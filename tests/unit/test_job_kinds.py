@@ -1,0 +1,32 @@
+"""Job kinds in words: names, time left, one line per running job and per kind of queued job."""
+from core import store
+from core.jobs import kinds
+
+
+def job(kind=store.HEAD, status=store.QUEUED, progress=0.0, started_at=None, message="", params=None):
+    return {"id": 1, "kind": kind, "status": status, "progress": progress, "started_at": started_at,
+            "message": message, "params": params or {}, "attempts": 1}
+
+
+def test_time_left_follows_progress_and_says_nothing_too_early():
+    assert kinds.time_left(job(status=store.RUNNING, progress=0.25, started_at=100.0), now=160.0) == 180.0
+    assert kinds.time_left(job(status=store.RUNNING, progress=0.01, started_at=100.0), now=160.0) is None
+    assert kinds.time_left(job(status=store.QUEUED), now=160.0) is None
+    assert [kinds.duration_words(s) for s in (3, 42, 150, 3900)] == ["about 5 s", "about 40 s", "about 2 min",
+                                                                     "about 1 h 5 min"]
+
+
+def test_status_lines_group_identical_queued_jobs_and_keep_running_ones_apart():
+    jobs = [job(store.FULL, store.RUNNING, 0.5, started_at=0.0, message="step 40 of 80"),
+            *[job() for _ in range(18)], job(store.EXPORT, params={"format": "hf-datasets"}), job(store.EMBED)]
+    lines = kinds.status_lines(jobs, now=60.0)
+    assert [(line.running, line.text) for line in lines] == [
+        (True, "full retrain: step 40 of 80 · about 1 min left"),
+        (False, "queued: quick model refit × 18"),
+        (False, "queued: dataset export"),  # an export row stored the old way
+        (False, "queued: embedding the texts")]
+    assert lines[0].fraction == 0.5
+
+
+def test_job_rows_name_the_kind():
+    assert kinds.job_rows([job(store.QUALITY)])[0]["job"] == "label analysis"
