@@ -30,3 +30,20 @@ def test_status_lines_group_identical_queued_jobs_and_keep_running_ones_apart():
 
 def test_job_rows_name_the_kind():
     assert kinds.job_rows([job(store.QUALITY)])[0]["job"] == "label analysis"
+
+
+def test_the_worker_runs_a_job_by_its_kinds_handler_and_fails_an_unknown_kind(db, monkeypatch):
+    from core.jobs import worker
+    from tests.unit.test_store import make_project
+
+    pid = make_project(db)
+    ran = []
+    monkeypatch.setitem(worker.JOBS, store.QUALITY, worker.JobSpec(worker.EMBED, lambda db_, job_, progress:
+                                                                     ran.append(job_["id"])))
+    with store.transaction(db) as conn:
+        analysis = store.enqueue(conn, pid, store.QUALITY)
+        unknown = store.enqueue(conn, pid, "telepathy")
+    worker.run_job(db, store.claim_job(db, "test", (store.QUALITY,)))
+    assert ran == [analysis]
+    worker.run_job(db, store.claim_job(db, "test", ("telepathy",)))
+    assert "unknown job kind 'telepathy'" in store.job(db, unknown)["message"]
