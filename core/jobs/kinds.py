@@ -68,10 +68,11 @@ def status_line(job: dict, now: float) -> JobLine:
     """A job in words: "full retrain: step 3 of 80 · about 2 min left", or "queued: dataset export"."""
     if job["status"] != store.RUNNING:
         return JobLine(False, 0.0, f"{job['status']}: {name(job)}")
-    left = time_left(job, now)
-    text = f"{name(job)}: {job.get('message') or 'started'}"
+    message = job.get("message") or "started"
+    # A job that estimates its own time (training does, from its step budget) says so in its message.
+    left = None if message.endswith(" left") else time_left(job, now)
     return JobLine(True, min(max(job.get("progress") or 0.0, 0.0), 1.0),
-                   text + (f" · {duration_words(left)} left" if left is not None else ""))
+                   f"{name(job)}: {message}" + (f" · {duration_words(left)} left" if left is not None else ""))
 
 
 def status_lines(jobs: list[dict], now: float) -> list[JobLine]:

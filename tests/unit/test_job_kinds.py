@@ -26,6 +26,8 @@ def test_status_lines_group_identical_queued_jobs_and_keep_running_ones_apart():
         (False, "queued: dataset export"),  # an export row stored the old way
         (False, "queued: embedding the texts")]
     assert lines[0].fraction == 0.5
+    own = job(store.FULL, store.RUNNING, 0.5, started_at=0.0, message="training step 12 of 80, about 40 s left")
+    assert kinds.status_line(own, now=60.0).text == "full retrain: training step 12 of 80, about 40 s left"
 
 
 def test_job_rows_name_the_kind():

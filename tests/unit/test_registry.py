@@ -182,3 +182,13 @@ def test_versions_table_says_when_the_newest_label_was_given(db, two_versions):
     assert rows[0]["served"] == "yes" and {r["served"] for r in rows[1:]} == {""}  # words, not an emoji
     assert rows[-1]["newest label"] == "–"  # published before any label
     assert not any("annotation" in str(value) for row in rows for value in row.values())
+
+
+def test_pin_history_in_words():
+    from core.versions import model_report
+
+    history = [{"version_id": None, "number": None, "pinned_by": "bob", "created_at": 86400.0 + 60},
+               {"version_id": 7, "number": 2, "pinned_by": "ann", "created_at": 0.0}]
+    assert model_report.pin_history_words(history) == (
+        "Pins: unpinned by bob at 1970-01-02 00:01; pinned version 2 by ann at 1970-01-01 00:00")
+    assert model_report.pin_history_words([]) == ""

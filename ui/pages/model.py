@@ -156,11 +156,8 @@ with versions_tab:
     if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
         registry.unpin(db, ui.actor(), project_id)
         st.rerun()
-    history = store.pin_history(db, project_id)
-    if history:
-        st.caption("Pins: " + "; ".join(
-            f"{'pinned version ' + str(h['number']) if h['version_id'] else 'unpinned'} by {ui.plain(h['pinned_by'])} "
-            f"at {pd.Timestamp(h['created_at'], unit='s'):%Y-%m-%d %H:%M}" for h in history[:5]))
+    if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
+        st.caption(ui.plain(pins))
 
     st.markdown("**Compare two versions**")
     if len(versions) >= 2:
