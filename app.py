@@ -88,7 +88,7 @@ with st.sidebar:
         if project_id is None:
             return
         for job in store.active_jobs(db, project_id):
-            if job["status"] == store.RUNNING:
+            if job["status"] == store.JobStatus.RUNNING:
                 st.progress(min(max(job["progress"], 0.0), 1.0), text=f"{job['kind']}: {job['message']}")
             else:
                 st.caption(f"queued: {job['kind']}")

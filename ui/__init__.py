@@ -35,8 +35,8 @@ def current_project(db) -> dict:
     return project
 
 
-JOB_NAMES = {store.EMBED: "embedding", store.HEAD: "head refit", store.FULL: "full retrain",
-             store.EXPORT: "model export", store.QUALITY: "label analysis"}
+JOB_NAMES = {store.JobKind.EMBED: "embedding", store.JobKind.HEAD: "head refit", store.JobKind.FULL: "full retrain",
+             store.JobKind.EXPORT: "model export", store.JobKind.QUALITY: "label analysis"}
 
 
 def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:

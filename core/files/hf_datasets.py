@@ -25,7 +25,7 @@ def build(db, project_id: int):
     features = Features({"text": Value("string"), "label": ClassLabel(names=names), "example_id": Value("int64"),
                          "annotator": Value("string"), "labeled_at": Value("string")})
     splits = {}
-    for split, name in ((store.POOL, "train"), (store.EVAL, "eval")):
+    for split, name in ((store.Split.POOL, "train"), (store.Split.EVAL, "eval")):
         part = frame[frame["split"] == split]
         if name == "train" or len(part):
             splits[name] = Dataset.from_dict({
@@ -43,10 +43,8 @@ def save(db, project_id: int, out_dir: Path) -> Path:
 
 def run_export(db, job: dict, progress) -> dict:
     """The export job's `hf-datasets` variant: the directory, zipped into the project's data directory."""
-    from core.files import model_export
-
     progress(0.1, "building the dataset")
-    with artifacts.atomic_dir(model_export.export_dir(job["project_id"]), "hf") as (tmp, final):
+    with artifacts.atomic_dir(artifacts.export_dir(job["project_id"]), "hf") as (tmp, final):
         folder = save(db, job["project_id"], tmp / "dataset")
         progress(0.7, "compressing")
         (tmp / "dataset.zip").write_bytes(artifacts.zip_dir(folder, "sieve-dataset"))

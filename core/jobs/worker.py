@@ -46,18 +46,18 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
         store.job_progress(db, job["id"], fraction, message)
 
     try:
-        if job["kind"] == store.EMBED:
+        if job["kind"] == store.JobKind.EMBED:
             training.embed_pool(db, job["project_id"], job["id"], progress)
-        elif job["kind"] == store.HEAD:
+        elif job["kind"] == store.JobKind.HEAD:
             _drop_superseded_heads(db, job)
             training.refit_head(db, job["project_id"], job["id"])
-        elif job["kind"] == store.FULL:
+        elif job["kind"] == store.JobKind.FULL:
             training.full_retrain(db, job["project_id"], job["id"], progress)
-        elif job["kind"] == store.EXPORT:
+        elif job["kind"] == store.JobKind.EXPORT:
             model_export.run_export(db, job, progress)
-        elif job["kind"] == store.PREDICT:
+        elif job["kind"] == store.JobKind.PREDICT:
             predict.run_predict(db, job, progress)
-        elif job["kind"] == store.QUALITY:
+        elif job["kind"] == store.JobKind.QUALITY:
             from core.team import quality
 
             result = quality.analyse(db, job["project_id"])  # outside the write transaction
@@ -77,12 +77,7 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
 
 def _drop_superseded_heads(db, job: dict) -> None:
     """A head refit uses the latest labels, so queued refits of the same project are redundant."""
-    with store.transaction(db) as conn:
-        conn.execute(
-            """UPDATE jobs SET status = 'done', message = 'superseded by job ' || ?, finished_at = ?, progress = 1
-               WHERE project_id = ? AND kind = 'head' AND status = 'queued' AND id != ?""",
-            (job["id"], store.now(), job["project_id"], job["id"]),
-        )
+    store.drop_superseded_heads(db, job)
 
 
 class Worker:

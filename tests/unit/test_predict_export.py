@@ -7,7 +7,7 @@ import pytest
 from core import config, store
 from core.files import hf_datasets, imports, model_export, predict
 from core.labeling import annotate, scheduling
-from core.team import auth
+from core.team import auth, projects
 from core.versions import registry
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
@@ -29,11 +29,11 @@ def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job
     job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("id,body\n1,first text\n2,=cmd()\n"), "body", "csv",
                                      filename="../../etc/new.csv")
     job = store.job(db, job_id)
-    assert job["kind"] == store.PREDICT and job["params"]["n"] == 2 and job["params"]["filename"] == "new.csv"
+    assert job["kind"] == store.JobKind.PREDICT and job["params"]["n"] == 2 and job["params"]["filename"] == "new.csv"
     stored = predict.input_dir(pid) / job["params"]["input"]
     assert stored.exists() and config.data_dir().resolve() in stored.resolve().parents
     assert pd.read_parquet(stored)["text"].tolist() == ["first text", "=cmd()"]
-    assert store.PREDICT in store.LANES["embed"]
+    assert store.JobKind.PREDICT in store.LANES["embed"]
 
 
 def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
@@ -47,14 +47,14 @@ def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
     with pytest.raises(predict.PredictFailed, match="does not exist"):
         predict.request_predict(db, auth.local_actor(), pid, version_id + 99, frame("text\nx\n"), "text")
     assert not predict.input_dir(pid).exists() or not any(predict.input_dir(pid).iterdir())
-    assert [j for j in store.jobs(db, pid) if j["kind"] == store.PREDICT] == []
+    assert [j for j in store.jobs(db, pid) if j["kind"] == store.JobKind.PREDICT] == []
 
 
 def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypatch):
     pid, version_id = project
     monkeypatch.setattr(predict, "scorer", lambda db, v: lambda texts: np.tile([[0.3, 0.7]], (len(texts), 1)))
     job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("text\nfirst\n=2+3\n"), "text", "csv")
-    job = store.claim_job(db, "test", (store.PREDICT,))
+    job = store.claim_job(db, "test", (store.JobKind.PREDICT,))
     predict.run_predict(db, job, lambda f, m: None)
     done = predict.finished(db, job_id)
     assert done is not None and done["result"]["n"] == 2
@@ -70,7 +70,7 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
     from datasets import load_from_disk
 
     pid, _ = project
-    pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
+    pool, evals = store.example_ids(db, pid, store.Split.POOL), store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in [(pool[0], "yes"), (pool[1], "no"), (pool[2], "no"), (evals[0], "yes")]:
         annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     hf_datasets.save(db, pid, tmp_path / "ds")
@@ -83,10 +83,10 @@ def test_hf_datasets_export_loads_with_class_labels_and_an_eval_split(db, projec
 
 def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
     pid, _ = project
-    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.POOL)[0], "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, store.example_ids(db, pid, store.Split.POOL)[0], "yes")
     job_id = scheduling.request_dataset_export(db, auth.local_actor(), pid)
     assert scheduling.request_dataset_export(db, auth.local_actor(), pid) == job_id  # one at a time
-    job = store.claim_job(db, "test", (store.EXPORT,))
+    job = store.claim_job(db, "test", (store.JobKind.EXPORT,))
     model_export.run_export(db, job, lambda f, m: None)
     ready = model_export.latest_dataset_export(db, pid)
     assert ready and ready["path"].endswith("dataset.zip") and ready["labels"] == 1
@@ -94,10 +94,10 @@ def test_dataset_export_job_zips_it_in_the_data_directory(db, project):
 
 def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, project):
     pid, version_id = project
-    evals = store.example_ids(db, pid, store.EVAL)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in zip(evals, ["yes", "no", "yes"]):
         annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
-    store.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
+    projects.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
@@ -127,9 +127,9 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     """A new user's trial: the intended use went into the card as raw HTML, and a class without
     eval texts showed precision, recall and F1 of 0.000."""
     pid, _ = project
-    evals = store.example_ids(db, pid, store.EVAL)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
     annotate.submit_label(db, auth.local_actor("ann"), pid, evals[0], "yes")
-    store.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
+    projects.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))

@@ -6,7 +6,7 @@ import pytest
 from core import store
 from core.files import imports
 from core.labeling import annotate
-from core.team import auth
+from core.team import auth, projects
 
 
 def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no")):
@@ -64,11 +64,11 @@ def test_leases_keep_two_annotators_apart(db):
 
 def test_refits_scheduled_every_n_labels(db):
     pid = make_project(db, texts=[f"text number {i}" for i in range(12)])
-    store.update_settings(db, auth.local_actor(), pid, {"refit_every": 3, "retrain_every": 6})
+    projects.update_settings(db, auth.local_actor(), pid, {"refit_every": 3, "retrain_every": 6})
     for i, example_id in enumerate(store.example_ids(db, pid)[:7]):
         annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes" if i % 2 else "no")
-    kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.QUEUED]
-    assert kinds.count(store.HEAD) == 2 and kinds.count(store.FULL) == 1
+    kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.JobStatus.QUEUED]
+    assert kinds.count(store.JobKind.HEAD) == 2 and kinds.count(store.JobKind.FULL) == 1
 
 
 def test_claim_is_atomic_across_threads(data_dir):
@@ -76,12 +76,12 @@ def test_claim_is_atomic_across_threads(data_dir):
     pid = make_project(db)
     with store.transaction(db) as conn:
         for _ in range(20):
-            store.enqueue(conn, pid, store.FULL)
+            store.enqueue(conn, pid, store.JobKind.FULL)
     claimed: list[int] = []
 
     def claim_all(name):
         own = store.connect()
-        while (job := store.claim_job(own, name, (store.FULL,))) is not None:
+        while (job := store.claim_job(own, name, (store.JobKind.FULL,))) is not None:
             claimed.append(job["id"])
 
     threads = [threading.Thread(target=claim_all, args=(f"w{i}",)) for i in range(4)]
@@ -89,32 +89,32 @@ def test_claim_is_atomic_across_threads(data_dir):
         t.start()
     for t in threads:
         t.join()
-    full_jobs = [j["id"] for j in store.jobs(db, pid, 100) if j["kind"] == store.FULL]
+    full_jobs = [j["id"] for j in store.jobs(db, pid, 100) if j["kind"] == store.JobKind.FULL]
     assert sorted(claimed) == sorted(full_jobs)  # each job claimed exactly once
 
 
 def test_head_waits_for_embedding(db):
     pid = make_project(db)
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    assert store.claim_job(db, "w", (store.HEAD,)) is None  # the import's embed job is still queued
-    embed = store.claim_job(db, "w", (store.EMBED,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    assert store.claim_job(db, "w", (store.JobKind.HEAD,)) is None  # the import's embed job is still queued
+    embed = store.claim_job(db, "w", (store.JobKind.EMBED,))
     with store.transaction(db) as conn:
         store.finish_job(conn, embed["id"])
-    assert store.claim_job(db, "w", (store.HEAD,))["kind"] == store.HEAD
+    assert store.claim_job(db, "w", (store.JobKind.HEAD,))["kind"] == store.JobKind.HEAD
 
 
 def test_stale_running_job_is_requeued_then_failed(db):
     make_project(db)
-    job = store.claim_job(db, "dead", (store.EMBED,))
+    job = store.claim_job(db, "dead", (store.JobKind.EMBED,))
     db.conn.execute("UPDATE jobs SET heartbeat_at = 0 WHERE id = ?", (job["id"],))
     assert store.requeue_stale_jobs(db) == [job["id"]]
-    assert store.job(db, job["id"])["status"] == store.QUEUED
+    assert store.job(db, job["id"])["status"] == store.JobStatus.QUEUED
     for _ in range(2):
-        store.claim_job(db, "dead", (store.EMBED,))
+        store.claim_job(db, "dead", (store.JobKind.EMBED,))
         db.conn.execute("UPDATE jobs SET heartbeat_at = 0 WHERE id = ?", (job["id"],))
         store.requeue_stale_jobs(db)
-    assert store.job(db, job["id"])["status"] == store.FAILED
+    assert store.job(db, job["id"])["status"] == store.JobStatus.FAILED
 
 
 def test_keyword_search_escapes_wildcards(db):
@@ -151,13 +151,13 @@ def test_rename_and_delete_a_project(db):
     other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(imports.read_table(b"text\nx\ny\n", "t.csv"), "text",
                                                                     None, ["yes", "no"]))
     with pytest.raises(store.StoreError, match="already exists"):
-        store.rename_project(db, auth.local_actor(), pid, "other")
-    store.rename_project(db, auth.local_actor(), pid, "  renamed ")
+        projects.rename_project(db, auth.local_actor(), pid, "other")
+    projects.rename_project(db, auth.local_actor(), pid, "  renamed ")
     assert store.project(db, pid)["name"] == "renamed"
     first = annotate.next_text(db, auth.local_actor("ann"), pid)
     annotate.submit_label(db, auth.local_actor("ann"), pid, first.example_id, "yes")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
-    store.delete_project(db, auth.local_actor(), pid)
+    projects.delete_project(db, auth.local_actor(), pid)
     assert store.project(db, pid) is None and store.project(db, other) is not None
     for table in ("examples", "annotations", "leases", "jobs", "classes"):
         assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
@@ -346,9 +346,9 @@ def labeling_work(db, n_history: int) -> int:
     ids = store.example_ids(db, pid)
     with store.transaction(db) as conn:
         for i, example_id in enumerate(ids[:n_history]):
-            store.add_annotation(conn, pid, example_id, f"ann{i % 7}", store.LABEL, label="yes")
+            store.add_annotation(conn, pid, example_id, f"ann{i % 7}", store.Action.LABEL, label="yes")
             if i % 5 == 4:
-                store.enqueue(conn, pid, store.HEAD, {"watermark": i})
+                store.enqueue(conn, pid, store.JobKind.HEAD, {"watermark": i})
 
     def label_skip_undo():
         shown = annotate.next_text(db, auth.local_actor("alice"), pid)
@@ -371,7 +371,7 @@ def test_write_transactions_do_not_grow_with_the_history(tmp_path, monkeypatch):
 
 
 def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypatch):
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(store.db, "BUSY_TIMEOUT_MS", 50)
     db = store.connect()
     pid = make_project(db)
     shown = annotate.next_text(db, auth.local_actor("alice"), pid)
@@ -413,6 +413,6 @@ def test_counting_texts_by_split_reads_an_index_not_the_table(db):
     the whole table (texts included): 665 ms a rerun on a 200k pool. An index answers it now."""
     pid = make_project(db)
     plan = db.conn.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM examples WHERE project_id = ? AND split = ?",
-                           (pid, store.POOL)).fetchall()
+                           (pid, store.Split.POOL)).fetchall()
     detail = " ".join(row[-1] for row in plan)
     assert "COVERING INDEX" in detail and "SCAN examples" not in detail, detail

@@ -33,10 +33,10 @@ def dataset_status() -> None:
     if job is None or job["project_id"] != project_id:
         return
     ready = model_export.latest_dataset_export(db, project_id)
-    if job["status"] == store.DONE and ready is not None:
+    if job["status"] == store.JobStatus.DONE and ready is not None:
         st.download_button("Download Hugging Face dataset (zip)", data=Path(ready["path"]).read_bytes(),
                            file_name=f"{ui.file_stem(project)}-dataset.zip")
-    elif job["status"] == store.FAILED:
+    elif job["status"] == store.JobStatus.FAILED:
         st.error(f"The dataset export failed: {ui.plain(job['message'])}")
     else:
         st.caption("Preparing the dataset…")
@@ -69,11 +69,11 @@ def export_status() -> None:
     job = store.job(db, job_id) if job_id else None
     if job is None or job["project_id"] != project_id:
         return
-    if job["status"] == store.FAILED:
+    if job["status"] == store.JobStatus.FAILED:
         st.error(f"The export failed: {job['message']}")
-    elif job["status"] == store.RUNNING:
+    elif job["status"] == store.JobStatus.RUNNING:
         st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Preparing: {job['message']}")
-    elif job["status"] == store.QUEUED:
+    elif job["status"] == store.JobStatus.QUEUED:
         st.caption("Export queued; the worker picks it up shortly.")
 
 

@@ -34,7 +34,7 @@ def label_this(example_id: int, why: str) -> None:
 def live():
     """Job progress; the whole page redraws when a version is published or the pin changes."""
     for job in store.active_jobs(db, project_id):
-        if job["status"] == store.RUNNING:
+        if job["status"] == store.JobStatus.RUNNING:
             st.progress(min(max(job["progress"], 0.0), 1.0),
                         text=f"{job['kind']} job {job['id']}: {ui.plain(job['message'])}")
         else:
@@ -224,9 +224,9 @@ with predict_tab:
             st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
             st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
                                file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-        elif job["status"] == store.FAILED:
+        elif job["status"] == store.JobStatus.FAILED:
             st.error(f"The prediction failed: {ui.plain(job['message'])}")
-        elif job["status"] == store.RUNNING:
+        elif job["status"] == store.JobStatus.RUNNING:
             st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Predicting: {ui.plain(job['message'])}")
         else:
             st.caption("Queued; the worker picks it up shortly.")

@@ -29,11 +29,11 @@ def analysis_status() -> None:
     job = store.job(db, job_id) if job_id else None
     if job is None:
         return
-    if job["status"] in (store.QUEUED, store.RUNNING):
+    if job["status"] in (store.JobStatus.QUEUED, store.JobStatus.RUNNING):
         st.caption(":material/hourglass_top: The worker is analysing the labels…")
     else:
         del st.session_state[f"analysis_job:{project_id}"]
-        if job["status"] == store.FAILED:
+        if job["status"] == store.JobStatus.FAILED:
             st.error(ui.plain(f"The analysis failed: {job['message']}"))
         else:
             st.rerun(scope="app")
