@@ -130,6 +130,13 @@ def test_the_code_keeps_the_architecture():
     assert violations(ROOT) == []
 
 
+def test_the_label_in_effect_is_written_once():
+    """'Not reverted by an undo' appears in one place, `core.store.labels.not_undone`; every query builds on it."""
+    places = [f"{p.relative_to(ROOT)}:{n}" for p in sources(ROOT).values()
+              for n, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.reverts\s*=", line)]
+    assert places == ["core/store/labels.py:26"], places
+
+
 def test_the_checker_finds_each_kind_of_violation(tmp_path):
     files = {
         "core/__init__.py": "",

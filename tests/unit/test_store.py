@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from core import store
+from core import artifacts, store
 from core.files import imports
 from core.labeling import annotate
 from core.team import auth, projects
@@ -157,8 +157,12 @@ def test_rename_and_delete_a_project(db):
     first = annotate.next_text(db, auth.local_actor("ann"), pid)
     annotate.submit_label(db, auth.local_actor("ann"), pid, first.example_id, "yes")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
+    (artifacts.project_dir(pid) / "encoders").mkdir(parents=True)
+    (artifacts.project_dir(other) / "encoders").mkdir(parents=True)
     projects.delete_project(db, auth.local_actor(), pid)
     assert store.project(db, pid) is None and store.project(db, other) is not None
+    assert not artifacts.project_dir(pid).exists() and artifacts.project_dir(other).exists()
+    assert auth.audit_log(db)[0]["action"] == "delete project" and auth.audit_log(db)[0]["detail"] == {"name": "renamed"}
     for table in ("examples", "annotations", "leases", "jobs", "classes"):
         assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -416,3 +420,24 @@ def test_counting_texts_by_split_reads_an_index_not_the_table(db):
                            (pid, store.Split.POOL)).fetchall()
     detail = " ".join(row[-1] for row in plan)
     assert "COVERING INDEX" in detail and "SCAN examples" not in detail, detail
+
+
+def test_the_projects_table_is_one_query_with_the_counts(db):
+    pid = make_project(db)
+    other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(
+        imports.read_table(b"text\nx\ny\nz\nw\n", "t.csv"), "text", None, ["b", "a", "c"]))
+    shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, "yes")
+    second = annotate.next_text(db, auth.local_actor("ann"), pid)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, second.example_id, "no")
+    annotate.undo_last(db, auth.local_actor("ann"), pid)
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    table = store.project_table(db)
+    db.conn.set_trace_callback(None)
+    assert len([s for s in statements if "SELECT" in s]) == 1, statements
+    assert table == [{"id": p["id"], "name": p["name"], "texts": store.example_count(db, p["id"]),
+                      "labels": store.label_count(db, p["id"]), "classes": store.class_names(db, p["id"])}
+                     for p in store.projects(db)]
+    assert [(r["labels"], r["classes"]) for r in table] == [(1, ["yes", "no"]), (0, ["b", "a", "c"])]
+    assert other == table[1]["id"]
