@@ -1,4 +1,5 @@
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -426,3 +427,42 @@ def test_latin1_files_with_degree_signs_read_right():
     assert frame["message"].tolist()[:2] == ["Café crème facture n°0 réglée à moitié",
                                              "Café crème facture n°1 réglée à moitié"]
     assert frame.attrs["encoding"] == "cp1252"
+
+
+WIDE_COLUMNS = 20_000  # a hostile file from the trial: the import hung for over a minute
+
+
+@pytest.mark.parametrize("name", ["wide.csv", "wide.tsv", "wide.json", "wide.jsonl"])
+def test_a_file_with_thousands_of_columns_is_refused_within_seconds(name):
+    if name.endswith((".csv", ".tsv")):
+        sep = "," if name.endswith(".csv") else "\t"
+        header = sep.join(f"c{i}" for i in range(WIDE_COLUMNS))
+        content = (header + "\n" + sep.join("x" for _ in range(WIDE_COLUMNS)) + "\n").encode()
+    else:
+        record = json.dumps({f"c{i}": "x" for i in range(WIDE_COLUMNS)})
+        content = (record if name.endswith(".jsonl") else f"[{record}]").encode()
+    started = time.perf_counter()
+    with pytest.raises(imports.ImportFailed, match=f"{WIDE_COLUMNS:,} columns.*at most {imports.MAX_COLUMNS:,}"):
+        imports.read_table(content, name)
+    assert time.perf_counter() - started < 5
+
+
+def test_a_csv_row_wider_than_the_header_is_refused_too():
+    content = ("text\n" + ",".join("x" for _ in range(WIDE_COLUMNS)) + "\n").encode()
+    with pytest.raises(imports.ImportFailed, match="Row 1 .* columns"):
+        imports.read_table(content, "ragged.csv")
+
+
+def test_a_table_of_many_but_fewer_columns_than_the_limit_still_reads():
+    header = ",".join(f"c{i}" for i in range(imports.MAX_COLUMNS))
+    frame = imports.read_table((header + "\n" + ",".join("x" * 3 for _ in range(imports.MAX_COLUMNS))).encode(), "ok.csv")
+    assert frame.shape == (1, imports.MAX_COLUMNS)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("dup.json", b'[{"text": "first", "label": "pos", "text": "second"}]'),
+    ("dup.jsonl", b'{"text": "fine"}\n{"text": "first", "text": "second"}\n'),
+])
+def test_json_records_with_a_key_twice_are_refused_not_read_as_the_last_value(name, content):
+    with pytest.raises(imports.ImportFailed, match="key 'text' twice"):
+        imports.read_table(content, name)
