@@ -94,15 +94,6 @@ def label_count(db, project_id: int) -> int:
     return db.conn.execute(f"SELECT count(*) FROM ({CURRENT_LABELS_SQL})", (project_id,)).fetchone()[0]
 
 
-def label_total(db) -> int:
-    """Labels in effect over every project."""
-    return db.conn.execute(f"SELECT count(DISTINCT a.example_id) FROM annotations a WHERE {in_effect('a')}").fetchone()[0]
-
-
-def annotation_total(db) -> int:
-    return db.conn.execute("SELECT count(*) FROM annotations").fetchone()[0]
-
-
 def max_annotation_id(db, project_id: int) -> int:
     return db.conn.execute("SELECT coalesce(max(id), 0) FROM annotations WHERE project_id = ?",
                            (project_id,)).fetchone()[0]
