@@ -145,7 +145,11 @@ def migrate(db: sqlite_utils.Database) -> None:
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> list[dict]:
-    return list(db.query(sql, params))
+    """The rows of a read as dicts. A plain execute: no savepoint around it (sqlite_utils' query
+    adds one), so a read costs one statement, also inside the label transaction."""
+    cursor = db.conn.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: tuple | dict = ()) -> dict | None:
