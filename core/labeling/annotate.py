@@ -315,23 +315,34 @@ def progress(db, project_id: int) -> dict:
     }
 
 
+# Why the Model page opened a text on Annotate ("label this"); also stored with the label as its strategy.
+FROM_EVAL_MISTAKE = "model got it wrong on the eval sample"
+FROM_VERSION_DISAGREEMENT = "the last two versions disagree"
 # Why a text was shown, in plain words first; the strategy's technical name goes in the help text.
+# Every strategy in core.strategies and every way a text reaches Annotate has its own words.
 REASONS = {
+    "auto": "Picked by the default strategy: typical texts until there is a model, then texts the model is "
+            "torn between that differ from each other.",
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
     "kmeans": "A typical text from a part of the data with few labels yet.",
     "margin": "Picked because the model was torn between two classes for it.",
     "margin_diverse": "Picked because the model was torn between two classes for it (and it differs from the "
                       "others in this batch).",
-    "least_confidence": "Picked because the model was unsure about it.",
-    "entropy": "Picked because the model was unsure about it.",
+    "least_confidence": "Picked because the model was unsure about it: even its best guess is weak.",
+    "entropy": "Picked because the model was unsure about it: it spreads its guesses over several classes.",
     "contrastive": "The model treats this text unlike its labeled neighbours.",
     "class_balanced": "The model thinks this text may belong to a class with few labels.",
+    "class_cover": "Of all texts, the model rates this one the most likely for a class that has few labels yet.",
+    "badge": "Picked because its label would change the model a lot, and it differs from the other texts picked "
+             "with it.",
     "random": "Picked at random.",
     "model queue": "Next in the model's queue.",
     "eval sample (random)": "Eval text: picked at random, so the model's accuracy on these is an honest estimate.",
     "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
                                          "meanwhile.",
     "keyword search": "You picked this text by keyword.",
+    FROM_EVAL_MISTAKE: "Opened from the Model page: the model got this eval text wrong; check its label.",
+    FROM_VERSION_DISAGREEMENT: "Opened from the Model page: the last two model versions disagree about this text.",
     "undo": "You undid this label: label it again.",
     "shown before, not answered yet": "You were shown this text before and have not answered it yet.",
     "second opinion": "A second opinion: another annotator labeled this text too (their label is not shown), "

@@ -10,7 +10,7 @@ audit are `core.team`'s. Callers use `from core import store; store.name(...)`.
 """
 from __future__ import annotations
 
-from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, migrate, now, overlap_key, schema_version,
+from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, migrate, now, overlap_key, schema_version,
                            transaction)
 from core.store.enums import Action, JobKind, JobStatus, Split
 from core.store.examples import (example, example_count, example_ids, example_project, existing_hashes,
@@ -49,7 +49,7 @@ __all__ = [
     'add_annotation', 'add_audit', 'add_decision', 'add_encoder', 'add_session', 'add_user', 'annotation_times',
     'annotations', 'annotator_labels', 'assigned_projects', 'attempt_message', 'audit_log',
     'change_settings', 'claim_job', 'class_names', 'classes', 'connect', 'copy_from', 'copy_to', 'create_project',
-    'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'delete_project',
+    'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'disconnect', 'delete_project',
     'drop_superseded_heads', 'encoder', 'end_session', 'end_sessions', 'enqueue', 'example', 'example_count',
     'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
