@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import config, store
 from core.team import auth
 
 
@@ -68,7 +68,7 @@ def cmd_worker(args) -> None:
     # to the queue and the process exits 0 within Worker's grace period.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: worker.stop.set())
-    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.config.db_path(), lanes)
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, config.db_path(), lanes)
     if not worker.run():
         logging.shutdown()
         os._exit(0)  # a lane is still inside torch: interpreter teardown would abort the process
@@ -411,8 +411,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core import config
-
     config.apply_hub_mode()
     args = parser().parse_args(argv)
     try:

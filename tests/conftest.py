@@ -88,7 +88,7 @@ def run_queued(db, kinds: tuple[str, ...]) -> None:
     """Run every queued job of these kinds in this process, as the worker would; each must succeed."""
     while (job := store.claim_job(db, "test", kinds)) is not None:
         worker.run_job(db, job)
-        assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
+        assert store.job(db, job["id"])["status"] == store.JobStatus.DONE, store.job(db, job["id"])["error"]
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from core import store
 
 # What every page and the sidebar call a job: one mapping, never the raw kind.
 NAMES = {
-    store.HEAD: "quick model refit",
-    store.FULL: "full retrain",
-    store.EMBED: "embedding the texts",
-    store.EXPORT: "model export",
-    store.DATASET_EXPORT: "dataset export",
-    store.PREDICT: "predictions",
-    store.QUALITY: "label analysis",
+    store.JobKind.HEAD: "quick model refit",
+    store.JobKind.FULL: "full retrain",
+    store.JobKind.EMBED: "embedding the texts",
+    store.JobKind.EXPORT: "model export",
+    store.JobKind.DATASET_EXPORT: "dataset export",
+    store.JobKind.PREDICT: "predictions",
+    store.JobKind.QUALITY: "label analysis",
 }
 
 # Before the dataset export had a kind of its own it was an `export` job with this format.
@@ -27,8 +27,8 @@ LEGACY_DATASET_FORMAT = "hf-datasets"
 
 def kind_of(job: dict) -> str:
     """The job's kind, reading rows stored before `dataset_export` existed as one."""
-    if job["kind"] == store.EXPORT and (job.get("params") or {}).get("format") == LEGACY_DATASET_FORMAT:
-        return store.DATASET_EXPORT
+    if job["kind"] == store.JobKind.EXPORT and (job.get("params") or {}).get("format") == LEGACY_DATASET_FORMAT:
+        return store.JobKind.DATASET_EXPORT
     return job["kind"]
 
 
@@ -42,7 +42,7 @@ def time_left(job: dict, now: float) -> float | None:
     """Seconds a running job has left by its progress so far, or None while that says too little
     (queued, no start time, under 2 % done)."""
     fraction, started = job.get("progress") or 0.0, job.get("started_at")
-    if job["status"] != store.RUNNING or started is None or fraction < 0.02:
+    if job["status"] != store.JobStatus.RUNNING or started is None or fraction < 0.02:
         return None
     return max(now - started, 0.0) * (1 - min(fraction, 1.0)) / fraction
 
@@ -66,7 +66,7 @@ class JobLine:
 
 def status_line(job: dict, now: float) -> JobLine:
     """A job in words: "full retrain: step 3 of 80 · about 2 min left", or "queued: dataset export"."""
-    if job["status"] != store.RUNNING:
+    if job["status"] != store.JobStatus.RUNNING:
         return JobLine(False, 0.0, f"{job['status']}: {name(job)}")
     message = job.get("message") or "started"
     # A job that estimates its own time (training does, from its step budget) says so in its message.
@@ -78,10 +78,10 @@ def status_line(job: dict, now: float) -> JobLine:
 def status_lines(jobs: list[dict], now: float) -> list[JobLine]:
     """Running jobs one line each; queued jobs one line per kind with how many wait, e.g.
     "queued: quick model refit × 18" (refits requested while the pool is embedded pile up)."""
-    lines = [status_line(job, now) for job in jobs if job["status"] == store.RUNNING]
+    lines = [status_line(job, now) for job in jobs if job["status"] == store.JobStatus.RUNNING]
     waiting: dict[str, int] = {}
     for job in jobs:
-        if job["status"] == store.QUEUED:
+        if job["status"] == store.JobStatus.QUEUED:
             waiting[name(job)] = waiting.get(name(job), 0) + 1
     lines += [JobLine(False, 0.0, f"queued: {what}" + (f" × {n}" if n > 1 else "")) for what, n in waiting.items()]
     return lines

@@ -75,13 +75,13 @@ class JobSpec:
 FAST, EMBED, SLOW = "fast", "embed", "slow"
 # Every job kind: its handler and its lane (its name for users is core.jobs.kinds.NAMES).
 JOBS: dict[str, JobSpec] = {
-    store.HEAD: JobSpec(FAST, _refit_head),
-    store.EMBED: JobSpec(EMBED, _embed),
-    store.EXPORT: JobSpec(EMBED, model_export.run_export),
-    store.DATASET_EXPORT: JobSpec(EMBED, hf_datasets.run_export),
-    store.PREDICT: JobSpec(EMBED, predict.run_predict),
-    store.QUALITY: JobSpec(EMBED, _analyse),
-    store.FULL: JobSpec(SLOW, _full_retrain),
+    store.JobKind.HEAD: JobSpec(FAST, _refit_head),
+    store.JobKind.EMBED: JobSpec(EMBED, _embed),
+    store.JobKind.EXPORT: JobSpec(EMBED, model_export.run_export),
+    store.JobKind.DATASET_EXPORT: JobSpec(EMBED, hf_datasets.run_export),
+    store.JobKind.PREDICT: JobSpec(EMBED, predict.run_predict),
+    store.JobKind.QUALITY: JobSpec(EMBED, _analyse),
+    store.JobKind.FULL: JobSpec(SLOW, _full_retrain),
 }
 LANES: dict[str, tuple[str, ...]] = {lane: tuple(kind for kind, spec in JOBS.items() if spec.lane == lane)
                                      for lane in (FAST, EMBED, SLOW)}
@@ -116,12 +116,7 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
 
 def _drop_superseded_heads(db, job: dict) -> None:
     """A head refit uses the latest labels, so queued refits of the same project are redundant."""
-    with store.transaction(db) as conn:
-        conn.execute(
-            """UPDATE jobs SET status = 'done', message = 'superseded by job ' || ?, finished_at = ?, progress = 1
-               WHERE project_id = ? AND kind = 'head' AND status = 'queued' AND id != ?""",
-            (job["id"], store.now(), job["project_id"], job["id"]),
-        )
+    store.drop_superseded_heads(db, job)
 
 
 class Worker:

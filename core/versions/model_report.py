@@ -56,12 +56,7 @@ def _family(v: dict) -> str:
 
 def newest_label_times(db, versions: list[dict]) -> dict[int, float]:
     """When the newest label each version learned from was given (by label watermark)."""
-    marks = sorted({v["label_watermark"] for v in versions if v["label_watermark"]})
-    if not marks:
-        return {}
-    rows = db.conn.execute(f"SELECT id, created_at FROM annotations WHERE id IN ({','.join('?' * len(marks))})",
-                           marks).fetchall()
-    return dict(rows)
+    return store.annotation_times(db, [v["label_watermark"] for v in versions if v["label_watermark"]])
 
 
 def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | None = None,

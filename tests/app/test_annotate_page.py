@@ -4,7 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import store
 from core.files import imports
-from core.team import auth
+from core.team import auth, projects
 from tests.conftest import ROOT
 from ui import state
 
@@ -214,7 +214,7 @@ def test_settings_page_saves_only_what_changed(app, db):
     """Two people on the Settings page: saving one change must not undo another's."""
     at, pid = app
     at.switch_page("ui/pages/settings.py").run()
-    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
+    projects.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
     next(n for n in at.number_input if n.label.startswith("Update the quick model")).set_value(3).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     settings = store.settings(db, pid)
@@ -328,11 +328,11 @@ def test_a_locked_database_shows_a_try_again_message(app, db, monkeypatch):
 def test_sidebar_shows_a_failed_retrain_with_a_true_message(app, db):
     at, pid = app
     with store.transaction(db) as conn:
-        full = store.enqueue(conn, pid, store.FULL)
+        full = store.enqueue(conn, pid, store.JobKind.FULL)
         conn.execute("UPDATE jobs SET status = 'failed', attempts = 3, "
                      "message = 'failed after 3 attempts: the worker stopped responding' WHERE id = ?", (full,))
         for _ in range(8):
-            store.finish_job(conn, store.enqueue(conn, pid, store.HEAD))
+            store.finish_job(conn, store.enqueue(conn, pid, store.JobKind.HEAD))
     at.run()
     assert not at.exception
     import ui  # the sidebar's job-status fragment (which AppTest does not render) shows these lines

@@ -53,7 +53,7 @@ def project_with_a_model(db, data_dir):
 def test_pages_and_model_export_never_load_ml_libraries(project_with_a_model, data_dir):
     report = run_probe(data_dir)
     assert report["problems"] == []
-    assert report["export"]["status"] == store.DONE, report["export"]
+    assert report["export"]["status"] == store.JobStatus.DONE, report["export"]
     with zipfile.ZipFile(report["export_result"]["path"]) as archive:
         names = archive.namelist()  # one top-level folder, so unzipping makes a folder
         assert {n.split("/")[0] for n in names} == {f"sieve-model-v{report['export_result']['number']}"}

@@ -27,14 +27,14 @@ def open_app(pid, page=None) -> AppTest:
 def pid(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
     pid = make_project(db)
-    job = store.claim_job(db, "test", (store.EMBED,))  # the import's embedding, running
+    job = store.claim_job(db, "test", (store.JobKind.EMBED,))  # the import's embedding, running
     with store.transaction(db) as conn:
         store.finish_job(conn, job["id"], message="embedded")
         for _ in range(18):  # refits requested while the pool was embedded
-            store.enqueue(conn, pid, store.HEAD, {"reason": "5 new labels"})
-        store.enqueue(conn, pid, store.DATASET_EXPORT)
-        store.enqueue(conn, pid, store.FULL, {"reason": "requested"}, priority=5)
-    full = store.claim_job(db, "test", (store.FULL,))
+            store.enqueue(conn, pid, store.JobKind.HEAD, {"reason": "5 new labels"})
+        store.enqueue(conn, pid, store.JobKind.DATASET_EXPORT)
+        store.enqueue(conn, pid, store.JobKind.FULL, {"reason": "requested"}, priority=5)
+    full = store.claim_job(db, "test", (store.JobKind.FULL,))
     store.job_progress(db, full["id"], 0.5, "step 40 of 80")
     db.conn.execute("UPDATE jobs SET started_at = ? WHERE id = ?", (store.now() - 120, full["id"]))
     return pid
@@ -62,7 +62,7 @@ def test_the_model_page_shows_jobs_with_the_same_widget(pid):
 
 
 def test_a_job_message_is_shown_as_plain_text(db, pid):
-    full = next(j for j in store.active_jobs(db, pid) if j["status"] == store.RUNNING)
+    full = next(j for j in store.active_jobs(db, pid) if j["status"] == store.JobStatus.RUNNING)
     store.job_progress(db, full["id"], 0.5, "**bold** :red[alarm]")
     [bar] = sidebar_lines(open_app(pid))[1]
     assert ui.plain("**bold** :red[alarm]") in bar  # escaped, so Streamlit shows it as typed
@@ -72,13 +72,13 @@ def test_the_export_page_shows_the_dataset_export_with_the_same_widget(db, pid):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     app.session_state["annotator"] = "alice"
     app.session_state["project_id"] = pid
-    [dataset] = [j for j in store.active_jobs(db, pid) if j["kind"] == store.DATASET_EXPORT]
+    [dataset] = [j for j in store.active_jobs(db, pid) if j["kind"] == store.JobKind.DATASET_EXPORT]
     app.session_state[state.dataset_job(pid)] = dataset["id"]
     app.run()
     app.switch_page("ui/pages/export.py").run()
     assert not app.exception, [e.value for e in app.exception]
     assert ui.plain("queued: dataset export") in [c.value for c in app.main.caption]
-    store.claim_job(db, "test", (store.DATASET_EXPORT,))
+    store.claim_job(db, "test", (store.JobKind.DATASET_EXPORT,))
     store.job_progress(db, dataset["id"], 0.7, "compressing")
     app.run()
     assert any(p.proto.text.startswith(ui.plain("dataset export: compressing")) for p in app.main.get("progress"))

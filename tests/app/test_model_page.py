@@ -16,7 +16,7 @@ def at(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")
     pid = make_project(db)
     encoder_id, ids = fake_encoder(db, pid)
-    pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
+    pool, evals = store.example_ids(db, pid, store.Split.POOL), store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):
         annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[10:15])
@@ -55,7 +55,7 @@ def test_pin_and_unpin_from_the_page_record_the_user(at, db):
 
 def test_a_picked_text_opens_on_the_annotate_page(at, db):
     app, pid = at
-    example_id = store.example_ids(db, pid, store.POOL)[-1]
+    example_id = store.example_ids(db, pid, store.Split.POOL)[-1]
     app.session_state[state.label_example(pid)] = (example_id, annotate.FROM_VERSION_DISAGREEMENT)
     app.switch_page("ui/pages/annotate.py").run()
     assert not app.exception

@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import store
 from core.labeling import annotate
-from core.team import auth, quality
+from core.team import auth, projects, quality
 from tests.conftest import ROOT
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 import ui
@@ -21,8 +21,8 @@ def signed_in(db, monkeypatch):
     admin signs in (team mode)."""
     monkeypatch.setenv("SIEVE_WORKER", "external")
     pid = make_project(db)
-    store.update_settings(db, auth.local_actor(), pid, {"overlap": 100})
-    example_id = store.example_ids(db, pid, store.POOL)[0]
+    projects.update_settings(db, auth.local_actor(), pid, {"overlap": 100})
+    example_id = store.example_ids(db, pid, store.Split.POOL)[0]
     label(db, pid, example_id, "bob", "yes")  # bob first: the tie offers his label first
     label(db, pid, example_id, "alice", "no")
     encoder_id, ids = fake_encoder(db, pid)

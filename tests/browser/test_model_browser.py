@@ -51,10 +51,10 @@ def seed(data_dir) -> None:
         pid = imports.create_project_from_plan(db, auth.local_actor(), "reviews", imports.plan_import(frame, "text", None, CLASSES),
                                           eval_fraction=0.2)
         texts = store.texts_by_id(db, store.example_ids(db, pid))
-        pool = store.example_ids(db, pid, store.POOL)
+        pool = store.example_ids(db, pid, store.Split.POOL)
         chosen = [i for i in pool if gold[texts[i]] == "positive"][:5] + \
                  [i for i in pool if gold[texts[i]] == "negative"][:5]
-        for example_id in chosen + store.example_ids(db, pid, store.EVAL):
+        for example_id in chosen + store.example_ids(db, pid, store.Split.EVAL):
             annotate.submit_label(db, auth.local_actor("seed"), pid, annotate.NextText.direct(example_id), gold[texts[example_id]])
     finally:
         if previous is None:

@@ -17,10 +17,10 @@ def test_flipped_labels_rank_near_the_top(db):
     frame = frame.assign(label=noisy)
     admin = auth.local_actor()
     pid = imports.create_project_from_plan(db, admin, "noisy", imports.plan_import(frame, "text", "label", TREC_CLASSES))
-    run_queued(db, (store.EMBED, store.HEAD))
+    run_queued(db, (store.JobKind.EMBED, store.JobKind.HEAD))
     job_id = quality.request_analysis(db, admin, pid)
     run_queued(db, (quality.QUALITY,))  # the worker's job, run here
-    assert store.job(db, job_id)["status"] == store.DONE
+    assert store.job(db, job_id)["status"] == store.JobStatus.DONE
     analysis = quality.latest_analysis(db, pid)
     by_text = {text: i for i, text in enumerate(frame["text"])}
     texts = store.texts_by_id(db, [i["example_id"] for i in analysis["issues"]])

@@ -48,7 +48,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
         other = imports.create_project_from_plan(db, auth.local_actor(), "second", imports.plan_import(dataset("sst2", "train", 60), "text", None,
                                                                          ["negative", "positive"]))
         wait_for(lambda: store.latest_encoder(db, other), 60, "the second project's embedding")
-        assert store.job(db, job_id)["status"] == store.RUNNING
+        assert store.job(db, job_id)["status"] == store.JobStatus.RUNNING
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         killed_pid = process.pid
@@ -59,16 +59,16 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
     # The last good version still serves; nothing half-written is referenced.
     assert store.latest_version(db, pid)["id"] == head["id"]
     assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == head["id"]
-    assert store.job(db, job_id)["status"] == store.RUNNING
+    assert store.job(db, job_id)["status"] == store.JobStatus.RUNNING
 
     # Once its heartbeat is stale, the job goes back to the queue and a new worker takes it.
     time.sleep(3.5)
     assert job_id in store.requeue_stale_jobs(db, stale_after_s=3)
-    assert store.job(db, job_id)["status"] == store.QUEUED
+    assert store.job(db, job_id)["status"] == store.JobStatus.QUEUED
     assert all(".tmp-" not in v["path"] for v in store.versions(db, pid))
     process = start_worker(data_dir)
     try:
-        wait_for(lambda: store.job(db, job_id)["status"] == store.RUNNING and store.job(db, job_id)["attempts"] == 2,
+        wait_for(lambda: store.job(db, job_id)["status"] == store.JobStatus.RUNNING and store.job(db, job_id)["attempts"] == 2,
                  60, "a new worker to claim the re-queued retrain")
         # Starting up, the worker swept the temporary directory the killed one left behind.
         assert not list((config.data_dir() / "projects").glob(f"*/*/.tmp-*-{killed_pid}-*"))
@@ -112,7 +112,7 @@ def test_a_signal_mid_retrain_stops_the_worker_cleanly(db, data_dir, stop_signal
     assert "terminate called" not in log
     assert stopped_in < 12, stopped_in
     job = store.job(db, job_id)
-    assert job["status"] == store.QUEUED and job["attempts"] == 0, job
+    assert job["status"] == store.JobStatus.QUEUED and job["attempts"] == 0, job
     assert job["message"] == "the worker was stopped; re-queued"
     assert store.live_workers(db) == []
     assert not list(data_dir.rglob(".tmp-*")), "a temporary directory was left behind"

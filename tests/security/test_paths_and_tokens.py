@@ -28,18 +28,18 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     labels = dict(zip(TREC_CLASSES, classes))
     actor = auth.local_actor(TRAVERSAL + "annotator")
     pid = imports.create_project_from_plan(db, actor, TRAVERSAL, imports.plan_import(frame, "text", None, classes))
-    run_queued(db, (store.EMBED,))
+    run_queued(db, (store.JobKind.EMBED,))
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):
         shown = annotate.next_text(db, actor, pid)
         annotate.submit_label(db, actor, pid, shown, labels[gold[shown.text]])
-    run_queued(db, (store.HEAD,))
+    run_queued(db, (store.JobKind.HEAD,))
     version = store.current_version(db, pid)
     scheduling.request_export(db, actor, pid, version["id"])
     scheduling.request_dataset_export(db, actor, pid)
     predict.request_predict(db, actor, pid, version["id"], pd.DataFrame({"text": ["Who wrote Hamlet?"]}), "text",
                             "csv", filename=TRAVERSAL + ".csv")
-    run_queued(db, (store.EXPORT, store.DATASET_EXPORT, store.PREDICT))
+    run_queued(db, (store.JobKind.EXPORT, store.JobKind.DATASET_EXPORT, store.JobKind.PREDICT))
     outside_after = files_under(tmp_path) - files_under(data_dir)
     assert outside_after == outside_before
     assert not (tmp_path.parent / "escaped").exists() and not any("evil" in p for p in outside_after)

@@ -19,7 +19,7 @@ MODEL_PAGE = {
 
 
 def words(why: str) -> str:
-    return annotate.describe(annotate.NextText(1, "a text", {}, store.POOL, why, 0.5, None))[0]
+    return annotate.describe(annotate.NextText(1, "a text", {}, store.Split.POOL, why, 0.5, None))[0]
 
 
 @pytest.mark.parametrize("name", sorted(strategies.STRATEGIES))
@@ -205,7 +205,7 @@ def test_skipped_texts_of_one_annotator_are_offered_to_others_first(db):
 
 
 def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypatch):
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(store.db, "BUSY_TIMEOUT_MS", 50)
     db = store.connect()
     pid = make_project(db)
     shown = annotate.next_text(db, auth.local_actor("alice"), pid)
@@ -232,7 +232,7 @@ def test_a_label_records_why_the_shown_text_was_shown_and_the_version_it_came_wi
 
     pid = make_registry_project(db)
     encoder_id, ids = fake_encoder(db, pid)
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[3:6])
     shown = annotate.next_text(db, auth.local_actor("ann"), pid)
     assert shown.example_id == pool[3] and shown.version_id == version_id and shown.score == 0.0

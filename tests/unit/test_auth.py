@@ -6,7 +6,7 @@ import pytest
 from core import store
 from core.files import exports, imports
 from core.labeling import annotate, scheduling
-from core.team import auth, quality
+from core.team import auth, projects, quality
 
 PASSWORD = "correct horse battery staple"
 
@@ -95,12 +95,12 @@ def test_no_clear_text_password_or_token_in_the_database_or_logs(db, team, data_
 def test_single_user_mode_until_the_first_admin(db):
     local = auth.local_actor("me")
     pid = make_project(db, local)  # no accounts: the local admin may do everything
-    store.update_settings(db, local, pid, {"overlap": 10})
+    projects.update_settings(db, local, pid, {"overlap": 10})
     with pytest.raises(auth.AuthError, match="first account must be an admin"):
         auth.create_user(db, None, "x", PASSWORD, auth.ANNOTATOR)
     auth.create_user(db, local, "ada", PASSWORD, auth.ADMIN)
     with pytest.raises(auth.Forbidden, match="Sign in"):
-        store.update_settings(db, local, pid, {"overlap": 20})
+        projects.update_settings(db, local, pid, {"overlap": 20})
     with pytest.raises(auth.Forbidden, match="Sign in"):
         annotate.next_text(db, local, pid)
     with pytest.raises(auth.Forbidden):
@@ -113,9 +113,9 @@ def test_every_changing_call_refuses_an_annotator(db, team):
     frame = imports.read_table(b"text\nmore\n", "t.csv")
     example_id = store.example_ids(db, pid)[0]
     refused = {
-        "update_settings": lambda: store.update_settings(db, ann, pid, {"overlap": 50}),
-        "rename_project": lambda: store.rename_project(db, ann, pid, "mine"),
-        "delete_project": lambda: store.delete_project(db, ann, pid),
+        "update_settings": lambda: projects.update_settings(db, ann, pid, {"overlap": 50}),
+        "rename_project": lambda: projects.rename_project(db, ann, pid, "mine"),
+        "delete_project": lambda: projects.delete_project(db, ann, pid),
         "create_project_from_plan": lambda: imports.create_project_from_plan(db, ann, "new", plan),
         "add_to_project": lambda: imports.add_to_project(db, ann, pid, frame, "text"),
         "train_now": lambda: scheduling.train_now(db, ann, pid),
@@ -156,7 +156,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
 def test_a_forged_role_is_not_believed(db, team):
     forged = auth.Actor("ann", auth.ADMIN, team["annotator"].user_id)  # the store says annotator
     with pytest.raises(auth.Forbidden, match="annotator"):
-        store.update_settings(db, forged, team["pid"], {"overlap": 50})
+        projects.update_settings(db, forged, team["pid"], {"overlap": 50})
 
 
 def test_reviewer_decides_and_exports_but_changes_no_settings(db, team):
@@ -165,7 +165,7 @@ def test_reviewer_decides_and_exports_but_changes_no_settings(db, team):
     quality.adjudicate(db, rev, pid, example_id, "no", "clear case")
     assert exports.export_labels(db, rev, pid, "csv")
     with pytest.raises(auth.Forbidden, match="only admins"):
-        store.update_settings(db, rev, pid, {"overlap": 50})
+        projects.update_settings(db, rev, pid, {"overlap": 50})
 
 
 def test_deactivated_users_and_their_sessions_are_refused(db, team):
@@ -182,7 +182,7 @@ def test_deactivated_users_and_their_sessions_are_refused(db, team):
 
 def test_changes_to_settings_users_and_labels_are_audited(db, team):
     pid = team["pid"]
-    store.update_settings(db, team["admin"], pid, {"overlap": 30})
+    projects.update_settings(db, team["admin"], pid, {"overlap": 30})
     quality.adjudicate(db, team["reviewer"], pid, store.example_ids(db, pid)[0], "no", "typo")
     log = [(r["actor"], r["action"]) for r in auth.audit_log(db)]
     assert ("ada", "change settings") in log and ("rev", "adjudication") in log and ("ada", "create user") in log

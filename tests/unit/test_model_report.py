@@ -10,7 +10,7 @@ from tests.unit.test_registry import fake_version, label_eval, two_versions  # n
 
 def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
     pid = two_versions[0]
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     for example_id, label in zip(pool[:4], ["yes", "no", "yes", "yes"]):
         annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     rows = model_report.label_timeline(db, pid)

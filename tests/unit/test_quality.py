@@ -11,7 +11,7 @@ from core import store
 from core.files import exports, imports
 from core.jobs import label_arrays
 from core.labeling import annotate
-from core.team import auth, quality
+from core.team import auth, projects, quality
 
 ADMIN = auth.local_actor("admin")
 
@@ -21,7 +21,7 @@ def make_project(db, n=3, classes=("yes", "no", "maybe"), overlap=0):
     plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
     pid = imports.create_project_from_plan(db, ADMIN, "p", plan)
     if overlap:
-        store.update_settings(db, ADMIN, pid, {"overlap": overlap})
+        projects.update_settings(db, ADMIN, pid, {"overlap": overlap})
     return pid
 
 
@@ -136,7 +136,7 @@ def test_kappa_and_alpha_match_the_libraries_on_a_known_case(db):
     # A third annotator on the first six texts: with overlap each text takes two, so record theirs directly.
     with store.transaction(db) as conn:
         for i, value in zip(ids[:6], c[:6]):
-            store.add_annotation(conn, pid, i, "c", store.LABEL, label=value)
+            store.add_annotation(conn, pid, i, "c", store.Action.LABEL, label=value)
     result = quality.agreement(db, pid)
     classes = ["yes", "no", "maybe"]
     pairs = {(p["a"], p["b"]): p for p in result["pairs"]}
@@ -166,8 +166,8 @@ def test_team_figures(db):
 
 
 def test_the_label_offered_first_for_a_disagreement_is_the_majority_or_for_a_tie_the_first_given():
-    majority = quality.FinalLabel(1, store.POOL, "no", quality.MAJORITY, {"a": "yes", "b": "no", "c": "no"})
-    tie = quality.FinalLabel(2, store.POOL, None, quality.DISPUTED, {"b": "maybe", "a": "yes"})
+    majority = quality.FinalLabel(1, store.Split.POOL, "no", quality.MAJORITY, {"a": "yes", "b": "no", "c": "no"})
+    tie = quality.FinalLabel(2, store.Split.POOL, None, quality.DISPUTED, {"b": "maybe", "a": "yes"})
     assert quality.proposed_label(majority) == "no"
     assert quality.proposed_label(tie) == "maybe"
 

@@ -6,7 +6,7 @@ from core import artifacts, store
 from core.files import imports
 from core.labeling import annotate
 from core.learning import embeddings
-from core.team import auth
+from core.team import auth, projects
 from core.versions import registry
 
 TEXTS = [f"text number {i}" for i in range(40)]
@@ -39,7 +39,7 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
     np.save(directory / "queue.npy", np.array(queue, np.int64))
     np.save(directory / "queue_scores.npy", np.zeros(len(queue), np.float32))
     with store.transaction(db) as conn:
-        return store.publish_version(conn, pid, store.HEAD, encoder_id, str(directory),
+        return store.publish_version(conn, pid, store.JobKind.HEAD, encoder_id, str(directory),
                                      store.max_annotation_id(db, pid), store.label_count(db, pid), {}, {}, {})
 
 
@@ -47,7 +47,7 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
 def two_versions(db):
     pid = make_project(db)
     encoder_id, ids = fake_encoder(db, pid)
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     first = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[:5])
     second_pred = (np.arange(len(ids)) % 2)  # differs from the first on every odd row
     second = fake_version(db, pid, encoder_id, ids, second_pred, queue=pool[-5:])
@@ -77,7 +77,7 @@ def test_a_newer_version_does_not_replace_the_pinned_one(db, two_versions):
 
 def test_labeling_continues_with_the_pinned_versions_queue(db, two_versions):
     pid, _, first, second = two_versions
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     assert annotate.next_text(db, auth.local_actor("ann"), pid).example_id == pool[-5]  # the newest version's queue
     registry.pin(db, auth.local_actor("alice"), pid, 1)
     shown = annotate.next_text(db, auth.local_actor("bob"), pid)  # ("ann" is shown her unanswered text again first)
@@ -107,13 +107,13 @@ def test_per_class_and_confusion_match_scikit_learn():
 
 
 def label_eval(db, pid, labels):
-    for example_id, label in zip(store.example_ids(db, pid, store.EVAL), labels):
+    for example_id, label in zip(store.example_ids(db, pid, store.Split.EVAL), labels):
         annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
 
 
 def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
     pid, ids, first, second = two_versions
-    eval_ids = store.example_ids(db, pid, store.EVAL)
+    eval_ids = store.example_ids(db, pid, store.Split.EVAL)
     label_eval(db, pid, ["yes"] * 3)
     assert registry.eval_breakdown(db, store.version(db, first)).n == 0  # published before those labels
     assert registry.eval_breakdown(db, store.version(db, first), store.max_annotation_id(db, pid)).n == 3
@@ -125,7 +125,7 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
 
 def test_disagreements_between_two_versions_on_the_unlabeled_pool(db, two_versions):
     pid, ids, first, second = two_versions
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(pool[1]), "yes")  # labeled texts are left out
     compared, differ, rows = registry.disagreements(db, store.version(db, first), store.version(db, second))
     unlabeled = [i for i in pool if i != pool[1]]
@@ -147,7 +147,7 @@ def test_compare_per_class_on_the_same_eval_texts(db, two_versions):
 
 def test_intended_use_is_stored(db):
     pid = make_project(db)
-    store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
+    projects.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
 
 

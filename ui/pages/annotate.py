@@ -117,7 +117,7 @@ with left:
     if shown is None:
         st.success("Nothing left to label here. Add data on the Projects page.")
     else:
-        if shown.split == store.EVAL:
+        if shown.split == store.Split.EVAL:
             st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
         with st.container(border=True):
             st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown

@@ -35,12 +35,12 @@ def dataset_status() -> None:
     if job is None or job["project_id"] != project_id:
         return
     ready = hf_datasets.latest(db, project_id)
-    if job["status"] == store.DONE and ready is not None:
+    if job["status"] == store.JobStatus.DONE and ready is not None:
         st.download_button("Download Hugging Face dataset (zip)", data=Path(ready["path"]).read_bytes(),
                            file_name=f"{ui.file_stem(project)}-dataset.zip")
-    elif job["status"] == store.FAILED:
+    elif job["status"] == store.JobStatus.FAILED:
         st.error(f"The dataset export failed: {ui.plain(job['message'])}")
-    elif job["status"] in (store.QUEUED, store.RUNNING):
+    elif job["status"] in (store.JobStatus.QUEUED, store.JobStatus.RUNNING):
         show_job(job)
 
 
@@ -71,9 +71,9 @@ def export_status() -> None:
     job = store.job(db, job_id) if job_id else None
     if job is None or job["project_id"] != project_id:
         return
-    if job["status"] == store.FAILED:
+    if job["status"] == store.JobStatus.FAILED:
         st.error(f"The export failed: {ui.plain(job['message'])}")
-    elif job["status"] in (store.RUNNING, store.QUEUED):
+    elif job["status"] in (store.JobStatus.RUNNING, store.JobStatus.QUEUED):
         show_job(job)
 
 

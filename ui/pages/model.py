@@ -218,7 +218,7 @@ with predict_tab:
             st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
             st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
                                file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-        elif job["status"] == store.FAILED:
+        elif job["status"] == store.JobStatus.FAILED:
             st.error(f"The prediction failed: {ui.plain(job['message'])}")
         else:
             show_job(job)

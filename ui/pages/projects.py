@@ -2,9 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, store
+from core import store
 from core.files import imports
 from core.settings import ProjectSettings
+from core.team import projects
 import ui
 from ui import state
 
@@ -39,12 +40,11 @@ def read_upload(upload) -> pd.DataFrame:
 
 if flash := st.session_state.pop(state.PROJECTS_FLASH, None):
     st.success(ui.plain(flash))
-existing = store.projects(db)
+existing = store.project_table(db)
 if existing:
     st.dataframe(
-        pd.DataFrame([{"project": p["name"], "texts": store.example_count(db, p["id"]),
-                       "labels": store.label_count(db, p["id"]), "classes": ", ".join(store.class_names(db, p["id"]))}
-                      for p in existing]),
+        pd.DataFrame([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
+                       "classes": ", ".join(p["classes"])} for p in existing]),
         hide_index=True, width="stretch")
 
 create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
@@ -144,7 +144,7 @@ with manage:
         new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
         if st.button("Rename") and new_name.strip() != project["name"]:
             try:
-                store.rename_project(db, ui.actor(), project_id, new_name)
+                projects.rename_project(db, ui.actor(), project_id, new_name)
             except store.StoreError as err:
                 show_error(str(err))
             else:
@@ -154,8 +154,7 @@ with manage:
         st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
         confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
         if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
-            store.delete_project(db, ui.actor(), project_id)
-            artifacts.remove_project_dir(project_id)
+            projects.delete_project(db, ui.actor(), project_id)
             st.session_state[state.PROJECT_ID] = None
             st.session_state[state.PROJECTS_FLASH] = f"Deleted “{project['name']}”."
             st.rerun()

@@ -31,11 +31,11 @@ def analysis_status() -> None:
     job = store.job(db, job_id) if job_id else None
     if job is None:
         return
-    if job["status"] in (store.QUEUED, store.RUNNING):
+    if job["status"] in (store.JobStatus.QUEUED, store.JobStatus.RUNNING):
         show_job(job)
     else:
         del st.session_state[state.analysis_job(project_id)]
-        if job["status"] == store.FAILED:
+        if job["status"] == store.JobStatus.FAILED:
             st.error(ui.plain(f"The analysis failed: {job['message']}"))
         else:
             st.rerun(scope="app")
