@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core import config, store  # noqa: E402
-from core.jobs import worker  # noqa: E402
 
 TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
 
@@ -86,6 +85,7 @@ def stop_worker(process, grace: float = 30.0) -> None:
 
 def run_queued(db, kinds: tuple[str, ...]) -> None:
     """Run every queued job of these kinds in this process, as the worker would; each must succeed."""
+    from core.jobs import worker  # imported here: collecting the unit tests loads no ML library
     while (job := store.claim_job(db, "test", kinds)) is not None:
         worker.run_job(db, job)
         assert store.job(db, job["id"])["status"] == store.DONE, store.job(db, job["id"])["error"]
@@ -109,11 +109,13 @@ def pytest_collection_modifyitems(config, items):
         if len(parts) > 1 and parts[0] in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[parts[0]])
 
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if not gpu:
+        return  # torch is imported only when a GPU test was collected
     import torch
 
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    for item in gpu:
+        item.add_marker(skip)
