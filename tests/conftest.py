@@ -30,6 +30,31 @@ def db(data_dir):
     return store.connect()
 
 
+def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no"), *, labels=None,
+                 name: str = "p", actor=None, eval_fraction: float = 0.0, overlap: int = 0, settings=None,
+                 model: str | None = None, class_details: list[dict] | None = None) -> int:
+    """A project made the way the app makes one (`plan_import` then `create_project_from_plan`); its id.
+
+    `texts`: strings, or a table with a "text" column (its other columns are kept as the texts'
+    fields, as a file's are). `labels`: one per text (None: unlabeled), imported as the file's label
+    column, or the name of the table's label column. `actor` creates it (default: the local admin);
+    `overlap` is then set the way the Settings page sets it."""
+    from core.files import imports
+    from core.team import auth
+
+    frame = texts if isinstance(texts, pd.DataFrame) else pd.DataFrame({"text": list(texts)}, dtype=object)
+    label_column = labels if isinstance(labels, str) or labels is None else "label"
+    if label_column == "label" and not isinstance(labels, str):  # as a file's cells: strings, None where empty
+        frame = frame.assign(label=pd.Series(list(labels), index=frame.index, dtype=object))
+    actor = actor or auth.local_actor()
+    plan = imports.plan_import(frame, "text", label_column, None if classes is None else list(classes))
+    pid = imports.create_project_from_plan(db, actor, name, plan, class_details, model=model, settings=settings,
+                                           eval_fraction=eval_fraction)
+    if overlap:
+        store.update_settings(db, actor, pid, {"overlap": overlap})
+    return pid
+
+
 def datasets_dir(*names: str) -> Path:
     """The shared datasets' folder; skips the test (fails it under SIEVE_REQUIRE_DATASETS=1) when
     these datasets (default: trec6) are not there."""

@@ -7,13 +7,14 @@ from core import store
 from core.labeling import annotate
 from core.team import auth
 from tests.conftest import ROOT
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import make_project
+from tests.unit.test_registry import TEXTS, fake_encoder, fake_version
 
 
 @pytest.fixture
 def at(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")
-    pid = make_project(db)
+    pid = make_project(db, TEXTS, name="reg", eval_fraction=0.25)
     encoder_id, ids = fake_encoder(db, pid)
     pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
     for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):

@@ -9,7 +9,8 @@ from core import store
 from core.labeling import annotate
 from core.learning import strategies
 from core.team import auth
-from tests.unit.test_store import lease_rows, make_project
+from tests.conftest import make_project
+from tests.unit.test_store import lease_rows
 
 FALLBACK = "Chosen by the model's query strategy."
 MODEL_PAGE = {

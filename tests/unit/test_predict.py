@@ -6,7 +6,8 @@ import pytest
 from core import config, store
 from core.files import imports, predict
 from core.team import auth
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import make_project
+from tests.unit.test_registry import TEXTS, fake_encoder, fake_version
 
 
 def frame(csv: str) -> pd.DataFrame:
@@ -15,7 +16,7 @@ def frame(csv: str) -> pd.DataFrame:
 
 @pytest.fixture
 def project(db):
-    pid = make_project(db)
+    pid = make_project(db, TEXTS, name="reg", eval_fraction=0.25)
     encoder_id, ids = fake_encoder(db, pid)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[])
     return pid, version_id
