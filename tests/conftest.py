@@ -121,9 +121,41 @@ def trec():
     return dataset("trec6", "train", 300)
 
 
+FAST_FOLDERS = ("unit", "app", "security")
+"""What a plain local `python -m pytest` runs; --all, SIEVE_TESTS=all or CI=true runs every folder."""
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", dest="sieve_all",
+                     help="run every test folder (a plain local run takes only tests/unit, tests/app and "
+                          "tests/security; SIEVE_TESTS=all or CI=true does the same as --all)")
+
+
+def run_everything(config) -> bool:
+    """Every folder: asked for (--all, SIEVE_TESTS=all), in CI, or when the run names its own tests
+    (paths or -m): then nothing is left out behind the user's back."""
+    return (config.getoption("sieve_all") or os.environ.get("SIEVE_TESTS", "").lower() == "all"
+            or os.environ.get("CI", "").lower() in ("true", "1", "yes")
+            or bool(config.option.file_or_dir) or bool(config.option.markexpr))
+
+
 FOLDER_MARKERS = {"integration": "integration", "stress": "stress", "browser": "browser"}
 """Every test under tests/<folder> gets that folder's marker, so `-m "not integration"` and the
 folders always select the same tests."""
+
+
+LEFT_OUT = pytest.StashKey[list]()
+
+
+def pytest_ignore_collect(collection_path, config):
+    """A quick local run does not even import the test folders it leaves out."""
+    path = Path(collection_path).resolve()
+    if path.parent != Path(__file__).resolve().parent or path.name in FAST_FOLDERS or not path.is_dir():
+        return None
+    if path.name.startswith(("_", ".")) or run_everything(config):
+        return None
+    config.stash.setdefault(LEFT_OUT, []).append(f"tests/{path.name}")
+    return True
 
 
 def pytest_collection_modifyitems(config, items):
@@ -144,3 +176,9 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA device")
     for item in gpu:
         item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if left_out := config.stash.get(LEFT_OUT, None):
+        terminalreporter.write_line(f"left out {', '.join(sorted(left_out))} (a quick local run: unit, app and security "
+                                    "tests only); run everything with: python -m pytest --all (CI=true does)")
