@@ -54,10 +54,12 @@ def _require(db, args, permission: str, project_id: int | None = None) -> auth.A
 
 
 def cmd_worker(args) -> None:
-    from core.jobs.worker import Worker
+    from core.jobs.worker import LANES, Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    lanes = tuple(args.lanes.split(","))
+    lanes = tuple(args.lanes.split(",")) if args.lanes else tuple(LANES)
+    if unknown := [lane for lane in lanes if lane not in LANES]:
+        sys.exit(f"error: unknown lane {', '.join(unknown)}; the lanes are {', '.join(LANES)}")
     worker = Worker(lanes=lanes)
     import os
     import signal
@@ -310,8 +312,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("worker", help="run the background training worker")
-    p.add_argument("--lanes", default=",".join(store.LANES),
-                   help="fast (head refits), embed (embedding, exports), slow (full retrains); default all")
+    p.add_argument("--lanes", default=None,
+                   help="comma-separated: fast (quick model refits), embed (embedding, exports, predictions, "
+                        "label analyses), slow (full retrains); default all")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("import", help="create a project from a file, or add the file to an existing project")

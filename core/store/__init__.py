@@ -38,10 +38,8 @@ POOL, EVAL = "pool", "eval"
 # Job kinds and states.
 EMBED, HEAD, FULL, EXPORT, QUALITY = "embed", "head", "full", "export", "quality"
 PREDICT = "predict"  # a version's predictions on an uploaded file (core.predict)
+DATASET_EXPORT = "dataset_export"  # the labels as a Hugging Face datasets zip (older rows: EXPORT, format hf-datasets)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-# Each lane is a thread of the worker, so work of one kind never waits behind another:
-# head refits take milliseconds, embedding, exports and analyses seconds, full retrains minutes.
-LANES = {"fast": (HEAD,), "embed": (EMBED, EXPORT, PREDICT, QUALITY), "slow": (FULL,)}
 
 
 def now() -> float:

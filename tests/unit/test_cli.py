@@ -135,3 +135,5 @@ def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, 
     run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
+
+

@@ -258,6 +258,8 @@ def test_json_constants_are_missing_labels():
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
 
 
+
+
 @pytest.mark.parametrize("content,looks_like_data", [
     (b"text\nfirst text\nsecond text\n", False),
     (b"text,label\nI loved it,pos\nawful,neg\n", False),

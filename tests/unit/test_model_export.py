@@ -14,7 +14,7 @@ def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, 
     pid, version_id = project
     evals = store.example_ids(db, pid, store.EVAL)
     for example_id, label in zip(evals, ["yes", "no", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     store.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
@@ -46,7 +46,7 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     eval texts showed precision, recall and F1 of 0.000."""
     pid, _ = project
     evals = store.example_ids(db, pid, store.EVAL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, evals[0], "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(evals[0]), "yes")
     store.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
@@ -54,3 +54,5 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     card = model_export.model_card(v, ["yes", "no"], "setfit", "default", facts=model_export.card_facts(db, v))
     assert "&lt;b&gt;Only&lt;/b&gt; for \\| triage" in card and "<b>" not in card
     assert "| no | – | – | – | 0 (no eval texts of this class yet) |" in card
+
+

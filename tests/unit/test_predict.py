@@ -5,9 +5,10 @@ import pytest
 
 from core import config, store
 from core.files import imports, predict
+from core.jobs import worker
 from core.team import auth
 from tests.conftest import make_project
-from tests.unit.test_registry import TEXTS, fake_encoder, fake_version
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 
 
 def frame(csv: str) -> pd.DataFrame:
@@ -16,7 +17,7 @@ def frame(csv: str) -> pd.DataFrame:
 
 @pytest.fixture
 def project(db):
-    pid = make_project(db, TEXTS, name="reg", eval_fraction=0.25)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[])
     return pid, version_id
@@ -31,7 +32,7 @@ def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job
     stored = predict.input_dir(pid) / job["params"]["input"]
     assert stored.exists() and config.data_dir().resolve() in stored.resolve().parents
     assert pd.read_parquet(stored)["text"].tolist() == ["first text", "=cmd()"]
-    assert store.PREDICT in store.LANES["embed"]
+    assert store.PREDICT in worker.LANES["embed"]
 
 
 def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
@@ -62,3 +63,5 @@ def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypa
     assert out["text"].tolist() == ["first", "'=2+3"]  # formula-safe CSV
     assert config.data_dir().resolve() in __import__("pathlib").Path(done["result"]["path"]).resolve().parents
     assert not any(predict.input_dir(pid).iterdir())  # the uploaded texts are removed once predicted
+
+

@@ -10,6 +10,7 @@ from core.versions import registry
 from tests.conftest import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]
+REGISTRY_PROJECT = {"texts": TEXTS, "name": "reg", "eval_fraction": 0.25}  # make_project(db, **REGISTRY_PROJECT)
 
 
 def fake_encoder(db, pid):
@@ -40,7 +41,7 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
 
 @pytest.fixture
 def two_versions(db):
-    pid = make_project(db, TEXTS, name="reg", eval_fraction=0.25)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     pool = store.example_ids(db, pid, store.POOL)
     first = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[:5])
@@ -103,7 +104,7 @@ def test_per_class_and_confusion_match_scikit_learn():
 
 def label_eval(db, pid, labels):
     for example_id, label in zip(store.example_ids(db, pid, store.EVAL), labels):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
 
 
 def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
@@ -121,7 +122,7 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
 def test_disagreements_between_two_versions_on_the_unlabeled_pool(db, two_versions):
     pid, ids, first, second = two_versions
     pool = store.example_ids(db, pid, store.POOL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, pool[1], "yes")  # labeled texts are left out
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(pool[1]), "yes")  # labeled texts are left out
     compared, differ, rows = registry.disagreements(db, store.version(db, first), store.version(db, second))
     unlabeled = [i for i in pool if i != pool[1]]
     assert compared == len(unlabeled)
@@ -141,7 +142,7 @@ def test_compare_per_class_on_the_same_eval_texts(db, two_versions):
 
 
 def test_intended_use_is_stored(db):
-    pid = make_project(db, TEXTS, name="reg", eval_fraction=0.25)
+    pid = make_project(db, **REGISTRY_PROJECT)
     store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
 
@@ -154,3 +155,11 @@ def test_the_model_page_warns_while_eval_figures_rest_on_few_texts(db, two_versi
     assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they will "
                                    "move a lot as more eval texts are labeled. No eval texts yet for: no.")
     assert registry.eval_breakdown(db, store.version(db, first)).caution() is None  # no eval labels: nothing to caution
+def test_pin_history_in_words():
+    from core.versions import model_report
+
+    history = [{"version_id": None, "number": None, "pinned_by": "bob", "created_at": 86400.0 + 60},
+               {"version_id": 7, "number": 2, "pinned_by": "ann", "created_at": 0.0}]
+    assert model_report.pin_history_words(history) == (
+        "Pins: unpinned by bob at 1970-01-02 00:01; pinned version 2 by ann at 1970-01-01 00:00")
+    assert model_report.pin_history_words([]) == ""

@@ -87,7 +87,7 @@ def test_concurrent_writers_lose_nothing(data_dir):
         own = store.connect()
         try:
             for example_id in ids[offset::4]:
-                annotate.submit_label(own, auth.local_actor(f"ann{offset}"), pid, example_id, "yes")
+                annotate.submit_label(own, auth.local_actor(f"ann{offset}"), pid, annotate.NextText.direct(example_id), "yes")
         except (sqlite3.Error, ValueError) as err:
             errors.append(err)
 
@@ -108,7 +108,7 @@ def test_rename_and_delete_a_project(db):
     store.rename_project(db, auth.local_actor(), pid, "  renamed ")
     assert store.project(db, pid)["name"] == "renamed"
     first = annotate.next_text(db, auth.local_actor("ann"), pid)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, first.example_id, "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, first, "yes")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
     store.delete_project(db, auth.local_actor(), pid)
     assert store.project(db, pid) is None and store.project(db, other) is not None
@@ -180,7 +180,7 @@ def labeling_work(db, n_history: int) -> int:
 
     def label_skip_undo():
         shown = annotate.next_text(db, auth.local_actor("alice"), pid)
-        annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "no")
+        annotate.submit_label(db, auth.local_actor("alice"), pid, shown, "no")
         shown = annotate.next_text(db, auth.local_actor("alice"), pid)
         annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
         annotate.undo_last(db, auth.local_actor("alice"), pid)
@@ -203,7 +203,7 @@ def claim_work_after_labeling(db, n_labeled: int) -> int:
     through next_text, before any embedding: they all came from the same shuffled order."""
     pid = make_project(db, texts=[f"text number {i}" for i in range(1000)])
     for _ in range(n_labeled):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.next_text(db, auth.local_actor("ann"), pid).example_id, "yes")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.next_text(db, auth.local_actor("ann"), pid), "yes")
     return work_inside_write_transactions(db, lambda: [annotate.next_text(db, auth.local_actor(f"new{i}"), pid) for i in range(20)])
 
 
