@@ -1,4 +1,4 @@
-"""Class names as examples (core.class_examples): the head knows classes nobody has labeled yet."""
+"""Class names as examples (core.learning.class_examples): the head knows classes nobody has labeled yet."""
 import numpy as np
 import pytest
 

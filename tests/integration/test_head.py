@@ -103,7 +103,7 @@ def test_head_fits_limit_scipy_and_openmp_threads_too():
     import sys
     from pathlib import Path
 
-    code = ("import json, numpy as np; from core.classifiers import head; from threadpoolctl import ThreadpoolController; "
+    code = ("import json, numpy as np; from core.learning.classifiers import head; from threadpoolctl import ThreadpoolController; "
             "cached = {lib.filepath for lib in head._thread_pools().lib_controllers}; "
             "head.fit(np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1])); "
             "after = [(lib.filepath, lib.user_api) for lib in ThreadpoolController().lib_controllers]; "
