@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.files import imports
 from core.team import auth, projects
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_project
 from ui import state
 
 CLASSES = ["question", "statement"]
@@ -249,9 +249,7 @@ def test_names_are_shown_as_plain_text(db, monkeypatch):
     """Markdown, LaTeX and Streamlit directives in a project or class name are escaped, never rendered."""
     from core.files import imports
 
-    frame = imports.read_table(upload_csv(), "q.csv")
-    imports.create_project_from_plan(db, auth.local_actor(), "**bold** $x^2$ :red[x]", imports.plan_import(frame, "text", None,
-                                                                             ["**bad** :red[x]", "fine"]))
+    make_project(db, imports.read_table(upload_csv(), "q.csv"), ["**bad** :red[x]", "fine"], name="**bold** $x^2$ :red[x]")
     at = new_app(monkeypatch)
     at.switch_page("ui/pages/annotate.py").run()
     assert not at.exception

@@ -6,8 +6,8 @@ from streamlit.testing.v1 import AppTest
 from core import store
 import ui
 from ui import state
-from tests.conftest import ROOT
-from tests.unit.test_registry import make_project
+from tests.conftest import ROOT, make_project
+from tests.unit.test_registry import REGISTRY_PROJECT
 
 RAW = ("head", "full", "embed", "export", "dataset_export", "predict", "quality")  # the stored kinds
 
@@ -26,7 +26,7 @@ def open_app(pid, page=None) -> AppTest:
 @pytest.fixture
 def pid(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     job = store.claim_job(db, "test", (store.JobKind.EMBED,))  # the import's embedding, running
     with store.transaction(db) as conn:
         store.finish_job(conn, job["id"], message="embedded")

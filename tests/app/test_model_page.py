@@ -6,15 +6,15 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.labeling import annotate
 from core.team import auth
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 from ui import state
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
 
 @pytest.fixture
 def at(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     pool, evals = store.example_ids(db, pid, store.Split.POOL), store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):

@@ -6,8 +6,8 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.labeling import annotate
 from core.team import auth, projects, quality
-from tests.conftest import ROOT
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import ROOT, make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 import ui
 
 
@@ -20,7 +20,7 @@ def signed_in(db, monkeypatch):
     """Two annotators disagree on one text (a tie) while a version predicts "no" everywhere; then an
     admin signs in (team mode)."""
     monkeypatch.setenv("SIEVE_WORKER", "external")
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     projects.update_settings(db, auth.local_actor(), pid, {"overlap": 100})
     example_id = store.example_ids(db, pid, store.Split.POOL)[0]
     label(db, pid, example_id, "bob", "yes")  # bob first: the tie offers his label first

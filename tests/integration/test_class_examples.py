@@ -1,15 +1,15 @@
-"""Class names as examples (core.class_examples): the head knows classes nobody has labeled yet."""
+"""Class names as examples (core.learning.class_examples): the head knows classes nobody has labeled yet."""
 import numpy as np
 import pytest
 
 from core import store
-from core.files import imports, model_export
+from core.files import model_export
 from core.labeling import annotate
 from core.learning import class_examples, embeddings
 from core.team import auth, projects
 from core.learning.classifiers import head
 from core.settings import ProjectSettings
-from tests.conftest import dataset, run_queued
+from tests.conftest import dataset, make_project, run_queued
 
 pytestmark = pytest.mark.integration
 CLASSES = ["alarm", "book_flight", "calories", "car_rental", "change_language", "cook_time", "credit_limit",
@@ -49,8 +49,7 @@ def test_the_head_predicts_classes_it_has_no_labels_for(data_dir):
 def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     frame = _clinc("train", 30)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = imports.plan_import(frame[["text"]], "text", None, CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "intents", plan, eval_fraction=0)
+    pid = make_project(db, frame[["text"]], CLASSES, name="intents", eval_fraction=0)
     run_queued(db, (store.JobKind.EMBED,))
     ids = store.example_ids(db, pid)
     texts = store.texts_by_id(db, ids)

@@ -13,7 +13,7 @@ from core.labeling import scheduling
 from core.learning import classifiers
 from core.team import auth, projects
 from core.learning.classifiers import head, transformer
-from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -57,8 +57,7 @@ def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
 @pytest.fixture
 def project(db):
     frame = dataset("trec6", "train", 160, seed=3)
-    plan = imports.plan_import(frame.iloc[:60], "text", "label", CLASSES)  # 60 labeled texts...
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "families", plan)
+    pid = make_project(db, frame.iloc[:60], CLASSES, labels="label", name="families")  # 60 labeled texts...
     imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[60:], "text")  # ...and 100 to score
     run_queued(db, (store.JobKind.EMBED,))
     run_queued(db, (store.JobKind.HEAD,))

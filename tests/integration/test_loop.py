@@ -12,7 +12,7 @@ from core.jobs import training
 from core.labeling import annotate, scheduling
 from core.team import auth
 from core.settings import ProjectSettings
-from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -29,9 +29,8 @@ def label_from_queue(db, pid, gold, n, annotator="ann"):
 def test_import_label_refit_retrain_export(db, tmp_path):
     frame = dataset("trec6", "train", 300)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = imports.plan_import(frame, "text", None, CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan, eval_fraction=0.1,
-                                      settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
+    pid = make_project(db, frame, CLASSES, name="trec", eval_fraction=0.1,
+                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
     run_queued(db, (store.JobKind.EMBED,))
     encoder = store.latest_encoder(db, pid)
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
@@ -85,8 +84,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 
 def test_adding_data_extends_the_embeddings(db):
     frame = dataset("trec6", "train", 120)
-    plan = imports.plan_import(frame.iloc[:80], "text", "label", CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan)
+    pid = make_project(db, frame.iloc[:80], CLASSES, labels="label", name="trec")
     run_queued(db, (store.JobKind.EMBED,))
     run_queued(db, (store.JobKind.HEAD,))
     before = store.latest_version(db, pid)
@@ -104,9 +102,8 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     refit on the new encoder with every current label follows the retrain and is served."""
     frame = dataset("trec6", "train", 200, seed=1)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", imports.plan_import(frame, "text", None, CLASSES),
-                                      settings=ProjectSettings(retrain_every=0, family_args={
-                                          "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
+    pid = make_project(db, frame, CLASSES, name="trec", settings=ProjectSettings(retrain_every=0, family_args={
+        "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
     run_queued(db, (store.JobKind.EMBED,))
     label_from_queue(db, pid, gold, 10)
     job = store.job(db, scheduling.train_now(db, auth.local_actor(), pid).job_id)
@@ -129,8 +126,7 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
 
 def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
     frame = dataset("trec6", "train", 120, seed=2)
-    plan = imports.plan_import(frame, "text", "label", CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "budget", plan, settings=ProjectSettings(
+    pid = make_project(db, frame, CLASSES, labels="label", name="budget", settings=ProjectSettings(
         retrain_every=0, retrain_budget_s=10, family_args={"setfit": {"max_steps": 2000, "batch_size": 8}}))
     run_queued(db, (store.JobKind.EMBED,))
     messages = []
@@ -148,8 +144,7 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     with 95 % intervals, and the Model page draws them (not cross-validation on the model's picks)."""
     frame = dataset("trec6", "train", 400, seed=4)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "eval", imports.plan_import(frame, "text", None, CLASSES),
-                                      eval_fraction=imports.DEFAULT_EVAL_FRACTION)
+    pid = make_project(db, frame, CLASSES, name="eval", eval_fraction=imports.DEFAULT_EVAL_FRACTION)
     assert store.example_count(db, pid, store.Split.EVAL) == 20
     run_queued(db, (store.JobKind.EMBED,))
     splits = []

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 from core import config, store
-from core.files import imports
 from core.jobs import worker
 from core.labeling import annotate, scheduling
 from core.team import auth, projects
 from core.settings import ProjectSettings
-from tests.conftest import ROOT, TREC_CLASSES, dataset, run_queued
+from tests.conftest import ROOT, TREC_CLASSES, dataset, make_project, run_queued
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +50,9 @@ def labeled_project(db, model: str, n_labels: int = 24, family: str = "setfit") 
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     args = {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32},
             "setfit-diff": {"max_steps": 2, "batch_size": [8, 8], "num_epochs": [1, 1], "max_length": 32}}
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=model,
-                                      eval_fraction=0,
-                                      settings=ProjectSettings(family=family, retrain_every=0,
-                                                               family_args={family: args[family]}))
+    pid = make_project(db, frame, TREC_CLASSES, model=model, eval_fraction=0,
+                       settings=ProjectSettings(family=family, retrain_every=0,
+                                                family_args={family: args[family]}))
     run_queued(db, (store.JobKind.EMBED,))
     for _ in range(n_labels):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid)
@@ -85,8 +83,7 @@ def test_a_crafted_head_pickle_in_a_user_named_model_never_runs(db, tmp_path, fa
 def test_a_user_named_model_with_only_pickle_weights_is_refused(db, tmp_path):
     model = crafted_setfit_dir(tmp_path, tmp_path / "pwned", safetensors=False)
     frame = dataset("trec6", "train", 40)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
-                                      eval_fraction=0)
+    pid = make_project(db, frame, TREC_CLASSES, model=str(model), eval_fraction=0)
     job = store.claim_job(db, "test", (store.JobKind.EMBED,))
     for _ in range(config.MAX_ATTEMPTS):
         worker.run_job(db, job)

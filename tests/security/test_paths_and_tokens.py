@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from core import store
-from core.files import imports, predict
+from core.files import predict
 from core.labeling import annotate, scheduling
 from core.team import auth
-from tests.conftest import TREC_CLASSES, dataset, run_queued
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued
 
 TRAVERSAL = "../../../escaped/..\\..\\evil"
 
@@ -27,7 +27,7 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     classes = [TRAVERSAL + "class"] + TREC_CLASSES[1:]
     labels = dict(zip(TREC_CLASSES, classes))
     actor = auth.local_actor(TRAVERSAL + "annotator")
-    pid = imports.create_project_from_plan(db, actor, TRAVERSAL, imports.plan_import(frame, "text", None, classes))
+    pid = make_project(db, frame, classes, name=TRAVERSAL, actor=actor)
     run_queued(db, (store.JobKind.EMBED,))
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):

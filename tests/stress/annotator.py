@@ -2,7 +2,7 @@
 
     python -m tests.stress.annotator --name ann3 --labels 40 --out ann3.json [--print-acks]
 
-Uses only what the Annotate page uses (`core.annotate`): next_text, submit_label, and now
+Uses only what the Annotate page uses (`core.labeling.annotate`): next_text, submit_label, and now
 and then skip and undo_last (then labels the text again). Every label acknowledged
 (submit_label returned) is recorded with its annotation id; with --print-acks it is also
 printed, flushed, the moment submit_label returns, so a test that kill -9s this process

@@ -9,7 +9,8 @@ from core import store
 from core.labeling import annotate
 from core.learning import strategies
 from core.team import auth
-from tests.unit.test_store import lease_rows, make_project
+from tests.conftest import make_project
+from tests.unit.test_store import lease_rows
 
 FALLBACK = "Chosen by the model's query strategy."
 MODEL_PAGE = {
@@ -228,9 +229,9 @@ def test_lock_errors_reach_the_caller_as_a_try_again_message(data_dir, monkeypat
 def test_a_label_records_why_the_shown_text_was_shown_and_the_version_it_came_with(db):
     import numpy as np
 
-    from tests.unit.test_registry import fake_encoder, fake_version, make_project as make_registry_project
+    from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 
-    pid = make_registry_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     pool = store.example_ids(db, pid, store.Split.POOL)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[3:6])
@@ -248,9 +249,9 @@ def test_a_label_records_why_the_shown_text_was_shown_and_the_version_it_came_wi
 def test_the_served_versions_view_of_any_text(db):
     import numpy as np
 
-    from tests.unit.test_registry import fake_encoder, fake_version, make_project as make_registry_project
+    from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 
-    pid = make_registry_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     example_id = store.example_ids(db, pid)[0]
     assert annotate.suggestion(db, pid, example_id) is None  # no model yet
     encoder_id, ids = fake_encoder(db, pid)

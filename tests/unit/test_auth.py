@@ -7,13 +7,9 @@ from core import store
 from core.files import exports, imports
 from core.labeling import annotate, scheduling
 from core.team import auth, projects, quality
+from tests.conftest import make_project
 
 PASSWORD = "correct horse battery staple"
-
-
-def make_project(db, actor, name="p", texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return imports.create_project_from_plan(db, actor, name, plan)
 
 
 @pytest.fixture
@@ -22,8 +18,8 @@ def team(db):
     admin = auth.create_user(db, None, "ada", PASSWORD, auth.ADMIN)
     reviewer = auth.create_user(db, admin, "rev", PASSWORD, auth.REVIEWER)
     annotator = auth.create_user(db, admin, "ann", PASSWORD, auth.ANNOTATOR)
-    pid = make_project(db, admin, "p")
-    other = make_project(db, admin, "q")
+    pid = make_project(db, actor=admin, name="p")
+    other = make_project(db, actor=admin, name="q")
     auth.assign(db, admin, annotator.user_id, pid)
     return {"admin": admin, "reviewer": reviewer, "annotator": annotator, "pid": pid, "other": other}
 
@@ -94,7 +90,7 @@ def test_no_clear_text_password_or_token_in_the_database_or_logs(db, team, data_
 
 def test_single_user_mode_until_the_first_admin(db):
     local = auth.local_actor("me")
-    pid = make_project(db, local)  # no accounts: the local admin may do everything
+    pid = make_project(db, actor=local)  # no accounts: the local admin may do everything
     projects.update_settings(db, local, pid, {"overlap": 10})
     with pytest.raises(auth.AuthError, match="first account must be an admin"):
         auth.create_user(db, None, "x", PASSWORD, auth.ANNOTATOR)

@@ -13,7 +13,7 @@ from core.jobs import backup
 from core.team import auth
 from tests.conftest import ROOT
 from tests.unit.test_recovery import make_dir
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 TEXTS = tuple(f"text number {i}" for i in range(300))
 

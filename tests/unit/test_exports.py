@@ -5,6 +5,7 @@ import pytest
 from core import store
 from core.files import exports, imports
 from core.team import auth
+from tests.conftest import make_project
 from tests.unit.test_imports import create
 
 
@@ -30,8 +31,7 @@ FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3
 def labeled_project(db, texts, labels):
     from core.labeling import annotate
 
-    plan = imports.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    pid = make_project(db, texts, labels)
     for example_id, label in zip(store.example_ids(db, pid), labels):
         annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     return pid

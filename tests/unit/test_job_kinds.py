@@ -36,7 +36,7 @@ def test_job_rows_name_the_kind():
 
 def test_the_worker_runs_a_job_by_its_kinds_handler_and_fails_an_unknown_kind(db, monkeypatch):
     from core.jobs import worker
-    from tests.unit.test_store import make_project
+    from tests.conftest import make_project
 
     pid = make_project(db)
     ran = []

@@ -1,6 +1,6 @@
 """Finding 6: a job's message tells the truth about its attempts, and the UI shows a failure."""
 from core import config, store
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 
 def kill_worker_of(db, job_id: int) -> None:

@@ -7,7 +7,8 @@ from core import config, store
 from core.files import imports, predict
 from core.jobs import worker
 from core.team import auth
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 
 
 def frame(csv: str) -> pd.DataFrame:
@@ -16,7 +17,7 @@ def frame(csv: str) -> pd.DataFrame:
 
 @pytest.fixture
 def project(db):
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[])
     return pid, version_id

@@ -16,7 +16,7 @@ import pytest
 
 from core import artifacts, config, store
 from core.jobs import worker
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 
 def dead_pid() -> int:

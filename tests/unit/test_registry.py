@@ -3,18 +3,14 @@ import numpy as np
 import pytest
 
 from core import artifacts, store
-from core.files import imports
 from core.labeling import annotate
 from core.learning import embeddings
 from core.team import auth, projects
 from core.versions import registry
+from tests.conftest import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]
-
-
-def make_project(db, eval_fraction=0.25):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(TEXTS)).encode(), "t.csv"), "text", None, ["yes", "no"])
-    return imports.create_project_from_plan(db, auth.local_actor(), "reg", plan, eval_fraction=eval_fraction)
+REGISTRY_PROJECT = {"texts": TEXTS, "name": "reg", "eval_fraction": 0.25}  # make_project(db, **REGISTRY_PROJECT)
 
 
 def fake_encoder(db, pid):
@@ -45,7 +41,7 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
 
 @pytest.fixture
 def two_versions(db):
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     pool = store.example_ids(db, pid, store.Split.POOL)
     first = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[:5])
@@ -146,7 +142,7 @@ def test_compare_per_class_on_the_same_eval_texts(db, two_versions):
 
 
 def test_intended_use_is_stored(db):
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     projects.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
 

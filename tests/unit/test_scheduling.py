@@ -2,7 +2,7 @@
 from core import store
 from core.labeling import annotate, scheduling
 from core.team import auth, projects
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]
 

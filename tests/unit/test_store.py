@@ -8,11 +8,7 @@ from core import artifacts, store
 from core.files import imports
 from core.labeling import annotate
 from core.team import auth, projects
-
-
-def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
+from tests.conftest import make_project
 
 
 def test_wal_and_schema_version(db):
@@ -107,8 +103,7 @@ def test_concurrent_writers_lose_nothing(data_dir):
 
 def test_rename_and_delete_a_project(db):
     pid = make_project(db)
-    other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(imports.read_table(b"text\nx\ny\n", "t.csv"), "text",
-                                                                    None, ["yes", "no"]))
+    other = make_project(db, ["x", "y"], name="other")
     with pytest.raises(store.StoreError, match="already exists"):
         projects.rename_project(db, auth.local_actor(), pid, "other")
     projects.rename_project(db, auth.local_actor(), pid, "  renamed ")
