@@ -120,7 +120,7 @@ def install_torch(python: Path, variant: str) -> None:
         return
     index = index or CPU_INDEX
     say(f"installing torch {pin}, the CPU build, from {index}")
-    if run(pip + [f"torch=={pin}", "--index-url", index, "--timeout", INDEX_TIMEOUT_S, "--retries", "1"],
+    if run(pip + [f"torch=={pin}", "--index-url", index, "--timeout", INDEX_TIMEOUT_S, "--retries", "0"],
            check=False) == 0:
         return
     say(f"{index} did not give torch {pin}; trying pip's own configuration (its index, PIP_FIND_LINKS, "
