@@ -120,8 +120,9 @@ def install_torch(python: Path, variant: str) -> None:
         return
     index = index or CPU_INDEX
     say(f"installing torch {pin}, the CPU build, from {index}")
-    if run(pip + [f"torch=={pin}", "--index-url", index, "--timeout", INDEX_TIMEOUT_S, "--retries", "0"],
-           check=False) == 0:
+    # Only torch itself from PyTorch's index: what it needs is pinned in requirements.txt (next step).
+    if run(pip + [f"torch=={pin}", "--no-deps", "--index-url", index, "--timeout", INDEX_TIMEOUT_S,
+                  "--retries", "0"], check=False) == 0:
         return
     say(f"{index} did not give torch {pin}; trying pip's own configuration (its index, PIP_FIND_LINKS, "
         "a wheelhouse). Without a local CPU wheel this downloads PyPI's build, which on Linux is the CUDA one.")
