@@ -48,8 +48,6 @@ def test_package_metadata_licence_and_console_script():
     assert "Version 2.0, January 2004" in (ROOT / "LICENSE").read_text()
     assert project["scripts"] == {"sieve": "core.cli:main"}
     assert project["requires-python"] == ">=3.11"
-    setuptools = pyproject()["tool"]["setuptools"]
-    assert {"app", "ui", "charts"} <= set(setuptools["py-modules"])  # the app installs beside core
 
 
 def test_sieve_run_passes_exactly_the_settings_of_the_streamlit_config():
