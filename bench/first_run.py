@@ -29,7 +29,10 @@ def main() -> None:
     common.use_scratch_data_dir()
     import pandas as pd
 
-    from core import annotate, auth, config, io, store
+    from core import config, store
+    from core.files import imports as io
+    from core.labeling import annotate
+    from core.team import auth
 
     frame = pd.read_csv(config.datasets_dir() / args.dataset / "train.csv", dtype=str, keep_default_na=False)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))

@@ -58,7 +58,7 @@ def test_a_small_demo_from_the_users_own_file(db, monkeypatch):
 
 def test_pages_without_a_project_link_to_creating_one(db, monkeypatch):
     at = first_screen(monkeypatch)
-    at.switch_page("pages/annotate.py").run()
+    at.switch_page("ui/pages/annotate.py").run()
     assert not at.exception
     assert any("no project yet" in i.value for i in at.info)
     assert [link.label for link in at.get("page_link")] == ["Create a project"]

@@ -102,6 +102,9 @@ def overlay_venv(path: Path) -> Path:
 
 def test_pip_install_gives_a_working_sieve_command(tmp_path):
     source = fresh_copy(tmp_path / "source")
+    # every module of the app and the library is to be installed (app.py, its pages, core), nothing else
+    shipped = {p.relative_to(source).as_posix() for p in source.rglob("*.py")
+               if p.relative_to(source).parts[0] not in ("tests", "bench", "scripts", "docs")}
     bin_dir = overlay_venv(tmp_path / "venv")
     import setuptools
 
@@ -112,9 +115,6 @@ def test_pip_install_gives_a_working_sieve_command(tmp_path):
                                     capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip())
     assert installed.is_relative_to(tmp_path / "venv"), installed
     packaged = installed.parents[1]
-    # every module of the app and the library is installed (app.py, its pages, core), nothing else
-    shipped = {p.relative_to(source).as_posix() for p in source.rglob("*.py")
-               if p.relative_to(source).parts[0] not in ("tests", "bench", "scripts", "docs")}
     assert "app.py" in shipped and "core/cli.py" in shipped and any("pages/" in name for name in shipped)
     assert [name for name in sorted(shipped) if not (packaged / name).is_file()] == []
     assert not (packaged / "tests").exists() and not (packaged / "bench").exists()
