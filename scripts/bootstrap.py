@@ -80,7 +80,7 @@ def torch_variant() -> tuple[str, str]:
             listed = None
         if listed is not None and listed.returncode == 0 and "GPU" in listed.stdout:
             return "cuda", "nvidia-smi found " + listed.stdout.strip().splitlines()[0]
-    return "cpu", "no NVIDIA GPU found (SIEVE_TORCH=cuda asks for the CUDA build)"
+    return "cpu", "no NVIDIA GPU found; SIEVE_TORCH=cuda asks for the CUDA build"
 
 
 def stamp_for(variant: str) -> dict:
@@ -114,7 +114,8 @@ def install_torch(python: Path, variant: str) -> None:
         run(pip + [f"torch=={pin}"])
         return
     if variant == "cuda" or sys.platform == "darwin":
-        # PyPI's Linux and Windows wheels of torch are CUDA builds; macOS has only the one build.
+        # PyPI's Linux wheels of torch are CUDA builds and macOS has only the one build; on Windows, PyPI's
+        # wheel is the CPU one: SIEVE_TORCH_INDEX=https://download.pytorch.org/whl/cu130 (say) gives CUDA.
         say(f"installing torch {pin} from {index or 'PyPI'}" + (" (the CUDA build, a few GB)" if variant == "cuda" else ""))
         run(pip + [f"torch=={pin}"] + (["--index-url", index] if index else []))
         return
@@ -153,7 +154,7 @@ def set_up() -> Path:
         run([sys.executable, "-m", "venv", str(venv)])
     elif installed_version(python, "pip") is None:
         sys.exit(f"[sieve] {venv} has no pip; remove it or set SIEVE_VENV to another directory")
-    say(f"torch: {variant} build ({why})")
+    say(f"torch: the {variant.upper()} build ({why})")
     install_torch(python, variant)
     say("installing the pinned requirements")
     run([str(python), "-m", "pip", "install", "-r", str(REQUIREMENTS)])
