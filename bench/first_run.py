@@ -54,8 +54,7 @@ def main() -> None:
         actor = auth.local_actor("bench")
         for _ in range(args.labels):
             shown = annotate.next_text(db, actor, project)
-            annotate.submit_label(db, actor, project, shown.example_id, gold[shown.text], version_id=shown.version_id,
-                                  strategy=shown.strategy, score=shown.score)
+            annotate.submit_label(db, actor, project, shown, gold[shown.text])
         labeled = time.monotonic() - start
         while store.latest_version(db, project) is None:
             time.sleep(0.1)
