@@ -1,4 +1,5 @@
-"""Command line: python -m core {worker,import,export,export-model,predict,backup,restore,simulate}.
+"""Command line: `sieve …` or `python -m core …` (run, worker, import, export, export-model, predict, backup,
+restore, simulate).
 
 In team mode (once user accounts exist) the commands that read or change a project's data act as
 the user named by --user, whose password comes from SIEVE_PASSWORD or a prompt, and check that
@@ -24,6 +25,43 @@ def _project(db, name: str) -> dict:
     if row is None:
         sys.exit(f"error: no project called {name!r}")
     return row
+
+
+# Streamlit's production settings, passed as flags by `sieve run` so that an installed Sieve (whose app.py
+# sits in site-packages, away from any .streamlit folder) serves exactly as a checkout does; a test
+# keeps them equal to .streamlit/config.toml, which `streamlit run app.py` reads in a checkout.
+STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "none", "server.runOnSave": False,
+                      "client.toolbarMode": "minimal", "browser.gatherUsageStats": False}
+
+
+def streamlit_command(extra: list[str]) -> list[str]:
+    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    production settings first so that options given on the command line override them."""
+    from core import config
+
+    flags = [f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
+             for key, value in STREAMLIT_SETTINGS.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+
+
+def cmd_run(args) -> None:
+    import os
+    import shlex
+    import subprocess
+
+    from core import config
+
+    if not config.app_path().exists():
+        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    command = streamlit_command(args.streamlit_args)
+    print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
+    print("+ " + shlex.join(command), flush=True)
+    if os.name == "nt":
+        try:
+            sys.exit(subprocess.call(command))
+        except KeyboardInterrupt:
+            sys.exit(130)
+    os.execv(command[0], command)  # Streamlit takes this process's place: Ctrl-C and SIGTERM reach it
 
 
 PASSWORD_ENV = "SIEVE_PASSWORD"
@@ -308,8 +346,14 @@ def parser() -> argparse.ArgumentParser:
     from core.learning import classifiers, strategies
     from core.learning.classifiers import head as heads
 
-    root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
+    prog = "sieve" if Path(sys.argv[0]).stem == "sieve" else "python -m core"
+    root = argparse.ArgumentParser(prog=prog, description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start the app (Streamlit) on localhost; other options go to `streamlit run`",
+                       description="Start Sieve's app with its production settings. Any further options go to "
+                                   "`streamlit run`, e.g. --server.port 8502.")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="run the background training worker")
     p.add_argument("--lanes", default=None,
@@ -412,7 +456,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     config.apply_hub_mode()
-    args = parser().parse_args(argv)
+    root = parser()
+    args, extra = root.parse_known_args(argv)
+    if args.command == "run":
+        args.streamlit_args = extra
+    elif extra:
+        root.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.func(args)
     except auth.AuthError as err:  # a refused sign-in or role: one sentence, no traceback

@@ -32,7 +32,14 @@ def current_project(db) -> dict:
     project_id = st.session_state.get(state.PROJECT_ID)
     project = store.project(db, project_id) if project_id is not None else None
     if project is None:
-        st.info("Create a project on the Projects page first.")
+        from core.team import auth
+
+        signed_in = st.session_state.get("actor")  # None in single-user mode: the local admin
+        if signed_in is None or auth.allowed(db, signed_in, auth.MANAGE_PROJECTS):
+            st.info("There is no project yet: create one on the Projects page first.")
+            st.page_link("ui/pages/projects.py", label="Create a project", icon=":material/add:")
+        else:
+            st.info("No project is open to you yet: an admin assigns projects on the Team page.")
         st.stop()
     return project
 

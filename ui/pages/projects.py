@@ -10,6 +10,7 @@ import ui
 from ui import state
 
 db = store.connect()
+DEMO_TEXTS = 200  # a demo project of this many random texts is embedded and has a first model within a minute
 st.title("Projects")
 
 
@@ -41,6 +42,19 @@ def read_upload(upload) -> pd.DataFrame:
 if flash := st.session_state.pop(state.PROJECTS_FLASH, None):
     st.success(ui.plain(flash))
 existing = store.project_table(db)
+if not existing:  # the first run: what Sieve does and what to do, on this one screen
+    st.subheader("Welcome to Sieve")
+    st.markdown("Sieve builds a text classifier from as few labels as possible: you label, and it picks the "
+                "texts that teach the model most, refits it in the background every few labels and shows "
+                "how good it is.")
+    steps = st.columns(3)
+    steps[0].markdown("**1. Create a project** (below): upload a CSV, TSV, JSONL, JSON, Parquet or TXT file of "
+                      "texts and name your classes.")
+    steps[1].markdown("**2. Annotate**: press a class's key for each text shown; the model learns as you go.")
+    steps[2].markdown("**3. Check and export**: the Model page shows accuracy on a held-out sample; Export gives "
+                      "the labels and the model.")
+    st.info(f"To try Sieve first, upload any file of yours and tick **Small demo**: a project of {DEMO_TEXTS} "
+            "random texts from it is ready in seconds, and a first model follows after a few labels.")
 if existing:
     st.dataframe(
         pd.DataFrame([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
@@ -54,6 +68,11 @@ with create:
                               help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
     if upload is not None:
         frame = read_upload(upload)
+        demo = len(frame) > DEMO_TEXTS and st.checkbox(
+            f"Small demo: only {DEMO_TEXTS} random texts of the {len(frame):,}", key="demo",
+            help="A quick project to try Sieve on: embedded in seconds. Create the full project later.")
+        if demo:
+            frame = frame.sample(n=DEMO_TEXTS, random_state=0).reset_index(drop=True)
         st.caption(f"{len(frame):,} rows. First rows:")
         st.dataframe(frame.head(5), hide_index=True)
         columns = list(frame.columns)
@@ -86,7 +105,7 @@ with create:
                 "description", help="Optional: a few words on what belongs in this class. Annotators see it, "
                                     "and the model learns from it along with the name.")},
         ) if names else pd.DataFrame(columns=["name", "shortcut", "description"])
-        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0])
+        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0] + (" demo" if demo else ""))
         guidelines = st.text_area("Guidelines for annotators (optional)")
         with st.expander("Advanced"):
             model = st.text_input("Encoder", value="default",
