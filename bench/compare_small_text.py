@@ -22,7 +22,7 @@ Two tables (--tables):
   same     the identical estimator on both sides (Sieve's default head, `core.classifiers.head`,
            self-trained from the unlabeled pool, wrapped as a scikit-learn estimator inside the
            child) and the identical class-balanced initial set per seed: only the query strategies
-           differ. Sieve runs `auto`, `random` and `margin`.
+           differ. Sieve runs `auto`, `random` and `margin` (--sieve-strategies).
 
 Datasets default to the held-out list of the tuning protocol (docs/benchmarks.md); --split
 validation is for tuning. Writes --out-dir/runs.json (every run, every step), summary.json and
@@ -294,6 +294,8 @@ def main() -> None:
     parser.add_argument("--setfit-dataset", help="also compare full SetFit rounds on this dataset (slow: ~25 min)")
     parser.add_argument("--setfit-steps", type=int, default=10,
                         help="Sieve's contrastive steps per warm-started SetFit round")
+    parser.add_argument("--sieve-strategies", nargs="+", default=["auto", "random", "margin"],
+                        help="Sieve's strategies in the same-classifier table")
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "out" / "compare_small_text"))
     args = parser.parse_args()
     use_data_dir(args.cache)
@@ -339,7 +341,7 @@ def main() -> None:
                 ours = {f"sieve {strategy}": [
                     simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed,
                                  initial=initial[seed]) for seed in args.seeds]
-                    for strategy in ("auto", "random", "margin")}
+                    for strategy in args.sieve_strategies}
                 reference = "sieve random"
             for strategy in SMALL_TEXT_STRATEGIES:
                 runs = [r for r in theirs if r["strategy"] == strategy]

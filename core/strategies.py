@@ -244,6 +244,132 @@ def badge(probs, embeddings, candidates, n, rng, **_) -> Selection:
     return Selection(pool[np.array(chosen, dtype=np.int64)], np.array(scores), "badge")
 
 
+DENSITY_SAMPLE = 5_000  # neighbours are looked for among this many pool texts (a fixed sample)
+DENSITY_K = 10
+_NEIGHBOURS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _fingerprint(embeddings) -> tuple:
+    import hashlib
+
+    array = np.ascontiguousarray(embeddings, dtype=np.float32)
+    return array.shape, hashlib.sha1(array.data).hexdigest()
+
+
+def pool_neighbours(embeddings, k: int = DENSITY_K, sample: int = DENSITY_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, cosine similarities) of each pool text's k nearest other texts among a fixed
+    sample of the pool (seeded by the pool size, so the same pool always gets the same answer).
+
+    A function of the embeddings alone: memoised per pool (a project's embeddings change only
+    with its encoder), so each round pays only for the lookup.
+    """
+    key = (*_fingerprint(embeddings), k, sample)
+    if key in _NEIGHBOURS:
+        return _NEIGHBOURS[key]
+    points = np.asarray(embeddings, dtype=np.float32)
+    size = len(points)
+    reference = np.arange(size) if size <= sample else np.sort(
+        np.random.default_rng(size).choice(size, sample, replace=False))
+    k = min(k, len(reference) - 1)
+    ref_points = points[reference]
+    indices = np.empty((size, k), dtype=np.int64)
+    similarity = np.empty((size, k), dtype=np.float32)
+    for start in range(0, size, 2048):
+        block = np.arange(start, min(start + 2048, size))
+        sim = points[block] @ ref_points.T
+        own = np.searchsorted(reference, block)
+        own_hit = (own < len(reference)) & (reference[np.minimum(own, len(reference) - 1)] == block)
+        sim[np.flatnonzero(own_hit), own[own_hit]] = -np.inf  # a text is not its own neighbour
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        indices[block] = reference[top]
+        similarity[block] = np.take_along_axis(sim, top, axis=1)
+    if len(_NEIGHBOURS) > 8:
+        _NEIGHBOURS.clear()
+    _NEIGHBOURS[key] = (indices, similarity)
+    return indices, similarity
+
+
+def density(embeddings) -> np.ndarray:
+    """Mean cosine similarity of each pool text to its k nearest neighbours: high in dense
+    regions (typical texts), low for outliers (Settles & Craven, EMNLP 2008, 'information density')."""
+    return pool_neighbours(embeddings)[1].mean(axis=1)
+
+
+def margin_density(probs, embeddings, candidates, n, rng, beta: float = 1.0, **_) -> Selection:
+    """Margin uncertainty times density**beta: uncertain texts that are typical of many
+    others, not outliers (information density, Settles & Craven 2008)."""
+    dens = np.clip(density(embeddings)[candidates], 1e-6, None)
+    scores = margin_scores(np.asarray(probs[candidates], dtype=np.float32)) * dens ** beta
+    return _top(scores, candidates, n, rng, "margin_density")
+
+
+def margin_knn(probs, embeddings, candidates, n, rng, **_) -> Selection:
+    """Margin of the probabilities averaged over each text and its nearest neighbours: uncertain
+    *regions* rather than single uncertain texts, so one odd text does not win a pick."""
+    neighbours = pool_neighbours(embeddings)[0][candidates]
+    p = np.asarray(probs, dtype=np.float32)
+    smoothed = (p[candidates] + p[neighbours].sum(axis=1)) / (1 + neighbours.shape[1])
+    return _top(margin_scores(smoothed), candidates, n, rng, "margin_knn")
+
+
+def margin_coverage(probs, embeddings, candidates, n, rng, labeled=None, gamma: float = 1.0, **_) -> Selection:
+    """Margin times (1 - cosine to the nearest labeled text)**gamma: uncertain texts in regions
+    the labels do not cover yet (uncertainty plus core-set distance)."""
+    scores = margin_scores(np.asarray(probs[candidates], dtype=np.float32))
+    if labeled is not None and len(labeled):
+        points = np.asarray(embeddings[np.asarray(labeled, dtype=np.int64)], dtype=np.float32)
+        nearest = np.concatenate([(np.asarray(embeddings[candidates[s:s + 8192]], dtype=np.float32) @ points.T).max(1)
+                                  for s in range(0, len(candidates), 8192)])
+        scores = scores * np.clip(1.0 - nearest, 0.0, None) ** gamma
+    return _top(scores, candidates, n, rng, "margin_coverage")
+
+
+def margin_density_diverse(probs, embeddings, candidates, n, rng, beta: float = 1.0, pool_factor: int = 3,
+                           **_) -> Selection:
+    """margin_diverse over density-weighted margins: the top pool_factor*n by margin x
+    density**beta, then one text per cluster of a score-weighted k-means."""
+    ranked = margin_density(probs, embeddings, candidates, max(10 * n, n), rng, beta=beta)
+    return _diverse_from_ranking(ranked, embeddings, n, rng, pool_factor, "margin_density_diverse")
+
+
+def _diverse_from_ranking(ranked: Selection, embeddings, n: int, rng, pool_factor: int, name: str) -> Selection:
+    top_indices, top_scores = ranked.indices[:pool_factor * n], ranked.scores[:pool_factor * n]
+    if len(top_indices) <= n:
+        return Selection(top_indices, top_scores, name)
+    points = np.asarray(embeddings[top_indices], dtype=np.float32)
+    distinct = len(np.unique(points.round(4), axis=0))
+    model = _kmeans(points, min(n, distinct), rng, weights=np.maximum(top_scores, 1e-6))
+    picked = [members[np.argmax(top_scores[members])] for cluster in range(model.n_clusters)
+              if len(members := np.flatnonzero(model.labels_ == cluster))]
+    order = sorted(picked, key=lambda i: -top_scores[i])
+    return _fill_without_near_duplicates(ranked, embeddings, n, [int(top_indices[i]) for i in order],
+                                         [float(top_scores[i]) for i in order], name)
+
+
+def margin_kmeanspp(probs, embeddings, candidates, n, rng, pool_factor: int = 10, **_) -> Selection:
+    """Breaking ties with k-means++ diversity in the candidate set: among the top pool_factor*n
+    by margin, the most uncertain first, then each next pick drawn with probability
+    proportional to margin x squared distance to the picks so far."""
+    ranked = margin(probs, embeddings, candidates, max(pool_factor * n, n), rng)
+    if len(ranked.indices) <= n:
+        return Selection(ranked.indices, ranked.scores, "margin_kmeanspp")
+    points = np.asarray(embeddings[ranked.indices], dtype=np.float64)
+    weight = np.maximum(ranked.scores, 1e-9)
+    chosen = [0]
+    distance = np.maximum(2.0 - 2.0 * points @ points[0], 0.0)
+    distance[0] = 0.0
+    while len(chosen) < n:
+        mass = weight * distance
+        if mass.sum() <= 0:
+            break
+        nxt = int(rng.choice(len(points), p=mass / mass.sum()))
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.maximum(2.0 - 2.0 * points @ points[nxt], 0.0))
+        distance[nxt] = 0.0
+    return _fill_without_near_duplicates(ranked, embeddings, n, [int(ranked.indices[i]) for i in chosen],
+                                         [float(ranked.scores[i]) for i in chosen], "margin_kmeanspp")
+
+
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
     """The default: k-means cold start until a model exists (labels of two classes), then
     margin_diverse.
@@ -271,8 +397,15 @@ STRATEGIES: dict[str, Strategy] = {
     "class_balanced": class_balanced,
     "badge": badge,
     "class_cover": class_cover,
+    "margin_density": margin_density,
+    "margin_knn": margin_knn,
+    "margin_coverage": margin_coverage,
+    "margin_density_diverse": margin_density_diverse,
+    "margin_kmeanspp": margin_kmeanspp,
 }
-NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge", "class_cover"}
+NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
+               "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",
+               "margin_kmeanspp"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:
