@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from common import TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
 CANDIDATES = ("margin", "auto", "random", "margin_density", "margin_density_diverse", "margin_knn",
-              "margin_coverage", "margin_kmeanspp")
+              "margin_coverage", "margin_kmeanspp", "margin_pairs")
 WORST_ALLOWED = -0.005  # per tuning dataset, against margin
 
 

@@ -370,6 +370,29 @@ def margin_kmeanspp(probs, embeddings, candidates, n, rng, pool_factor: int = 10
                                          [float(ranked.scores[i]) for i in chosen], "margin_kmeanspp")
 
 
+def margin_pairs(probs, embeddings, candidates, n, rng, **_) -> Selection:
+    """Breaking ties spread over the confusions: candidates grouped by their two likeliest classes
+    (an unordered pair), then the smallest-margin text of each pair in turn, pairs ordered by
+    their best margin, so a batch asks about many class boundaries rather than one."""
+    p = np.asarray(probs[candidates], dtype=np.float32)
+    if p.shape[1] < 3:
+        return margin(probs, embeddings, candidates, n, rng)
+    ranked = margin(probs, embeddings, candidates, len(candidates), rng)
+    top2 = np.argpartition(-np.asarray(probs[ranked.indices], dtype=np.float32), 1, axis=1)[:, :2]
+    pair = np.sort(top2, axis=1) @ np.array([p.shape[1], 1])
+    picked, seen = [], set()
+    while len(picked) < min(n, len(ranked.indices)):
+        for position in range(len(pair)):  # one pass: the best remaining text of each pair not yet asked
+            if len(picked) == n:
+                break
+            if position in picked or pair[position] in seen:
+                continue
+            picked.append(position)
+            seen.add(pair[position])
+        seen.clear()
+    return Selection(ranked.indices[picked], ranked.scores[picked], "margin_pairs")
+
+
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
     """The default: k-means cold start until a model exists (labels of two classes), then
     margin_diverse.
@@ -402,10 +425,11 @@ STRATEGIES: dict[str, Strategy] = {
     "margin_coverage": margin_coverage,
     "margin_density_diverse": margin_density_diverse,
     "margin_kmeanspp": margin_kmeanspp,
+    "margin_pairs": margin_pairs,
 }
 NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
                "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",
-               "margin_kmeanspp"}
+               "margin_kmeanspp", "margin_pairs"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:

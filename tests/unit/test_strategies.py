@@ -136,7 +136,7 @@ def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
     assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]
 
 
-NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp"]
+NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp", "margin_pairs"]
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -207,3 +207,15 @@ def test_diverse_variants_keep_near_duplicates_out_of_a_batch(pool, name):
     probs[100:110] = [0.37, 0.34, 0.29]
     picked = strategies.select(name, probs, points, np.arange(200), 4, np.random.default_rng(0))
     assert (picked.indices < 10).sum() == 1
+
+
+def test_margin_pairs_asks_about_several_class_boundaries():
+    probs = np.zeros((12, 4), dtype=np.float32)
+    probs[:6] = [0.45, 0.44, 0.11, 0.0]  # the six most uncertain texts all sit between classes 0 and 1
+    probs[6:9] = [0.0, 0.1, 0.46, 0.44]  # between 2 and 3, a little less uncertain
+    probs[9:] = [0.7, 0.0, 0.0, 0.3]
+    points = np.eye(12, dtype=np.float32)
+    plain = strategies.select("margin", probs, points, np.arange(12), 3, np.random.default_rng(0))
+    pairs = strategies.select("margin_pairs", probs, points, np.arange(12), 3, np.random.default_rng(0))
+    assert all(i < 6 for i in plain.indices)
+    assert sum(i < 6 for i in pairs.indices) == 1 and sum(6 <= i < 9 for i in pairs.indices) == 1
