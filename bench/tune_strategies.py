@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 from common import TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
 CANDIDATES = ("margin", "auto", "random", "margin_density", "margin_density_diverse", "margin_knn",
-              "margin_coverage", "margin_kmeanspp", "margin_pairs")
+              "margin_coverage", "margin_kmeanspp", "margin_pairs",
+              "logit_margin")
 WORST_ALLOWED = -0.005  # per tuning dataset, against margin
 
 
@@ -42,6 +43,9 @@ def main() -> None:
     parser.add_argument("--max-pool", type=int, default=0, help="0: the whole train split")
     parser.add_argument("--max-eval", type=int, default=0, help="0: the whole validation split")
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
+    parser.add_argument("--reuse", nargs="*", default=[], type=Path,
+                        help="runs.json files of earlier runs of this script (same settings): their "
+                             "strategy x dataset results are taken instead of run again")
     parser.add_argument("--out-dir", default="bench/out/tune-strategies")
     args = parser.parse_args()
     unknown = sorted(set(args.datasets) - set(TUNING_DATASETS))
@@ -55,6 +59,10 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = {s: {} for s in args.strategies}
+    for path in args.reuse:
+        for strategy, by_dataset in json.loads(path.read_text()).items():
+            if strategy in results:
+                results[strategy].update({d: r for d, r in by_dataset.items() if d in args.datasets})
     notes = []
     for name in args.datasets:
         train, evaluation, note = load_dataset(name, "validation", args.max_pool, args.max_eval)
@@ -63,6 +71,8 @@ def main() -> None:
         initial = {seed: simulate.initial_set("balanced", "random", data.pool_vectors, data.y_pool, 30,
                                               np.random.default_rng(seed)) for seed in args.seeds}
         for strategy in args.strategies:
+            if name in results[strategy]:
+                continue
             t = time.perf_counter()
             runs = [simulate.run(train, evaluation, strategy=strategy, seed=seed, initial=initial[seed])
                     for seed in args.seeds]

@@ -393,6 +393,18 @@ def margin_pairs(probs, embeddings, candidates, n, rng, **_) -> Selection:
     return Selection(ranked.indices[picked], ranked.scores[picked], "margin_pairs")
 
 
+def logit_margin(probs, embeddings, candidates, n, rng, **_) -> Selection:
+    """Smallest log-probability gap between the two likeliest classes, log p1 - log p2: the
+    margin of the logits, which a softmax temperature does not reorder. Same ranking as margin
+    on two classes; with many classes it prefers ties between likely classes to ties between
+    two unlikely ones in a flat distribution."""
+    p = np.clip(np.asarray(probs[candidates], dtype=np.float64), 1e-12, 1.0)
+    if p.shape[1] < 2:
+        return margin(probs, embeddings, candidates, n, rng)
+    top2 = np.log(np.partition(p, -2, axis=1)[:, -2:])
+    return _top(-(top2[:, 1] - top2[:, 0]), candidates, n, rng, "logit_margin")
+
+
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
     """The default: k-means cold start until a model exists (labels of two classes), then
     margin_diverse.
@@ -426,10 +438,11 @@ STRATEGIES: dict[str, Strategy] = {
     "margin_density_diverse": margin_density_diverse,
     "margin_kmeanspp": margin_kmeanspp,
     "margin_pairs": margin_pairs,
+    "logit_margin": logit_margin,
 }
 NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
                "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",
-               "margin_kmeanspp", "margin_pairs"}
+               "margin_kmeanspp", "margin_pairs", "logit_margin"}
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:

@@ -136,7 +136,8 @@ def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
     assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]
 
 
-NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp", "margin_pairs"]
+NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp", "margin_pairs",
+       "logit_margin"]
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -219,3 +220,14 @@ def test_margin_pairs_asks_about_several_class_boundaries():
     pairs = strategies.select("margin_pairs", probs, points, np.arange(12), 3, np.random.default_rng(0))
     assert all(i < 6 for i in plain.indices)
     assert sum(i < 6 for i in pairs.indices) == 1 and sum(6 <= i < 9 for i in pairs.indices) == 1
+
+
+def test_logit_margin_prefers_a_tie_between_likely_classes():
+    probs = np.array([[0.10, 0.09] + [0.81 / 9] * 9, [0.45, 0.44, 0.11] + [0.0] * 8], dtype=np.float32)
+    points = np.eye(2, 11, dtype=np.float32)
+    assert strategies.select("logit_margin", probs, points, np.arange(2), 1, np.random.default_rng(0)).indices[0] == 1
+    binary = np.random.default_rng(0).dirichlet([1, 1], size=50).astype(np.float32)
+    assert np.array_equal(strategies.select("logit_margin", binary, np.eye(50, dtype=np.float32), np.arange(50), 10,
+                                            np.random.default_rng(0)).indices,
+                          strategies.select("margin", binary, np.eye(50, dtype=np.float32), np.arange(50), 10,
+                                            np.random.default_rng(0)).indices)
