@@ -420,6 +420,17 @@ def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) ->
     return margin_diverse(probs, embeddings, candidates, n, rng, **context)
 
 
+def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
+    """Candidate default (round 2 of bench/tune_strategies.py): k-means cold start; then, on two
+    classes, margin_density_diverse (uncertain *and* typical texts, spread over the batch), on
+    more classes plain margin, since density weighting cost 1-3 points on many-class data."""
+    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
+        return kmeans(probs, embeddings, candidates, n, rng)
+    if probs.shape[1] == 2:
+        return margin_density_diverse(probs, embeddings, candidates, n, rng, **context)
+    return margin(probs, embeddings, candidates, n, rng, **context)
+
+
 STRATEGIES: dict[str, Strategy] = {
     "auto": auto,
     "random": random_sampling,
@@ -439,6 +450,7 @@ STRATEGIES: dict[str, Strategy] = {
     "margin_kmeanspp": margin_kmeanspp,
     "margin_pairs": margin_pairs,
     "logit_margin": logit_margin,
+    "auto_density_binary": auto_density_binary,
 }
 NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
                "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",

@@ -137,7 +137,7 @@ def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
 
 
 NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp", "margin_pairs",
-       "logit_margin"]
+       "logit_margin", "auto_density_binary"]
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -231,3 +231,14 @@ def test_logit_margin_prefers_a_tie_between_likely_classes():
                                             np.random.default_rng(0)).indices,
                           strategies.select("margin", binary, np.eye(50, dtype=np.float32), np.arange(50), 10,
                                             np.random.default_rng(0)).indices)
+
+
+def test_auto_density_binary_is_kmeans_then_density_on_two_classes_and_margin_on_more(pool):
+    probs, points = pool
+    rng = np.random.default_rng
+    assert strategies.auto_density_binary(None, points, np.arange(200), 4, rng(0)).strategy == "kmeans"
+    binary = np.concatenate([probs[:, :1], 1 - probs[:, :1]], axis=1)
+    assert strategies.auto_density_binary(binary, points, np.arange(200), 4, rng(0),
+                                          class_counts=[2, 2]).strategy == "margin_density_diverse"
+    many = strategies.auto_density_binary(probs, points, np.arange(200), 4, rng(0), class_counts=[2, 2, 2])
+    assert np.array_equal(many.indices, strategies.margin(probs, points, np.arange(200), 4, rng(0)).indices)
