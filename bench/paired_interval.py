@@ -32,11 +32,16 @@ def interval(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean() - half), float(values.mean() + half)
 
 
-def paired(runs: list[dict], a: str, b: str, table: str = "same") -> dict:
+def paired(runs: list[dict], a: str, b: str, table: str = "same", stand_in: str | None = None) -> dict:
     by = {}
-    for run in runs:
+    for run in runs:  # later files win: a rerun replaces an older run of the same label, dataset and seed
         if run["table"] == table:
             by[(label(run), run["dataset"], run["seed"])] = auc(run)
+    if stand_in:  # datasets without runs of `a`: the runs of `stand_in`, the strategy `a` reduces to there
+        have = {d for (name, d, _) in by if name == a}
+        for (name, d, s), value in list(by.items()):
+            if name == stand_in and d not in have:
+                by[(a, d, s)] = value
     keys = sorted({(d, s) for (name, d, s) in by if name == a} & {(d, s) for (name, d, s) in by if name == b})
     if not keys:
         raise SystemExit(f"no pairs of {a!r} and {b!r} in table {table!r}")
@@ -50,16 +55,17 @@ def paired(runs: list[dict], a: str, b: str, table: str = "same") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", help="runs.json files; later ones win on the same run")
+    parser.add_argument("--stand-in", help="where --a has no runs of a dataset, use this label's runs (say why)")
     parser.add_argument("--a", default="sieve auto")
     parser.add_argument("--b", nargs="+", default=["small-text BreakingTies"])
     parser.add_argument("--table", default="same")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    runs = json.loads(args.runs.read_text())
+    runs = [run for path in args.runs for run in json.loads(path.read_text())]
     results = []
     for b in args.b:
-        r = paired(runs, args.a, b, args.table)
+        r = paired(runs, args.a, b, args.table, args.stand_in)
         results.append(r)
         lo, hi = r["pairs_interval"]
         dlo, dhi = r["datasets_interval"]
