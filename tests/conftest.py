@@ -12,7 +12,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import config, store, worker  # noqa: E402
+from core import config, store  # noqa: E402
+from core.jobs import worker  # noqa: E402
 
 TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
 
@@ -30,10 +31,13 @@ def db(data_dir):
     return store.connect()
 
 
-def datasets_dir() -> Path:
+def datasets_dir(*names: str) -> Path:
+    """The shared datasets' folder; skips the test (fails it under SIEVE_REQUIRE_DATASETS=1) when
+    these datasets (default: trec6) are not there."""
     directory = config.datasets_dir()
-    if not (directory / "trec6" / "train.csv").exists():
-        message = f"real datasets not found at {directory} (set SIEVE_DATASETS)"
+    missing = [name for name in names or ("trec6",) if not (directory / name / "train.csv").exists()]
+    if missing:
+        message = f"real datasets not found at {directory}: {', '.join(missing)} (set SIEVE_DATASETS)"
         if os.environ.get("SIEVE_REQUIRE_DATASETS"):
             pytest.fail(message)
         pytest.skip(message)
