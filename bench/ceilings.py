@@ -32,8 +32,9 @@ LABELS = ("sieve auto", "sieve random", "small-text BreakingTies")
 
 
 def ceiling(name: str, split: str) -> dict:
-    from core import evaluation, simulate
-    from core.classifiers import head
+    from core.learning import evaluation
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     train, test, note = load_dataset(name, split, 0, 0)
     data = simulate.LabeledData.prepare(train, test)

@@ -34,7 +34,7 @@ WORST_ALLOWED = -0.005  # per tuning dataset, against margin
 
 
 def main() -> None:
-    from core import simulate
+    from core.sim import simulate
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(TUNING_DATASETS))

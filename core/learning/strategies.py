@@ -443,6 +443,10 @@ STRATEGIES: dict[str, Strategy] = {
     "class_balanced": class_balanced,
     "badge": badge,
     "class_cover": class_cover,
+}
+# Candidates tried under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md): runnable
+# by name in simulations and benchmarks, not offered in the app.
+CANDIDATES: dict[str, Strategy] = {
     "margin_density": margin_density,
     "margin_knn": margin_knn,
     "margin_coverage": margin_coverage,
@@ -459,14 +463,15 @@ NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contr
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:
     """Run a strategy by name; model-based strategies fall back to k-means before the first model."""
-    if name not in STRATEGIES:
+    known = {**STRATEGIES, **CANDIDATES}
+    if name not in known:
         raise ValueError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
     candidates = np.asarray(candidates, dtype=np.int64)
     if len(candidates) == 0 or n <= 0:
         return Selection(np.array([], dtype=np.int64), np.array([]), name)
     if name in NEEDS_MODEL and probs is None:
         name = "kmeans"
-    return STRATEGIES[name](probs, embeddings, candidates, n, rng, **context)
+    return known[name](probs, embeddings, candidates, n, rng, **context)
 
 
 def rank_queue(name: str, probs, embeddings, candidates, size: int, batch: int, rng: np.random.Generator,
