@@ -406,29 +406,30 @@ def logit_margin(probs, embeddings, candidates, n, rng, **_) -> Selection:
 
 
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The default: k-means cold start until a model exists (labels of two classes), then
-    margin_diverse.
+    """The default: k-means cold start until a model exists (labels of two classes); then, on a
+    two-class project, margin_density_diverse (texts the model is torn between that are typical
+    of many others, one per cluster of the batch), and on more classes plain margin.
 
-    Chosen under the tuning protocol (bench/tune_defaults.py, docs/benchmarks.md): with the
-    default head, margin_diverse had the best mean macro-F1 AUC of nine strategies on the tuning
-    datasets' validation splits, also on the two binary ones (mr, sst2), where the earlier rule
-    used plain margin. Waiting for labels in *every* class before leaving k-means kept trec6 on
-    k-means for long and cost 4.5 points of AUC (docs/results/superseded/).
+    Chosen under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md, 2026-12-02):
+    on the tuning datasets' validation splits, with the default head and a class-balanced start,
+    density weighting gained 2.4 (mr) and 2.0 (sst2) points of macro-F1 AUC over margin on the
+    two binary datasets and lost 1.3-1.7 on the many-class ones (clinc150, emotion), where
+    plain margin beat margin_diverse (the previous default after the cold start) by 0.8-0.9.
+    Waiting for labels in *every* class before leaving k-means kept trec6 on k-means for long
+    and cost 4.5 points of AUC (docs/results/superseded/).
     """
-    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
-        return kmeans(probs, embeddings, candidates, n, rng)
-    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
-
-
-def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """Candidate default (round 2 of bench/tune_strategies.py): k-means cold start; then, on two
-    classes, margin_density_diverse (uncertain *and* typical texts, spread over the batch), on
-    more classes plain margin, since density weighting cost 1-3 points on many-class data."""
     if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
         return kmeans(probs, embeddings, candidates, n, rng)
     if probs.shape[1] == 2:
         return margin_density_diverse(probs, embeddings, candidates, n, rng, **context)
     return margin(probs, embeddings, candidates, n, rng, **context)
+
+
+def auto_previous(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
+    """The default until 2026-12-02, kept for comparisons: k-means cold start, then margin_diverse."""
+    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
+        return kmeans(probs, embeddings, candidates, n, rng)
+    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -454,7 +455,8 @@ CANDIDATES: dict[str, Strategy] = {
     "margin_kmeanspp": margin_kmeanspp,
     "margin_pairs": margin_pairs,
     "logit_margin": logit_margin,
-    "auto_density_binary": auto_density_binary,
+    "auto_density_binary": auto,  # the candidate's name in the tuning run; now the default
+    "auto_previous": auto_previous,
 }
 NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
                "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",
