@@ -342,7 +342,7 @@ FROM_VERSION_DISAGREEMENT = "the last two versions disagree"
 # Every strategy in core.strategies and every way a text reaches Annotate has its own words.
 REASONS = {
     "auto": "Picked by the default strategy: typical texts until there is a model, then texts the model is "
-            "torn between (with two classes: typical ones that differ from each other).",
+            "torn between that differ from each other.",
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
     "kmeans": "A typical text from a part of the data with few labels yet.",
     "margin": "Picked because the model was torn between two classes for it.",

@@ -408,17 +408,30 @@ def logit_margin(probs, embeddings, candidates, n, rng, **_) -> Selection:
 
 
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The default: k-means cold start until a model exists (labels of two classes); then, on a
-    two-class project, margin_density_diverse (texts the model is torn between that are typical
-    of many others, one per cluster of the batch), and on more classes plain margin.
+    """The default: k-means cold start until a model exists (labels of two classes), then
+    margin_diverse (the texts the model is most torn between, one per cluster of the batch).
+
+    `auto_density_binary` won the 2026-12-02 tuning run (bench/tune_strategies.py) but is not the
+    default yet: its density table (each text's mean cosine to its nearest neighbours in a 5,000-text
+    sample) is rebuilt in the refit after every encoder change, about 7 s for a 15k pool on this
+    2-core CPU, which breaks the 1 s refit budget; it becomes the default once that table is
+    computed with the pool's embeddings in the worker's embed lane.
+    """
+    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
+        return kmeans(probs, embeddings, candidates, n, rng)
+    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
+
+
+def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
+    """The tuning run's winner (not the default; see `auto`): k-means cold start, then on a
+    two-class project margin_density_diverse (texts the model is torn between that are typical of
+    many others, one per cluster of the batch), and on more classes plain margin.
 
     Chosen under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md, 2026-12-02):
     on the tuning datasets' validation splits, with the default head and a class-balanced start,
     density weighting gained 2.4 (mr) and 2.0 (sst2) points of macro-F1 AUC over margin on the
     two binary datasets and lost 1.3-1.7 on the many-class ones (clinc150, emotion), where
-    plain margin beat margin_diverse (the previous default after the cold start) by 0.8-0.9.
-    Waiting for labels in *every* class before leaving k-means kept trec6 on k-means for long
-    and cost 4.5 points of AUC (docs/results/superseded/).
+    plain margin beat margin_diverse by 0.8-0.9.
     """
     if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
         return kmeans(probs, embeddings, candidates, n, rng)
@@ -428,10 +441,8 @@ def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) ->
 
 
 def auto_previous(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The default until 2026-12-02, kept for comparisons: k-means cold start, then margin_diverse."""
-    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
-        return kmeans(probs, embeddings, candidates, n, rng)
-    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
+    """The name the 2026-12-02 runs gave the default (`auto`), kept so their commands rerun."""
+    return auto(probs, embeddings, candidates, n, rng, class_counts, **context)
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -457,7 +468,7 @@ CANDIDATES: dict[str, Strategy] = {
     "margin_kmeanspp": margin_kmeanspp,
     "margin_pairs": margin_pairs,
     "logit_margin": logit_margin,
-    "auto_density_binary": auto,  # the candidate's name in the tuning run; now the default
+    "auto_density_binary": auto_density_binary,  # won the tuning run; the default once it meets the refit budget
     "auto_previous": auto_previous,
 }
 NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",

@@ -67,21 +67,45 @@ def test_auto_is_kmeans_before_a_model_then_uncertainty(pool):
     assert strategies.select("auto", None, points, np.arange(200), 4, rng).strategy == "kmeans"
     assert strategies.select("auto", probs, points, np.arange(200), 4, rng, class_counts=[2, 0, 0]).strategy == "kmeans"
     assert strategies.select("auto", probs, points, np.arange(200), 4, rng,
-                             class_counts=[2, 1, 0]).strategy == "margin"
+                             class_counts=[2, 1, 0]).strategy == "margin_diverse"
 
 
-def test_auto_on_two_classes_is_margin_density_diverse_without_near_duplicates(pool):
-    """Chosen on the tuning datasets (2026-12-02): density-weighted margin_diverse on binary data."""
+def test_auto_on_two_classes_is_margin_diverse_without_near_duplicates(pool):
+    """Chosen on the tuning datasets: margin_diverse also on binary data (no plain-margin rule)."""
     probs, points = pool  # four tight clusters: most pairs inside a cluster are near-duplicates
     binary = np.column_stack([probs[:, 0], 1 - probs[:, 0]])
     chosen = strategies.select("auto", binary, points, np.arange(200), 4, np.random.default_rng(0),
+                               class_counts=[2, 1])
+    similarity = points[chosen.indices] @ points[chosen.indices].T
+    assert chosen.strategy == "margin_diverse" and len(chosen.indices) == 4
+    assert similarity[~np.eye(4, dtype=bool)].max() < strategies.NEAR_DUPLICATE
+    distinct = np.eye(200)  # nothing alike: the batch comes from the top 3 x 4 by margin
+    top = strategies.select("margin", binary, distinct, np.arange(200), 12, np.random.default_rng(0))
+    auto = strategies.select("auto", binary, distinct, np.arange(200), 4, np.random.default_rng(0), class_counts=[2, 1])
+    assert set(auto.indices) <= set(top.indices)
+
+
+def test_auto_density_binary_is_kmeans_before_a_model_then_margin(pool):
+    probs, points = pool
+    rng = np.random.default_rng(0)
+    assert strategies.select("auto_density_binary", None, points, np.arange(200), 4, rng).strategy == "kmeans"
+    assert strategies.select("auto_density_binary", probs, points, np.arange(200), 4, rng, class_counts=[2, 0, 0]).strategy == "kmeans"
+    assert strategies.select("auto_density_binary", probs, points, np.arange(200), 4, rng,
+                             class_counts=[2, 1, 0]).strategy == "margin"
+
+
+def test_auto_density_binary_on_two_classes_is_margin_density_diverse_without_near_duplicates(pool):
+    """The 2026-12-02 tuning winner: density-weighted margin_diverse on binary data."""
+    probs, points = pool  # four tight clusters: most pairs inside a cluster are near-duplicates
+    binary = np.column_stack([probs[:, 0], 1 - probs[:, 0]])
+    chosen = strategies.select("auto_density_binary", binary, points, np.arange(200), 4, np.random.default_rng(0),
                                class_counts=[2, 1])
     similarity = points[chosen.indices] @ points[chosen.indices].T
     assert chosen.strategy == "margin_density_diverse" and len(chosen.indices) == 4
     assert similarity[~np.eye(4, dtype=bool)].max() < strategies.NEAR_DUPLICATE
     distinct = np.eye(200)  # nothing alike: the batch comes from the top 3 x 4 by margin x density
     top = strategies.select("margin_density", binary, distinct, np.arange(200), 12, np.random.default_rng(0))
-    auto = strategies.select("auto", binary, distinct, np.arange(200), 4, np.random.default_rng(0), class_counts=[2, 1])
+    auto = strategies.select("auto_density_binary", binary, distinct, np.arange(200), 4, np.random.default_rng(0), class_counts=[2, 1])
     assert set(auto.indices) <= set(top.indices)
 
 
@@ -233,12 +257,12 @@ def test_logit_margin_prefers_a_tie_between_likely_classes():
                                             np.random.default_rng(0)).indices)
 
 
-def test_auto_is_kmeans_then_density_weighted_on_two_classes_and_margin_on_more(pool):
+def test_auto_density_binary_is_kmeans_then_density_weighted_on_two_classes_and_margin_on_more(pool):
     probs, points = pool
     rng = np.random.default_rng
-    assert strategies.auto(None, points, np.arange(200), 4, rng(0)).strategy == "kmeans"
+    assert strategies.auto_density_binary(None, points, np.arange(200), 4, rng(0)).strategy == "kmeans"
     binary = np.concatenate([probs[:, :1], 1 - probs[:, :1]], axis=1)
-    assert strategies.auto(binary, points, np.arange(200), 4, rng(0),
+    assert strategies.auto_density_binary(binary, points, np.arange(200), 4, rng(0),
                            class_counts=[2, 2]).strategy == "margin_density_diverse"
-    many = strategies.auto(probs, points, np.arange(200), 4, rng(0), class_counts=[2, 2, 2])
+    many = strategies.auto_density_binary(probs, points, np.arange(200), 4, rng(0), class_counts=[2, 2, 2])
     assert np.array_equal(many.indices, strategies.margin(probs, points, np.arange(200), 4, rng(0)).indices)
