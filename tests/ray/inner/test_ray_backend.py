@@ -68,7 +68,7 @@ def embed_workers() -> list[int]:
 
 
 def test_an_actor_killed_mid_embedding_requeues_the_job_which_then_finishes(ray_cluster, db):
-    pid = project_of(db, short_texts(8_000), "killed")
+    pid = project_of(db, short_texts(4_096), "killed")
     job = store.claim_job(db, "ray-test-worker", (store.EMBED,))
     killed: list[int] = []
 
@@ -90,7 +90,7 @@ def test_an_actor_killed_mid_embedding_requeues_the_job_which_then_finishes(ray_
 
     again = run_next(db, store.EMBED)
     assert again["id"] == job["id"] and again["status"] == store.DONE and again["attempts"] == 2, again
-    assert store.latest_encoder(db, pid)["n"] == 8_000
+    assert store.latest_encoder(db, pid)["n"] == 4_096
 
 
 def test_a_full_retrain_through_ray_publishes_a_version_that_loads(ray_cluster, db):
