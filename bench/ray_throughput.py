@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--gpus", type=int, default=0)
     args = parser.parse_args()
-    from core import ray_backend
+    from core.jobs import ray_backend
 
     if ray_backend.non_loopback_interfaces():
         if os.environ.get("SIEVE_RAY_BENCH_INNER"):
@@ -65,7 +65,7 @@ def main() -> None:
     use_scratch_data_dir()
     import numpy as np
 
-    from core import embeddings
+    from core.learning import embeddings
 
     texts = short_texts(args.texts)
     temp = tempfile.mkdtemp(prefix="sray-", dir="/tmp")

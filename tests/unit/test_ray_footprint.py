@@ -8,13 +8,17 @@ from tests.conftest import ROOT
 
 PROBE = """
 import sys
-import core.worker, core.training, core.embeddings, core.predict, core.publishing, core.cli, core.ray_backend
-from core import ray_backend
+import core.cli, core.jobs.worker, core.jobs.training, core.jobs.publishing, core.jobs.ray_backend
+import core.learning.embeddings, core.files.predict
+from core.jobs import ray_backend
 assert not ray_backend.configured()
 import pandas as pd
-from core import auth, io, store, worker
+from core import store
+from core.files import imports
+from core.jobs import worker
+from core.team import auth
 db = store.connect()
-pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(
+pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(
     pd.DataFrame({"text": ["one text", "another text", "a third"]}), "text", None, ["a", "b"]))
 job = store.claim_job(db, "t", (store.EMBED,))
 worker.run_job(db, job)
@@ -35,7 +39,7 @@ def test_ray_is_never_imported_without_sieve_ray_address(tmp_path):
 def test_the_check_can_fail(tmp_path):
     """The same probe reports ray when something did import it."""
     env = {**os.environ, "SIEVE_DATA_DIR": str(tmp_path)}
-    code = "import sys, core.worker; import ray; print(sorted(m for m in sys.modules if m == 'ray'))"
+    code = "import sys, core.jobs.worker; import ray; print(sorted(m for m in sys.modules if m == 'ray'))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     if result.returncode != 0 and "No module named 'ray'" in result.stderr:

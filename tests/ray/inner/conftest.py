@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    from core import ray_backend
+    from core.jobs import ray_backend
 
     assert ray_backend.non_loopback_interfaces() == [], "the Ray tests must run in a loopback-only namespace"
     temp = tempfile.mkdtemp(prefix="sray-", dir="/tmp")  # short: Ray's socket paths must stay < 108 bytes

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import annotate, auth, classifiers, embeddings, io, predict, ray_backend, scheduling, store, worker
+from core import store
+from core.files import imports, predict
+from core.jobs import worker
+from core.labeling import annotate, scheduling
+from core.learning import classifiers, embeddings
+from core.team import auth
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, wait_for
 
@@ -33,7 +38,7 @@ def short_texts(n: int) -> list[str]:
 
 def project_of(db, texts: list[str], name: str, classes=("a", "b"), settings=None) -> int:
     frame = pd.DataFrame({"text": texts})
-    return io.create_project_from_plan(db, auth.local_actor(), name, io.plan_import(frame, "text", None, list(classes)),
+    return imports.create_project_from_plan(db, auth.local_actor(), name, imports.plan_import(frame, "text", None, list(classes)),
                                        settings=settings)
 
 

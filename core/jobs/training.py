@@ -1,0 +1,197 @@
+"""What the worker's training jobs do: embed the pool, refit the head, retrain the encoder.
+
+Each function reads the store, computes, and hands a `VersionRecord` to `publishing`, which
+writes artifacts atomically and publishes the result in one transaction, so a crash at any
+point leaves the last good version serving.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import artifacts, store
+from core.learning import class_examples, classifiers, embeddings, strategies
+from core.learning.classifiers import head
+from core.learning.classifiers.protocol import Progress
+from core.jobs import ray_backend
+from core.jobs.label_arrays import label_rows, unlabeled_pool_rows, unlabeled_sample
+from core.jobs.publishing import NewEncoder, VersionRecord, publish
+
+
+def _noop(_fraction: float, _message: str) -> None:
+    pass
+
+
+class NothingToDo(Exception):
+    """The job has no work (e.g. too few labels); it finishes with this message and no version."""
+
+
+# ---------------------------------------------------------------- embed
+
+
+def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
+    """Embed every example the latest encoder lacks (all of them the first time)."""
+    project = store.project(db, project_id)
+    latest = store.latest_encoder(db, project_id)
+    model = latest["model"] if latest else project["model"]
+    all_ids = np.array(store.example_ids(db, project_id), dtype=np.int64)
+    old_ids = embeddings.read(latest["path"])[0] if latest else np.array([], np.int64)
+    missing = np.setdiff1d(all_ids, old_ids)
+    if len(missing) == 0:
+        raise NothingToDo("every text is already embedded")
+    progress(0.0, f"loading encoder for {len(missing):,} texts")
+    texts = store.texts_by_id(db, missing.tolist())
+    started = time.perf_counter()
+    if ray_backend.configured():  # on the cluster's actor pool; the vectors come back here
+        vectors = ray_backend.embed_texts(model, [texts[i] for i in missing], lambda f, m: progress(0.95 * f, m),
+                                          family=latest["family"] if latest else None)
+    elif latest and latest["family"] == "transformer":
+        vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
+    else:
+        vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
+                                    progress=lambda f, m: progress(0.95 * f, m))
+    return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
+
+
+def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray, seconds: float,
+                       job_id: int | None = None) -> int:
+    """Add embeddings of `ids` to the latest encoder's as a new encoder artifact, with a cold-start queue."""
+    project = store.project(db, project_id)
+    latest = store.latest_encoder(db, project_id)
+    added = len(ids)
+    if latest:
+        old_ids, old_vectors = embeddings.read(latest["path"])
+        ids, vectors = np.concatenate([old_ids, ids]), np.concatenate([np.asarray(old_vectors), vectors])
+    order = np.argsort(ids, kind="stable")
+    ids, vectors = ids[order], vectors[order]
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
+        embeddings.write(tmp, ids, vectors)
+        write_cold_start_queue(db, project_id, tmp, ids, vectors)
+    with store.transaction(db) as conn:
+        encoder_id = store.add_encoder(conn, project_id, latest["model"] if latest else project["model"], str(final),
+                                       len(ids), vectors.shape[1], seconds,
+                                       latest["family"] if latest else classifiers.SENTENCE_ENCODER,
+                                       version_id=latest["version_id"] if latest else None)
+        if job_id is not None:
+            store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
+        if store.label_count(db, project_id):
+            store.enqueue(conn, project_id, store.HEAD, {"reason": "new embeddings"})
+    return encoder_id
+
+
+COLD_START_BATCH = 50
+
+
+def write_cold_start_queue(db, project_id: int, directory: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Before any model: typical, diverse texts first (k-means centroids), then a shuffled rest."""
+    settings = store.settings(db, project_id)
+    labeled = [r["example_id"] for r in store.current_labels(db, project_id)]
+    pool = np.setdiff1d(store.example_ids(db, project_id, store.POOL), labeled)
+    candidates = np.flatnonzero(np.isin(ids, pool))
+    queue = strategies.rank_queue("kmeans", None, vectors, candidates, settings.queue_size,
+                                  min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0))
+    artifacts.save_npy(directory / "queue.npy", ids[queue.indices])
+    artifacts.save_npy(directory / "queue_scores.npy", queue.scores.astype(np.float32))
+
+
+# ---------------------------------------------------------------- head refit
+
+
+def _labels_on_latest_encoder(db, project_id: int):
+    """(encoder row, ids, vectors, class names, label rows) for a refit or retrain."""
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    names = store.class_names(db, project_id)
+    ids, vectors = embeddings.read(encoder_row["path"])
+    return encoder_row, ids, vectors, names, label_rows(db, project_id, ids, names)
+
+
+def refit_head(db, project_id: int, job_id: int | None = None) -> int:
+    """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version."""
+    t0 = time.perf_counter()
+    settings = store.settings(db, project_id)
+    encoder_row, ids, vectors, names, labels = _labels_on_latest_encoder(db, project_id)
+    if len(np.unique(labels.y)) < 2:
+        raise NothingToDo("waiting for labels of at least two classes")
+    rows, y = labels.sorted_train()
+    candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
+    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    try:
+        model = head.fit(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
+                         unlabeled=unlabeled_sample(vectors, candidates), class_examples=examples)
+    except ValueError as err:  # e.g. a calibrated SVM with a single label in some class
+        raise NothingToDo(str(err)) from None
+    t_fit = time.perf_counter()
+    probs = head.predict_proba(model, vectors, len(names))
+    t_score = time.perf_counter()
+    version_id = publish(db, VersionRecord(
+        project_id, store.HEAD, ids, vectors, probs, labels, params={"head": settings.head.to_dict()},
+        timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
+        candidates=candidates, job_id=job_id, class_examples=examples))
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    return version_id
+
+
+# ---------------------------------------------------------------- full retrain
+
+
+def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
+    """Train the project's family on all labels, re-embed and score the pool, publish a `full` version.
+
+    Starts from the project's base model, so errors do not compound across retrains, unless
+    the family's `warm_start` asks to continue from the last fine-tuned encoder.
+    """
+    project = store.project(db, project_id)
+    settings = project["settings"]
+    base, ids, _, names, labels = _labels_on_latest_encoder(db, project_id)
+    counts = np.bincount(labels.y, minlength=len(names))
+    if (counts >= 2).sum() < 2:
+        raise NothingToDo("a full retrain needs at least two classes with two labels each")
+    family, args = settings.family, settings.family_arguments()
+    start_from = project["model"]
+    if args.warm_start and (Path(base["model"]) / "config_setfit.json").exists():
+        start_from = base["model"]  # the last SetFit-tuned encoder
+        args = args.continuing()
+    texts_by = store.texts_by_id(db, ids.tolist())
+    t0 = time.perf_counter()
+    on_ray = ray_backend.configured()
+    budget = classifiers.TimeBudget(settings.retrain_budget(ray_backend.device() if on_ray else embeddings.device()))
+    train_texts, pool_texts = [texts_by[i] for i in ids[labels.rows]], [texts_by[i] for i in ids]
+    if on_ray:  # trained on a Ray node, the pool scored by the actor pool; files and arrays come back
+        remote = ray_backend.retrain(family, start_from, train_texts, labels.y, names, args, budget.seconds,
+                                     pool_texts, progress)
+        trained, vectors, probs = remote.trained, remote.vectors, remote.probs
+        t_train = t0 + remote.train_s
+    else:
+        trained = classifiers.train(family, start_from, train_texts, labels.y, names, args,
+                                    progress=lambda f, m: progress(0.7 * f, m), budget=budget)
+        t_train = time.perf_counter()
+        progress(0.7, f"scoring {len(ids):,} texts with the new model")
+        vectors, probs = trained.embed_and_score(pool_texts)
+    t_embed = time.perf_counter()
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
+        trained.save(tmp / "model")
+        embeddings.write(tmp, ids, vectors)
+    progress(0.95, "publishing")
+    info = trained.info
+    params = {"family": family, family: args.to_dict(), "base_model": project["model"]}
+    if info.history:
+        params["history"] = info.history
+    timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
+               "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
+               "stopped_at_budget": info.stopped_at_budget}
+    if on_ray:
+        timings["ray"] = True
+    new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
+                             classifiers.encoder_family(family))
+    version_id = publish(db, VersionRecord(
+        project_id, store.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
+        new_encoder=new_encoder, job_id=job_id))
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    if store.example_count(db, project_id) > len(ids):  # texts added while it trained: embed them too
+        with store.transaction(db) as conn:
+            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+    return version_id
