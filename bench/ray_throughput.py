@@ -10,7 +10,7 @@ and registers the host's address. It prints:
   - per-job overhead: `ray_backend.embed_texts` of 64 texts minus the local encode of the same
     64 (actor start, model load, Ray Data planning, results back);
   - for each actor count: texts/s over the whole job, and after the first batch (steady state);
-  - the same texts embedded in this process (`embeddings.encode`, all cores) for reference.
+  - the same texts embedded in this process (`embeddings.encode`, all cores and 1 thread) for reference.
 Short texts (4-word windows of trec6 questions), the packaged all-MiniLM-L6-v2, one CPU per
 actor. `--gpus N` gives the local cluster N GPUs (then one GPU per actor).
 """
@@ -80,11 +80,19 @@ def main() -> None:
         ray.get(noop.remote())
     task_ms = (time.perf_counter() - started) / 20 * 1000
 
+    import torch
+
     encoder = embeddings.load_encoder(None)
     embeddings.encode(encoder, texts[:64])  # warm up
     started = time.perf_counter()
     local = embeddings.encode(encoder, texts)
     local_s = time.perf_counter() - started
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what one actor gets (one CPU)
+    started = time.perf_counter()
+    embeddings.encode(encoder, texts)
+    local_1_s = time.perf_counter() - started
+    torch.set_num_threads(threads)
     started = time.perf_counter()
     embeddings.encode(encoder, texts[:64])
     local_64_s = time.perf_counter() - started
@@ -96,13 +104,15 @@ def main() -> None:
 
     results = {"texts": len(texts), "cpus": args.cpus, "gpus": args.gpus, "ray_startup_s": round(startup_s, 2),
                "empty_task_ms": round(task_ms, 2), "job_overhead_s": round(job_overhead_s, 2),
-               "local_texts_per_s": round(len(texts) / local_s, 1), "actors": {}}
+               "local_texts_per_s": round(len(texts) / local_s, 1),
+               "local_1_thread_texts_per_s": round(len(texts) / local_1_s, 1), "actors": {}}
     print(f"{len(texts):,} short texts, local cluster {args.cpus} CPUs / {args.gpus} GPUs, "
           f"autocast {embeddings.autocast_dtype(embeddings.device())}")
     print(f"Ray start-up (ray.init, local cluster):      {startup_s:6.1f} s")
     print(f"empty Ray task round trip:                    {task_ms:6.1f} ms")
     print(f"per-job overhead (64 texts on Ray - locally): {job_overhead_s:6.1f} s")
-    print(f"in this process (embeddings.encode):          {len(texts) / local_s:6.0f} texts/s")
+    print(f"in this process (embeddings.encode), {threads} threads: {len(texts) / local_s:6.0f} texts/s")
+    print(f"in this process (embeddings.encode), 1 thread:  {len(texts) / local_1_s:6.0f} texts/s")
     for actors in args.actors:
         os.environ[ray_backend.ACTORS_ENV] = str(actors)
         run = ray_backend.PoolRun()

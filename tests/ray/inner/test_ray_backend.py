@@ -59,8 +59,15 @@ def test_pool_embedding_over_two_actors_equals_one_process(ray_cluster, db, monk
     encoder = store.latest_encoder(db, pid)
     ids, vectors = embeddings.read(encoder["path"])
     by_id = store.texts_by_id(db, ids.tolist())
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each actor (Ray gives it one CPU); two OpenMP threads crawl on a loaded machine
     started = time.monotonic()
-    local = embeddings.encode(embeddings.load_encoder(None), [by_id[i] for i in ids])
+    try:
+        local = embeddings.encode(embeddings.load_encoder(None), [by_id[i] for i in ids])
+    finally:
+        torch.set_num_threads(threads)
     TIMES["local_embed_20k_s"] = time.monotonic() - started
     assert vectors.shape == (20_000, 384)
     np.testing.assert_allclose(np.asarray(vectors), local, atol=2e-3, rtol=0)
