@@ -136,17 +136,7 @@ def export_dir(project_id: int) -> Path:
 
 
 def run_export(db, job: dict, progress: Progress) -> None:
-    """The `export` job: the version's directory, zipped into the project's data directory (or, with
-    params {"format": "hf-datasets"}, the labels as a Hugging Face datasets directory, zipped)."""
-    if job["params"].get("format") == "hf-datasets":
-        from core.files import hf_datasets
-
-        started = time.perf_counter()
-        result = hf_datasets.run_export(db, job, progress)
-        with store.transaction(db) as conn:
-            store.finish_job(conn, job["id"], message=f"exported {result['labels']} labels as a datasets directory "
-                                                      f"in {time.perf_counter() - started:.0f} s", result=result)
-        return
+    """The `export` job: the version's directory, zipped into the project's data directory."""
     version = store.version(db, job["params"]["version_id"])
     if version is None or version["project_id"] != job["project_id"]:
         raise ValueError("That model version no longer exists.")
@@ -162,15 +152,6 @@ def run_export(db, job: dict, progress: Progress) -> None:
     with store.transaction(db) as conn:
         store.finish_job(conn, job["id"], message=f"exported version {version['number']} "
                                                   f"in {time.perf_counter() - started:.0f} s", result=result)
-
-
-def latest_dataset_export(db, project_id: int) -> dict | None:
-    """The newest finished Hugging Face datasets export whose file still exists."""
-    for job in store.jobs(db, project_id, 200):
-        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
-                and job["result"].get("format") == "hf-datasets" and Path(job["result"]["path"]).exists()):
-            return {**job["result"], "finished_at": job["finished_at"]}
-    return None
 
 
 def latest_export(db, project_id: int, version_id: int) -> dict | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import store
+from core.jobs import kinds
 from core.team import auth
 
 TRAIN_NOW_PRIORITY = 5
@@ -87,7 +88,7 @@ def request_export(db, actor, project_id: int, version_id: int) -> int:
     auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
-            if job["kind"] == store.EXPORT and job["params"].get("version_id") == version_id:
+            if kinds.kind_of(job) == store.EXPORT and job["params"].get("version_id") == version_id:
                 return job["id"]
         return store.enqueue(conn, project_id, store.EXPORT, {"version_id": version_id}, priority=3)
 
@@ -97,6 +98,6 @@ def request_dataset_export(db, actor, project_id: int) -> int:
     auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
-            if job["kind"] == store.EXPORT and job["params"].get("format") == "hf-datasets":
+            if kinds.kind_of(job) == store.DATASET_EXPORT:
                 return job["id"]
-        return store.enqueue(conn, project_id, store.EXPORT, {"format": "hf-datasets"}, priority=3)
+        return store.enqueue(conn, project_id, store.DATASET_EXPORT, {}, priority=3)

@@ -106,6 +106,19 @@ def disagreements(db, project_id: int) -> list[FinalLabel]:
     return sorted(rows, key=lambda f: (f.source != DISPUTED, f.example_id))
 
 
+def proposed_label(item: FinalLabel) -> str:
+    """The label a reviewer is offered first for a disagreement: the final label by precedence
+    (`resolve`: the majority's), or for a tie the label given first among the most given."""
+    label, _ = resolve(item.votes, None)
+    return label if label is not None else Counter(item.votes.values()).most_common(1)[0][0]
+
+
+def open_issues(db, project_id: int, analysis: dict) -> list[dict]:
+    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first."""
+    done = reviewed(db, project_id)
+    return [issue for issue in analysis["issues"] if issue["example_id"] not in done]
+
+
 def adjudicate(db, actor: auth.Actor, project_id: int, example_id: int, label: str, reason: str = "",
                source: str = ADJUDICATION) -> int:
     """Settle a text's label (a disagreement, or a suspicious label on review): appended, never

@@ -86,6 +86,13 @@ def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | N
     return rows
 
 
+def pin_history_words(history: list[dict], at_most: int = 5) -> str:
+    """The newest pins and unpins in words ("Pins: pinned version 2 by ann at 2026-11-22 10:05; ..."), or ""."""
+    return ("Pins: " + "; ".join(
+        f"{'pinned version ' + str(h['number']) if h['version_id'] else 'unpinned'} by {h['pinned_by']} "
+        f"at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(h['created_at']))}" for h in history[:at_most])) if history else ""
+
+
 def label_timeline(db, project_id: int, points: int = 60) -> list[dict]:
     """Labels in effect now, counted per class as they were given: at most `points` moments, each
     with every class's running count ({time, class, labels})."""

@@ -6,6 +6,7 @@ from core import store
 from core.files import imports
 from core.team import auth
 from tests.conftest import ROOT
+from ui import state
 
 CLASSES = ["question", "statement"]
 TEXTS = [f"Text number {i} to label?" for i in range(14)] + ["<script>alert('x')</script> **not bold**"]
@@ -18,7 +19,7 @@ def upload_csv() -> bytes:
 def new_app(monkeypatch) -> AppTest:
     monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["annotator"] = "alice"
+    at.session_state[state.ANNOTATOR] = "alice"
     at.run()
     assert not at.exception
     return at
@@ -166,7 +167,7 @@ def test_texts_render_as_plain_text(app, db):
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
     from core.labeling import annotate
 
-    at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
+    at.session_state[state.shown(pid, "alice")] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
     at.run()
     assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
     assert all("<script>" not in m.value for m in at.markdown)
@@ -263,9 +264,9 @@ def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hi
 
     at, pid = app
     assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_"))
-    shown = at.session_state[f"shown:{pid}:alice"]
+    shown = at.session_state[state.shown(pid, "alice")]
     unsure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.52)
-    at.session_state[f"shown:{pid}:alice"] = unsure
+    at.session_state[state.shown(pid, "alice")] = unsure
     at.run()
     assert not any("leans towards" in c.value for c in at.caption)
     assert any("unsure about this text" in c.value for c in at.caption)
@@ -291,7 +292,7 @@ def test_text_labeled_by_someone_else_meanwhile_is_refused_and_the_next_one_show
     first = shown_text(at)
     example_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if t == first)
     db.conn.execute("UPDATE leases SET expires_at = 0")  # alice's hold on it ran out while she read
-    annotate.submit_label(db, auth.local_actor("bob"), pid, example_id, CLASSES[1])
+    annotate.submit_label(db, auth.local_actor("bob"), pid, annotate.NextText.direct(example_id), CLASSES[1])
     class_id = store.classes(db, pid)[0]["id"]
     at.button(key=f"label_{class_id}").click().run()
     assert not at.exception

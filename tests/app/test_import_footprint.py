@@ -42,7 +42,7 @@ def project_with_a_model(db, data_dir):
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
         for _ in range(6):
             shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-            annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+            annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
         wait_for(lambda: store.latest_version(db, pid), 60, "a head version")
         yield pid
     finally:

@@ -55,7 +55,7 @@ def seed(data_dir) -> None:
         chosen = [i for i in pool if gold[texts[i]] == "positive"][:5] + \
                  [i for i in pool if gold[texts[i]] == "negative"][:5]
         for example_id in chosen + store.example_ids(db, pid, store.EVAL):
-            annotate.submit_label(db, auth.local_actor("seed"), pid, example_id, gold[texts[example_id]])
+            annotate.submit_label(db, auth.local_actor("seed"), pid, annotate.NextText.direct(example_id), gold[texts[example_id]])
     finally:
         if previous is None:
             os.environ.pop("SIEVE_DATA_DIR", None)

@@ -58,7 +58,7 @@ def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     for example_id in ids:  # three labels each of two classes, none of the other six
         label = gold[texts[example_id]]
         if taken.get(label, 3) < 3:
-            annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+            annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
             taken[label] += 1
     with store.transaction(db) as conn:
         store.enqueue(conn, pid, store.HEAD)

@@ -22,7 +22,7 @@ CLASSES = TREC_CLASSES
 def label_from_queue(db, pid, gold, n, annotator="ann"):
     for _ in range(n):
         shown = annotate.next_text(db, auth.local_actor(annotator), pid)
-        annotate.submit_label(db, auth.local_actor(annotator), pid, shown.example_id, gold[shown.text], version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+        annotate.submit_label(db, auth.local_actor(annotator), pid, shown, gold[shown.text])
         run_queued(db, (store.HEAD,))
 
 
@@ -56,7 +56,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     # Eval sample: random order, labels count for eval accuracy, never for training.
     for _ in range(6):
         ev = annotate.next_text(db, auth.local_actor("ann"), pid, store.EVAL)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, ev.example_id, gold[ev.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, ev, gold[ev.text])
     run_queued(db, (store.HEAD,))
     with store.transaction(db) as conn:
         store.enqueue(conn, pid, store.HEAD)
@@ -156,7 +156,7 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     for _ in range(40):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid, annotate.choose_split(db, pid, "ann"))
         splits.append(shown.split)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
         run_queued(db, (store.HEAD,))
     assert splits.count(store.EVAL) == 4 and splits[9] == store.EVAL and splits[:9].count(store.EVAL) == 0
     metrics = store.current_version(db, pid)["metrics"]

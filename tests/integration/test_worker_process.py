@@ -36,7 +36,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
         for _ in range(10):
             shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-            annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+            annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
         head = wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == 10 and v, 30,
                         "a head version with all 10 labels")
         assert head["kind"] == "head"
@@ -87,7 +87,7 @@ def labeled_trec_project(db, data_dir, name="trec", n_labels=10):
     wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
     for _ in range(n_labels):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
     wait_for(lambda: (v := store.latest_version(db, pid)) and v["n_labels"] == n_labels, 60, "a head version")
     return pid, process
 

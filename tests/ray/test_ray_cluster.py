@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.ray, pytest.mark.integration]
+pytestmark = pytest.mark.ray
 
 
 def _unavailable() -> str | None:

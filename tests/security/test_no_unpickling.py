@@ -58,7 +58,7 @@ def labeled_project(db, model: str, n_labels: int = 24, family: str = "setfit") 
     run_queued(db, (store.EMBED,))
     for _ in range(n_labels):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
     run_queued(db, (store.HEAD,))
     return pid
 

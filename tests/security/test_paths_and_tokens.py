@@ -32,14 +32,14 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):
         shown = annotate.next_text(db, actor, pid)
-        annotate.submit_label(db, actor, pid, shown.example_id, labels[gold[shown.text]])
+        annotate.submit_label(db, actor, pid, shown, labels[gold[shown.text]])
     run_queued(db, (store.HEAD,))
     version = store.current_version(db, pid)
     scheduling.request_export(db, actor, pid, version["id"])
     scheduling.request_dataset_export(db, actor, pid)
     predict.request_predict(db, actor, pid, version["id"], pd.DataFrame({"text": ["Who wrote Hamlet?"]}), "text",
                             "csv", filename=TRAVERSAL + ".csv")
-    run_queued(db, (store.EXPORT, store.PREDICT))
+    run_queued(db, (store.EXPORT, store.DATASET_EXPORT, store.PREDICT))
     outside_after = files_under(tmp_path) - files_under(data_dir)
     assert outside_after == outside_before
     assert not (tmp_path.parent / "escaped").exists() and not any("evil" in p for p in outside_after)

@@ -65,8 +65,7 @@ def label_loop(args, out: dict) -> None:
             continue
         label = rng.choice(classes)
         t = time.perf_counter()
-        annotation_id = annotate.submit_label(db, actor, project_id, shown.example_id, label, seconds=0.0,
-                                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+        annotation_id = annotate.submit_label(db, actor, project_id, shown, label, seconds=0.0)
         timings["submit_label"].append(ms_since(t))
         acked.append({"id": annotation_id, "example_id": shown.example_id, "label": label, "undone": False})
         if args.print_acks:

@@ -86,7 +86,7 @@ def queue_job(db, project_id: int, kind: str, texts: list[str], gold: dict, rng:
     elif kind == "head":
         for _ in range(5):
             shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
-            annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold.get(shown.text) or rng.choice(
+            annotate.submit_label(db, auth.local_actor("ann"), project_id, shown, gold.get(shown.text) or rng.choice(
                 store.class_names(db, project_id)))
         with store.transaction(db) as conn:  # at once, whatever the refit pace
             store.enqueue(conn, project_id, store.HEAD, {"reason": "stress"})
@@ -122,7 +122,7 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     wait_for(lambda: store.latest_encoder(db, project_id), 300, "the first embedding")
     for _ in range(12):
         shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
-        annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), project_id, shown, gold[shown.text])
     wait_for(lambda: store.current_version(db, project_id), 120, "the first head version")
 
     rounds, problems, typical = [], [], dict(TYPICAL_S)

@@ -131,7 +131,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
         "request_analysis": lambda: quality.request_analysis(db, ann, pid),
         # Labeling a project the annotator is not assigned to:
         "next_text": lambda: annotate.next_text(db, ann, other),
-        "submit_label": lambda: annotate.submit_label(db, ann, other, store.example_ids(db, other)[0], "yes"),
+        "submit_label": lambda: annotate.submit_label(db, ann, other, annotate.NextText.direct(store.example_ids(db, other)[0]), "yes"),
         "skip": lambda: annotate.skip(db, ann, other, store.example_ids(db, other)[0]),
         "undo_last": lambda: annotate.undo_last(db, ann, other),
         "undo_and_show": lambda: annotate.undo_and_show(db, ann, other),
@@ -148,7 +148,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
     assert store.project(db, pid)["name"] == "p"
     # In their own project the annotator labels, skips and undoes.
     shown = annotate.next_text(db, ann, pid)
-    annotate.submit_label(db, ann, pid, shown.example_id, "yes")
+    annotate.submit_label(db, ann, pid, shown, "yes")
     assert annotate.undo_last(db, ann, pid) == shown.example_id
     assert [p["id"] for p in auth.visible_projects(db, ann)] == [pid]
 

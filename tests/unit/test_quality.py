@@ -26,7 +26,7 @@ def make_project(db, n=3, classes=("yes", "no", "maybe"), overlap=0):
 
 
 def label(db, pid, example_id, who, value):
-    return annotate.submit_label(db, auth.local_actor(who), pid, example_id, value)
+    return annotate.submit_label(db, auth.local_actor(who), pid, annotate.NextText.direct(example_id), value)
 
 
 def test_overlap_setting_is_checked():
@@ -157,9 +157,27 @@ def test_team_figures(db):
     pid = make_project(db, n=4, overlap=100)
     e = store.example_ids(db, pid)
     for i in e[:2]:
-        annotate.submit_label(db, auth.local_actor("alice"), pid, i, "yes", seconds=4.0)
-        annotate.submit_label(db, auth.local_actor("bob"), pid, i, "no", seconds=2.0)
+        annotate.submit_label(db, auth.local_actor("alice"), pid, annotate.NextText.direct(i), "yes", seconds=4.0)
+        annotate.submit_label(db, auth.local_actor("bob"), pid, annotate.NextText.direct(i), "no", seconds=2.0)
     quality.adjudicate(db, ADMIN, pid, e[0], "no")
     figures = {f["annotator"]: f for f in quality.team_figures(db, pid)}
     assert figures["alice"]["labels"] == 2 and figures["alice"]["median_seconds"] == 4.0
     assert figures["alice"]["changed_share"] == 0.5 and figures["bob"]["changed_share"] == 0.0
+
+
+def test_the_label_offered_first_for_a_disagreement_is_the_majority_or_for_a_tie_the_first_given():
+    majority = quality.FinalLabel(1, store.POOL, "no", quality.MAJORITY, {"a": "yes", "b": "no", "c": "no"})
+    tie = quality.FinalLabel(2, store.POOL, None, quality.DISPUTED, {"b": "maybe", "a": "yes"})
+    assert quality.proposed_label(majority) == "no"
+    assert quality.proposed_label(tie) == "maybe"
+
+
+def test_open_issues_leave_out_labels_a_reviewer_already_decided(db):
+    pid = make_project(db)
+    ids = store.example_ids(db, pid)
+    for example_id in ids:
+        label(db, pid, example_id, "alice", "yes")
+    reviewer = auth.local_actor("rita")
+    quality.adjudicate(db, reviewer, pid, ids[1], "no", "looked again", source=quality.REVIEW)
+    analysis = {"issues": [{"example_id": i} for i in ids]}
+    assert [issue["example_id"] for issue in quality.open_issues(db, pid, analysis)] == [ids[0], ids[2]]

@@ -6,6 +6,7 @@ from core import artifacts, store
 from core.files import imports
 from core.settings import ProjectSettings
 import ui
+from ui import state
 
 db = store.connect()
 st.title("Projects")
@@ -36,7 +37,7 @@ def read_upload(upload) -> pd.DataFrame:
     return frame
 
 
-if flash := st.session_state.pop("projects_flash", None):
+if flash := st.session_state.pop(state.PROJECTS_FLASH, None):
     st.success(ui.plain(flash))
 existing = store.projects(db)
 if existing:
@@ -106,12 +107,12 @@ with create:
             except imports.ImportFailed as err:
                 show_error(str(err))
             else:
-                st.session_state.project_id = project_id
-                st.session_state.projects_flash = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
+                st.session_state[state.PROJECT_ID] = project_id
+                st.session_state[state.PROJECTS_FLASH] = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
                                                    "the background; you can start labeling now (Annotate).")
                 st.rerun()  # the sidebar and the table show the new project at once
 
-selected = store.project(db, st.session_state["project_id"]) if st.session_state.get("project_id") else None
+selected = store.project(db, st.session_state[state.PROJECT_ID]) if st.session_state.get(state.PROJECT_ID) else None
 
 with add:
     if selected is None:
@@ -147,7 +148,7 @@ with manage:
             except store.StoreError as err:
                 show_error(str(err))
             else:
-                st.session_state.projects_flash = f"Renamed to “{new_name.strip()}”."
+                st.session_state[state.PROJECTS_FLASH] = f"Renamed to “{new_name.strip()}”."
                 st.rerun()
         st.divider()
         st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
@@ -155,6 +156,6 @@ with manage:
         if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
             store.delete_project(db, ui.actor(), project_id)
             artifacts.remove_project_dir(project_id)
-            st.session_state.project_id = None
-            st.session_state.projects_flash = f"Deleted “{project['name']}”."
+            st.session_state[state.PROJECT_ID] = None
+            st.session_state[state.PROJECTS_FLASH] = f"Deleted “{project['name']}”."
             st.rerun()
