@@ -113,7 +113,7 @@ def test_a_full_retrain_through_ray_publishes_a_version_that_loads(ray_cluster, 
     assert run_next(db, store.EMBED)["status"] == store.DONE
     for _ in range(14):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
     while (job := store.claim_job(db, "ray-test-worker", (store.HEAD,))) is not None:
         worker.run_job(db, job)
     job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
