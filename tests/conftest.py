@@ -139,7 +139,7 @@ def run_everything(config) -> bool:
             or bool(config.option.file_or_dir) or bool(config.option.markexpr))
 
 
-FOLDER_MARKERS = {"integration": "integration", "stress": "stress", "browser": "browser"}
+FOLDER_MARKERS = {"integration": "integration", "stress": "stress", "browser": "browser", "ray": "ray"}
 """Every test under tests/<folder> gets that folder's marker, so `-m "not integration"` and the
 folders always select the same tests."""
 

@@ -109,7 +109,31 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
     return lambda texts: head.predict_proba(fitted, embed(texts), n_classes)
 
 
+def score_on_ray(db, version: dict, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    """The same probabilities as `scorer`, computed by the Ray cluster's actor pool in one pass
+    (a full version's model scores; a head version's encoder embeds, its head applies here)."""
+    from core.jobs import ray_backend
+
+    enc = store.encoder(db, version["encoder_id"])
+    report = (lambda f, m: progress(0.05 + 0.9 * f, m)) if progress else None
+    if version["kind"] == store.JobKind.FULL:
+        family = version["params"].get("family", "setfit")
+        return ray_backend.score_texts(family, Path(enc["path"]) / "model", list(texts), report)[1]
+    from core.learning.classifiers import head
+
+    if not (Path(version["path"]) / head.HEAD_JSON).exists():
+        raise ValueError(f"Version {version['number']} was stored by an older Sieve as a pickle, which Sieve no "
+                         "longer loads; predict with a newer version (the next head refit makes one).")
+    n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
+    vectors = ray_backend.embed_texts(enc["model"], list(texts), report, family=enc["family"])
+    return head.predict_proba(head.load(version["path"]), vectors, n_classes)
+
+
 def predict_texts(db, version: dict, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    from core.jobs import ray_backend
+
+    if ray_backend.configured() and len(texts):
+        return score_on_ray(db, version, texts, progress)
     score = scorer(db, version)
     out = []
     for start in range(0, len(texts), CHUNK):

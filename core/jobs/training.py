@@ -15,6 +15,7 @@ from core import artifacts, store
 from core.learning import class_examples, classifiers, embeddings, strategies
 from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
+from core.jobs import ray_backend
 from core.jobs.label_arrays import label_rows, unlabeled_pool_rows, unlabeled_sample
 from core.jobs.publishing import NewEncoder, VersionRecord, publish
 
@@ -43,7 +44,10 @@ def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progres
     progress(0.0, f"loading encoder for {len(missing):,} texts")
     texts = store.texts_by_id(db, missing.tolist())
     started = time.perf_counter()
-    if latest and latest["family"] == "transformer":
+    if ray_backend.configured():  # on the cluster's actor pool; the vectors come back here
+        vectors = ray_backend.embed_texts(model, [texts[i] for i in missing], lambda f, m: progress(0.95 * f, m),
+                                          family=latest["family"] if latest else None)
+    elif latest and latest["family"] == "transformer":
         vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
     else:
         vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
@@ -153,12 +157,20 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
         args = args.continuing()
     texts_by = store.texts_by_id(db, ids.tolist())
     t0 = time.perf_counter()
-    budget = classifiers.TimeBudget(settings.retrain_budget(embeddings.device()))
-    trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[labels.rows]], labels.y, names, args,
-                                progress=lambda f, m: progress(0.7 * f, m), budget=budget)
-    t_train = time.perf_counter()
-    progress(0.7, f"scoring {len(ids):,} texts with the new model")
-    vectors, probs = trained.embed_and_score([texts_by[i] for i in ids])
+    on_ray = ray_backend.configured()
+    budget = classifiers.TimeBudget(settings.retrain_budget(ray_backend.device() if on_ray else embeddings.device()))
+    train_texts, pool_texts = [texts_by[i] for i in ids[labels.rows]], [texts_by[i] for i in ids]
+    if on_ray:  # trained on a Ray node, the pool scored by the actor pool; files and arrays come back
+        remote = ray_backend.retrain(family, start_from, train_texts, labels.y, names, args, budget.seconds,
+                                     pool_texts, progress)
+        trained, vectors, probs = remote.trained, remote.vectors, remote.probs
+        t_train = t0 + remote.train_s
+    else:
+        trained = classifiers.train(family, start_from, train_texts, labels.y, names, args,
+                                    progress=lambda f, m: progress(0.7 * f, m), budget=budget)
+        t_train = time.perf_counter()
+        progress(0.7, f"scoring {len(ids):,} texts with the new model")
+        vectors, probs = trained.embed_and_score(pool_texts)
     t_embed = time.perf_counter()
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
         trained.save(tmp / "model")
@@ -171,6 +183,8 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
                "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
                "stopped_at_budget": info.stopped_at_budget}
+    if on_ray:
+        timings["ray"] = True
     new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
                              classifiers.encoder_family(family))
     version_id = publish(db, VersionRecord(

@@ -24,7 +24,7 @@ from typing import Callable
 
 from core import config, store
 from core.files import hf_datasets, model_export, predict
-from core.jobs import kinds, recovery, training
+from core.jobs import kinds, ray_backend, recovery, training
 from core.learning.classifiers.protocol import Progress
 from core.team import quality
 
@@ -106,6 +106,9 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
         spec.run(db, job, progress)
     except Interrupted:
         log.info("job %s interrupted: the worker is stopping", job["id"])  # Worker.run hands it back
+    except ray_backend.RayLost as lost:  # like a worker that died: re-queued, the attempt counts
+        log.warning("job %s: %s", job["id"], lost)
+        store.requeue_lost(db, job["id"], "a Ray node or actor was lost")
     except training.NothingToDo as reason:
         with store.transaction(db) as conn:
             store.finish_job(conn, job["id"], message=f"nothing to do: {reason}")
@@ -146,18 +149,17 @@ class Worker:
         torch call is a daemon thread: the caller should then leave with `os._exit`, because
         letting the interpreter tear such a thread down aborts the process (SIGABRT,
         "terminate called without an active exception")."""
-        from core.learning import embeddings
-
         db = store.connect(self.db_path)
         recovery.at_startup(db, self.id)
-        store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
+        device = compute_device()
+        store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), device)
         threads = [threading.Thread(target=self._lane, args=(lane,), name=f"lane-{lane}", daemon=True)
                    for lane in self.lanes]
         for thread in threads:
             thread.start()
         try:
             while not self.stop.wait(HEARTBEAT_S):
-                store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
+                store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), device)
                 store.heartbeat_jobs(db, self.id)
                 store.requeue_stale_jobs(db)
         finally:
@@ -166,6 +168,19 @@ class Worker:
             store.requeue_worker_jobs(db, self.id)
             store.remove_worker(db, self.id)
         return finished
+
+
+def compute_device() -> str:
+    """Where heavy jobs run: this host's device, or the Ray cluster's ('cuda' when it has a GPU)."""
+    from core.learning import embeddings
+
+    if not ray_backend.configured():
+        return embeddings.device()
+    try:
+        return ray_backend.device()
+    except Exception:  # noqa: BLE001 — jobs will fail (and retry) with the reason; the worker still runs
+        log.exception("cannot reach the Ray cluster at %s", ray_backend.address())
+        return "cpu"
 
 
 def _join(threads: list[threading.Thread], grace_s: float) -> bool:

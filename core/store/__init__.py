@@ -18,7 +18,7 @@ from core.store.examples import (example, example_count, example_ids, example_pr
 from core.store.jobs import (WORKER_DIED, active_jobs, attempt_message, claim_job, db_workers,
                              drop_superseded_heads, enqueue, fail_job, finish_job, has_active_job, heartbeat_jobs,
                              job, job_progress, jobs, last_requested_watermark, latest_result, live_workers,
-                             reap_worker, remove_worker, requeue_stale_jobs, requeue_worker_jobs,
+                             reap_worker, remove_worker, requeue_lost, requeue_stale_jobs, requeue_worker_jobs,
                              unresolved_failures, worker_device, worker_heartbeat)
 from core.store.labels import (CURRENT_LABELS_SQL, IMPORTED, add_annotation, annotation_times,
                                annotations, annotator_labels, current_labels, label_count, labels_at,
@@ -59,7 +59,7 @@ __all__ = [
     'open_intact', 'other_active_admins', 'overlap_chosen', 'overlap_key', 'own_lease', 'pin', 'pin_history',
     'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker',
     'referenced_paths', 'release_leases', 'remove_worker', 'rename_project', 'requeue_stale_jobs',
-    'requeue_worker_jobs', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
+    'requeue_lost', 'requeue_worker_jobs', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
     'set_assigned', 'set_failed_logins', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
     'settings', 'shuffled_examples', 'skipped_by', 'texts_by_id', 'transaction', 'unavailable', 'unlabeled_count',
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',

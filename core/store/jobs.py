@@ -132,6 +132,21 @@ def _hand_back(conn: sqlite3.Connection, job_id: int, attempts: int) -> None:
                  (JobStatus.FAILED if failed else JobStatus.QUEUED, message, now() if failed else None, job_id))
 
 
+def requeue_lost(db, job_id: int, reason: str) -> str:
+    """A job whose remote compute was lost (a Ray node or actor died): handed back like a job whose
+    worker died, the attempt counted, failed for good after MAX_ATTEMPTS. Returns the message."""
+    with transaction(db) as conn:
+        attempts = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        failed = attempts >= config.MAX_ATTEMPTS
+        message = (attempt_message(attempts, reason) if failed
+                   else f"{reason}; re-queued (attempt {attempts} of {config.MAX_ATTEMPTS})")
+        conn.execute("""UPDATE jobs SET status = ?, worker = NULL, message = ?, error = ?, finished_at = ?
+                        WHERE id = ? AND status = 'running'""",
+                     (JobStatus.FAILED if failed else JobStatus.QUEUED, message, reason, now() if failed else None,
+                      job_id))
+    return message
+
+
 def requeue_worker_jobs(db, worker_id: str) -> None:
     """A worker shutting down hands its running jobs back at once instead of waiting to go stale;
     being stopped is not the job's failure, so the attempt is not counted."""

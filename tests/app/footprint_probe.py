@@ -2,7 +2,7 @@
 transformer settings included), then print which heavy ML modules this process loaded.
 
 Used by test_import_footprint.py: the UI process must never load torch, transformers, setfit
-or scikit-learn. Expects SIEVE_DATA_DIR with one project whose pool a live worker embedded and
+or scikit-learn (nor ray, the optional Ray backend). Expects SIEVE_DATA_DIR with one project whose pool a live worker embedded and
 that has a head version.
 """
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-HEAVY = ("torch", "transformers", "setfit", "sklearn", "sentence_transformers")
+HEAVY = ("torch", "transformers", "setfit", "sklearn", "sentence_transformers", "ray")
 
 
 def main() -> None:

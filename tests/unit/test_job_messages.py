@@ -58,3 +58,19 @@ def test_a_failed_retrain_stays_visible_behind_later_jobs(db):
     with store.transaction(db) as conn:  # a later retrain that succeeded resolves it
         store.finish_job(conn, store.enqueue(conn, pid, store.JobKind.FULL))
     assert store.unresolved_failures(db, pid) == []
+
+
+def test_a_job_whose_ray_compute_was_lost_is_re_queued_then_failed_like_a_dead_worker(db):
+    """Issue 23: a lost Ray node or actor hands the job back with its attempt counted."""
+    make_project(db)
+    reason = "a Ray node or actor was lost"
+    for attempt in range(1, config.MAX_ATTEMPTS + 1):
+        job = store.claim_job(db, "w", (store.JobKind.EMBED,))
+        message = store.requeue_lost(db, job["id"], reason)
+        row = store.job(db, job["id"])
+        assert row["message"] == message and row["worker"] is None
+        if attempt < config.MAX_ATTEMPTS:
+            assert row["status"] == store.JobStatus.QUEUED
+            assert message == f"{reason}; re-queued (attempt {attempt} of {config.MAX_ATTEMPTS})"
+    assert row["status"] == store.JobStatus.FAILED
+    assert row["message"] == f"failed after {config.MAX_ATTEMPTS} attempts: {reason}"
