@@ -160,11 +160,9 @@ def cmd_restore(args) -> None:
 
 def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
-    import dataclasses
-
     from core.learning import classifiers
 
-    accepted = {f.name for f in dataclasses.fields(classifiers.spec(args.classifier).arguments)}
+    accepted = classifiers.argument_names(args.classifier)
     values = json.loads(args.family_args) if args.family_args else {}
     named = {"max_steps": args.max_steps, "num_epochs": args.epochs, "learning_rate": args.learning_rate,
              "layerwise_gradient_decay": args.layerwise_gradient_decay, "max_length": args.max_length,

@@ -15,7 +15,7 @@ import numpy as np
 
 from core import store
 from core.labeling import scheduling
-from core.learning import embeddings
+from core.learning import embeddings, strategies
 from core.team import auth
 
 LEASE_S = 600.0  # an example shown to one annotator is hidden from the others this long
@@ -316,18 +316,10 @@ def progress(db, project_id: int) -> dict:
     }
 
 
-# Why a text was shown, in plain words first; the strategy's technical name goes in the help text.
+# Why a text was shown when no query strategy chose it, in plain words first; a strategy's own
+# words are in its spec (`strategies.STRATEGIES`), its technical name goes in the help text.
 REASONS = {
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
-    "kmeans": "A typical text from a part of the data with few labels yet.",
-    "margin": "Picked because the model was torn between two classes for it.",
-    "margin_diverse": "Picked because the model was torn between two classes for it (and it differs from the "
-                      "others in this batch).",
-    "least_confidence": "Picked because the model was unsure about it.",
-    "entropy": "Picked because the model was unsure about it.",
-    "contrastive": "The model treats this text unlike its labeled neighbours.",
-    "class_balanced": "The model thinks this text may belong to a class with few labels.",
-    "random": "Picked at random.",
     "model queue": "Next in the model's queue.",
     "eval sample (random)": "Eval text: picked at random, so the model's accuracy on these is an honest estimate.",
     "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
@@ -347,7 +339,10 @@ EVAL_EVERY = 10  # one text in this many comes from the eval sample while it has
 
 def describe(shown: NextText) -> tuple[str, str]:
     """Why this text was chosen: (plain words, technical detail)."""
-    words = REASONS.get(shown.strategy, "Chosen by the model's query strategy.")
+    if shown.strategy in strategies.STRATEGIES:
+        words = strategies.STRATEGIES[shown.strategy].reason
+    else:
+        words = REASONS.get(shown.strategy, "Chosen by the model's query strategy.")
     detail = f"strategy: {shown.strategy}" + (f", score {shown.score:.3f}" if shown.score is not None else "")
     return words, detail
 

@@ -134,3 +134,35 @@ def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
     assert sorted(picked.indices.tolist()) == [0, 3]  # classes 0 and 2 have no labels
     everything = strategies.class_cover(probs, None, np.arange(5), 5, np.random.default_rng(0), class_counts=[0, 0, 0])
     assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name", list(strategies.STRATEGIES))
+def test_every_strategy_has_a_spec_with_a_title_and_a_reason(name):
+    spec = strategies.spec(name)
+    assert spec.name == name and callable(spec.function)
+    assert spec.title.strip() and spec.reason.strip() and isinstance(spec.needs_probs, bool)
+    others = [s for s in strategies.SPECS if s.name != name]
+    assert spec.title not in {s.title for s in others}, "two strategies read the same on the Settings page"
+    assert spec.reason not in {s.reason for s in others}, "two strategies give the same reason on Annotate"
+
+
+@pytest.mark.parametrize("name", [s.name for s in strategies.SPECS if not s.needs_probs])
+def test_a_strategy_that_works_cold_runs_without_probabilities(pool, name):
+    _, points = pool
+    picked = strategies.STRATEGIES[name].function(None, points, np.arange(200), 5, np.random.default_rng(0))
+    assert len(set(picked.indices.tolist())) == 5
+
+
+@pytest.mark.parametrize("name", [s.name for s in strategies.SPECS if s.needs_probs])
+def test_a_strategy_that_needs_probabilities_falls_back_to_kmeans_before_a_model(pool, name):
+    _, points = pool
+    picked = strategies.select(name, None, points, np.arange(200), 4, np.random.default_rng(0))
+    assert picked.strategy == "kmeans" and sorted(picked.indices // 50) == [0, 1, 2, 3]
+
+
+def test_annotate_gives_the_spec_reason_for_a_text_a_strategy_picked():
+    from core.labeling import annotate
+
+    for spec in strategies.SPECS:
+        shown = annotate.NextText(1, "a text", {}, "pool", spec.name, 0.5, None)
+        assert annotate.describe(shown)[0] == spec.reason

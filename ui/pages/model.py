@@ -15,7 +15,7 @@ project = ui.current_project(db)
 project_id = project["id"]
 annotator = st.session_state.get("annotator", "annotator")
 ui.title("Model", project)
-family_title = classifiers.TITLES[project["settings"].family]
+family_title = classifiers.title(project["settings"].family)
 seen_key = f"model_page_versions:{project_id}"
 
 if st.button(f"Train now ({family_title})", type="primary",
