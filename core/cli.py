@@ -1,9 +1,15 @@
-"""Command line: python -m core {worker,import,export,export-model,predict,simulate}."""
+"""Command line: python -m core {worker,import,export,export-model,predict,backup,restore,simulate}.
+
+In team mode (once user accounts exist) the commands that read or change a project's data act as
+the user named by --user, whose password comes from SIEVE_PASSWORD or a prompt, and check that
+user's role as the app does; with no accounts yet they act as the local admin, as the app does.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +24,33 @@ def _project(db, name: str) -> dict:
     if row is None:
         sys.exit(f"error: no project called {name!r}")
     return row
+
+
+PASSWORD_ENV = "SIEVE_PASSWORD"
+
+
+def _actor(db, args) -> auth.Actor:
+    """Who the command acts as: the local admin in single-user mode, else the signed-in --user."""
+    name = (getattr(args, "user", None) or "").strip()
+    if not auth.team_mode(db):
+        return auth.local_actor(name or "local")
+    if not name:
+        raise auth.AuthError(f"This Sieve has user accounts: pass --user NAME (the password comes from "
+                             f"{PASSWORD_ENV} or a prompt).")
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise auth.AuthError(f"No password for {name}: set {PASSWORD_ENV}, or run the command in a terminal "
+                                 "to be asked for it.")
+        import getpass
+
+        password = getpass.getpass(f"Password for {name}: ")
+    return auth.authenticate(db, name, password)
+
+
+def _require(db, args, permission: str, project_id: int | None = None) -> auth.Actor:
+    """The acting user, if their role allows `permission` (in `project_id`); auth.AuthError otherwise."""
+    return auth.require(db, _actor(db, args), permission, project_id)
 
 
 def cmd_worker(args) -> None:
@@ -43,19 +76,20 @@ def cmd_import(args) -> None:
     from core.files import imports
 
     db = store.connect()
+    existing = store.project_by_name(db, args.project)
+    actor = _require(db, args, auth.MANAGE_PROJECTS, existing["id"] if existing else None)  # before the file is read
     try:
         frame = imports.read_table(args.file)
-        existing = store.project_by_name(db, args.project)
         if existing:
-            plan = imports.add_to_project(db, auth.local_actor(), existing["id"], frame, args.text_column, args.label_column,
-                                     args.eval_fraction or 0.0, args.seed)
+            plan = imports.add_to_project(db, actor, existing["id"], frame, args.text_column, args.label_column,
+                                          args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
             plan = imports.plan_import(frame, args.text_column, args.label_column, imports.parse_classes(args.classes))
-            imports.create_project_from_plan(db, auth.local_actor(), args.project, plan, model=args.model,
-                                        eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
-                                        else args.eval_fraction,
-                                        seed=args.seed)
+            imports.create_project_from_plan(db, actor, args.project, plan, model=args.model,
+                                             eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
+                                             else args.eval_fraction,
+                                             seed=args.seed)
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
     except imports.ImportFailed as err:
         sys.exit(f"error: {err}")
@@ -72,6 +106,7 @@ def cmd_export(args) -> None:
 
         db = store.connect()
         project = _project(db, args.project)
+        _require(db, args, auth.EXPORT, project["id"])
         hf_datasets.save(db, project["id"], Path(args.out))
         print(f"wrote {store.label_count(db, project['id'])} labels to {args.out} (datasets.load_from_disk)")
         return
@@ -81,7 +116,8 @@ def cmd_export(args) -> None:
         raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    Path(args.out).write_bytes(exports.export_labels(db, auth.local_actor(), project["id"], fmt))
+    actor = _require(db, args, auth.EXPORT, project["id"])
+    Path(args.out).write_bytes(exports.export_labels(db, actor, project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 
 
@@ -90,6 +126,7 @@ def cmd_export_model(args) -> None:
 
     db = store.connect()
     project = _project(db, args.project)
+    _require(db, args, auth.EXPORT, project["id"])  # the model leaves Sieve: as the app's model export
     version = _version(db, project, args.version)
     out = model_export.export_model(db, version["id"], Path(args.out))
     print(f"wrote version {version['number']} to {out}")
@@ -113,6 +150,7 @@ def cmd_predict(args) -> None:
 
     db = store.connect()
     project = _project(db, args.project)
+    _require(db, args, auth.EXPORT, project["id"])  # as the app's predictions (core.files.predict.request_predict)
     version = _version(db, project, args.version)
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
     if fmt not in predict.FORMATS:
@@ -139,6 +177,7 @@ def cmd_predict(args) -> None:
 def cmd_backup(args) -> None:
     from core.jobs import backup
 
+    _require(store.connect(), args, auth.BACKUP)
     try:
         summary = backup.backup(Path(args.out))
     except backup.BackupError as err:
@@ -150,6 +189,7 @@ def cmd_backup(args) -> None:
 def cmd_restore(args) -> None:
     from core.jobs import backup
 
+    _require(store.connect(), args, auth.BACKUP)  # against the store it replaces
     try:
         summary = backup.restore(Path(args.source))
     except backup.BackupError as err:
@@ -258,6 +298,11 @@ def _simulate_app_schedule(args, train, test) -> None:
           + (f"; the last published at {last['published_s']:.0f} s, trained on {last['n_train']} labels" if last else ""))
 
 
+def _user_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", help=f"team mode: act as this user (password from {PASSWORD_ENV}, else asked); "
+                                  "without accounts the command acts as the local admin")
+
+
 def parser() -> argparse.ArgumentParser:
     from core.learning import classifiers, strategies
     from core.learning.classifiers import head as heads
@@ -281,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
                    help="share of unlabeled texts held out as a random eval sample (new projects: 0.05, "
                         "at most 400 texts; added data: 0)")
     p.add_argument("--seed", type=int, default=0)
+    _user_option(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export labels")
@@ -288,12 +334,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf-datasets"],
                    help="hf-datasets: a Hugging Face datasets directory at --out (datasets.load_from_disk)")
+    _user_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("export-model", help="export a model version as a SetFit directory")
     p.add_argument("--project", required=True)
     p.add_argument("--version", type=int, help="version number (default: the one served: pinned, else the newest)")
     p.add_argument("--out", required=True)
+    _user_option(p)
     p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("predict", help="predict the classes of a file's texts with a model version")
@@ -303,14 +351,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text")
     p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
     p.add_argument("--format", choices=["csv", "parquet"])
+    _user_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("backup", help="copy the store and its artifacts while Sieve runs (SQLite backup API)")
     p.add_argument("out", help="a new or empty directory")
+    _user_option(p)
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="bring back a backup (stop the worker first)")
     p.add_argument("source", help="a directory written by `backup`")
+    _user_option(p)
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
@@ -362,4 +413,7 @@ def main(argv: list[str] | None = None) -> None:
 
     config.apply_hub_mode()
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except auth.AuthError as err:  # a refused sign-in or role: one sentence, no traceback
+        sys.exit(f"error: {err}")

@@ -31,10 +31,13 @@ def db(data_dir):
     return store.connect()
 
 
-def datasets_dir() -> Path:
+def datasets_dir(*names: str) -> Path:
+    """The shared datasets' folder; skips the test (fails it under SIEVE_REQUIRE_DATASETS=1) when
+    these datasets (default: trec6) are not there."""
     directory = config.datasets_dir()
-    if not (directory / "trec6" / "train.csv").exists():
-        message = f"real datasets not found at {directory} (set SIEVE_DATASETS)"
+    missing = [name for name in names or ("trec6",) if not (directory / name / "train.csv").exists()]
+    if missing:
+        message = f"real datasets not found at {directory}: {', '.join(missing)} (set SIEVE_DATASETS)"
         if os.environ.get("SIEVE_REQUIRE_DATASETS"):
             pytest.fail(message)
         pytest.skip(message)
@@ -93,8 +96,19 @@ def trec():
     return dataset("trec6", "train", 300)
 
 
+FOLDER_MARKERS = {"integration": "integration", "stress": "stress", "browser": "browser"}
+"""Every test under tests/<folder> gets that folder's marker, so `-m "not integration"` and the
+folders always select the same tests."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """GPU tests run only where CUDA is present."""
+    """Markers from folders; GPU tests run only where CUDA is present."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(tests).parts
+        if len(parts) > 1 and parts[0] in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[parts[0]])
+
     import torch
 
     if torch.cuda.is_available():

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -29,6 +30,9 @@ FORMATS = {
 }
 MAX_LINE_BYTES = 1_000_000  # a longer line is not a text to label; most likely a wrong file
 MAX_TEXT_CHARS = 100_000
+# A table of texts to label has a few columns. Thousands are a matrix or a wrong file, and
+# parsing them took over a minute (pandas' python engine and per-column checks).
+MAX_COLUMNS = 1_000
 # Streamlit reserves C and R; Skip and Undo use arrow/backspace keys.
 SHORTCUT_KEYS = "1234567890qwetyuiopasdfghjklzxvbnm"
 
@@ -275,7 +279,7 @@ def _column_names(raw_names) -> list[str]:
     """Stripped names, blanks numbered; two names that are the same after stripping are refused."""
     names = [str(c).strip() or f"column_{i}" for i, c in enumerate(raw_names, start=1)]
     _check_unicode(names, lambda i: f"The name of column {i + 1}")
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise ImportFailed("The file has duplicate column names: " + ", ".join(repr(n) for n in repeated)
                            + ". Give each column its own name.")
@@ -333,6 +337,7 @@ def _read(stream: BinaryIO, fmt: str, max_line_bytes: int, header: bool) -> tupl
             table = pq.ParquetFile(stream).read()  # not read_table: its dataset layer fails on repeated names
         except Exception as err:  # pyarrow raises many types for a broken file
             raise ImportFailed(f"This is not a readable Parquet file ({type(err).__name__}: {err}).") from None
+        _check_width(table.num_columns)
         _column_names(table.column_names)  # Arrow allows repeated names; pandas cannot select them
         try:
             return table.to_pandas(), "parquet", False
@@ -345,9 +350,11 @@ def _read(stream: BinaryIO, fmt: str, max_line_bytes: int, header: bool) -> tupl
         raise ImportFailed("The file is empty.")
     try:
         if fmt in ("csv", "tsv"):
+            _check_csv_width(text, "," if fmt == "csv" else "\t", header)
             frame = _read_csv(text, "," if fmt == "csv" else "\t", header)
         elif fmt == "jsonl":
-            frame = _records_frame([_json(line) for line in _LINE_BREAK.split(text) if line.strip()])
+            frame = _records_frame([_json_line(number, line) for number, line in
+                                    enumerate(_LINE_BREAK.split(text), start=1) if line.strip()])
         elif fmt == "json":
             frame = _records_frame(_json(text))
         else:
@@ -365,8 +372,41 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines: that also splits 
 
 
 def _json(text: str):
-    """Numbers stay as written (no 4,300-digit limit, no rounding); NaN and Infinity are missing."""
-    return json.loads(text, parse_int=str, parse_float=str, parse_constant=lambda _: None)
+    """Numbers stay as written (no 4,300-digit limit, no rounding); NaN and Infinity are missing;
+    a record that holds a key twice is refused (json keeps the last value and drops the other)."""
+    return json.loads(text, parse_int=str, parse_float=str, parse_constant=lambda _: None,
+                      object_pairs_hook=_record)
+
+
+def _json_line(number: int, line: str):
+    try:
+        return _json(line)
+    except ImportFailed as err:
+        raise ImportFailed(f"Line {number:,}: {err}") from None
+
+
+def _record(pairs: list[tuple[str, object]]) -> dict:
+    _check_width(len(pairs))
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ImportFailed(f"A record holds the key {twice!r} twice, so one of its values would be lost. "
+                           "Give each field its own name.")
+    return record
+
+
+def _check_width(columns: int, where: str = "The file") -> None:
+    if columns > MAX_COLUMNS:
+        raise ImportFailed(f"{where} has {columns:,} columns; Sieve reads at most {MAX_COLUMNS:,}. "
+                           "Keep the text column (and a label column) and leave the rest out.")
+
+
+def _check_csv_width(text: str, sep: str, header: bool) -> None:
+    """One pass of the C csv reader counts each row's fields before pandas parses the table."""
+    for number, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep), start=0 if header else 1):
+        if len(row) > MAX_COLUMNS:
+            _check_width(len(row), "The file" if number == 0 else f"Row {number:,}")
 
 
 def _read_csv(text: str, sep: str, header: bool) -> pd.DataFrame:

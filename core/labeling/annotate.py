@@ -316,8 +316,12 @@ def progress(db, project_id: int) -> dict:
     }
 
 
+# Why the Model page opened a text on Annotate ("label this"); also stored with the label as its strategy.
+FROM_EVAL_MISTAKE = "model got it wrong on the eval sample"
+FROM_VERSION_DISAGREEMENT = "the last two versions disagree"
 # Why a text was shown when no query strategy chose it, in plain words first; a strategy's own
-# words are in its spec (`strategies.STRATEGIES`), its technical name goes in the help text.
+# words are its spec's `reason` (`strategies.STRATEGIES`), its technical name goes in the help text.
+# Every strategy and every way a text reaches Annotate has its own words.
 REASONS = {
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
     "model queue": "Next in the model's queue.",
@@ -325,6 +329,8 @@ REASONS = {
     "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
                                          "meanwhile.",
     "keyword search": "You picked this text by keyword.",
+    FROM_EVAL_MISTAKE: "Opened from the Model page: the model got this eval text wrong; check its label.",
+    FROM_VERSION_DISAGREEMENT: "Opened from the Model page: the last two model versions disagree about this text.",
     "undo": "You undid this label: label it again.",
     "shown before, not answered yet": "You were shown this text before and have not answered it yet.",
     "second opinion": "A second opinion: another annotator labeled this text too (their label is not shown), "

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -65,15 +66,52 @@ def connect(path: Path | str | None = None) -> sqlite_utils.Database:
 def _open(path: str) -> sqlite_utils.Database:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # a label acknowledged is a label on disk
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.create_function("sieve_overlap_key", 2, overlap_key, deterministic=True)
-    db = sqlite_utils.Database(conn)
-    db.writer_lock_fd = _writer_lock_fd(path)
-    migrate(db)
+    handles = _Handles(conn, None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a label acknowledged is a label on disk
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.create_function("sieve_overlap_key", 2, overlap_key, deterministic=True)
+        handles.lock_fd = _writer_lock_fd(path)
+        db = sqlite_utils.Database(conn)
+        db.writer_lock_fd = handles.lock_fd
+        # Both close when the Database goes away: with its thread (Streamlit runs each rerun in a
+        # new one) or with disconnect(). Without this every thread left a descriptor open.
+        db.sieve_handles = weakref.finalize(db, handles.close)
+        migrate(db)
+    except BaseException:
+        handles.close()
+        raise
     return db
+
+
+class _Handles:
+    """What one Database holds open: its sqlite connection and its own `<database>.writer-lock` descriptor.
+
+    Each connection has its own descriptor, never a shared one: an flock belongs to the open
+    file description, so two threads locking one descriptor would not exclude each other.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, lock_fd: int | None):
+        self.conn, self.lock_fd = conn, lock_fd
+
+    def close(self) -> None:
+        conn, fd, self.conn, self.lock_fd = self.conn, self.lock_fd, None, None
+        try:
+            if conn is not None:
+                conn.close()
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+def disconnect(path: Path | str | None = None) -> None:
+    """Close the current thread's connection to this database now (the next connect() opens a new one)."""
+    path = str(path or config.db_path())
+    db = getattr(_local, "dbs", {}).pop(path, None)
+    if db is not None:
+        db.sieve_handles()
 
 
 def _writer_lock_fd(path: str) -> int | None:

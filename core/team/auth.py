@@ -34,14 +34,17 @@ ROLES = (ADMIN, REVIEWER, ANNOTATOR)
 # Permissions, one per kind of change; what each role may do.
 LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN = "label", "adjudicate", "review", "export", "train"
 MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM = "manage projects", "change settings", "manage users", "delete", "team"
+BACKUP = "backup"  # copy or replace the whole store (python -m core backup / restore)
 PERMISSIONS = {
-    ADMIN: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN, MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM}),
+    ADMIN: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN, MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM,
+                      BACKUP}),
     REVIEWER: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN}),
     ANNOTATOR: frozenset({LABEL}),
 }
 WHAT = {LABEL: "label texts", ADJUDICATE: "settle disagreements", REVIEW: "review labels", EXPORT: "export",
         TRAIN: "start training", MANAGE_PROJECTS: "create or change projects", SETTINGS: "change settings",
-        USERS: "manage users", DELETE: "delete projects", TEAM: "see the team's figures"}
+        USERS: "manage users", DELETE: "delete projects", TEAM: "see the team's figures",
+        BACKUP: "back up or restore Sieve"}
 
 MIN_PASSWORD = 8
 SESSION_S = 12 * 3600  # a session expires this long after sign-in
@@ -57,8 +60,11 @@ _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AuthError(PermissionError):
-    """A refused sign-in or a refused action, with a message meant for the user."""
+class AuthError(Exception):
+    """A refused sign-in or a refused action, with a message meant for the user.
+
+    Not an OSError (PermissionError is one): callers that report unreadable files must not
+    take a role refusal for one."""
 
 
 class Forbidden(AuthError):
@@ -279,7 +285,20 @@ def _token_hash(token: str) -> str:
 
 
 def login(db, name: str, password: str, now: float | None = None) -> Session:
-    """Check a name and password; a new session on success, AuthError otherwise.
+    """Check a name and password; a new session on success, AuthError otherwise (see `authenticate`)."""
+    t = store.now() if now is None else now
+    actor = authenticate(db, name, password, t)
+    token = secrets.token_urlsafe(32)
+    expires = t + SESSION_S
+    with store.transaction(db) as conn:
+        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (t,))
+        conn.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                     (_token_hash(token), actor.user_id, t, expires))
+    return Session(actor, token, expires)
+
+
+def authenticate(db, name: str, password: str, now: float | None = None) -> Actor:
+    """The user of a name and password, AuthError otherwise; no session (the command line uses it).
 
     Unknown names and wrong passwords get the same message and cost the same argon2 check.
     After FREE_FAILURES failures in a row each attempt must wait longer (fail_delay_s), and
@@ -306,16 +325,11 @@ def login(db, name: str, password: str, now: float | None = None) -> Session:
                 if failures == LOCKOUT_AFTER:
                     audit(conn, Actor(row[1], row[2], row[0]), "locked out", failures=failures)
         raise AuthError("Wrong name or password.")
-    token = secrets.token_urlsafe(32)
-    expires = t + SESSION_S
     with store.transaction(db) as conn:
         conn.execute("UPDATE users SET failed_logins = 0, retry_at = 0 WHERE id = ?", (row[0],))
         if _hasher.check_needs_rehash(row[3]):
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), row[0]))
-        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (t,))
-        conn.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                     (_token_hash(token), row[0], t, expires))
-    return Session(Actor(row[1], row[2], row[0]), token, expires)
+    return Actor(row[1], row[2], row[0])
 
 
 def session_actor(db, token: str | None, now: float | None = None) -> Actor | None:

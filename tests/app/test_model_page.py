@@ -55,11 +55,13 @@ def test_pin_and_unpin_from_the_page_record_the_user(at, db):
 def test_a_picked_text_opens_on_the_annotate_page(at, db):
     app, pid = at
     example_id = store.example_ids(db, pid, store.POOL)[-1]
-    app.session_state[f"label_example:{pid}"] = (example_id, "the last two versions disagree")
+    app.session_state[f"label_example:{pid}"] = (example_id, annotate.FROM_VERSION_DISAGREEMENT)
     app.switch_page("ui/pages/annotate.py").run()
     assert not app.exception
     assert app.session_state[f"shown:{pid}:alice"].example_id == example_id
     assert store.example(db, example_id)["text"] in [t.value for t in app.text]
+    # Its reason in its own words, not the query strategy's
+    assert any("the last two model versions disagree" in c.value for c in app.caption), [c.value for c in app.caption]
 
 
 def test_intended_use_is_saved_from_settings(at, db):

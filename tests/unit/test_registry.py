@@ -7,7 +7,7 @@ from core.files import imports
 from core.labeling import annotate
 from core.learning import embeddings
 from core.team import auth
-from core.versions import model_report, registry
+from core.versions import registry
 
 TEXTS = [f"text number {i}" for i in range(40)]
 
@@ -145,17 +145,6 @@ def test_compare_per_class_on_the_same_eval_texts(db, two_versions):
     assert first_yes["recall"] == 1.0  # version 1 predicts "yes" everywhere
 
 
-def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
-    pid = two_versions[0]
-    pool = store.example_ids(db, pid, store.POOL)
-    for example_id, label in zip(pool[:4], ["yes", "no", "yes", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
-    rows = model_report.label_timeline(db, pid)
-    last = max(r["time"] for r in rows)
-    assert {r["class"]: r["labels"] for r in rows if r["time"] == last} == {"yes": 3, "no": 1}
-    assert min(r["labels"] for r in rows if r["class"] == "yes") >= 0
-
-
 def test_intended_use_is_stored(db):
     pid = make_project(db)
     store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
@@ -170,15 +159,3 @@ def test_the_model_page_warns_while_eval_figures_rest_on_few_texts(db, two_versi
     assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they will "
                                    "move a lot as more eval texts are labeled. No eval texts yet for: no.")
     assert registry.eval_breakdown(db, store.version(db, first)).caution() is None  # no eval labels: nothing to caution
-
-
-def test_versions_table_says_when_the_newest_label_was_given(db, two_versions):
-    pid, ids, first, second = two_versions
-    label_eval(db, pid, ["yes"])
-    third = fake_version(db, pid, store.latest_encoder(db, pid)["id"], ids, np.zeros(len(ids), int), queue=[])
-    versions = store.versions(db, pid)
-    rows = model_report.version_rows(versions, third, label_times=model_report.newest_label_times(db, versions))
-    assert rows[0]["version"] == store.version(db, third)["number"] and rows[0]["newest label"] != "–"
-    assert rows[0]["served"] == "yes" and {r["served"] for r in rows[1:]} == {""}  # words, not an emoji
-    assert rows[-1]["newest label"] == "–"  # published before any label
-    assert not any("annotation" in str(value) for row in rows for value in row.values())

@@ -64,3 +64,12 @@ def test_train_now_while_a_retrain_runs_on_fewer_labels_queues_one_to_follow(db)
     follow = scheduling.train_now(db, auth.local_actor(), pid)
     assert follow.job_id != first.job_id and "follow" in follow.message
     assert store.job(db, follow.job_id)["status"] == store.QUEUED
+
+
+def test_refits_scheduled_every_n_labels(db):
+    pid = make_project(db, texts=[f"text number {i}" for i in range(12)])
+    store.update_settings(db, auth.local_actor(), pid, {"refit_every": 3, "retrain_every": 6})
+    for i, example_id in enumerate(store.example_ids(db, pid)[:7]):
+        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, "yes" if i % 2 else "no")
+    kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.QUEUED]
+    assert kinds.count(store.HEAD) == 2 and kinds.count(store.FULL) == 1

@@ -158,11 +158,3 @@ def test_a_strategy_that_needs_probabilities_falls_back_to_kmeans_before_a_model
     _, points = pool
     picked = strategies.select(name, None, points, np.arange(200), 4, np.random.default_rng(0))
     assert picked.strategy == "kmeans" and sorted(picked.indices // 50) == [0, 1, 2, 3]
-
-
-def test_annotate_gives_the_spec_reason_for_a_text_a_strategy_picked():
-    from core.labeling import annotate
-
-    for spec in strategies.SPECS:
-        shown = annotate.NextText(1, "a text", {}, "pool", spec.name, 0.5, None)
-        assert annotate.describe(shown)[0] == spec.reason

@@ -5,7 +5,7 @@ import streamlit as st
 from ui import charts
 from core import store
 from core.files import imports, predict
-from core.labeling import scheduling
+from core.labeling import annotate, scheduling
 from core.learning import classifiers, stopping
 from core.versions import model_report, registry
 import ui
@@ -128,7 +128,7 @@ with wrong:
                             column_config={"confidence": st.column_config.ProgressColumn(
                                 "confidence", format="percent", min_value=0, max_value=1)})
         if pick.selection.rows:
-            label_this(int(table["example_id"][pick.selection.rows[0]]), "model got it wrong on the eval sample")
+            label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_EVAL_MISTAKE)
     else:
         st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
     if len(versions) >= 2:
@@ -141,7 +141,7 @@ with wrong:
             pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
                                 on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
-                label_this(int(table["example_id"][pick.selection.rows[0]]), "the last two versions disagree")
+                label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
     st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
