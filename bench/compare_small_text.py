@@ -19,7 +19,7 @@ Two tables (--tables):
            weights) with its class-balanced initial set (drawn from the gold labels), strategies
            RandomSampling, BreakingTies, LeastConfidence, PredictionEntropy; Sieve's `auto` with
            its default head and its own k-means cold start (no gold labels).
-  same     the identical estimator on both sides (Sieve's default head, `core.classifiers.head`,
+  same     the identical estimator on both sides (Sieve's default head, `core.learning.classifiers.head`,
            self-trained from the unlabeled pool, wrapped as a scikit-learn estimator inside the
            child) and the identical class-balanced initial set per seed: only the query strategies
            differ. Sieve runs `auto`, `random` and `margin`.
@@ -97,7 +97,7 @@ def run_loop(learner, y_pool, test, y_test, spec, seed, verbose=False):
 """
 
 # Runs inside the child process, where small_text is importable. classifier "shipped": its
-# default LogisticRegression(); "sieve_head": Sieve's own head (core.classifiers.head, with its
+# default LogisticRegression(); "sieve_head": Sieve's own head (core.learning.classifiers.head, with its
 # self-training from the unlabeled pool), wrapped as a scikit-learn estimator.
 CHILD = r"""
 import json, sys

@@ -1,4 +1,5 @@
-"""Command line: python -m core {worker,import,export,export-model,predict,backup,restore,simulate}.
+"""Command line: `sieve …` or `python -m core …` (run, worker, import, export, export-model, predict, backup,
+restore, simulate).
 
 In team mode (once user accounts exist) the commands that read or change a project's data act as
 the user named by --user, whose password comes from SIEVE_PASSWORD or a prompt, and check that
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import config, store
 from core.team import auth
 
 
@@ -24,6 +25,43 @@ def _project(db, name: str) -> dict:
     if row is None:
         sys.exit(f"error: no project called {name!r}")
     return row
+
+
+# Streamlit's production settings, passed as flags by `sieve run` so that an installed Sieve (whose app.py
+# sits in site-packages, away from any .streamlit folder) serves exactly as a checkout does; a test
+# keeps them equal to .streamlit/config.toml, which `streamlit run app.py` reads in a checkout.
+STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "none", "server.runOnSave": False,
+                      "client.toolbarMode": "minimal", "browser.gatherUsageStats": False}
+
+
+def streamlit_command(extra: list[str]) -> list[str]:
+    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    production settings first so that options given on the command line override them."""
+    from core import config
+
+    flags = [f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
+             for key, value in STREAMLIT_SETTINGS.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+
+
+def cmd_run(args) -> None:
+    import os
+    import shlex
+    import subprocess
+
+    from core import config
+
+    if not config.app_path().exists():
+        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    command = streamlit_command(args.streamlit_args)
+    print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
+    print("+ " + shlex.join(command), flush=True)
+    if os.name == "nt":
+        try:
+            sys.exit(subprocess.call(command))
+        except KeyboardInterrupt:
+            sys.exit(130)
+    os.execv(command[0], command)  # Streamlit takes this process's place: Ctrl-C and SIGTERM reach it
 
 
 PASSWORD_ENV = "SIEVE_PASSWORD"
@@ -54,10 +92,12 @@ def _require(db, args, permission: str, project_id: int | None = None) -> auth.A
 
 
 def cmd_worker(args) -> None:
-    from core.jobs.worker import Worker
+    from core.jobs.worker import LANES, Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    lanes = tuple(args.lanes.split(","))
+    lanes = tuple(args.lanes.split(",")) if args.lanes else tuple(LANES)
+    if unknown := [lane for lane in lanes if lane not in LANES]:
+        sys.exit(f"error: unknown lane {', '.join(unknown)}; the lanes are {', '.join(LANES)}")
     worker = Worker(lanes=lanes)
     import os
     import signal
@@ -66,7 +106,7 @@ def cmd_worker(args) -> None:
     # to the queue and the process exits 0 within Worker's grace period.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: worker.stop.set())
-    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.config.db_path(), lanes)
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, config.db_path(), lanes)
     if not worker.run():
         logging.shutdown()
         os._exit(0)  # a lane is still inside torch: interpreter teardown would abort the process
@@ -307,12 +347,19 @@ def parser() -> argparse.ArgumentParser:
     from core.learning import classifiers, strategies
     from core.learning.classifiers import head as heads
 
-    root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
+    prog = "sieve" if Path(sys.argv[0]).stem == "sieve" else "python -m core"
+    root = argparse.ArgumentParser(prog=prog, description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("run", help="start the app (Streamlit) on localhost; other options go to `streamlit run`",
+                       description="Start Sieve's app with its production settings. Any further options go to "
+                                   "`streamlit run`, e.g. --server.port 8502.")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("worker", help="run the background training worker")
-    p.add_argument("--lanes", default=",".join(store.LANES),
-                   help="fast (head refits), embed (embedding, exports), slow (full retrains); default all")
+    p.add_argument("--lanes", default=None,
+                   help="comma-separated: fast (quick model refits), embed (embedding, exports, predictions, "
+                        "label analyses), slow (full retrains); default all")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("import", help="create a project from a file, or add the file to an existing project")
@@ -409,10 +456,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core import config
-
     config.apply_hub_mode()
-    args = parser().parse_args(argv)
+    root = parser()
+    args, extra = root.parse_known_args(argv)
+    if args.command == "run":
+        args.streamlit_args = extra
+    elif extra:
+        root.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.func(args)
     except auth.AuthError as err:  # a refused sign-in or role: one sentence, no traceback

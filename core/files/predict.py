@@ -77,7 +77,7 @@ def request_predict(db, actor, project_id: int, version_id: int, frame: pd.DataF
     pd.DataFrame({"text": texts}).to_parquet(partial, index=False)
     os.replace(partial, path)
     with store.transaction(db) as conn:
-        return store.enqueue(conn, project_id, store.PREDICT,
+        return store.enqueue(conn, project_id, store.JobKind.PREDICT,
                              {"version_id": version_id, "input": path.name, "format": fmt, "n": len(texts),
                               "filename": Path(filename).name}, priority=PRIORITY)
 
@@ -91,7 +91,7 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
 
     enc = store.encoder(db, version["encoder_id"])
     n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
-    if version["kind"] == store.FULL:
+    if version["kind"] == store.JobKind.FULL:
         model = classifiers.load(version["params"].get("family", "setfit"), Path(enc["path"]) / "model")
         return lambda texts: np.asarray(model.embed_and_score(list(texts))[1], dtype=np.float32)
     from core.learning.classifiers import head
@@ -168,7 +168,7 @@ def run_predict(db, job: dict, progress: Progress) -> None:
 def finished(db, job_id: int | None) -> dict | None:
     """The job (with its result) when it is a finished prediction whose file still exists."""
     job = store.job(db, job_id) if job_id else None
-    if job and job["kind"] == store.PREDICT and job["status"] == store.DONE and job["result"] \
+    if job and job["kind"] == store.JobKind.PREDICT and job["status"] == store.JobStatus.DONE and job["result"] \
             and Path(job["result"]["path"]).exists():
         return job
     return None

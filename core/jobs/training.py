@@ -73,7 +73,7 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
         if job_id is not None:
             store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
-            store.enqueue(conn, project_id, store.HEAD, {"reason": "new embeddings"})
+            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "new embeddings"})
     return encoder_id
 
 
@@ -84,7 +84,7 @@ def write_cold_start_queue(db, project_id: int, directory: Path, ids: np.ndarray
     """Before any model: typical, diverse texts first (k-means centroids), then a shuffled rest."""
     settings = store.settings(db, project_id)
     labeled = [r["example_id"] for r in store.current_labels(db, project_id)]
-    pool = np.setdiff1d(store.example_ids(db, project_id, store.POOL), labeled)
+    pool = np.setdiff1d(store.example_ids(db, project_id, store.Split.POOL), labeled)
     candidates = np.flatnonzero(np.isin(ids, pool))
     queue = strategies.rank_queue("kmeans", None, vectors, candidates, settings.queue_size,
                                   min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0))
@@ -114,7 +114,7 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
         raise NothingToDo("waiting for labels of at least two classes")
     rows, y = labels.sorted_train()
     candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
-    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    examples = class_examples.for_encoder(encoder_row, store.classes(db, project_id)) if settings.head.class_names else None
     try:
         model = head.fit(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
                          unlabeled=unlabeled_sample(vectors, candidates), class_examples=examples)
@@ -124,7 +124,7 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
     probs = head.predict_proba(model, vectors, len(names))
     t_score = time.perf_counter()
     version_id = publish(db, VersionRecord(
-        project_id, store.HEAD, ids, vectors, probs, labels, params={"head": settings.head.to_dict()},
+        project_id, store.JobKind.HEAD, ids, vectors, probs, labels, params={"head": settings.head.to_dict()},
         timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
         candidates=candidates, job_id=job_id, class_examples=examples))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
@@ -174,10 +174,10 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
                              classifiers.encoder_family(family))
     version_id = publish(db, VersionRecord(
-        project_id, store.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
+        project_id, store.JobKind.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
         new_encoder=new_encoder, job_id=job_id))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
     if store.example_count(db, project_id) > len(ids):  # texts added while it trained: embed them too
         with store.transaction(db) as conn:
-            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+            store.enqueue(conn, project_id, store.JobKind.EMBED, {"reason": "texts added during a retrain"}, priority=10)
     return version_id

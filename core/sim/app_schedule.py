@@ -119,7 +119,8 @@ class _Replay:
         self.encoder = _Encoder(data.pool_vectors, data.test_vectors, data.class_vectors)  # the base model's
         y = data.y_pool
         eval_size = min(EVAL_CAP, int(round(args.eval_fraction * len(y))))
-        self.eval_rows = self.rng.choice(len(y), eval_size, replace=False) if eval_size else np.array([], dtype=np.int64)
+        self.eval_rows = (self.rng.choice(len(y), eval_size, replace=False) if eval_size
+                          else np.array([], dtype=np.int64))
         pool_rows = np.setdiff1d(np.arange(len(y)), self.eval_rows)
         self.context = _Context(data, pool_rows, settings, device, args.model)
         self.cold = strategies.rank_queue("kmeans", None, self.encoder.pool, pool_rows, settings.queue_size,
@@ -127,7 +128,8 @@ class _Replay:
         self.labeled: list[int] = []  # pool rows with a label, in order
         self.eval_labeled = 0
         self.published: list[_Version] = []
-        self.pending: list[tuple[float, int, _Version, _Encoder | None]] = []  # (publish time, serial, version, encoder)
+        # (publish time, serial, version, new encoder)
+        self.pending: list[tuple[float, int, _Version, _Encoder | None]] = []
         self.lanes = {"head": 0.0, "full": 0.0}  # when each lane is free
         self.wanted = {"head": False, "full": False}
         self.requested_at = {"head": 0, "full": 0}  # training labels when each kind was last requested

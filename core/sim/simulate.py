@@ -115,7 +115,8 @@ class SimulationArguments:
 
     def __post_init__(self):
         if self.classifier not in classifiers.CLASSIFIERS:
-            raise ValueError(f"Unknown classifier {self.classifier!r}; choose from {', '.join(classifiers.CLASSIFIERS)}.")
+            raise ValueError(f"Unknown classifier {self.classifier!r}; "
+                             f"choose from {', '.join(classifiers.CLASSIFIERS)}.")
         if self.init_strategy not in INIT_STRATEGIES:
             raise ValueError(f"Unknown initial strategy {self.init_strategy!r}; "
                              f"choose from {', '.join(INIT_STRATEGIES)}.")
@@ -152,7 +153,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, args: SimulationArguments | Non
     for round_number in range(args.rounds + 1):
         step = simulation.evaluate()
         if round_number < args.rounds:
-            step["query_s"] = simulation.query()
+            step["query_s"] = simulation.label_next_batch()
         steps.append(step)
         log(f"{args.strategy} seed {args.seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
     if args.save_model is not None and steps[-1]["model"]:
@@ -240,8 +241,8 @@ class _Simulation:
         only = np.bincount(self.data.y_pool[self.labeled]).argmax()
         return np.full(len(self.data.pool_texts), only), np.full(len(self.data.test_texts), only)
 
-    def query(self) -> float:
-        """The oracle labels the strategy's next batch (after `evaluate`); returns the seconds the strategy took."""
+    def label_next_batch(self) -> float:
+        """The oracle labels the batch the strategy picks (after `evaluate`); returns the seconds the strategy took."""
         t1 = time.perf_counter()
         counts = np.bincount(self.data.y_pool[self.labeled], minlength=len(self.data.names)).tolist()
         chosen = strategies.select(self.args.strategy, self.probs, self.pool_vectors, self.unlabeled, self.args.batch,

@@ -45,8 +45,8 @@ def main() -> None:
     next(b for b in at.button if b.label == "Prepare model zip").click().run()
     deadline, export = time.time() + 240, None
     while time.time() < deadline:
-        export = next((j for j in store.jobs(db, project["id"]) if j["kind"] == store.EXPORT), None)
-        if export and export["status"] in (store.DONE, store.FAILED):
+        export = next((j for j in store.jobs(db, project["id"]) if j["kind"] == store.JobKind.EXPORT), None)
+        if export and export["status"] in (store.JobStatus.DONE, store.JobStatus.FAILED):
             break
         time.sleep(1)
     at.run()  # renders the download button from the finished export

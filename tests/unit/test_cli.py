@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from core import store
-from core.files import imports
 from core.team import auth
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_project
 from tests.unit.test_exports import labeled_project
 
 PASSWORDS = {"ada": "ada-password-1", "rev": "rev-password-1", "ann": "ann-password-1"}
@@ -19,9 +18,7 @@ PASSWORDS = {"ada": "ada-password-1", "rev": "rev-password-1", "ann": "ann-passw
 @pytest.fixture
 def team(db, data_dir, tmp_path):
     """A team-mode store: project `p` with two labels; ada an admin, rev a reviewer, ann an annotator of `p`."""
-    plan = imports.plan_import(imports.read_table(b"text,label\none text,yes\nanother text,no\na third,\n", "t.csv"),
-                          "text", "label", ["yes", "no"])
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    pid = make_project(db, ["one text", "another text", "a third"], labels=["yes", "no", None])
     ada = auth.create_user(db, None, "ada", PASSWORDS["ada"], auth.ADMIN)
     auth.create_user(db, ada, "rev", PASSWORDS["rev"], auth.REVIEWER)
     ann = auth.create_user(db, ada, "ann", PASSWORDS["ann"], auth.ANNOTATOR)
@@ -138,3 +135,5 @@ def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, 
     run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
+
+

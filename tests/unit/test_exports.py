@@ -5,6 +5,7 @@ import pytest
 from core import store
 from core.files import exports, imports
 from core.team import auth
+from tests.conftest import make_project
 from tests.unit.test_imports import create
 
 
@@ -14,8 +15,8 @@ def test_export_round_trip(db, tmp_path, fmt):
 
     pid, _ = create(db, "text\nüber gut\nschlecht\n".encode(), "a.csv")
     first, second = store.example_ids(db, pid)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, first, "pos")
-    annotate.submit_label(db, auth.local_actor("ann"), pid, second, "neg")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(first), "pos")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(second), "neg")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
     path = tmp_path / f"labels.{fmt}"
     path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, fmt))
@@ -30,10 +31,9 @@ FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3
 def labeled_project(db, texts, labels):
     from core.labeling import annotate
 
-    plan = imports.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    pid = make_project(db, texts, labels)
     for example_id, label in zip(store.example_ids(db, pid), labels):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     return pid
 
 
@@ -66,3 +66,5 @@ def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
     path = tmp_path / "labels.csv"
     path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, "csv"))
     assert imports.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
+
+

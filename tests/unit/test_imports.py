@@ -103,7 +103,7 @@ def test_eval_fraction_splits_unlabeled_texts(db):
     plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(f"t{i}" for i in range(100))).encode(), "a.csv"),
                           "text", None, CLASSES)
     pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan, eval_fraction=0.2)
-    assert store.example_count(db, pid, store.EVAL) == 20
+    assert store.example_count(db, pid, store.Split.EVAL) == 20
 
 
 def test_shortcuts_validated(db):
@@ -256,6 +256,8 @@ def test_json_constants_are_missing_labels():
                           b'{"text": "c", "label": Infinity}, {"text": "d", "label": "neg"}]', "a.json")
     plan = imports.plan_import(frame, "text", "label")
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
+
+
 
 
 @pytest.mark.parametrize("content,looks_like_data", [

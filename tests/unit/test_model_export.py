@@ -4,7 +4,7 @@ import numpy as np
 from core import store
 from core.files import model_export
 from core.labeling import annotate
-from core.team import auth
+from core.team import auth, projects
 from core.versions import registry
 from tests.unit.test_predict import project  # noqa: F401 (fixture)
 from tests.unit.test_registry import fake_version
@@ -12,10 +12,10 @@ from tests.unit.test_registry import fake_version
 
 def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, project):
     pid, version_id = project
-    evals = store.example_ids(db, pid, store.EVAL)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in zip(evals, ["yes", "no", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
-    store.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
+    projects.set_intended_use(db, auth.local_actor(), pid, "Triage support tickets; not for legal decisions.")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
@@ -45,12 +45,14 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     """A new user's trial: the intended use went into the card as raw HTML, and a class without
     eval texts showed precision, recall and F1 of 0.000."""
     pid, _ = project
-    evals = store.example_ids(db, pid, store.EVAL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, evals[0], "yes")
-    store.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
+    evals = store.example_ids(db, pid, store.Split.EVAL)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(evals[0]), "yes")
+    projects.set_intended_use(db, auth.local_actor(), pid, "<b>Only</b> for | triage")
     encoder_id = store.latest_encoder(db, pid)["id"]
     ids = np.array(store.example_ids(db, pid))
     v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
     card = model_export.model_card(v, ["yes", "no"], "setfit", "default", facts=model_export.card_facts(db, v))
     assert "&lt;b&gt;Only&lt;/b&gt; for \\| triage" in card and "<b>" not in card
     assert "| no | – | – | – | 0 (no eval texts of this class yet) |" in card
+
+

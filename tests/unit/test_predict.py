@@ -5,8 +5,10 @@ import pytest
 
 from core import config, store
 from core.files import imports, predict
+from core.jobs import worker
 from core.team import auth
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
 
 
 def frame(csv: str) -> pd.DataFrame:
@@ -15,7 +17,7 @@ def frame(csv: str) -> pd.DataFrame:
 
 @pytest.fixture
 def project(db):
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
     version_id = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[])
     return pid, version_id
@@ -26,11 +28,11 @@ def test_request_predict_stores_the_texts_in_the_data_directory_and_queues_a_job
     job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("id,body\n1,first text\n2,=cmd()\n"), "body", "csv",
                                      filename="../../etc/new.csv")
     job = store.job(db, job_id)
-    assert job["kind"] == store.PREDICT and job["params"]["n"] == 2 and job["params"]["filename"] == "new.csv"
+    assert job["kind"] == store.JobKind.PREDICT and job["params"]["n"] == 2 and job["params"]["filename"] == "new.csv"
     stored = predict.input_dir(pid) / job["params"]["input"]
     assert stored.exists() and config.data_dir().resolve() in stored.resolve().parents
     assert pd.read_parquet(stored)["text"].tolist() == ["first text", "=cmd()"]
-    assert store.PREDICT in store.LANES["embed"]
+    assert store.JobKind.PREDICT in worker.LANES["embed"]
 
 
 def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
@@ -44,14 +46,14 @@ def test_request_predict_refuses_bad_requests_and_writes_nothing(db, project):
     with pytest.raises(predict.PredictFailed, match="does not exist"):
         predict.request_predict(db, auth.local_actor(), pid, version_id + 99, frame("text\nx\n"), "text")
     assert not predict.input_dir(pid).exists() or not any(predict.input_dir(pid).iterdir())
-    assert [j for j in store.jobs(db, pid) if j["kind"] == store.PREDICT] == []
+    assert [j for j in store.jobs(db, pid) if j["kind"] == store.JobKind.PREDICT] == []
 
 
 def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypatch):
     pid, version_id = project
     monkeypatch.setattr(predict, "scorer", lambda db, v: lambda texts: np.tile([[0.3, 0.7]], (len(texts), 1)))
     job_id = predict.request_predict(db, auth.local_actor(), pid, version_id, frame("text\nfirst\n=2+3\n"), "text", "csv")
-    job = store.claim_job(db, "test", (store.PREDICT,))
+    job = store.claim_job(db, "test", (store.JobKind.PREDICT,))
     predict.run_predict(db, job, lambda f, m: None)
     done = predict.finished(db, job_id)
     assert done is not None and done["result"]["n"] == 2
@@ -61,3 +63,5 @@ def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypa
     assert out["text"].tolist() == ["first", "'=2+3"]  # formula-safe CSV
     assert config.data_dir().resolve() in __import__("pathlib").Path(done["result"]["path"]).resolve().parents
     assert not any(predict.input_dir(pid).iterdir())  # the uploaded texts are removed once predicted
+
+

@@ -4,15 +4,11 @@ import threading
 
 import pytest
 
-from core import store
+from core import artifacts, store
 from core.files import imports
 from core.labeling import annotate
-from core.team import auth
-
-
-def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
+from core.team import auth, projects
+from tests.conftest import make_project
 
 
 def test_wal_and_schema_version(db):
@@ -35,12 +31,12 @@ def test_claim_is_atomic_across_threads(data_dir):
     pid = make_project(db)
     with store.transaction(db) as conn:
         for _ in range(20):
-            store.enqueue(conn, pid, store.FULL)
+            store.enqueue(conn, pid, store.JobKind.FULL)
     claimed: list[int] = []
 
     def claim_all(name):
         own = store.connect()
-        while (job := store.claim_job(own, name, (store.FULL,))) is not None:
+        while (job := store.claim_job(own, name, (store.JobKind.FULL,))) is not None:
             claimed.append(job["id"])
 
     threads = [threading.Thread(target=claim_all, args=(f"w{i}",)) for i in range(4)]
@@ -48,32 +44,32 @@ def test_claim_is_atomic_across_threads(data_dir):
         t.start()
     for t in threads:
         t.join()
-    full_jobs = [j["id"] for j in store.jobs(db, pid, 100) if j["kind"] == store.FULL]
+    full_jobs = [j["id"] for j in store.jobs(db, pid, 100) if j["kind"] == store.JobKind.FULL]
     assert sorted(claimed) == sorted(full_jobs)  # each job claimed exactly once
 
 
 def test_head_waits_for_embedding(db):
     pid = make_project(db)
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    assert store.claim_job(db, "w", (store.HEAD,)) is None  # the import's embed job is still queued
-    embed = store.claim_job(db, "w", (store.EMBED,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    assert store.claim_job(db, "w", (store.JobKind.HEAD,)) is None  # the import's embed job is still queued
+    embed = store.claim_job(db, "w", (store.JobKind.EMBED,))
     with store.transaction(db) as conn:
         store.finish_job(conn, embed["id"])
-    assert store.claim_job(db, "w", (store.HEAD,))["kind"] == store.HEAD
+    assert store.claim_job(db, "w", (store.JobKind.HEAD,))["kind"] == store.JobKind.HEAD
 
 
 def test_stale_running_job_is_requeued_then_failed(db):
     make_project(db)
-    job = store.claim_job(db, "dead", (store.EMBED,))
+    job = store.claim_job(db, "dead", (store.JobKind.EMBED,))
     db.conn.execute("UPDATE jobs SET heartbeat_at = 0 WHERE id = ?", (job["id"],))
     assert store.requeue_stale_jobs(db) == [job["id"]]
-    assert store.job(db, job["id"])["status"] == store.QUEUED
+    assert store.job(db, job["id"])["status"] == store.JobStatus.QUEUED
     for _ in range(2):
-        store.claim_job(db, "dead", (store.EMBED,))
+        store.claim_job(db, "dead", (store.JobKind.EMBED,))
         db.conn.execute("UPDATE jobs SET heartbeat_at = 0 WHERE id = ?", (job["id"],))
         store.requeue_stale_jobs(db)
-    assert store.job(db, job["id"])["status"] == store.FAILED
+    assert store.job(db, job["id"])["status"] == store.JobStatus.FAILED
 
 
 def test_keyword_search_escapes_wildcards(db):
@@ -92,7 +88,7 @@ def test_concurrent_writers_lose_nothing(data_dir):
         own = store.connect()
         try:
             for example_id in ids[offset::4]:
-                annotate.submit_label(own, auth.local_actor(f"ann{offset}"), pid, example_id, "yes")
+                annotate.submit_label(own, auth.local_actor(f"ann{offset}"), pid, annotate.NextText.direct(example_id), "yes")
         except (sqlite3.Error, ValueError) as err:
             errors.append(err)
 
@@ -107,17 +103,20 @@ def test_concurrent_writers_lose_nothing(data_dir):
 
 def test_rename_and_delete_a_project(db):
     pid = make_project(db)
-    other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(imports.read_table(b"text\nx\ny\n", "t.csv"), "text",
-                                                                    None, ["yes", "no"]))
+    other = make_project(db, ["x", "y"], name="other")
     with pytest.raises(store.StoreError, match="already exists"):
-        store.rename_project(db, auth.local_actor(), pid, "other")
-    store.rename_project(db, auth.local_actor(), pid, "  renamed ")
+        projects.rename_project(db, auth.local_actor(), pid, "other")
+    projects.rename_project(db, auth.local_actor(), pid, "  renamed ")
     assert store.project(db, pid)["name"] == "renamed"
     first = annotate.next_text(db, auth.local_actor("ann"), pid)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, first.example_id, "yes")
+    annotate.submit_label(db, auth.local_actor("ann"), pid, first, "yes")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
-    store.delete_project(db, auth.local_actor(), pid)
+    (artifacts.project_dir(pid) / "encoders").mkdir(parents=True)
+    (artifacts.project_dir(other) / "encoders").mkdir(parents=True)
+    projects.delete_project(db, auth.local_actor(), pid)
     assert store.project(db, pid) is None and store.project(db, other) is not None
+    assert not artifacts.project_dir(pid).exists() and artifacts.project_dir(other).exists()
+    assert auth.audit_log(db)[0]["action"] == "delete project" and auth.audit_log(db)[0]["detail"] == {"name": "renamed"}
     for table in ("examples", "annotations", "leases", "jobs", "classes"):
         assert db.conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (pid,)).fetchone()[0] == 0
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -180,13 +179,13 @@ def labeling_work(db, n_history: int) -> int:
     ids = store.example_ids(db, pid)
     with store.transaction(db) as conn:
         for i, example_id in enumerate(ids[:n_history]):
-            store.add_annotation(conn, pid, example_id, f"ann{i % 7}", store.LABEL, label="yes")
+            store.add_annotation(conn, pid, example_id, f"ann{i % 7}", store.Action.LABEL, label="yes")
             if i % 5 == 4:
-                store.enqueue(conn, pid, store.HEAD, {"watermark": i})
+                store.enqueue(conn, pid, store.JobKind.HEAD, {"watermark": i})
 
     def label_skip_undo():
         shown = annotate.next_text(db, auth.local_actor("alice"), pid)
-        annotate.submit_label(db, auth.local_actor("alice"), pid, shown.example_id, "no")
+        annotate.submit_label(db, auth.local_actor("alice"), pid, shown, "no")
         shown = annotate.next_text(db, auth.local_actor("alice"), pid)
         annotate.skip(db, auth.local_actor("alice"), pid, shown.example_id)
         annotate.undo_last(db, auth.local_actor("alice"), pid)
@@ -209,7 +208,7 @@ def claim_work_after_labeling(db, n_labeled: int) -> int:
     through next_text, before any embedding: they all came from the same shuffled order."""
     pid = make_project(db, texts=[f"text number {i}" for i in range(1000)])
     for _ in range(n_labeled):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.next_text(db, auth.local_actor("ann"), pid).example_id, "yes")
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.next_text(db, auth.local_actor("ann"), pid), "yes")
     return work_inside_write_transactions(db, lambda: [annotate.next_text(db, auth.local_actor(f"new{i}"), pid) for i in range(20)])
 
 
@@ -226,9 +225,30 @@ def test_counting_texts_by_split_reads_an_index_not_the_table(db):
     the whole table (texts included): 665 ms a rerun on a 200k pool. An index answers it now."""
     pid = make_project(db)
     plan = db.conn.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM examples WHERE project_id = ? AND split = ?",
-                           (pid, store.POOL)).fetchall()
+                           (pid, store.Split.POOL)).fetchall()
     detail = " ".join(row[-1] for row in plan)
     assert "COVERING INDEX" in detail and "SCAN examples" not in detail, detail
+
+
+def test_the_projects_table_is_one_query_with_the_counts(db):
+    pid = make_project(db)
+    other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(
+        imports.read_table(b"text\nx\ny\nz\nw\n", "t.csv"), "text", None, ["b", "a", "c"]))
+    shown = annotate.next_text(db, auth.local_actor("ann"), pid)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, shown, "yes")
+    second = annotate.next_text(db, auth.local_actor("ann"), pid)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, second, "no")
+    annotate.undo_last(db, auth.local_actor("ann"), pid)
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    table = store.project_table(db)
+    db.conn.set_trace_callback(None)
+    assert len(statements) == 1, statements
+    assert table == [{"id": p["id"], "name": p["name"], "texts": store.example_count(db, p["id"]),
+                      "labels": store.label_count(db, p["id"]), "classes": store.class_names(db, p["id"])}
+                     for p in store.projects(db)]
+    assert [(r["labels"], r["classes"]) for r in table] == [(1, ["yes", "no"]), (0, ["b", "a", "c"])]
+    assert other == table[1]["id"]
 
 
 def _open_descriptors() -> int:
