@@ -202,9 +202,9 @@ def setfit_side_by_side(name: str, seed: int, our_steps: int) -> dict:
         # The app's SetFit defaults with warm start on: the first round trains from the base model
         # (max_steps, not timed: small-text's first round is not either), later rounds `our_steps`.
         args = classifiers.arguments("setfit", {"warm_steps": our_steps, "warm_start": True, "seed": seed})
-        rows[label] = stats([simulate.run(train, test, strategy="auto", init=init, batch=batch, rounds=rounds,
-                                          seed=seed, classifier="setfit", family_args=args,
-                                          init_strategy=init_strategy)])
+        rows[label] = stats([simulate.run(train, test, simulate.SimulationArguments(
+            strategy="auto", init=init, batch=batch, rounds=rounds, seed=seed, classifier="setfit", family_args=args,
+            init_strategy=init_strategy))])
     base = rows["small-text SetFitClassification, BreakingTies"]
     print(f"\n## SetFit rounds: {name}, seed {seed} (Sieve: warm start, {args.max_steps} steps from the base model, "
           f"then {our_steps} per round)\n")
@@ -332,7 +332,8 @@ def main() -> None:
                 theirs = run_small_text(pool_vectors, test_vectors, class_vectors, y_pool, y_test, args.seeds, init,
                                         batch, rounds, strategies=args.small_text_strategies)
                 ours = {"sieve auto (own cold start, default head)": [
-                    simulate.run(train, test, strategy="auto", init=init, batch=batch, rounds=rounds, seed=seed)
+                    simulate.run(train, test, simulate.SimulationArguments(
+                        strategy="auto", init=init, batch=batch, rounds=rounds, seed=seed))
                     for seed in args.seeds]}
                 reference = "small-text RandomSampling"
             else:
@@ -344,8 +345,9 @@ def main() -> None:
                                         batch, rounds, classifier="sieve_head", initial=initial,
                                         strategies=args.small_text_strategies)
                 ours = {f"sieve {strategy}": [
-                    simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed,
-                                 initial=initial[seed]) for seed in args.seeds]
+                    simulate.run(train, test, simulate.SimulationArguments(
+                        strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed, initial=initial[seed]))
+                    for seed in args.seeds]
                     for strategy in args.sieve_strategies}
                 reference = "sieve random"
             for strategy in args.small_text_strategies:

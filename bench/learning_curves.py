@@ -169,9 +169,10 @@ def main() -> None:
                 family_args = None
                 if args.classifier != "head":
                     family_args = classifiers.arguments(args.classifier, {"seed": seed, **json.loads(args.family_args)})
-                result = simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds,
-                                      seed=seed, classifier=args.classifier, init_strategy=args.init_strategy,
-                                      family_args=family_args, head_args=head_args, class_prior=args.class_prior)
+                result = simulate.run(train, test, simulate.SimulationArguments(
+                    strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed, classifier=args.classifier,
+                    init_strategy=args.init_strategy, family_args=family_args, head_args=head_args,
+                    class_prior=args.class_prior))
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
             runs += results

@@ -48,8 +48,9 @@ def evaluate(data: dict, strategy: str, head_args: dict, seeds: list[int]) -> di
 
     per_dataset = {}
     for name, (train, evaluation) in data.items():
-        aucs = [simulate.run(train, evaluation, strategy=strategy, seed=seed,
-                             head_args=head.HeadArguments.from_dict(head_args))["auc_macro_f1"] for seed in seeds]
+        aucs = [simulate.run(train, evaluation, simulate.SimulationArguments(
+            strategy=strategy, seed=seed, head_args=head.HeadArguments.from_dict(head_args)))["auc_macro_f1"]
+            for seed in seeds]
         per_dataset[name] = {"mean": float(np.mean(aucs)), "sd": float(np.std(aucs)), "runs": aucs}
     return {"strategy": strategy, "head": head_args, "per_dataset": per_dataset,
             "mean": float(np.mean([d["mean"] for d in per_dataset.values()]))}

@@ -74,7 +74,7 @@ def main() -> None:
             if name in results[strategy]:
                 continue
             t = time.perf_counter()
-            runs = [simulate.run(train, evaluation, strategy=strategy, seed=seed, initial=initial[seed])
+            runs = [simulate.run(train, evaluation, simulate.SimulationArguments(strategy=strategy, seed=seed, initial=initial[seed]))
                     for seed in args.seeds]
             results[strategy][name] = {"runs": [r["auc_macro_f1"] for r in runs],
                                        "auc_accuracy": [r["auc"] for r in runs],

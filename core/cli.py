@@ -240,11 +240,9 @@ def cmd_restore(args) -> None:
 
 def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
-    import dataclasses
-
     from core.learning import classifiers
 
-    accepted = {f.name for f in dataclasses.fields(classifiers.spec(args.classifier).arguments)}
+    accepted = classifiers.argument_names(args.classifier)
     values = json.loads(args.family_args) if args.family_args else {}
     named = {"max_steps": args.max_steps, "num_epochs": args.epochs, "learning_rate": args.learning_rate,
              "layerwise_gradient_decay": args.layerwise_gradient_decay, "max_length": args.max_length,
@@ -284,11 +282,14 @@ def cmd_simulate(args) -> None:
     if args.settings:
         sys.exit("error: --settings applies only with --schedule app (use --head-c, --self-training and the "
                  "family options for rounds)")
-    result = simulate.run(
-        train, test, strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
-        classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
-        family_args=family_args, save_model=args.save_model, log=lambda m: print(m, file=sys.stderr),
-    )
+    try:
+        simulation = simulate.SimulationArguments(
+            strategy=args.strategy, init=args.init, batch=args.batch, rounds=args.rounds, seed=args.seed,
+            classifier=args.classifier, model=args.model, init_strategy=args.init_strategy, head_args=head_args,
+            family_args=family_args, save_model=args.save_model)
+    except ValueError as err:
+        sys.exit(f"error: {err}")
+    result = simulate.run(train, test, simulation, log=lambda m: print(m, file=sys.stderr))
     result["config"].update({"train": str(args.train), "test": str(args.test)})
     text = json.dumps(result, indent=2)
     if args.out:

@@ -15,7 +15,7 @@ import numpy as np
 
 from core import store
 from core.labeling import scheduling
-from core.learning import embeddings
+from core.learning import embeddings, strategies
 from core.team import auth
 
 LEASE_S = 600.0  # an example shown to one annotator is hidden from the others this long
@@ -338,24 +338,11 @@ def progress(db, project_id: int) -> dict:
 # Why the Model page opened a text on Annotate ("label this"); also stored with the label as its strategy.
 FROM_EVAL_MISTAKE = "model got it wrong on the eval sample"
 FROM_VERSION_DISAGREEMENT = "the last two versions disagree"
-# Why a text was shown, in plain words first; the strategy's technical name goes in the help text.
-# Every strategy in core.strategies and every way a text reaches Annotate has its own words.
+# Why a text was shown when no query strategy chose it, in plain words first; a strategy's own
+# words are its spec's `reason` (`strategies.STRATEGIES`), its technical name goes in the help text.
+# Every strategy and every way a text reaches Annotate has its own words.
 REASONS = {
-    "auto": "Picked by the default strategy: typical texts until there is a model, then texts the model is "
-            "torn between that differ from each other.",
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
-    "kmeans": "A typical text from a part of the data with few labels yet.",
-    "margin": "Picked because the model was torn between two classes for it.",
-    "margin_diverse": "Picked because the model was torn between two classes for it (and it differs from the "
-                      "others in this batch).",
-    "least_confidence": "Picked because the model was unsure about it: even its best guess is weak.",
-    "entropy": "Picked because the model was unsure about it: it spreads its guesses over several classes.",
-    "contrastive": "The model treats this text unlike its labeled neighbours.",
-    "class_balanced": "The model thinks this text may belong to a class with few labels.",
-    "class_cover": "Of all texts, the model rates this one the most likely for a class that has few labels yet.",
-    "badge": "Picked because its label would change the model a lot, and it differs from the other texts picked "
-             "with it.",
-    "random": "Picked at random.",
     "model queue": "Next in the model's queue.",
     "eval sample (random)": "Eval text: picked at random, so the model's accuracy on these is an honest estimate.",
     "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
@@ -377,7 +364,10 @@ EVAL_EVERY = 10  # one text in this many comes from the eval sample while it has
 
 def describe(shown: NextText) -> tuple[str, str]:
     """Why this text was chosen: (plain words, technical detail)."""
-    words = REASONS.get(shown.strategy, "Chosen by the model's query strategy.")
+    if shown.strategy in strategies.STRATEGIES:
+        words = strategies.STRATEGIES[shown.strategy].reason
+    else:
+        words = REASONS.get(shown.strategy, "Chosen by the model's query strategy.")
     detail = f"strategy: {shown.strategy}" + (f", score {shown.score:.3f}" if shown.score is not None else "")
     return words, detail
 

@@ -6,6 +6,10 @@ where `probs` is (pool, classes) or None before the first model, `embeddings` is
 (pool, dim) and L2-normalised, `candidates` are the row indices that may be chosen, and
 `n` is how many to pick. The result lists chosen row indices in the order to show them,
 with a score per pick ("why this text"). Ties are broken at random, never by position.
+
+Each strategy has one `StrategySpec` in `SPECS` (its title on the Settings page, the words
+Annotate shows for a text it picked, whether it needs class probabilities): adding a strategy
+is a function and a spec here, nothing else.
 """
 from __future__ import annotations
 
@@ -445,48 +449,103 @@ def auto_previous(probs, embeddings, candidates, n, rng, class_counts=None, **co
     return auto(probs, embeddings, candidates, n, rng, class_counts, **context)
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "auto": auto,
-    "random": random_sampling,
-    "least_confidence": least_confidence,
-    "entropy": entropy,
-    "margin": margin,
-    "margin_diverse": margin_diverse,
-    "kmeans": kmeans,
-    "contrastive": contrastive,
-    "class_balanced": class_balanced,
-    "badge": badge,
-    "class_cover": class_cover,
-}
+@dataclass(frozen=True)
+class StrategySpec:
+    """Everything Sieve knows about one query strategy; adding a strategy adds one of these."""
+
+    name: str  # stored in settings, on every version and with every label
+    title: str  # the words on the Settings page
+    reason: str  # Annotate: why a text this strategy picked is shown, in plain words
+    function: Strategy
+    # Needs class probabilities (a model's, or a zero-shot prior's): before the first model
+    # `select` runs k-means instead. False: works cold (it copes with `probs=None` itself).
+    needs_probs: bool
+
+
+SPECS: tuple[StrategySpec, ...] = (
+    StrategySpec("auto", "Automatic (recommended)",
+                 "Picked by the default strategy: typical texts until there is a model, then texts the model is "
+                 "torn between that differ from each other.", auto, needs_probs=False),
+    StrategySpec("random", "Random", "Picked at random.", random_sampling, needs_probs=False),
+    StrategySpec("least_confidence", "Least confident",
+                 "Picked because the model was unsure about it: even its best guess is weak.", least_confidence,
+                 needs_probs=True),
+    StrategySpec("entropy", "Most uncertain (entropy)",
+                 "Picked because the model was unsure about it: it spreads its guesses over several classes.",
+                 entropy, needs_probs=True),
+    StrategySpec("margin", "Most uncertain", "Picked because the model was torn between two classes for it.",
+                 margin, needs_probs=True),
+    StrategySpec("margin_diverse", "Most uncertain, spread out",
+                 "Picked because the model was torn between two classes for it (and it differs from the others "
+                 "in this batch).", margin_diverse, needs_probs=True),
+    StrategySpec("kmeans", "Typical texts", "A typical text from a part of the data with few labels yet.", kmeans,
+                 needs_probs=False),
+    StrategySpec("contrastive", "Unlike their labeled neighbours",
+                 "The model treats this text unlike its labeled neighbours.", contrastive, needs_probs=True),
+    StrategySpec("class_balanced", "Likely rare classes",
+                 "The model thinks this text may belong to a class with few labels.", class_balanced,
+                 needs_probs=True),
+    StrategySpec("badge", "Uncertain and diverse (BADGE)",
+                 "Picked because its label would change the model a lot, and it differs from the other texts "
+                 "picked with it.", badge, needs_probs=True),
+    StrategySpec("class_cover", "Close to the class names first",
+                 "Of all texts, the model rates this one the most likely for a class that has few labels yet.",
+                 class_cover, needs_probs=True),
+)
+STRATEGIES: dict[str, StrategySpec] = {s.name: s for s in SPECS}  # by name, in the Settings page's order
+
+
 # Candidates tried under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md): runnable
 # by name in simulations and benchmarks, not offered in the app.
-CANDIDATES: dict[str, Strategy] = {
-    "margin_density": margin_density,
-    "margin_knn": margin_knn,
-    "margin_coverage": margin_coverage,
-    "margin_density_diverse": margin_density_diverse,
-    "margin_kmeanspp": margin_kmeanspp,
-    "margin_pairs": margin_pairs,
-    "logit_margin": logit_margin,
-    "auto_density_binary": auto_density_binary,  # won the tuning run; the default once it meets the refit budget
-    "auto_previous": auto_previous,
-}
-NEEDS_MODEL = {"least_confidence", "entropy", "margin", "margin_diverse", "contrastive", "class_balanced", "badge",
-               "class_cover", "margin_density", "margin_knn", "margin_coverage", "margin_density_diverse",
-               "margin_kmeanspp", "margin_pairs", "logit_margin"}
+CANDIDATES: tuple[StrategySpec, ...] = (
+    StrategySpec("margin_density", "Most uncertain and typical",
+                 "Picked because the model was torn between two classes for it, and many texts are like it.",
+                 margin_density, needs_probs=True),
+    StrategySpec("margin_knn", "Most uncertain among its neighbours",
+                 "Picked because the model was torn about it and about the texts nearest to it.", margin_knn,
+                 needs_probs=True),
+    StrategySpec("margin_coverage", "Most uncertain, covering the data",
+                 "Picked because the model was torn about it, in a part of the data few picks cover.",
+                 margin_coverage, needs_probs=True),
+    StrategySpec("margin_density_diverse", "Most uncertain and typical, spread out",
+                 "Picked because the model was torn between two classes for it, many texts are like it, and it "
+                 "differs from the others in this batch.", margin_density_diverse, needs_probs=True),
+    StrategySpec("margin_kmeanspp", "Most uncertain, spread out (k-means++)",
+                 "Picked because the model was torn about it, and it lies far from the other picks.",
+                 margin_kmeanspp, needs_probs=True),
+    StrategySpec("margin_pairs", "Most uncertain, over class pairs",
+                 "Picked because the model was torn between a pair of classes that this batch had not asked about.",
+                 margin_pairs, needs_probs=True),
+    StrategySpec("logit_margin", "Smallest gap between the likeliest classes",
+                 "Picked because the model's two likeliest classes were nearly tied for it.", logit_margin,
+                 needs_probs=True),
+    # Won the 2026-12-02 tuning run; the default once its density table meets the refit budget (see `auto`).
+    StrategySpec("auto_density_binary", "Automatic, density-weighted on two classes",
+                 "Picked by the density-weighted rule: typical texts until there is a model, then texts the model "
+                 "is torn between (with two classes: typical ones that differ from each other).",
+                 auto_density_binary, needs_probs=False),
+    StrategySpec("auto_previous", "Automatic (the 2026-12-02 runs' name)",
+                 "Picked by the default strategy, under the name the 2026-12-02 benchmark runs gave it.",
+                 auto_previous, needs_probs=False),
+)
+KNOWN: dict[str, StrategySpec] = {s.name: s for s in SPECS + CANDIDATES}  # what `select` runs by name
+
+
+def spec(name: str) -> StrategySpec:
+    if name not in KNOWN:
+        raise ValueError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
+    return KNOWN[name]
 
 
 def select(name: str, probs, embeddings, candidates, n: int, rng: np.random.Generator, **context) -> Selection:
     """Run a strategy by name; model-based strategies fall back to k-means before the first model."""
-    known = {**STRATEGIES, **CANDIDATES}
-    if name not in known:
-        raise ValueError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
+    chosen = spec(name)
     candidates = np.asarray(candidates, dtype=np.int64)
     if len(candidates) == 0 or n <= 0:
         return Selection(np.array([], dtype=np.int64), np.array([]), name)
-    if name in NEEDS_MODEL and probs is None:
-        name = "kmeans"
-    return known[name](probs, embeddings, candidates, n, rng, **context)
+    if chosen.needs_probs and probs is None:
+        chosen = STRATEGIES["kmeans"]
+    return chosen.function(probs, embeddings, candidates, n, rng, **context)
 
 
 def rank_queue(name: str, probs, embeddings, candidates, size: int, batch: int, rng: np.random.Generator,

@@ -94,106 +94,129 @@ def run(train: pd.DataFrame, test: pd.DataFrame, args: ScheduleArguments | None 
         log: Callable[[str], None] = lambda _m: None) -> dict:
     """Replay the app's schedule over `train` (the pool) and score every version on `test`."""
     args = args or ScheduleArguments()
-    settings, rng = args.settings, np.random.default_rng(args.seed)
-    device = args.device or embeddings.device()
-    full_every = settings.full_retrain_every(device)
-    data = simulate.LabeledData.prepare(train, test, args.model)
-    names, y = data.names, data.y_pool
-    base = _Encoder(data.pool_vectors, data.test_vectors, data.class_vectors)
+    replay = _Replay(args, simulate.LabeledData.prepare(train, test, args.model), log)
+    for k in range(1, args.labels + 1):
+        now = (k - 1) * args.seconds_per_label  # the annotator asks for the next text
+        replay.advance_to(now)
+        replay.record(now, n_labels=k - 1)
+        replay.give_label()
+        t_label = k * args.seconds_per_label
+        replay.advance_to(t_label)
+        replay.request_jobs()
+        replay.start_jobs(t_label)
+    replay.advance_to(float("inf"))  # the jobs still running finish after the last label
+    return replay.result()
 
-    eval_size = min(EVAL_CAP, int(round(args.eval_fraction * len(y))))
-    eval_rows = rng.choice(len(y), eval_size, replace=False) if eval_size else np.array([], dtype=np.int64)
-    pool_rows = np.setdiff1d(np.arange(len(y)), eval_rows)
-    context = _Context(data, pool_rows, settings, device, args.model)
-    cold = strategies.rank_queue("kmeans", None, base.pool, pool_rows, settings.queue_size,
-                                 min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0)).indices
 
-    labeled: list[int] = []  # pool rows with a label, in order
-    eval_labeled = 0
-    published: list[_Version] = []
-    pending: list[tuple[float, int, _Version, _Encoder | None]] = []  # (publish time, serial, version, new encoder)
-    lanes = {"head": 0.0, "full": 0.0}  # when each lane is free
-    wanted = {"head": False, "full": False}
-    requested_at = {"head": 0, "full": 0}  # training labels when each kind was last requested
-    encoder = base
-    serial = 0
+class _Replay:
+    """One replay on the clock: the labels given, the versions published and pending, the two lanes."""
 
-    def served() -> _Version | None:
-        return max(published, key=lambda v: (v.n_train, v.serial)) if published else None
+    def __init__(self, args: ScheduleArguments, data: simulate.LabeledData, log: Callable[[str], None]):
+        self.args, self.log = args, log
+        settings, self.rng = args.settings, np.random.default_rng(args.seed)
+        device = args.device or embeddings.device()
+        self.full_every = settings.full_retrain_every(device)
+        self.encoder = _Encoder(data.pool_vectors, data.test_vectors, data.class_vectors)  # the base model's
+        y = data.y_pool
+        eval_size = min(EVAL_CAP, int(round(args.eval_fraction * len(y))))
+        self.eval_rows = (self.rng.choice(len(y), eval_size, replace=False) if eval_size
+                          else np.array([], dtype=np.int64))
+        pool_rows = np.setdiff1d(np.arange(len(y)), self.eval_rows)
+        self.context = _Context(data, pool_rows, settings, device, args.model)
+        self.cold = strategies.rank_queue("kmeans", None, self.encoder.pool, pool_rows, settings.queue_size,
+                                          min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0)).indices
+        self.labeled: list[int] = []  # pool rows with a label, in order
+        self.eval_labeled = 0
+        self.published: list[_Version] = []
+        # (publish time, serial, version, new encoder)
+        self.pending: list[tuple[float, int, _Version, _Encoder | None]] = []
+        self.lanes = {"head": 0.0, "full": 0.0}  # when each lane is free
+        self.wanted = {"head": False, "full": False}
+        self.requested_at = {"head": 0, "full": 0}  # training labels when each kind was last requested
+        self.serial = 0
+        self.by_label: list[dict] = []
 
-    def start_jobs(now: float) -> None:
-        nonlocal serial
+    def served(self) -> _Version | None:
+        return max(self.published, key=lambda v: (v.n_train, v.serial)) if self.published else None
+
+    def start_jobs(self, now: float) -> None:
+        """Start each wanted job whose lane is free, if there are labels enough for it."""
+        names, y = self.context.data.names, self.context.data.y_pool
         for kind in ("head", "full"):
-            if not wanted[kind] or lanes[kind] > now or any(p[2].kind == kind for p in pending):
+            if not self.wanted[kind] or self.lanes[kind] > now or any(p[2].kind == kind for p in self.pending):
                 continue
-            rows = np.array(labeled, dtype=np.int64)
+            rows = np.array(self.labeled, dtype=np.int64)
             counts = np.bincount(y[rows], minlength=len(names)) if len(rows) else np.zeros(len(names))
             if kind == "head" and (counts > 0).sum() < 2:
                 continue  # "waiting for labels of at least two classes"
             if kind == "full" and (counts >= 2).sum() < 2:
                 continue
-            wanted[kind] = False
-            version, new_encoder = (_head_job if kind == "head" else _full_job)(context, rows, encoder, now, serial)
-            serial += 1
-            lanes[kind] = version.published_s
-            heapq.heappush(pending, (version.published_s, version.serial, version, new_encoder))
-            log(f"{kind} started at {now:.0f} s on {len(rows)} labels, publishes at {version.published_s:.0f} s "
-                f"(accuracy {version.scores['accuracy']:.3f})")
+            self.wanted[kind] = False
+            job = _head_job if kind == "head" else _full_job
+            version, new_encoder = job(self.context, rows, self.encoder, now, self.serial)
+            self.serial += 1
+            self.lanes[kind] = version.published_s
+            heapq.heappush(self.pending, (version.published_s, version.serial, version, new_encoder))
+            self.log(f"{kind} started at {now:.0f} s on {len(rows)} labels, publishes at {version.published_s:.0f} s "
+                     f"(accuracy {version.scores['accuracy']:.3f})")
 
-    def advance_to(t: float) -> None:
-        nonlocal encoder
-        while pending and pending[0][0] <= t:
-            when, _, version, new_encoder = heapq.heappop(pending)
-            published.append(version)
+    def advance_to(self, t: float) -> None:
+        """Publish every job finished by `t`; a lane a job frees starts the next one at once."""
+        while self.pending and self.pending[0][0] <= t:
+            when, _, version, new_encoder = heapq.heappop(self.pending)
+            self.published.append(version)
             if new_encoder is not None:  # a retrain's encoder: refit the head on it with every label
-                encoder = new_encoder
-                wanted["head"] = True
-            start_jobs(when)
+                self.encoder = new_encoder
+                self.wanted["head"] = True
+            self.start_jobs(when)
 
-    by_label = []
-    for k in range(1, args.labels + 1):
-        now = (k - 1) * args.seconds_per_label  # the annotator asks for the next text
-        advance_to(now)
-        current = served()
-        by_label.append({"n_labels": k - 1, "n_train": len(labeled), "t_s": now,
-                         "version": None if current is None else current.serial,
-                         **(current.scores if current else {"accuracy": None, "macro_f1": None})})
-        if eval_labeled < len(eval_rows) and len(labeled) >= (eval_labeled + 1) * (EVAL_EVERY - 1):
-            eval_labeled += 1  # annotate.choose_split: one in EVAL_EVERY from the eval sample
-        else:
-            queue = current.queue if current is not None else cold
-            taken = set(labeled)
-            row = next((int(r) for r in queue if int(r) not in taken), None)
-            if row is None:  # the queue ran out between versions: any unlabeled pool text
-                row = int(rng.choice(np.setdiff1d(pool_rows, labeled)))
-            labeled.append(row)
-        t_label = k * args.seconds_per_label
-        advance_to(t_label)
-        for kind, every in (("head", settings.refit_every), ("full", full_every)):
-            if every > 0 and len(labeled) - requested_at[kind] >= every:
-                requested_at[kind], wanted[kind] = len(labeled), True
-        start_jobs(t_label)
-    advance_to(float("inf"))  # the jobs still running finish after the last label
-    end_s = max([args.labels * args.seconds_per_label] + [v.published_s for v in published])
-    final = served()
-    by_label.append({"n_labels": args.labels, "n_train": len(labeled), "t_s": end_s,
-                     "version": None if final is None else final.serial,
-                     **(final.scores if final else {"accuracy": None, "macro_f1": None})})
-    return {
-        "config": {"labels": args.labels, "seconds_per_label": args.seconds_per_label, "seed": args.seed,
-                   "device": device, "refit_every": settings.refit_every, "full_retrain_every": full_every,
-                   "family": settings.family, "family_args": settings.family_arguments().to_dict(),
-                   "retrain_budget_s": settings.retrain_budget(device), "strategy": settings.strategy,
-                   "model": args.model or config.DEFAULT_MODEL, "pool": len(pool_rows), "eval_sample": len(eval_rows),
-                   "test": len(data.test_texts), "classes": names},
-        "versions": [{"serial": v.serial, "kind": v.kind, "started_s": v.started_s, "published_s": v.published_s,
-                      "compute_s": v.compute_s, "n_train": v.n_train, **v.scores}
-                     for v in sorted(published, key=lambda v: v.published_s)],
-        "by_label": by_label,
-        "labeled_rows": labeled,  # pool rows in the order they were labeled (eval-sample labels excluded)
-        "eval_labels": eval_labeled,
-        "end_s": end_s,
-    }
+    def record(self, now: float, n_labels: int) -> None:
+        """One row of the curve: the version in service and its scores at `now`, after `n_labels` labels."""
+        current = self.served()
+        self.by_label.append({"n_labels": n_labels, "n_train": len(self.labeled), "t_s": now,
+                              "version": None if current is None else current.serial,
+                              **(current.scores if current else {"accuracy": None, "macro_f1": None})})
+
+    def give_label(self) -> None:
+        """The annotator labels the next text: from the eval sample (one in EVAL_EVERY), else the served queue."""
+        if self.eval_labeled < len(self.eval_rows) and len(self.labeled) >= (self.eval_labeled + 1) * (EVAL_EVERY - 1):
+            self.eval_labeled += 1  # annotate.choose_split: one in EVAL_EVERY from the eval sample
+            return
+        current = self.served()
+        queue = current.queue if current is not None else self.cold
+        taken = set(self.labeled)
+        row = next((int(r) for r in queue if int(r) not in taken), None)
+        if row is None:  # the queue ran out between versions: any unlabeled pool text
+            row = int(self.rng.choice(np.setdiff1d(self.context.pool_rows, self.labeled)))
+        self.labeled.append(row)
+
+    def request_jobs(self) -> None:
+        """Ask for a head refit and a full retrain when their cadence in training labels is reached."""
+        for kind, every in (("head", self.context.settings.refit_every), ("full", self.full_every)):
+            if every > 0 and len(self.labeled) - self.requested_at[kind] >= every:
+                self.requested_at[kind], self.wanted[kind] = len(self.labeled), True
+
+    def result(self) -> dict:
+        args, context, settings = self.args, self.context, self.context.settings
+        end_s = max([args.labels * args.seconds_per_label] + [v.published_s for v in self.published])
+        self.record(end_s, n_labels=args.labels)
+        return {
+            "config": {"labels": args.labels, "seconds_per_label": args.seconds_per_label, "seed": args.seed,
+                       "device": context.device, "refit_every": settings.refit_every,
+                       "full_retrain_every": self.full_every, "family": settings.family,
+                       "family_args": settings.family_arguments().to_dict(),
+                       "retrain_budget_s": settings.retrain_budget(context.device), "strategy": settings.strategy,
+                       "model": args.model or config.DEFAULT_MODEL, "pool": len(context.pool_rows),
+                       "eval_sample": len(self.eval_rows), "test": len(context.data.test_texts),
+                       "classes": context.data.names},
+            "versions": [{"serial": v.serial, "kind": v.kind, "started_s": v.started_s, "published_s": v.published_s,
+                          "compute_s": v.compute_s, "n_train": v.n_train, **v.scores}
+                         for v in sorted(self.published, key=lambda v: v.published_s)],
+            "by_label": self.by_label,
+            "labeled_rows": self.labeled,  # pool rows in the order they were labeled (eval-sample labels excluded)
+            "eval_labels": self.eval_labeled,
+            "end_s": end_s,
+        }
 
 
 def at_time(result: dict, t: float) -> dict | None:

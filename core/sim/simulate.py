@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -82,114 +82,184 @@ def initial_set(init_strategy: str, strategy: str, pool_vectors: np.ndarray, y: 
     return strategies.select(strategy, None, pool_vectors, everything, n, rng).indices
 
 
-def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: int = 30, batch: int = 10,
-        rounds: int = 10, seed: int = 0, classifier: str = "head", model: str | None = None,
-        init_strategy: str = "auto", head_args: head.HeadArguments | None = None, family_args=None,
-        save_model: Path | None = None, log: Callable[[str], None] = lambda _m: None,
-        initial: np.ndarray | None = None, class_prior: bool = False, prior_temperature: float = 0.05) -> dict:
-    """Simulate; `train`/`test` have columns text,label. Returns the result document.
+@dataclass
+class SimulationArguments:
+    """What one simulation runs: the loop's grid, the strategy, the classifier and its arguments.
 
     `initial` (pool row indices) overrides `init_strategy`, so two tools can start from the
-    very same labels. As in the app, there is no model until labels of two classes exist: such
-    a step keeps querying with the cold start (`strategies.select` with no probabilities:
-    k-means, or random for `random`), is recorded with `"model": false`, and is scored as the
-    constant prediction of the one class labeled so far (what a user without a model would
-    guess), so a run on very imbalanced data never stops.
+    very same labels. `classifier` is `head` (the fast head on frozen embeddings, `head_args`)
+    or a family from `core.learning.classifiers.FAMILIES`, trained from the base model every
+    round as the worker's full retrain does, with `family_args` (that family's arguments
+    dataclass; default: its defaults with `seed`).
 
     `class_prior`: a zero-shot prior from the class names (embedded with the encoder; softmax of
     cosine / `prior_temperature`) picks a class-covering initial set (`strategies.class_cover`,
     unless `initial` is given), scores texts before the first model, and is averaged with the
     model's probabilities afterwards (for scoring and for the strategy).
-
-    `classifier` is `head` (the fast head on frozen embeddings) or a family from
-    `core.learning.classifiers.FAMILIES`, trained from the base model every round, as the worker's
-    full retrain does; `family_args` is that family's arguments dataclass.
     """
-    if classifier not in classifiers.CLASSIFIERS:
-        raise ValueError(f"Unknown classifier {classifier!r}; choose from {', '.join(classifiers.CLASSIFIERS)}.")
-    if init_strategy not in INIT_STRATEGIES:
-        raise ValueError(f"Unknown initial strategy {init_strategy!r}; choose from {', '.join(INIT_STRATEGIES)}.")
-    data = LabeledData.prepare(train, test, model)
-    names, pool_texts, test_texts, y_pool, y_test = data.names, data.pool_texts, data.test_texts, data.y_pool, data.y_test
-    pool_vectors, test_vectors = data.pool_vectors, data.test_vectors  # pool_vectors: the latest encoder's
-    head_args = head_args or head.HeadArguments()
-    if classifier != "head" and family_args is None:
-        family_args = classifiers.arguments(classifier, {"seed": seed})
-    rng = np.random.default_rng(seed)
 
-    prior_pool = prior_test = None
-    examples = data.class_vectors if classifier == "head" and head_args.class_names else None
-    if class_prior:
-        prior_pool = _softmax(pool_vectors @ data.class_vectors.T / prior_temperature)
-        prior_test = _softmax(test_vectors @ data.class_vectors.T / prior_temperature)
-    if initial is not None:
-        labeled = np.asarray(initial, dtype=np.int64)
-    elif class_prior and init_strategy == "auto":
-        labeled = strategies.class_cover(prior_pool, pool_vectors, np.arange(len(pool_texts)), init, rng).indices
-    else:
-        labeled = initial_set(init_strategy, strategy, pool_vectors, y_pool, init, rng)
-    steps, previous_predictions, trained = [], None, None
-    warm_start = family_args is not None and family_args.warm_start
-    start_from = model
-    for round_number in range(rounds + 1):
-        t0 = time.perf_counter()
-        unlabeled = np.setdiff1d(np.arange(len(pool_texts)), labeled)
-        has_model = len(np.unique(y_pool[labeled])) >= 2
-        if not has_model:  # the app's cold start: nothing to fit yet
-            probs = test_probs = None
-        elif classifier == "head":
-            trained = head.fit(pool_vectors[labeled], y_pool[labeled], head_args, unlabeled=pool_vectors[unlabeled],
-                               class_examples=examples)
-            probs = head.predict_proba(trained, pool_vectors, len(names))
-        else:
-            round_args = family_args.continuing() if start_from is not model else family_args
-            trained = classifiers.train(classifier, start_from, [pool_texts[i] for i in labeled], y_pool[labeled],
-                                        names, round_args)
-            pool_vectors, probs = trained.embed_and_score(pool_texts)
-        fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
-        if has_model and classifier == "head":
-            test_probs = head.predict_proba(trained, test_vectors, len(names))
-        elif has_model:
-            test_probs = trained.embed_and_score(test_texts)[1]
-            if warm_start:  # the next round continues from this encoder, kept in memory
-                start_from = trained.continuation()
-        if class_prior:  # the prior alone before a model, then half and half
-            probs = prior_pool if probs is None else (probs + prior_pool) / 2
-            test_probs = prior_test if test_probs is None else (test_probs + prior_test) / 2
-        if has_model or class_prior:
-            pool_predictions, test_predictions = probs.argmax(axis=1), test_probs.argmax(axis=1)
-            uncertainty = stopping.mean_uncertainty(probs[unlabeled]) if has_model else None
-        else:
-            only = np.bincount(y_pool[labeled]).argmax()
-            pool_predictions, test_predictions = np.full(len(pool_texts), only), np.full(len(test_texts), only)
-            uncertainty = None  # no model, no stopping signal
-        check = head.self_training_decision(trained) if has_model and classifier == "head" else None
-        step = {"n_labels": int(len(labeled)), **evaluation.scores(y_test, test_predictions), "model": has_model,
-                **({"self_training_check": check} if check else {}),
-                "fit_s": fit_s, "query_s": 0.0,
-                "kappa_previous": _kappa(previous_predictions, pool_predictions) if has_model else None,
-                "mean_uncertainty": uncertainty}
-        previous_predictions = pool_predictions if has_model else None
-        if round_number < rounds:
-            t1 = time.perf_counter()
-            counts = np.bincount(y_pool[labeled], minlength=len(names)).tolist()
-            chosen = strategies.select(strategy, probs, pool_vectors, unlabeled, batch, rng, class_counts=counts,
-                                        labeled=labeled)
-            labeled = np.concatenate([labeled, chosen.indices])
-            step["query_s"] = time.perf_counter() - t1
+    strategy: str = "auto"
+    init: int = 30  # initial labels
+    batch: int = 10  # labels per round
+    rounds: int = 10  # rounds after the initial set
+    seed: int = 0
+    classifier: str = "head"
+    model: str | None = None  # the base encoder (default: the packaged one)
+    init_strategy: str = "auto"  # one of INIT_STRATEGIES
+    head_args: head.HeadArguments = field(default_factory=head.HeadArguments)
+    family_args: classifiers.FamilyArguments | None = None
+    save_model: Path | None = None  # write the final model here (the export format)
+    initial: np.ndarray | list[int] | None = None
+    class_prior: bool = False
+    prior_temperature: float = 0.05
+
+    def __post_init__(self):
+        if self.classifier not in classifiers.CLASSIFIERS:
+            raise ValueError(f"Unknown classifier {self.classifier!r}; "
+                             f"choose from {', '.join(classifiers.CLASSIFIERS)}.")
+        if self.init_strategy not in INIT_STRATEGIES:
+            raise ValueError(f"Unknown initial strategy {self.init_strategy!r}; "
+                             f"choose from {', '.join(INIT_STRATEGIES)}.")
+        strategies.spec(self.strategy)  # an unknown strategy is refused before any embedding
+        if self.head_args is None:
+            self.head_args = head.HeadArguments()
+        if self.classifier != "head" and self.family_args is None:
+            self.family_args = classifiers.arguments(self.classifier, {"seed": self.seed})
+
+    @property
+    def warm_start(self) -> bool:
+        return self.family_args is not None and self.family_args.warm_start
+
+    def config(self) -> dict:
+        """The arguments as the result document records them."""
+        return {"strategy": self.strategy, "init": self.init, "batch": self.batch, "rounds": self.rounds,
+                "seed": self.seed, "classifier": self.classifier, "model": self.model or config.DEFAULT_MODEL,
+                "init_strategy": self.init_strategy}
+
+
+def run(train: pd.DataFrame, test: pd.DataFrame, args: SimulationArguments | None = None,
+        log: Callable[[str], None] = lambda _m: None) -> dict:
+    """Simulate; `train`/`test` have columns text,label. Returns the result document.
+
+    As in the app, there is no model until labels of two classes exist: such a step keeps
+    querying with the cold start (`strategies.select` with no probabilities: k-means, or random
+    for `random`), is recorded with `"model": false`, and is scored as the constant prediction
+    of the one class labeled so far (what a user without a model would guess), so a run on very
+    imbalanced data never stops.
+    """
+    args = args or SimulationArguments()
+    simulation = _Simulation(LabeledData.prepare(train, test, args.model), args)
+    steps = []
+    for round_number in range(args.rounds + 1):
+        step = simulation.evaluate()
+        if round_number < args.rounds:
+            step["query_s"] = simulation.label_next_batch()
         steps.append(step)
-        log(f"{strategy} seed {seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
-    if save_model is not None and steps[-1]["model"]:
-        _save(trained, classifier, model, names, Path(save_model))
+        log(f"{args.strategy} seed {args.seed}: {step['n_labels']} labels, accuracy {step['accuracy']:.3f}")
+    if args.save_model is not None and steps[-1]["model"]:
+        _save(simulation.trained, args.classifier, args.model, simulation.data.names, Path(args.save_model))
+    return _result(args, simulation.data, steps)
+
+
+class _Simulation:
+    """The state of one simulation between rounds: the labeled rows, the latest model and the
+    pool's embeddings under its encoder, the previous round's predictions."""
+
+    def __init__(self, data: LabeledData, args: SimulationArguments):
+        self.data, self.args = data, args
+        self.rng = np.random.default_rng(args.seed)
+        self.pool_vectors = data.pool_vectors  # the latest encoder's
+        self.examples = data.class_vectors if args.classifier == "head" and args.head_args.class_names else None
+        self.prior_pool = self.prior_test = None
+        if args.class_prior:
+            self.prior_pool = _softmax(data.pool_vectors @ data.class_vectors.T / args.prior_temperature)
+            self.prior_test = _softmax(data.test_vectors @ data.class_vectors.T / args.prior_temperature)
+        self.labeled = self._first_labels()
+        self.trained = None
+        self.start_from = args.model  # a warm start continues from the last encoder, kept in memory
+        self.previous_predictions: np.ndarray | None = None
+        self.probs: np.ndarray | None = None  # the pool's probabilities the next query reads
+        self.unlabeled = np.array([], dtype=np.int64)  # the pool rows without a label at the last evaluation
+
+    def _first_labels(self) -> np.ndarray:
+        args, data = self.args, self.data
+        if args.initial is not None:
+            return np.asarray(args.initial, dtype=np.int64)
+        if args.class_prior and args.init_strategy == "auto":
+            return strategies.class_cover(self.prior_pool, self.pool_vectors, np.arange(len(data.pool_texts)),
+                                          args.init, self.rng).indices
+        return initial_set(args.init_strategy, args.strategy, self.pool_vectors, data.y_pool, args.init, self.rng)
+
+    def evaluate(self) -> dict:
+        """Fit on the labels so far, score the pool and the test set: one step of the curve."""
+        t0 = time.perf_counter()
+        self.unlabeled = unlabeled = np.setdiff1d(np.arange(len(self.data.pool_texts)), self.labeled)
+        has_model = len(np.unique(self.data.y_pool[self.labeled])) >= 2
+        probs = self._fit_and_score_pool(unlabeled) if has_model else None  # no model: the app's cold start
+        fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
+        test_probs = self._score_test() if has_model else None
+        if self.args.class_prior:  # the prior alone before a model, then half and half
+            probs = self.prior_pool if probs is None else (probs + self.prior_pool) / 2
+            test_probs = self.prior_test if test_probs is None else (test_probs + self.prior_test) / 2
+        self.probs = probs
+        pool_predictions, test_predictions = self._predictions(has_model, probs, test_probs)
+        uncertainty = stopping.mean_uncertainty(probs[unlabeled]) if has_model else None  # no model, no signal
+        check = head.self_training_decision(self.trained) if has_model and self.args.classifier == "head" else None
+        step = {"n_labels": int(len(self.labeled)), **evaluation.scores(self.data.y_test, test_predictions),
+                "model": has_model, **({"self_training_check": check} if check else {}),
+                "fit_s": fit_s, "query_s": 0.0,
+                "kappa_previous": _kappa(self.previous_predictions, pool_predictions) if has_model else None,
+                "mean_uncertainty": uncertainty}
+        self.previous_predictions = pool_predictions if has_model else None
+        return step
+
+    def _fit_and_score_pool(self, unlabeled: np.ndarray) -> np.ndarray:
+        """Train the classifier on the labeled rows; the pool's probabilities (a family also re-embeds the pool)."""
+        args, data, labeled = self.args, self.data, self.labeled
+        if args.classifier == "head":
+            self.trained = head.fit(self.pool_vectors[labeled], data.y_pool[labeled], args.head_args,
+                                    unlabeled=self.pool_vectors[unlabeled], class_examples=self.examples)
+            return head.predict_proba(self.trained, self.pool_vectors, len(data.names))
+        round_args = args.family_args.continuing() if self.start_from is not args.model else args.family_args
+        self.trained = classifiers.train(args.classifier, self.start_from, [data.pool_texts[i] for i in labeled],
+                                         data.y_pool[labeled], data.names, round_args)
+        self.pool_vectors, probs = self.trained.embed_and_score(data.pool_texts)
+        return probs
+
+    def _score_test(self) -> np.ndarray:
+        if self.args.classifier == "head":
+            return head.predict_proba(self.trained, self.data.test_vectors, len(self.data.names))
+        test_probs = self.trained.embed_and_score(self.data.test_texts)[1]
+        if self.args.warm_start:  # the next round continues from this encoder, kept in memory
+            self.start_from = self.trained.continuation()
+        return test_probs
+
+    def _predictions(self, has_model: bool, probs, test_probs) -> tuple[np.ndarray, np.ndarray]:
+        """Pool and test predictions; with neither model nor prior, the one class labeled so far."""
+        if has_model or self.args.class_prior:
+            return probs.argmax(axis=1), test_probs.argmax(axis=1)
+        only = np.bincount(self.data.y_pool[self.labeled]).argmax()
+        return np.full(len(self.data.pool_texts), only), np.full(len(self.data.test_texts), only)
+
+    def label_next_batch(self) -> float:
+        """The oracle labels the batch the strategy picks (after `evaluate`); returns the seconds the strategy took."""
+        t1 = time.perf_counter()
+        counts = np.bincount(self.data.y_pool[self.labeled], minlength=len(self.data.names)).tolist()
+        chosen = strategies.select(self.args.strategy, self.probs, self.pool_vectors, self.unlabeled, self.args.batch,
+                                   self.rng, class_counts=counts, labeled=self.labeled)
+        self.labeled = np.concatenate([self.labeled, chosen.indices])
+        return time.perf_counter() - t1
+
+
+def _result(args: SimulationArguments, data: LabeledData, steps: list[dict]) -> dict:
+    """The result document: the arguments, every step, the learning-curve AUCs and the stopping signals."""
     accuracies = [s["accuracy"] for s in steps]
     stops = stopping.first_stop([s["kappa_previous"] for s in steps], [s["mean_uncertainty"] for s in steps],
                                 [s["n_labels"] for s in steps])
     return {
-        "config": {"strategy": strategy, "init": init, "batch": batch, "rounds": rounds, "seed": seed,
-                   "classifier": classifier, "model": model or config.DEFAULT_MODEL, "init_strategy": init_strategy,
-                   "pool": len(pool_texts), "test": len(test_texts), "classes": names,
-                   "head": head_args.to_dict(), "family": family_args.to_dict() if family_args else None,
-                   "class_prior": class_prior},
+        "config": {**args.config(), "pool": len(data.pool_texts), "test": len(data.test_texts), "classes": data.names,
+                   "head": args.head_args.to_dict(), "family": args.family_args.to_dict() if args.family_args else None,
+                   "class_prior": args.class_prior},
         "steps": steps,
         "auc": float(np.mean(accuracies)),
         "auc_macro_f1": float(np.mean([s["macro_f1"] for s in steps])),

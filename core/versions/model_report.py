@@ -50,7 +50,7 @@ def _with_interval(m: dict, key: str) -> str:
 
 def _family(v: dict) -> str:
     if v["kind"] == "full":
-        return classifiers.TITLES.get(v["params"].get("family", "setfit"), v["params"].get("family", ""))
+        return classifiers.title(v["params"].get("family", "setfit"))
     return "quick model (" + v["params"].get("head", {}).get("kind", "logistic_regression").replace("_", " ") + ")"
 
 

@@ -4,6 +4,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import store
 from core.files import imports
+from core.learning import classifiers, strategies
 from core.team import auth, projects
 from tests.conftest import ROOT, make_project
 from ui import state
@@ -232,6 +233,28 @@ def test_settings_page_saves_warm_start_and_its_steps(app, db):
     assert not at.exception
     saved = store.settings(db, pid).family_args["setfit"]
     assert saved["warm_start"] is True and saved["warm_steps"] == 4
+
+
+def test_settings_page_shows_each_familys_fields_and_strategy_titles(app, db):
+    """The page builds its inputs from the family spec and names strategies by their spec titles."""
+    at, pid = app
+    at.switch_page("ui/pages/settings.py").run()
+    chooser = next(s for s in at.selectbox if s.label == "Which texts to show next")
+    assert chooser.options == [s.title for s in strategies.SPECS]
+    for family in classifiers.FAMILIES:
+        next(s for s in at.selectbox if s.label == "Model family").select(family).run()
+        assert not at.exception
+        shown = {w.label for w in [*at.number_input, *at.toggle]}
+        assert {f.label for f in classifiers.spec(family).fields} <= shown, family
+    next(s for s in at.selectbox if s.label == "Model family").select("setfit-diff").run()
+    head_epochs = next(n for n in at.number_input if n.label == "Head epochs")
+    head_epochs.set_value(3).run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception
+    settings = store.settings(db, pid)
+    # Only the element that changed: the body phase's epochs and every other argument follow the defaults.
+    assert settings.family_args["setfit-diff"] == {"num_epochs": [1, 3]}
+    assert settings.family_arguments().num_epochs == (1, 3)
 
 
 def test_settings_page_turns_class_names_as_examples_off(app, db):

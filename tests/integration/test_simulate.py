@@ -58,8 +58,8 @@ def test_simulate_never_crashes_on_a_rare_class_with_a_random_start(data_dir, st
     train, test = _rare_positive_split()
     no_model_steps = 0
     for seed in range(30):
-        doc = simulate.run(train, test, strategy=strategy, init=10, batch=5, rounds=3, seed=seed,
-                           init_strategy="random")
+        doc = simulate.run(train, test, simulate.SimulationArguments(strategy=strategy, init=10, batch=5, rounds=3,
+                                                                     seed=seed, init_strategy="random"))
         assert [s["n_labels"] for s in doc["steps"]] == [10, 15, 20, 25]
         for step in doc["steps"]:
             if not step["model"]:  # the app's cold start: a constant guess, no stopping signal
@@ -76,7 +76,8 @@ def test_simulate_starts_from_a_given_initial_set(data_dir):
     from core.sim import simulate
 
     train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
-    doc = simulate.run(train, test, strategy="random", batch=5, rounds=1, seed=0, initial=list(range(12)))
+    doc = simulate.run(train, test, simulate.SimulationArguments(strategy="random", batch=5, rounds=1, seed=0,
+                                                                 initial=list(range(12))))
     assert [s["n_labels"] for s in doc["steps"]] == [12, 17]
     assert 0 < doc["auc_macro_f1"] <= 1
 
@@ -85,7 +86,8 @@ def test_a_class_name_prior_scores_before_the_first_label(data_dir):
     from core.sim import simulate
 
     train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
-    doc = simulate.run(train, test, strategy="auto", init=6, batch=6, rounds=1, seed=0, class_prior=True)
+    doc = simulate.run(train, test, simulate.SimulationArguments(strategy="auto", init=6, batch=6, rounds=1, seed=0,
+                                                                 class_prior=True))
     assert doc["config"]["class_prior"] and [s["n_labels"] for s in doc["steps"]] == [6, 12]
     assert doc["steps"][-1]["accuracy"] > 1 / 6
 

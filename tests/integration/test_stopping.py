@@ -11,7 +11,8 @@ pytestmark = pytest.mark.integration
 def test_stabilizing_predictions_fires_on_a_converged_run_not_a_fresh_one(data_dir):
     train = dataset("sms_spam", "train", 2000)
     test = dataset("sms_spam", "test")
-    result = simulate.run(train, test, strategy="auto", init=20, batch=40, rounds=12, seed=0)
+    result = simulate.run(train, test, simulate.SimulationArguments(strategy="auto", init=20, batch=40, rounds=12,
+                                                                    seed=0))
     kappas = [s["kappa_previous"] for s in result["steps"]]
     fresh = stopping.stabilizing_predictions(kappas[:3])
     assert not fresh.fired

@@ -258,3 +258,8 @@ def test_the_served_versions_view_of_any_text(db):
     fake_version(db, pid, encoder_id, ids, np.ones(len(ids), int), queue=[])
     label, confidence = annotate.suggestion(db, pid, example_id)
     assert label == "no" and confidence == pytest.approx(0.8)
+
+
+def test_a_strategys_words_are_its_spec_reason():
+    for spec in strategies.SPECS:
+        assert words(spec.name) == spec.reason

@@ -266,3 +266,27 @@ def test_auto_density_binary_is_kmeans_then_density_weighted_on_two_classes_and_
                            class_counts=[2, 2]).strategy == "margin_density_diverse"
     many = strategies.auto_density_binary(probs, points, np.arange(200), 4, rng(0), class_counts=[2, 2, 2])
     assert np.array_equal(many.indices, strategies.margin(probs, points, np.arange(200), 4, rng(0)).indices)
+
+
+@pytest.mark.parametrize("name", list(strategies.KNOWN))
+def test_every_strategy_has_a_spec_with_a_title_and_a_reason(name):
+    spec = strategies.spec(name)
+    assert spec.name == name and callable(spec.function)
+    assert spec.title.strip() and spec.reason.strip() and isinstance(spec.needs_probs, bool)
+    others = [s for s in strategies.KNOWN.values() if s.name != name]
+    assert spec.title not in {s.title for s in others}, "two strategies read the same on the Settings page"
+    assert spec.reason not in {s.reason for s in others}, "two strategies give the same reason on Annotate"
+
+
+@pytest.mark.parametrize("name", [s.name for s in strategies.KNOWN.values() if not s.needs_probs])
+def test_a_strategy_that_works_cold_runs_without_probabilities(pool, name):
+    _, points = pool
+    picked = strategies.KNOWN[name].function(None, points, np.arange(200), 5, np.random.default_rng(0))
+    assert len(set(picked.indices.tolist())) == 5
+
+
+@pytest.mark.parametrize("name", [s.name for s in strategies.KNOWN.values() if s.needs_probs])
+def test_a_strategy_that_needs_probabilities_falls_back_to_kmeans_before_a_model(pool, name):
+    _, points = pool
+    picked = strategies.select(name, None, points, np.arange(200), 4, np.random.default_rng(0))
+    assert picked.strategy == "kmeans" and sorted(picked.indices // 50) == [0, 1, 2, 3]

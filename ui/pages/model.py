@@ -17,7 +17,7 @@ db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
 ui.title("Model", project)
-family_title = classifiers.TITLES[project["settings"].family]
+family_title = classifiers.title(project["settings"].family)
 seen_key = state.model_page_versions(project_id)
 
 if st.button(f"Train now ({family_title})", type="primary",

@@ -5,7 +5,6 @@ from core import settings as project_settings, store
 from core.learning import classifiers, strategies
 from core.team import auth, projects
 from core.learning.classifiers import head
-from core.learning.classifiers.transformer import estimate_seconds
 import ui
 
 db = store.connect()
@@ -14,13 +13,6 @@ saved: project_settings.ProjectSettings = project["settings"]
 ui.title("Settings", project)
 n_labels = store.label_count(db, project["id"])
 n_texts = store.example_count(db, project["id"])
-
-STRATEGY_WORDS = {
-    "auto": "Automatic (recommended)", "margin_diverse": "Most uncertain, spread out", "margin": "Most uncertain",
-    "least_confidence": "Least confident", "entropy": "Most uncertain (entropy)", "kmeans": "Typical texts",
-    "contrastive": "Unlike their labeled neighbours", "class_balanced": "Likely rare classes", "random": "Random",
-    "badge": "Uncertain and diverse (BADGE)", "class_cover": "Close to the class names first",
-}
 
 st.subheader("When models train")
 left, right = st.columns(2)
@@ -35,7 +27,7 @@ retrain_every = right.number_input("Full training every N new labels (0: only wi
                                    saved.full_retrain_every(store.worker_device(db)), disabled=automatic)
 strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
                           index=list(strategies.STRATEGIES).index(saved.strategy),
-                          format_func=lambda name: STRATEGY_WORDS.get(name, name),
+                          format_func=lambda name: strategies.STRATEGIES[name].title,
                           help="Automatic: typical texts (k-means) until a model exists, then the ones it is least "
                                "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
@@ -73,57 +65,26 @@ time_budget = st.number_input(
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
 family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(saved.family),
-                      format_func=classifiers.TITLES.get,
-                      help="SetFit: contrastive fine-tuning of the encoder, then the head above; SetFit "
-                           "(differentiable head): SetFit with its torch head; transformer fine-tuning: full "
-                           "fine-tuning with a classification head.")
-current = saved.family_arguments(family).to_dict()
-values: dict = {}
-if family in ("setfit", "setfit-diff"):
-    a, b, c = st.columns(3)
-    values["max_steps"] = a.number_input("Training steps (at most)", 1, 10_000, current["max_steps"],
-                                         help="Contrastive steps of 16 text pairs: about 0.65 s a step on a 2-core "
-                                              "CPU.")
-    values["max_length"] = b.number_input("Max tokens per text", 8, 512, current["max_length"])
-    if family == "setfit":
-        values["batch_size"] = c.number_input("Pairs per step", 2, 256, current["batch_size"])
-        d, e = st.columns([2, 1])
-        values["warm_start"] = d.toggle(
-            "Continue from the last fine-tuned encoder (warm start)", current["warm_start"],
-            help="The first retrain starts from the base model; later ones continue from the last one and "
-                 "need far fewer steps. On trec6, rounds of 6 steps took a sixth of small-text's SetFit "
-                 "round and were more accurate (docs/benchmarks.md).")
-        values["warm_steps"] = e.number_input("Steps when continuing", 1, 10_000, current["warm_steps"],
-                                              disabled=not values["warm_start"])
-    else:
-        values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, current["head_learning_rate"],
-                                                      format="%.5f")
-        d, e, f = st.columns(3)
-        values["num_epochs"] = [current["num_epochs"][0], d.number_input("Head epochs", 1, 100,
-                                                                         current["num_epochs"][1])]
-        values["l2_weight"] = e.number_input("L2 weight", 0.0, 1.0, current["l2_weight"])
-        values["end_to_end"] = f.toggle("End to end (also train the body in the head phase)", current["end_to_end"])
-else:
-    a, b, c = st.columns(3)
-    values["num_epochs"] = a.number_input("Epochs", 1, 100, current["num_epochs"])
-    values["learning_rate"] = b.number_input("Learning rate", 1e-6, 1e-2, current["learning_rate"], format="%.6f")
-    values["max_length"] = c.number_input("Max tokens per text", 8, 512, current["max_length"])
-    d, e, f = st.columns(3)
-    values["batch_size"] = d.number_input("Batch size", 1, 256, current["batch_size"])
-    decay = e.number_input("Layerwise learning-rate decay (1: off)", 0.05, 1.0,
-                           current["layerwise_gradient_decay"] or 1.0)
-    values["layerwise_gradient_decay"] = None if decay >= 1.0 else decay
-    values["early_stopping_patience"] = f.number_input("Early stopping patience (epochs, 0: off)", 0, 20,
-                                                       current["early_stopping_patience"])
-    g, h = st.columns(2)
-    values["freeze_encoder"] = g.toggle("Freeze the encoder (train only the head)", current["freeze_encoder"])
-    values["gradual_unfreezing"] = h.toggle("Gradual unfreezing (one more layer per epoch)",
-                                            current["gradual_unfreezing"])
+                      format_func=classifiers.title,
+                      help="; ".join(f"{s.title}: {s.description}" for s in classifiers.SPECS.values()) + ".")
+family_spec = classifiers.spec(family)
+current = saved.family_arguments(family)
+inputs: dict = {}  # each field's input value, by classifiers.field_key
+for row in family_spec.rows:
+    for column, field in zip(st.columns([f.width for f in row]), row):
+        value = field.widget_value(current.to_dict())
+        disabled = field.enabled_by is not None and not inputs.get(field.enabled_by)
+        if field.kind == classifiers.TOGGLE:
+            shown = column.toggle(field.label, value, help=field.help, disabled=disabled)
+        else:
+            shown = column.number_input(field.label, *field.bounds, value, format=field.format, help=field.help,
+                                        disabled=disabled)
+        inputs[classifiers.field_key(field)] = shown
 
 form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
         "strategy": strategy, "label_budget": int(budget) or None, "overlap": int(overlap), "retrain_budget_s": int(time_budget) or None,
         "head": head_values, "family": family,
-        "family_args": {family: {k: v for k, v in values.items() if v != current[k]}}}
+        "family_args": {family: family_spec.changed_arguments(inputs, current)}}
 try:
     wanted = saved.with_changes(form)
 except project_settings.SettingsError as err:
@@ -131,13 +92,14 @@ except project_settings.SettingsError as err:
     st.error(str(err))
 
 device = store.worker_device(db)
-if family == "transformer" and wanted is not None and device != "cuda":
-    arguments = wanted.family_arguments("transformer")
-    estimate = estimate_seconds(max(n_labels, 200), n_texts, arguments, "cpu")
+if family_spec.slow_on_cpu and wanted is not None and device != "cuda":
     where = "the worker runs on a CPU" if device else "no worker is running yet, and without a GPU it runs on a CPU"
-    st.warning(f"Full fine-tuning is slow without a GPU ({where}): about {estimate / 60:.0f} min per retrain at "
-               f"{max(n_labels, 200)} labels and {n_texts:,} texts. Consider SetFit, or run the worker on a GPU "
-               "host (SIEVE_WORKER=external).")
+    about = ""
+    if family_spec.estimate_seconds is not None:
+        estimate = family_spec.estimate_seconds(max(n_labels, 200), n_texts, wanted.family_arguments(family), "cpu")
+        about = f": about {estimate / 60:.0f} min per retrain at {max(n_labels, 200)} labels and {n_texts:,} texts"
+    st.warning(f"{family_spec.title.capitalize()} is slow without a GPU ({where}){about}. Consider SetFit, or run "
+               "the worker on a GPU host (SIEVE_WORKER=external).")
 
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)

@@ -163,97 +163,158 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
           args: TransformerArguments | None = None,
           progress: Progress | None = None, budget: TimeBudget | None = None) -> TrainedTransformer:
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     args = args or TransformerArguments()
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # before loading: it initialises the classification head
     on = embeddings.device()
+    tokenizer, model = _load_for_classification(model_name, class_names, on)
+    y = np.asarray(label_ids, dtype=np.int64)
+    train_rows, held_rows = _split(y, args.validation_fraction, args.seed)
+    weights = _class_weights(y[train_rows], len(class_names), on) if args.class_weight == "balanced" else None
+    run = _Run(model, tokenizer, texts, y, args, on, weights, len(train_rows), progress, budget)
+    history: list[dict] = []
+    best = _BestOnHeldBack()
+    started = time.perf_counter()
+    for epoch in range(args.num_epochs):
+        entry = run.epoch(train_rows, epoch)
+        if len(held_rows):
+            entry["held_loss"] = run.held_loss(held_rows)
+            best.update(entry["held_loss"], model)
+        history.append(entry)
+        if run.out_of_time:
+            entry["stopped_at_budget"] = True
+            break
+        if args.early_stopping_patience and len(held_rows) and best.stale >= args.early_stopping_patience:
+            entry["early_stop"] = True
+            break
+    best.restore(model)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    info = TrainingInfo(steps=run.step, seconds=time.perf_counter() - started, device=on,
+                        precision=embeddings.precision_name(run.dtype), history=history,
+                        stopped_at_budget=run.out_of_time)
+    return TrainedTransformer(model, tokenizer, args.max_length, info)
+
+
+def _load_for_classification(model_name: str | None, class_names: list[str], on: str):
+    """(tokenizer, model): the encoder with a new sequence-classification head over `class_names`."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     path = config.resolve_model(model_name)
     embeddings.check_model_dir(path)  # safetensors weights only: a pickle could run code
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(
         path, use_safetensors=True, num_labels=len(class_names), id2label=dict(enumerate(class_names)),
         label2id={name: i for i, name in enumerate(class_names)}).to(on)
-    y = np.asarray(label_ids, dtype=np.int64)
-    train_rows, held_rows = _split(y, args.validation_fraction, args.seed)
-    weights = None
-    if args.class_weight == "balanced":
-        counts = np.bincount(y[train_rows], minlength=len(class_names)).astype(np.float32)
-        weights = torch.tensor(np.where(counts > 0, len(train_rows) / (len(class_names) * np.maximum(counts, 1)), 0.0),
-                               dtype=torch.float32, device=on)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    groups = layer_groups(model)
-    optimizer = torch.optim.AdamW(_param_groups(model, groups, args))
-    steps_per_epoch = (len(train_rows) + args.batch_size - 1) // args.batch_size
-    total = steps_per_epoch * args.num_epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
-    dtype = embeddings.autocast_dtype(on)
-    scaler = torch.amp.GradScaler("cuda", enabled=on == "cuda" and dtype == torch.float16)
+    return tokenizer, model
 
-    def batches(rows, epoch: int | None = None):
+
+def _class_weights(y_train: np.ndarray, n_classes: int, on: str):
+    """Balanced class weights for the loss (n / (classes * count)), 0 for a class without labels."""
+    import torch
+
+    counts = np.bincount(y_train, minlength=n_classes).astype(np.float32)
+    return torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0),
+                        dtype=torch.float32, device=on)
+
+
+class _Run:
+    """One fine-tuning run: the loss, AdamW over the layer groups, the warmup-then-decay schedule,
+    mixed precision, and the step count against the budget."""
+
+    def __init__(self, model, tokenizer, texts: Sequence[str], y: np.ndarray, args: TransformerArguments, on: str,
+                 weights, n_train: int, progress: Progress | None, budget: TimeBudget | None):
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        self.model, self.tokenizer, self.texts, self.y, self.args, self.on = model, tokenizer, texts, y, args, on
+        self.progress, self.budget = progress, budget
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+        self.groups = layer_groups(model)
+        self.optimizer = torch.optim.AdamW(_param_groups(model, self.groups, args))
+        self.total = (n_train + args.batch_size - 1) // args.batch_size * args.num_epochs
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(args.warmup_ratio * self.total),
+                                                         self.total)
+        self.dtype = embeddings.autocast_dtype(on)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=on == "cuda" and self.dtype == torch.float16)
+        self.step = 0
+        self.out_of_time = False  # the budget ended training before its step count
+
+    def batches(self, rows: np.ndarray, epoch: int | None = None):
         """Tokenised batches; shuffled with a seed per epoch when `epoch` is given."""
+        import torch
+
+        args = self.args
         rows = np.random.default_rng(args.seed + epoch).permutation(rows) if epoch is not None else rows
         for start in range(0, len(rows), args.batch_size):
             chunk = rows[start:start + args.batch_size]
-            encoded = tokenizer([texts[i] for i in chunk], padding=True, truncation=True, max_length=args.max_length,
-                                return_tensors="pt").to(on)
-            yield encoded, torch.as_tensor(y[chunk], device=on)
+            encoded = self.tokenizer([self.texts[i] for i in chunk], padding=True, truncation=True,
+                                     max_length=args.max_length, return_tensors="pt").to(self.on)
+            yield encoded, torch.as_tensor(self.y[chunk], device=self.on)
 
-    history: list[dict] = []
-    best_loss, best_state, stale, step, out_of_time = float("inf"), None, 0, 0, False
-    started = time.perf_counter()
-    for epoch in range(args.num_epochs):
-        trainable = _trainable_groups(groups, args, epoch)
-        for group, params in groups:
+    def _unfreeze(self, epoch: int) -> set[str]:
+        """Let gradients reach only this epoch's trainable groups (frozen encoder, gradual unfreezing)."""
+        trainable = _trainable_groups(self.groups, self.args, epoch)
+        for group, params in self.groups:
             for p in params:
                 p.requires_grad_(group in trainable)
+        return trainable
+
+    def epoch(self, train_rows: np.ndarray, epoch: int) -> dict:
+        """One epoch over the training rows (cut short when the budget is spent); its history entry."""
+        import torch
+
+        trainable = self._unfreeze(epoch)
         with_grad: set[str] = set()
-        model.train()
+        self.model.train()
         losses = []
-        for encoded, target in batches(train_rows, epoch):
-            with torch.autocast(on, dtype=dtype, enabled=dtype is not None):
-                loss = loss_fn(model(**encoded).logits.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            for group, params in groups:
-                if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params):
-                    with_grad.add(group)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+        for encoded, target in self.batches(train_rows, epoch):
+            with torch.autocast(self.on, dtype=self.dtype, enabled=self.dtype is not None):
+                loss = self.loss_fn(self.model(**encoded).logits.float(), target)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            with_grad |= {group for group, params in self.groups
+                          if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params)}
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
             losses.append(float(loss.detach()))
-            step += 1
-            if progress:
-                progress(step / total, f"epoch {epoch + 1} of {args.num_epochs}, " + step_message(step, total, budget))
-            if budget is not None and budget.expired() and step < total:
-                out_of_time = True  # the rest of this epoch and later ones are skipped
+            self.step += 1
+            if self.progress:
+                self.progress(self.step / self.total, f"epoch {epoch + 1} of {self.args.num_epochs}, "
+                              + step_message(self.step, self.total, self.budget))
+            if self.budget is not None and self.budget.expired() and self.step < self.total:
+                self.out_of_time = True  # the rest of this epoch and later ones are skipped
                 break
-        entry = {"epoch": epoch, "trainable": sorted(trainable), "with_grad": sorted(with_grad),
-                 "lr": {g["group"]: g["lr"] for g in optimizer.param_groups}, "train_loss": float(np.mean(losses))}
-        if len(held_rows):
-            model.eval()
-            with torch.inference_mode():
-                held_losses = [float(loss_fn(model(**encoded).logits.float(), target))
-                               for encoded, target in batches(held_rows)]
-            entry["held_loss"] = float(np.mean(held_losses))
-            if entry["held_loss"] < best_loss - 1e-4:
-                best_loss, best_state, stale = entry["held_loss"], copy.deepcopy(model.state_dict()), 0
-            else:
-                stale += 1
-        history.append(entry)
-        if out_of_time:
-            entry["stopped_at_budget"] = True
-            break
-        if args.early_stopping_patience and len(held_rows) and stale >= args.early_stopping_patience:
-            entry["early_stop"] = True
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    info = TrainingInfo(steps=step, seconds=time.perf_counter() - started, device=on,
-                        precision=embeddings.precision_name(dtype), history=history, stopped_at_budget=out_of_time)
-    return TrainedTransformer(model, tokenizer, args.max_length, info)
+        return {"epoch": epoch, "trainable": sorted(trainable), "with_grad": sorted(with_grad),
+                "lr": {g["group"]: g["lr"] for g in self.optimizer.param_groups},
+                "train_loss": float(np.mean(losses))}
+
+    def held_loss(self, held_rows: np.ndarray) -> float:
+        """The mean loss on the held-back labels (for early stopping)."""
+        import torch
+
+        self.model.eval()
+        with torch.inference_mode():
+            return float(np.mean([float(self.loss_fn(self.model(**encoded).logits.float(), target))
+                                  for encoded, target in self.batches(held_rows)]))
+
+
+class _BestOnHeldBack:
+    """Early stopping: the weights with the lowest held-back loss, and the epochs since it last improved."""
+
+    def __init__(self):
+        self.loss, self.state, self.stale = float("inf"), None, 0
+
+    def update(self, loss: float, model) -> None:
+        if loss < self.loss - 1e-4:
+            self.loss, self.state, self.stale = loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            self.stale += 1
+
+    def restore(self, model) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
 
 
 # Measured by bench/train_speed.py on the 2-core CPU (MiniLM, bf16): seconds per example and epoch
