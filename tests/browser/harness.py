@@ -237,6 +237,9 @@ def press(page, key: str, timeout: float = 30_000) -> str | None:
 def choose(page, label: str, option: str, scope: str = '[data-testid="stApp"]') -> None:
     """Pick an option of a st.selectbox (a combobox named by its label) with the mouse."""
     box = page.locator(scope).get_by_role("combobox", name=label)
+    # In the middle of the viewport, so the option list opens without scrolling the page: a list
+    # that opens at the bottom edge scrolls it, and a scroll closes the list again.
+    box.evaluate("element => element.scrollIntoView({block: 'center'})")
     box.click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
