@@ -165,6 +165,8 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     progress(0.95, "publishing")
     info = trained.info
     params = {"family": family, family: args.to_dict(), "base_model": project["model"]}
+    if getattr(trained, "embed_length", None):  # trained at args.max_length tokens, embeds at this many
+        params["embed_max_length"] = trained.embed_length
     if info.history:
         params["history"] = info.history
     timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
