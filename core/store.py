@@ -1011,11 +1011,14 @@ def current_version(db, project_id: int) -> dict | None:
     """The version served to annotators and exported: the pinned one while a pin holds (see
     `pin`), else the one trained on the newest labels, the newest of those. A full retrain that
     finishes after labels moved on therefore never replaces a head refitted on more labels (its
-    own head refit on all labels follows it)."""
+    own head refit on all labels follows it). A version whose `params.serving.served` is false is
+    never served unpinned: a full retrain's own version, and whichever of the two heads the
+    comparison after a retrain found worse (`core.comparison`)."""
     pinned = pin(db, project_id)
     if pinned is not None:
         return version(db, pinned["version_id"])
     return _decode(_one(db, """SELECT * FROM model_versions WHERE project_id = ?
+                                 AND coalesce(json_extract(params, '$.serving.served'), 1) != 0
                                ORDER BY label_watermark DESC, number DESC LIMIT 1""", (project_id,)),
                    "params", "metrics", "timings")
 

@@ -57,8 +57,12 @@ def test_full_retrains_run_in_their_own_lane_and_a_head_refit_follows_each(data_
         # labels kept coming while it trained: head refits were published in the meantime ...
         assert any(full["started_s"] < v["published_s"] < full["published_s"] for v in result["versions"]
                    if v["kind"] == "head") or full["published_s"] - full["started_s"] < 25
-        # ... and the new encoder gets a head refit with every label at once
-        assert any(v["kind"] == "head" and v["started_s"] == full["published_s"] for v in result["versions"])
+        # ... and the new encoder is compared with the previous one at once: two heads with every
+        # label, the better served, the other kept; the retrain's own version is never served
+        compared = [v for v in result["versions"] if v["kind"] == "head" and v["started_s"] == full["published_s"]]
+        assert len(compared) == 2 and sorted(v["served"] for v in compared) == [False, True]
+        assert all(v["reason"] and v["n_train"] >= full["n_train"] for v in compared)
+        assert not full["served"]
     assert result["config"]["family"] == "setfit" and result["config"]["full_retrain_every"] == 20
 
 
