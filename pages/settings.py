@@ -82,7 +82,10 @@ if family in ("setfit", "setfit-diff"):
     values["max_steps"] = a.number_input("Training steps (at most)", 1, 10_000, current["max_steps"],
                                          help="Contrastive steps of 16 text pairs: about 0.65 s a step on a 2-core "
                                               "CPU.")
-    values["max_length"] = b.number_input("Max tokens per text", 8, 512, current["max_length"])
+    values["max_length"] = b.number_input(
+        "Max tokens per text in training", 8, 512, current["max_length"],
+        help="Longer texts are cut to this many tokens while the encoder trains. Embedding and predicting always "
+             "read as much as the base encoder does (256 tokens for the default model).")
     if family == "setfit":
         values["batch_size"] = c.number_input("Pairs per step", 2, 256, current["batch_size"])
         d, e = st.columns([2, 1])
