@@ -5,7 +5,9 @@ this app starts by itself when no live worker is found.
 """
 import streamlit as st
 
-from core import auth, store, worker
+from core import store
+from core.jobs import worker
+from core.team import auth
 import ui
 
 st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
@@ -23,23 +25,23 @@ if team and actor is not None:
 if team and actor is None:
     st.session_state.pop("actor", None)
     st.session_state.pop("session_token", None)
-    st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")]).run()
+    st.navigation([st.Page("ui/pages/login.py", title="Sign in", icon=":material/login:")]).run()
     st.stop()
 st.session_state.actor = actor
 
 can = (lambda permission: auth.allowed(db, actor, permission)) if team else (lambda permission: True)
-pages = [st.Page("pages/projects.py", title="Projects", icon=":material/folder:", default=True)
+pages = [st.Page("ui/pages/projects.py", title="Projects", icon=":material/folder:", default=True)
          if can(auth.MANAGE_PROJECTS) else None,
-         st.Page("pages/annotate.py", title="Annotate", icon=":material/label:",
+         st.Page("ui/pages/annotate.py", title="Annotate", icon=":material/label:",
                  default=not can(auth.MANAGE_PROJECTS)),
          # Disagreements need two annotators, so only a team (accounts) has something to adjudicate.
-         st.Page("pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:")
+         st.Page("ui/pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:")
          if team and can(auth.ADJUDICATE) else None,
-         st.Page("pages/review.py", title="Review", icon=":material/fact_check:") if can(auth.REVIEW) else None,
-         st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
-         st.Page("pages/export.py", title="Export", icon=":material/download:") if can(auth.EXPORT) else None,
-         st.Page("pages/settings.py", title="Settings", icon=":material/tune:") if can(auth.SETTINGS) else None,
-         st.Page("pages/team.py", title="Team", icon=":material/group:") if can(auth.USERS) else None]
+         st.Page("ui/pages/review.py", title="Review", icon=":material/fact_check:") if can(auth.REVIEW) else None,
+         st.Page("ui/pages/model.py", title="Model", icon=":material/monitoring:"),
+         st.Page("ui/pages/export.py", title="Export", icon=":material/download:") if can(auth.EXPORT) else None,
+         st.Page("ui/pages/settings.py", title="Settings", icon=":material/tune:") if can(auth.SETTINGS) else None,
+         st.Page("ui/pages/team.py", title="Team", icon=":material/group:") if can(auth.USERS) else None]
 navigation = st.navigation([p for p in pages if p is not None])
 
 # The project and the annotator's name live in the URL too, so a reload (or a bookmark) keeps them.

@@ -30,7 +30,7 @@ def served_at_labels(result: dict, n: int) -> dict:
 
 
 def served_at_time(result: dict, t: float) -> dict:
-    from core import app_schedule
+    from core.sim import app_schedule
 
     version = app_schedule.at_time(result, t)
     return version or {"accuracy": None, "macro_f1": None}
@@ -130,7 +130,8 @@ def main() -> None:
     parser.add_argument("--out-dir", default="bench/out/app-schedule")
     args = parser.parse_args()
     use_data_dir(args.cache)
-    from core import app_schedule, embeddings
+    from core.learning import embeddings
+    from core.sim import app_schedule
     from core.settings import ProjectSettings
 
     out_dir = Path(args.out_dir)

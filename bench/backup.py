@@ -20,7 +20,9 @@ import common
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from core import annotate, auth, store
+from core import store
+from core.labeling import annotate
+from core.team import auth
 db = store.connect()
 ids = store.example_ids(db, {project})[{start}:]
 worst, t_end = 0.0, time.time() + {seconds}
@@ -42,11 +44,14 @@ def main() -> None:
     data_dir = common.use_scratch_data_dir()
     import pandas as pd
 
-    from core import auth, backup, io, store
+    from core import store
+    from core.files import imports
+    from core.jobs import backup
+    from core.team import auth
 
     db = store.connect()
     frame = pd.DataFrame({"text": [f"text number {i} about something" for i in range(args.texts)]})
-    pid = io.create_project_from_plan(db, auth.local_actor(), "b", io.plan_import(frame, "text", None, ["yes", "no"]), eval_fraction=0)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "b", imports.plan_import(frame, "text", None, ["yes", "no"]), eval_fraction=0)
     ids = store.example_ids(db, pid)
     with store.transaction(db) as conn:
         for example_id in ids[:args.labels]:

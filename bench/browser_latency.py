@@ -58,7 +58,9 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=100)
     args = parser.parse_args()
 
-    from core import auth, config, io, store
+    from core import config, store
+    from core.files import imports
+    from core.team import auth
 
     data_dir = Path(tempfile.mkdtemp(prefix="sieve-bench-browser-")) / "data"
     os.environ["SIEVE_DATA_DIR"] = str(data_dir)
@@ -68,7 +70,7 @@ def main() -> None:
     gold = dict(zip(frame["text"], frame["label"]))
     keys = {"positive": "1", "negative": "2"}
     db = store.connect()
-    project_id = io.create_project_from_plan(db, auth.local_actor(), "sst2", io.plan_import(frame, "text", None, list(keys)))
+    project_id = imports.create_project_from_plan(db, auth.local_actor(), "sst2", imports.plan_import(frame, "text", None, list(keys)))
 
     from playwright.sync_api import sync_playwright
 

@@ -66,7 +66,8 @@ def load_dataset(name: str, split: str = "test", max_pool: int | None = None, ma
     off with `seed` (and removed from the pool). split="test" refuses the tuning datasets'
     validation files and vice versa nothing: the caller states which split it reports.
     """
-    from core import config, simulate
+    from core import config
+    from core.sim import simulate
 
     folder = config.datasets_dir() / name
     train = simulate.read_dataset(folder / "train.csv")

@@ -56,7 +56,7 @@ import warnings
 warnings.filterwarnings("ignore", category=UserWarning)  # small-text's and scikit-learn's advice, once per fit
 import numpy as np
 from small_text import random_initialization_balanced
-from core.evaluation import scores
+from core.learning.evaluation import scores
 
 
 def class_ids(classifier):
@@ -106,7 +106,7 @@ from sklearn.linear_model import LogisticRegression
 from small_text import (PoolBasedActiveLearner, SklearnClassifierFactory, RandomSampling, BreakingTies,
                         LeastConfidence, PredictionEntropy)
 from small_text.data import SklearnDataset
-from core.classifiers import head as sieve_head
+from core.learning.classifiers import head as sieve_head
 
 spec = json.load(open(sys.argv[1]))
 x_pool, x_test = np.load(spec["pool"]), np.load(spec["test"])
@@ -186,7 +186,9 @@ def run_small_text_setfit(train, test, y_pool, y_test, seed, init, batch, rounds
 
 def setfit_side_by_side(name: str, seed: int, our_steps: int) -> dict:
     """small-text SetFitClassification (breaking ties) vs Sieve's SetFit rounds, one dataset and seed."""
-    from core import classifiers, config, simulate
+    from core import config
+    from core.learning import classifiers
+    from core.sim import simulate
 
     init, batch, rounds = 30, 10, 10
     train = simulate.read_dataset(config.datasets_dir() / name / "train.csv")
@@ -298,7 +300,7 @@ def main() -> None:
     args = parser.parse_args()
     use_data_dir(args.cache)
     install_small_text()
-    from core import simulate
+    from core.sim import simulate
 
     init, batch, rounds = 30, 10, 10
     out_dir = Path(args.out_dir)

@@ -21,8 +21,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    from core import config, embeddings, evaluation, simulate
-    from core.classifiers import head
+    from core import config
+    from core.learning import embeddings, evaluation
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     texts = all_texts(args.n)["text"].tolist()
     model = embeddings.load_encoder(None)

@@ -25,15 +25,19 @@ from common import ROOT, all_texts, percentile, use_scratch_data_dir
 
 def run(n: int, labels: int, cache_dir: str | None) -> dict:
     data_dir = use_scratch_data_dir()
-    from core import annotate, auth, io, store, training
+    from core import store
+    from core.files import imports
+    from core.jobs import training
+    from core.labeling import annotate
+    from core.team import auth
 
     pool = all_texts(n)
     csv_bytes = pool.to_csv(index=False).encode()
     db = store.connect()
     t0 = time.perf_counter()
-    frame = io.read_table(csv_bytes, "pool.csv")
-    plan = io.plan_import(frame, "text", None, sorted(pool["label"].unique()))
-    pid = io.create_project_from_plan(db, auth.local_actor(), f"pool{n}", plan)
+    frame = imports.read_table(csv_bytes, "pool.csv")
+    plan = imports.plan_import(frame, "text", None, sorted(pool["label"].unique()))
+    pid = imports.create_project_from_plan(db, auth.local_actor(), f"pool{n}", plan)
     import_s = time.perf_counter() - t0
 
     texts_by = store.texts_by_id(db, store.example_ids(db, pid))
@@ -79,7 +83,8 @@ def run(n: int, labels: int, cache_dir: str | None) -> dict:
 
 
 def _embeddings(texts: list[str], cache_dir: str | None) -> np.ndarray:
-    from core import embeddings, simulate
+    from core.learning import embeddings
+    from core.sim import simulate
 
     if cache_dir:
         os.environ["SIEVE_DATA_DIR"], data_dir = cache_dir, os.environ["SIEVE_DATA_DIR"]

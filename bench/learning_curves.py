@@ -122,8 +122,10 @@ def plot(summaries: dict, path: Path) -> None:
 
 
 def main() -> None:
-    from core import classifiers, config, simulate, strategies
-    from core.classifiers import head
+    from core import config
+    from core.learning import classifiers, strategies
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", choices=list(GRIDS), default="hast")

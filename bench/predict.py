@@ -22,13 +22,17 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2_000)
     args = parser.parse_args()
     data_dir = use_scratch_data_dir()
-    from core import annotate, auth, io, store, training
+    from core import store
+    from core.files import imports
+    from core.jobs import training
+    from core.labeling import annotate
+    from core.team import auth
 
     frame = all_texts(args.pool + args.texts)
     pool, new = frame.iloc[:args.pool], frame.iloc[args.pool:]
     db = store.connect()
     classes = sorted(pool["label"].unique())
-    pid = io.create_project_from_plan(db, auth.local_actor(), "bench", io.plan_import(pool[["text"]], "text", None, classes))
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "bench", imports.plan_import(pool[["text"]], "text", None, classes))
     training.embed_pool(db, pid)
     gold = dict(zip(pool["text"], pool["label"]))
     texts = store.texts_by_id(db, store.example_ids(db, pid))

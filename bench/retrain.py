@@ -21,8 +21,10 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=10_000)
     parser.add_argument("--max-steps", type=int, nargs="+", default=[80])
     args = parser.parse_args()
-    from core import config, embeddings, evaluation, simulate
-    from core.classifiers import head, setfit_family
+    from core import config
+    from core.learning import embeddings, evaluation
+    from core.sim import simulate
+    from core.learning.classifiers import head, setfit_family
 
     train = simulate.read_dataset(config.datasets_dir() / "ag_news" / "train.csv")
     test = simulate.read_dataset(config.datasets_dir() / "ag_news" / "test.csv").sample(1000, random_state=0)

@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=80, help="contrastive steps (the app's cap: 80)")
     parser.add_argument("--out", default="bench/out/train-length.json")
     args = parser.parse_args()
-    from core import embeddings, evaluation
-    from core.classifiers import head, setfit_family
+    from core.learning import embeddings, evaluation
+    from core.learning.classifiers import head, setfit_family
 
     tokenizer = embeddings.load_encoder(None).tokenizer
     rows = []

@@ -26,8 +26,10 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=["head", "setfit", "setfit-diff", "transformer"])
     parser.add_argument("--pool", type=int, default=0, help="also re-embed this many pool texts after setfit")
     args = parser.parse_args()
-    from core import classifiers, config, embeddings, evaluation, simulate
-    from core.classifiers import head
+    from core import config
+    from core.learning import classifiers, embeddings, evaluation
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     train = simulate.read_dataset(config.datasets_dir() / "ag_news" / "train.csv")
     test = simulate.read_dataset(config.datasets_dir() / "ag_news" / "test.csv").sample(args.test, random_state=0)

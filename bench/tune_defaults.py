@@ -43,8 +43,8 @@ def head_candidates() -> dict[str, dict]:
 
 
 def evaluate(data: dict, strategy: str, head_args: dict, seeds: list[int]) -> dict:
-    from core import simulate
-    from core.classifiers import head
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     per_dataset = {}
     for name, (train, evaluation) in data.items():

@@ -70,8 +70,9 @@ def main() -> None:
     parser.add_argument("--out-dir", default="bench/out/zero_shot")
     args = parser.parse_args()
     use_data_dir(args.cache)
-    from core import evaluation, simulate, strategies
-    from core.classifiers import head
+    from core.learning import evaluation, strategies
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     no_names = head.HeadArguments(class_names=False)
     out_dir = Path(args.out_dir)

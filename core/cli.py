@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core import auth, store
+from core import store
+from core.team import auth
 
 
 def _project(db, name: str) -> dict:
@@ -20,7 +21,7 @@ def _project(db, name: str) -> dict:
 
 
 def cmd_worker(args) -> None:
-    from core.worker import Worker
+    from core.jobs.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     lanes = tuple(args.lanes.split(","))
@@ -39,53 +40,53 @@ def cmd_worker(args) -> None:
 
 
 def cmd_import(args) -> None:
-    from core import io
+    from core.files import imports
 
     db = store.connect()
     try:
-        frame = io.read_table(args.file)
+        frame = imports.read_table(args.file)
         existing = store.project_by_name(db, args.project)
         if existing:
-            plan = io.add_to_project(db, auth.local_actor(), existing["id"], frame, args.text_column, args.label_column,
+            plan = imports.add_to_project(db, auth.local_actor(), existing["id"], frame, args.text_column, args.label_column,
                                      args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
-            plan = io.plan_import(frame, args.text_column, args.label_column, io.parse_classes(args.classes))
-            io.create_project_from_plan(db, auth.local_actor(), args.project, plan, model=args.model,
-                                        eval_fraction=io.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
+            plan = imports.plan_import(frame, args.text_column, args.label_column, imports.parse_classes(args.classes))
+            imports.create_project_from_plan(db, auth.local_actor(), args.project, plan, model=args.model,
+                                        eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
                                         else args.eval_fraction,
                                         seed=args.seed)
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
-    except io.ImportFailed as err:
+    except imports.ImportFailed as err:
         sys.exit(f"error: {err}")
     except OSError as err:  # a missing or unreadable file: one line, not a traceback
         sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
 
 
 def cmd_export(args) -> None:
-    from core import io
+    from core.files import exports
 
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower() or "csv"
     if fmt == "hf-datasets":
-        from core import hf_datasets
+        from core.files import hf_datasets
 
         db = store.connect()
         project = _project(db, args.project)
         hf_datasets.save(db, project["id"], Path(args.out))
         print(f"wrote {store.label_count(db, project['id'])} labels to {args.out} (datasets.load_from_disk)")
         return
-    if fmt not in io.EXPORT_FORMATS:  # checked before anything is read or written
+    if fmt not in exports.EXPORT_FORMATS:  # checked before anything is read or written
         print(f"error: unknown export format {fmt!r} (from --out {args.out}); use --format or an --out ending in "
-              f"one of {', '.join(io.EXPORT_FORMATS)}", file=sys.stderr)
+              f"one of {', '.join(exports.EXPORT_FORMATS)}", file=sys.stderr)
         raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    Path(args.out).write_bytes(io.export_labels(db, auth.local_actor(), project["id"], fmt))
+    Path(args.out).write_bytes(exports.export_labels(db, auth.local_actor(), project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 
 
 def cmd_export_model(args) -> None:
-    from core import model_export
+    from core.files import model_export
 
     db = store.connect()
     project = _project(db, args.project)
@@ -108,7 +109,7 @@ def _version(db, project: dict, number: int | None) -> dict:
 def cmd_predict(args) -> None:
     import time
 
-    from core import io, predict
+    from core.files import imports, predict
 
     db = store.connect()
     project = _project(db, args.project)
@@ -117,8 +118,8 @@ def cmd_predict(args) -> None:
     if fmt not in predict.FORMATS:
         sys.exit(f"error: unknown output format {fmt!r}; use --format or an --out ending in .csv or .parquet")
     try:
-        texts = predict.texts_of(io.read_table(args.file), args.text_column)
-    except (io.ImportFailed, predict.PredictFailed) as err:
+        texts = predict.texts_of(imports.read_table(args.file), args.text_column)
+    except (imports.ImportFailed, predict.PredictFailed) as err:
         sys.exit(f"error: {err}")
     except OSError as err:
         sys.exit(f"error: cannot read {args.file}: {err.strerror or err}")
@@ -136,7 +137,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_backup(args) -> None:
-    from core import backup
+    from core.jobs import backup
 
     try:
         summary = backup.backup(Path(args.out))
@@ -147,7 +148,7 @@ def cmd_backup(args) -> None:
 
 
 def cmd_restore(args) -> None:
-    from core import backup
+    from core.jobs import backup
 
     try:
         summary = backup.restore(Path(args.source))
@@ -161,7 +162,7 @@ def family_arguments(args):
     """A family's arguments dataclass from --family-args JSON plus the named flags that apply to it."""
     import dataclasses
 
-    from core import classifiers
+    from core.learning import classifiers
 
     accepted = {f.name for f in dataclasses.fields(classifiers.spec(args.classifier).arguments)}
     values = json.loads(args.family_args) if args.family_args else {}
@@ -184,8 +185,8 @@ def family_arguments(args):
 
 
 def cmd_simulate(args) -> None:
-    from core import simulate
-    from core.classifiers import head
+    from core.sim import simulate
+    from core.learning.classifiers import head
 
     try:
         train = simulate.read_dataset(args.train, args.text_column, args.label_column)
@@ -217,8 +218,8 @@ def cmd_simulate(args) -> None:
 
 def _simulate_app_schedule(args, train, test) -> None:
     """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
-    from core import app_schedule
-    from core.annotate import EVAL_EVERY
+    from core.sim import app_schedule
+    from core.labeling.annotate import EVAL_EVERY
     from core.settings import ProjectSettings, SettingsError
 
     try:
@@ -257,8 +258,8 @@ def _simulate_app_schedule(args, train, test) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from core import classifiers, strategies
-    from core.classifiers import head as heads
+    from core.learning import classifiers, strategies
+    from core.learning.classifiers import head as heads
 
     root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)

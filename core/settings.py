@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from core import classifiers, strategies
-from core.classifiers.head import HeadArguments
+from core.learning import classifiers, strategies
+from core.learning.classifiers.head import HeadArguments
 
 DEFAULT_FAMILY = "setfit"
 CPU_RETRAIN_EVERY = 50  # a SetFit retrain takes a minute or more on a CPU: not after every batch

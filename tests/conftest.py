@@ -12,7 +12,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import config, store, worker  # noqa: E402
+from core import config, store  # noqa: E402
+from core.jobs import worker  # noqa: E402
 
 TREC_CLASSES = ["abbreviation", "description", "entity", "human", "location", "numeric"]
 

@@ -2,7 +2,9 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import auth, io, store
+from core import store
+from core.files import imports
+from core.team import auth
 from tests.conftest import ROOT
 
 CLASSES = ["question", "statement"]
@@ -34,7 +36,7 @@ def app(db, monkeypatch):
     [project] = store.projects(db)
     assert project["name"] == "questions" and store.example_count(db, project["id"]) == len(TEXTS)
     assert store.class_names(db, project["id"]) == CLASSES
-    at.switch_page("pages/annotate.py").run()
+    at.switch_page("ui/pages/annotate.py").run()
     assert not at.exception
     return at, project["id"]
 
@@ -113,7 +115,7 @@ def test_picked_label_column_imports_its_labels(db, monkeypatch):
     at.selectbox(key="label_column").select("label").run()
     assert not at.exception
     assert "3 of 4 texts will arrive already labeled." in [t.value for t in at.text]
-    assert io.parse_classes(at.text_input[0].value) == ["neg", "pos"]
+    assert imports.parse_classes(at.text_input[0].value) == ["neg", "pos"]
     next(b for b in at.button if b.label == "Create project").click().run()
     assert not at.exception and not at.error
     [project] = store.projects(db)
@@ -162,7 +164,7 @@ def test_skip_and_undo(app, db):
 def test_texts_render_as_plain_text(app, db):
     at, pid = app
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
-    from core import annotate
+    from core.labeling import annotate
 
     at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
     at.run()
@@ -172,7 +174,7 @@ def test_texts_render_as_plain_text(app, db):
 
 def test_other_pages_render(app):
     at, _ = app
-    for page in ("pages/model.py", "pages/export.py", "pages/projects.py"):
+    for page in ("ui/pages/model.py", "ui/pages/export.py", "ui/pages/projects.py"):
         at.switch_page(page).run()
         assert not at.exception, page
 
@@ -180,9 +182,9 @@ def test_other_pages_render(app):
 def test_settings_page_validates_and_saves(app, db):
     at, pid = app
     store.worker_heartbeat(db, "cpu-worker", 1, "host", "cpu")  # the device comes from the worker's heartbeat
-    at.switch_page("pages/settings.py").run()
+    at.switch_page("ui/pages/settings.py").run()
     assert not at.exception
-    at.selectbox[-1].select("transformer").run()  # the family picker is the last selectbox
+    next(s for s in at.selectbox if s.label == "Model family").select("transformer").run()
     assert not at.exception and any("slow without a GPU" in w.value for w in at.warning)
     gradual = next(t for t in at.toggle if t.label.startswith("Gradual"))
     frozen = next(t for t in at.toggle if t.label.startswith("Freeze"))
@@ -202,15 +204,15 @@ def test_settings_page_validates_and_saves(app, db):
 def test_settings_page_warns_about_cpu_only_for_a_cpu_worker(app, db):
     at, pid = app
     store.worker_heartbeat(db, "gpu-worker", 1, "gpu-host", "cuda")
-    at.switch_page("pages/settings.py").run()
-    at.selectbox[-1].select("transformer").run()
+    at.switch_page("ui/pages/settings.py").run()
+    next(s for s in at.selectbox if s.label == "Model family").select("transformer").run()
     assert not at.exception and not any("slow without a GPU" in w.value for w in at.warning)
 
 
 def test_settings_page_saves_only_what_changed(app, db):
     """Two people on the Settings page: saving one change must not undo another's."""
     at, pid = app
-    at.switch_page("pages/settings.py").run()
+    at.switch_page("ui/pages/settings.py").run()
     store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
     next(n for n in at.number_input if n.label.startswith("Update the quick model")).set_value(3).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
@@ -220,7 +222,7 @@ def test_settings_page_saves_only_what_changed(app, db):
 
 def test_settings_page_saves_warm_start_and_its_steps(app, db):
     at, pid = app
-    at.switch_page("pages/settings.py").run()
+    at.switch_page("ui/pages/settings.py").run()
     steps = next(n for n in at.number_input if n.label == "Steps when continuing")
     assert steps.disabled  # warm start is off by default
     next(t for t in at.toggle if t.label.startswith("Continue from the last")).set_value(True).run()
@@ -233,7 +235,7 @@ def test_settings_page_saves_warm_start_and_its_steps(app, db):
 
 def test_settings_page_turns_class_names_as_examples_off(app, db):
     at, pid = app
-    at.switch_page("pages/settings.py").run()
+    at.switch_page("ui/pages/settings.py").run()
     names = next(t for t in at.toggle if t.label == "Learn from the class names too")
     assert names.value is True  # on by default
     names.set_value(False).run()
@@ -244,20 +246,20 @@ def test_settings_page_turns_class_names_as_examples_off(app, db):
 
 def test_names_are_shown_as_plain_text(db, monkeypatch):
     """Markdown, LaTeX and Streamlit directives in a project or class name are escaped, never rendered."""
-    from core import io
+    from core.files import imports
 
-    frame = io.read_table(upload_csv(), "q.csv")
-    io.create_project_from_plan(db, auth.local_actor(), "**bold** $x^2$ :red[x]", io.plan_import(frame, "text", None,
+    frame = imports.read_table(upload_csv(), "q.csv")
+    imports.create_project_from_plan(db, auth.local_actor(), "**bold** $x^2$ :red[x]", imports.plan_import(frame, "text", None,
                                                                              ["**bad** :red[x]", "fine"]))
     at = new_app(monkeypatch)
-    at.switch_page("pages/annotate.py").run()
+    at.switch_page("ui/pages/annotate.py").run()
     assert not at.exception
     assert at.title[0].value == "Annotate · \\*\\*bold\\*\\* \\$x\\^2\\$ \\:red\\[x\\]"
     assert any(b.label == "\\*\\*bad\\*\\* \\:red\\[x\\]" for b in at.button)
 
 
 def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hidden(app, db):
-    from core import annotate
+    from core.labeling import annotate
 
     at, pid = app
     assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_"))
@@ -284,7 +286,7 @@ def test_name_and_project_come_back_from_the_url(app, db, monkeypatch):
 
 def test_text_labeled_by_someone_else_meanwhile_is_refused_and_the_next_one_shown(app, db):
     at, pid = app
-    from core import annotate
+    from core.labeling import annotate
 
     first = shown_text(at)
     example_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if t == first)

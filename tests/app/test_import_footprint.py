@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core import annotate, auth, io, store
+from core import store
+from core.files import imports
+from core.labeling import annotate
+from core.team import auth
 from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
 
 pytestmark = pytest.mark.integration
@@ -31,7 +34,7 @@ def run_probe(data_dir: Path, extra_code: str = "") -> dict:
 def project_with_a_model(db, data_dir):
     frame = dataset("trec6", "train", 120)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, auth.local_actor(), "footprint", io.plan_import(frame, "text", None, TREC_CLASSES))
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "footprint", imports.plan_import(frame, "text", None, TREC_CLASSES))
     worker = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT,
                               env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import annotate, auth, store
+from core import store
+from core.labeling import annotate
+from core.team import auth
 from tests.conftest import ROOT
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
@@ -22,7 +24,7 @@ def at(db, monkeypatch):
     app.session_state["annotator"] = "alice"
     app.session_state["project_id"] = pid
     app.run()
-    app.switch_page("pages/model.py").run()
+    app.switch_page("ui/pages/model.py").run()
     assert not app.exception, [e.value for e in app.exception]
     return app, pid
 
@@ -54,7 +56,7 @@ def test_a_picked_text_opens_on_the_annotate_page(at, db):
     app, pid = at
     example_id = store.example_ids(db, pid, store.POOL)[-1]
     app.session_state[f"label_example:{pid}"] = (example_id, "the last two versions disagree")
-    app.switch_page("pages/annotate.py").run()
+    app.switch_page("ui/pages/annotate.py").run()
     assert not app.exception
     assert app.session_state[f"shown:{pid}:alice"].example_id == example_id
     assert store.example(db, example_id)["text"] in [t.value for t in app.text]
@@ -62,7 +64,7 @@ def test_a_picked_text_opens_on_the_annotate_page(at, db):
 
 def test_intended_use_is_saved_from_settings(at, db):
     app, pid = at
-    app.switch_page("pages/settings.py").run()
+    app.switch_page("ui/pages/settings.py").run()
     app.text_area(key=f"intended_use:{pid}").set_value("Sort reviews.").run()
     next(b for b in app.button if b.label == "Save intended use").click().run()
     assert not app.exception and store.project(db, pid)["intended_use"] == "Sort reviews."

@@ -16,7 +16,9 @@ try:
 except ImportError:  # the tests are skipped (conftest says why); collection must still work
     PlaywrightTimeout = Exception
 
-from core import auth, io, store
+from core import store
+from core.files import imports
+from core.team import auth
 from tests.browser import harness
 
 pytestmark = pytest.mark.browser
@@ -85,7 +87,7 @@ def seed_projects(data_dir, *projects):
     try:
         db = store.connect()
         for name, frame, classes in projects:
-            io.create_project_from_plan(db, auth.local_actor(), name, io.plan_import(frame, "text", None, classes))
+            imports.create_project_from_plan(db, auth.local_actor(), name, imports.plan_import(frame, "text", None, classes))
     finally:
         if previous is None:
             os.environ.pop("SIEVE_DATA_DIR", None)

@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import annotate, auth, io, store
+from core import store
+from core.files import imports
+from core.labeling import annotate
+from core.team import auth
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews
 from tests.conftest import wait_for, without_sieve
@@ -45,7 +48,7 @@ def seed(data_dir) -> None:
         frame = reviews()
         gold = dict(zip(frame["text"], frame["label"]))
         db = store.connect()
-        pid = io.create_project_from_plan(db, auth.local_actor(), "reviews", io.plan_import(frame, "text", None, CLASSES),
+        pid = imports.create_project_from_plan(db, auth.local_actor(), "reviews", imports.plan_import(frame, "text", None, CLASSES),
                                           eval_fraction=0.2)
         texts = store.texts_by_id(db, store.example_ids(db, pid))
         pool = store.example_ids(db, pid, store.POOL)

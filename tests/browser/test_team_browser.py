@@ -116,10 +116,11 @@ def test_admin_annotators_overlap_adjudication_export(app_factory, browser, tmp_
 
     import os
     os.environ["SIEVE_DATA_DIR"] = str(data_dir)
-    from core import io, quality
+    from core.files import exports
+    from core.team import quality
 
     decided = store.connect().conn.execute("SELECT example_id, label FROM adjudications").fetchone()
-    frame = io.labels_frame(store.connect(), [p["id"] for p in store.projects(store.connect())][0])
+    frame = exports.labels_frame(store.connect(), [p["id"] for p in store.projects(store.connect())][0])
     row = frame[frame["example_id"] == decided[0]].iloc[0]
     assert row["label"] == decided[1] and row["label_source"] == quality.ADJUDICATION
     assert {a["annotator"] for a in json.loads(row["annotators"])} == {"ann1", "ann2"}

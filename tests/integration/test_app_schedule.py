@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 def _run(labels: int, seconds_per_label: float, **settings):
-    from core import app_schedule
+    from core.sim import app_schedule
     from core.settings import ProjectSettings
 
     train, test = dataset("trec6", "train", 600), dataset("trec6", "test", 200)

@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from core import annotate, auth, class_examples, embeddings, io, model_export, store
-from core.classifiers import head
+from core import store
+from core.files import imports, model_export
+from core.labeling import annotate
+from core.learning import class_examples, embeddings
+from core.team import auth
+from core.learning.classifiers import head
 from core.settings import ProjectSettings
 from tests.conftest import dataset, run_queued
 
@@ -45,8 +49,8 @@ def test_the_head_predicts_classes_it_has_no_labels_for(data_dir):
 def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     frame = _clinc("train", 30)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = io.plan_import(frame[["text"]], "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "intents", plan, eval_fraction=0)
+    plan = imports.plan_import(frame[["text"]], "text", None, CLASSES)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "intents", plan, eval_fraction=0)
     run_queued(db, (store.EMBED,))
     ids = store.example_ids(db, pid)
     texts = store.texts_by_id(db, ids)

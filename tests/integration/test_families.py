@@ -7,8 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from core import auth, classifiers, io, model_export, scheduling, store
-from core.classifiers import head, transformer
+from core import store
+from core.files import imports, model_export
+from core.labeling import scheduling
+from core.learning import classifiers
+from core.team import auth
+from core.learning.classifiers import head, transformer
 from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
@@ -53,9 +57,9 @@ def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
 @pytest.fixture
 def project(db):
     frame = dataset("trec6", "train", 160, seed=3)
-    plan = io.plan_import(frame.iloc[:60], "text", "label", CLASSES)  # 60 labeled texts...
-    pid = io.create_project_from_plan(db, auth.local_actor(), "families", plan)
-    io.add_to_project(db, auth.local_actor(), pid, frame.iloc[60:], "text")  # ...and 100 to score
+    plan = imports.plan_import(frame.iloc[:60], "text", "label", CLASSES)  # 60 labeled texts...
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "families", plan)
+    imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[60:], "text")  # ...and 100 to score
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     return pid

@@ -1,7 +1,9 @@
 """Suspicious-label review finds deliberately flipped labels (real encoder, real TREC texts)."""
 import numpy as np
 
-from core import auth, io, quality, store
+from core import store
+from core.files import imports
+from core.team import auth, quality
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
 
@@ -14,7 +16,7 @@ def test_flipped_labels_rank_near_the_top(db):
         noisy[row] = rng.choice([c for c in TREC_CLASSES if c != frame["label"][row]])
     frame = frame.assign(label=noisy)
     admin = auth.local_actor()
-    pid = io.create_project_from_plan(db, admin, "noisy", io.plan_import(frame, "text", "label", TREC_CLASSES))
+    pid = imports.create_project_from_plan(db, admin, "noisy", imports.plan_import(frame, "text", "label", TREC_CLASSES))
     run_queued(db, (store.EMBED, store.HEAD))
     job_id = quality.request_analysis(db, admin, pid)
     run_queued(db, (quality.QUALITY,))  # the worker's job, run here

@@ -6,7 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from core import annotate, auth, io, model_export, scheduling, store, training
+from core import store
+from core.files import imports, model_export
+from core.jobs import training
+from core.labeling import annotate, scheduling
+from core.team import auth
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
 
@@ -25,8 +29,8 @@ def label_from_queue(db, pid, gold, n, annotator="ann"):
 def test_import_label_refit_retrain_export(db, tmp_path):
     frame = dataset("trec6", "train", 300)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = io.plan_import(frame, "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", plan, eval_fraction=0.1,
+    plan = imports.plan_import(frame, "text", None, CLASSES)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan, eval_fraction=0.1,
                                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
     run_queued(db, (store.EMBED,))
     encoder = store.latest_encoder(db, pid)
@@ -87,12 +91,12 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 
 def test_adding_data_extends_the_embeddings(db):
     frame = dataset("trec6", "train", 120)
-    plan = io.plan_import(frame.iloc[:80], "text", "label", CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", plan)
+    plan = imports.plan_import(frame.iloc[:80], "text", "label", CLASSES)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan)
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     before = store.latest_version(db, pid)
-    io.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
+    imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     encoder = store.latest_encoder(db, pid)
@@ -106,7 +110,7 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     refit with every current label follows the retrain on whichever encoder scores better."""
     frame = dataset("trec6", "train", 200, seed=1)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", io.plan_import(frame, "text", None, CLASSES),
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", imports.plan_import(frame, "text", None, CLASSES),
                                       settings=ProjectSettings(retrain_every=0, family_args={
                                           "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
     run_queued(db, (store.EMBED,))
@@ -137,8 +141,8 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
 
 def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
     frame = dataset("trec6", "train", 120, seed=2)
-    plan = io.plan_import(frame, "text", "label", CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "budget", plan, settings=ProjectSettings(
+    plan = imports.plan_import(frame, "text", "label", CLASSES)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "budget", plan, settings=ProjectSettings(
         retrain_every=0, retrain_budget_s=10, family_args={"setfit": {"max_steps": 2000, "batch_size": 8}}))
     run_queued(db, (store.EMBED,))
     messages = []
@@ -156,8 +160,8 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     with 95 % intervals, and the Model page draws them (not cross-validation on the model's picks)."""
     frame = dataset("trec6", "train", 400, seed=4)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, auth.local_actor(), "eval", io.plan_import(frame, "text", None, CLASSES),
-                                      eval_fraction=io.DEFAULT_EVAL_FRACTION)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "eval", imports.plan_import(frame, "text", None, CLASSES),
+                                      eval_fraction=imports.DEFAULT_EVAL_FRACTION)
     assert store.example_count(db, pid, store.EVAL) == 20
     run_queued(db, (store.EMBED,))
     splits = []
@@ -179,7 +183,7 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["project_id"] = pid
     at.run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("ui/pages/model.py").run()
     assert not at.exception
     assert any(m.label.startswith("Eval accuracy") for m in at.metric)
     assert any("4 eval texts" in c.value for c in at.caption)

@@ -7,7 +7,11 @@ model (all-MiniLM-L6-v2) reads 256, and long texts lost half of what they say (i
 import numpy as np
 import pytest
 
-from core import auth, embeddings, io, model_export, scheduling, store
+from core import store
+from core.files import imports, model_export
+from core.labeling import scheduling
+from core.learning import embeddings
+from core.team import auth
 from tests.conftest import dataset, run_queued
 
 pytestmark = pytest.mark.integration
@@ -27,8 +31,8 @@ def long_texts():
 def test_a_retrain_embeds_the_pool_at_the_base_length(db, long_texts, tmp_path):
     base_length = embeddings.load_encoder(None).max_seq_length
     assert base_length == 256
-    plan = io.plan_import(long_texts, "text", "label", CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "long", plan, eval_fraction=0.0)
+    plan = imports.plan_import(long_texts, "text", "label", CLASSES)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "long", plan, eval_fraction=0.0)
     run_queued(db, (store.EMBED,))
     # Train at the shortest length the family takes: the embedding length must not follow it.
     store.update_settings(db, auth.local_actor(), pid, {"family": "setfit", "family_args": {

@@ -6,7 +6,12 @@ in service, keeps the retrain as versions, and says why on the Model page's vers
 import numpy as np
 import pytest
 
-from core import auth, comparison, io, model_report, scheduling, store
+from core import store
+from core.files import imports
+from core.labeling import scheduling
+from core.learning import comparison
+from core.team import auth
+from core.versions import model_report
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
@@ -20,10 +25,10 @@ def reason(version: dict) -> str:
 
 def test_a_worse_retrain_is_kept_but_not_served(db):
     frame = dataset("trec6", "train", 240, seed=5)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "serving", io.plan_import(
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "serving", imports.plan_import(
         frame.iloc[:80], "text", "label", TREC_CLASSES), eval_fraction=0.0, settings=ProjectSettings(
         retrain_every=0, family_args={"setfit": WRECKING}))
-    io.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
+    imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
     run_queued(db, (store.EMBED,))
     run_queued(db, (store.HEAD,))
     before = store.current_version(db, pid)

@@ -53,7 +53,7 @@ def _rare_positive_split(n_pool: int = 400, n_test: int = 100, positive_share: f
 
 @pytest.mark.parametrize("strategy", ["auto", "random"])
 def test_simulate_never_crashes_on_a_rare_class_with_a_random_start(data_dir, strategy):
-    from core import simulate
+    from core.sim import simulate
 
     train, test = _rare_positive_split()
     no_model_steps = 0
@@ -73,7 +73,7 @@ def test_simulate_never_crashes_on_a_rare_class_with_a_random_start(data_dir, st
 
 
 def test_simulate_starts_from_a_given_initial_set(data_dir):
-    from core import simulate
+    from core.sim import simulate
 
     train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
     doc = simulate.run(train, test, strategy="random", batch=5, rounds=1, seed=0, initial=list(range(12)))
@@ -82,7 +82,7 @@ def test_simulate_starts_from_a_given_initial_set(data_dir):
 
 
 def test_a_class_name_prior_scores_before_the_first_label(data_dir):
-    from core import simulate
+    from core.sim import simulate
 
     train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
     doc = simulate.run(train, test, strategy="auto", init=6, batch=6, rounds=1, seed=0, class_prior=True)

@@ -1,7 +1,8 @@
 """The stopping signal on real data: silent on a fresh run, fires once predictions settle."""
 import pytest
 
-from core import simulate, stopping
+from core.learning import stopping
+from core.sim import simulate
 from tests.conftest import dataset
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,10 @@ import time
 
 import pytest
 
-from core import annotate, auth, config, io, scheduling, store
+from core import config, store
+from core.files import imports
+from core.labeling import annotate, scheduling
+from core.team import auth
 from core.settings import ProjectSettings
 from tests.conftest import ROOT, TREC_CLASSES, dataset, stop_worker, wait_for
 
@@ -26,7 +29,7 @@ def start_worker(data_dir, stale_s="3"):
 def test_background_refit_and_kill_mid_retrain(db, data_dir):
     frame = dataset("trec6", "train", 200)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, auth.local_actor(), "trec", io.plan_import(frame, "text", None, CLASSES),
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", imports.plan_import(frame, "text", None, CLASSES),
                                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
     process = start_worker(data_dir)
     try:
@@ -42,7 +45,7 @@ def test_background_refit_and_kill_mid_retrain(db, data_dir):
         wait_for(lambda: store.job(db, job_id)["progress"] > 0.0 and "training step" in store.job(db, job_id)["message"],
                  180, "the retrain to start training")
         # A new project's embedding does not wait behind the running retrain.
-        other = io.create_project_from_plan(db, auth.local_actor(), "second", io.plan_import(dataset("sst2", "train", 60), "text", None,
+        other = imports.create_project_from_plan(db, auth.local_actor(), "second", imports.plan_import(dataset("sst2", "train", 60), "text", None,
                                                                          ["negative", "positive"]))
         wait_for(lambda: store.latest_encoder(db, other), 60, "the second project's embedding")
         assert store.job(db, job_id)["status"] == store.RUNNING
@@ -77,7 +80,7 @@ def labeled_trec_project(db, data_dir, name="trec", n_labels=10):
     """A project with `n_labels` labels and a retrain made slow (400 steps), plus a live worker."""
     frame = dataset("trec6", "train", 200)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = io.create_project_from_plan(db, auth.local_actor(), name, io.plan_import(frame, "text", None, CLASSES),
+    pid = imports.create_project_from_plan(db, auth.local_actor(), name, imports.plan_import(frame, "text", None, CLASSES),
                                       settings=ProjectSettings(
         retrain_every=0, family_args={"setfit": {"max_steps": 400, "batch_size": 8}}))
     process = start_worker(data_dir)

@@ -13,7 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import annotate, auth, config, io, scheduling, store, worker
+from core import config, store
+from core.files import imports
+from core.jobs import worker
+from core.labeling import annotate, scheduling
+from core.team import auth
 from core.settings import ProjectSettings
 from tests.conftest import ROOT, TREC_CLASSES, dataset, run_queued
 
@@ -47,7 +51,7 @@ def labeled_project(db, model: str, n_labels: int = 24, family: str = "setfit") 
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     args = {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32},
             "setfit-diff": {"max_steps": 2, "batch_size": [8, 8], "num_epochs": [1, 1], "max_length": 32}}
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=model,
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=model,
                                       eval_fraction=0,
                                       settings=ProjectSettings(family=family, retrain_every=0,
                                                                family_args={family: args[family]}))
@@ -81,7 +85,7 @@ def test_a_crafted_head_pickle_in_a_user_named_model_never_runs(db, tmp_path, fa
 def test_a_user_named_model_with_only_pickle_weights_is_refused(db, tmp_path):
     model = crafted_setfit_dir(tmp_path, tmp_path / "pwned", safetensors=False)
     frame = dataset("trec6", "train", 40)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
                                       eval_fraction=0)
     job = store.claim_job(db, "test", (store.EMBED,))
     for _ in range(config.MAX_ATTEMPTS):
@@ -112,7 +116,7 @@ def code_lines(path: Path) -> dict[int, str]:
 
 def test_sieve_code_never_calls_an_unpickling_loader():
     offenders = []
-    for path in [ROOT / "app.py", *(ROOT / "core").rglob("*.py"), *(ROOT / "pages").rglob("*.py")]:
+    for path in [ROOT / "app.py", *(ROOT / "core").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]:
         for number, code in code_lines(path).items():
             if LOADERS.search(code):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {code}")
@@ -139,7 +143,6 @@ def refuse_unpickling_in_data_dir(data_dir, monkeypatch):
 
 
 def test_the_loop_never_unpickles_a_file_of_the_data_directory(db, tmp_path, refuse_unpickling_in_data_dir):
-    from core import model_export
 
     pid = labeled_project(db, config.DEFAULT_MODEL)
     head = store.current_version(db, pid)
@@ -164,7 +167,7 @@ def test_an_exported_head_version_still_loads_with_setfit(db, tmp_path):
     """The export is the user's own SetFit directory: `from_pretrained` (and its pickle) is theirs to run."""
     from setfit import SetFitModel
 
-    from core import model_export
+    from core.files import model_export
 
     pid = labeled_project(db, config.DEFAULT_MODEL)
     version = store.current_version(db, pid)

@@ -4,7 +4,10 @@ import os
 import pandas as pd
 import pytest
 
-from core import annotate, auth, io, predict, scheduling, store
+from core import store
+from core.files import imports, predict
+from core.labeling import annotate, scheduling
+from core.team import auth
 from tests.conftest import TREC_CLASSES, dataset, run_queued
 
 TRAVERSAL = "../../../escaped/..\\..\\evil"
@@ -24,7 +27,7 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     classes = [TRAVERSAL + "class"] + TREC_CLASSES[1:]
     labels = dict(zip(TREC_CLASSES, classes))
     actor = auth.local_actor(TRAVERSAL + "annotator")
-    pid = io.create_project_from_plan(db, actor, TRAVERSAL, io.plan_import(frame, "text", None, classes))
+    pid = imports.create_project_from_plan(db, actor, TRAVERSAL, imports.plan_import(frame, "text", None, classes))
     run_queued(db, (store.EMBED,))
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):

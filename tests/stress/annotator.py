@@ -23,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core import annotate, auth, store  # noqa: E402
+from core import store  # noqa: E402
+from core.labeling import annotate
+from core.team import auth
 
 PROJECT = "stress"
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import auth, io, store
+from core import store
+from core.files import imports
+from core.team import auth
 from tests.conftest import wait_for  # noqa: F401 (the stress tests and bench/concurrency.py use it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +45,11 @@ PASSWORD = "stress-test-password"  # the annotators sign in with it (SIEVE_STRES
 def create_project(db, n_texts: int, annotators: list[str] = ()) -> int:
     """A project from real texts; its import queues the embedding job the worker runs. With
     `annotators`, team mode: an admin creates it and an annotator account for each, assigned to it."""
-    plan = io.plan_import(pool_texts(n_texts), "text", None, TREC_CLASSES)
+    plan = imports.plan_import(pool_texts(n_texts), "text", None, TREC_CLASSES)
     if not annotators:
-        return io.create_project_from_plan(db, auth.local_actor(), "stress", plan)
+        return imports.create_project_from_plan(db, auth.local_actor(), "stress", plan)
     admin = auth.create_user(db, None, "stress-admin", PASSWORD, auth.ADMIN)
-    project_id = io.create_project_from_plan(db, admin, "stress", plan)
+    project_id = imports.create_project_from_plan(db, admin, "stress", plan)
     for name in annotators:
         auth.assign(db, admin, auth.create_user(db, admin, name, PASSWORD, auth.ANNOTATOR).user_id, project_id)
     return project_id

@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from core import auth, io, store
+from core import store
+from core.files import exports, imports
+from core.team import auth
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "txt")
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be",
@@ -218,27 +220,27 @@ def import_once(db, f: HostileFile) -> str:
     """'imported' or 'rejected'; any exception other than ImportFailed propagates."""
     before = snapshot(db)
     try:
-        frame = io.read_table(f.content, f.name)
-        io.first_row_looks_like_data(frame)
-        if not f.header and io.can_lack_header(frame):
-            frame = io.read_table(f.content, f.name, header=False)
+        frame = imports.read_table(f.content, f.name)
+        imports.first_row_looks_like_data(frame)
+        if not f.header and imports.can_lack_header(frame):
+            frame = imports.read_table(f.content, f.name, header=False)
         columns = list(frame.columns)
         text_column = "text" if "text" in columns else columns[f.text_pick % len(columns)]
         others = [c for c in columns if c != text_column]
         label_column = others[f.label_pick % len(others)] if f.label_pick is not None and others else None
-        io.label_classes(frame, label_column)
-        io.labeled_count(frame, text_column, label_column)
-        classes = io.parse_classes(io.format_classes(f.classes)) if f.typed and f.classes else f.classes
-        plan = io.plan_import(frame, text_column, label_column, classes)
-        project_id = io.create_project_from_plan(db, auth.local_actor(), f"hostile {uuid.uuid4().hex}", plan,
+        imports.label_classes(frame, label_column)
+        imports.labeled_count(frame, text_column, label_column)
+        classes = imports.parse_classes(imports.format_classes(f.classes)) if f.typed and f.classes else f.classes
+        plan = imports.plan_import(frame, text_column, label_column, classes)
+        project_id = imports.create_project_from_plan(db, auth.local_actor(), f"hostile {uuid.uuid4().hex}", plan,
                                                  eval_fraction=f.eval_fraction)
-    except io.ImportFailed as err:
+    except imports.ImportFailed as err:
         assert str(err).strip(), "an ImportFailed needs a message"
         assert snapshot(db) == before, "a refused file changed the store"
         return "rejected"
     assert store.example_count(db, project_id) == len(plan.texts)
-    for fmt in io.EXPORT_FORMATS:
-        io.export_labels(db, auth.local_actor(), project_id, fmt)
+    for fmt in exports.EXPORT_FORMATS:
+        exports.export_labels(db, auth.local_actor(), project_id, fmt)
     return "imported"
 
 

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from core import auth, io, store
+from core import store
+from core.files import imports
+from core.team import auth
 from tests.stress import harness
 
 pytestmark = pytest.mark.stress
@@ -41,9 +43,9 @@ def acknowledged(lines: list[str]) -> tuple[list[dict], set[int]]:
 def test_kill_9_loses_no_acknowledged_label(db, data_dir):
     kills = harness.env_int("SIEVE_STRESS_KILLS", 5)
     texts = [f"stress text number {i}: is this a question?" for i in range(6000)]
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None,
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None,
                           harness.TREC_CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "stress", plan)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "stress", plan)
     rng = random.Random(0)
     all_acks: list[dict] = []
     for round_ in range(kills):

@@ -45,7 +45,8 @@ def start_worker(data_dir: Path) -> subprocess.Popen:
 
 def leftovers(db, killed_pid: int) -> list[str]:
     """Temporary directories of the killed worker and unreferenced artifact directories."""
-    from core import config, recovery
+    from core import config
+    from core.jobs import recovery
 
     root = config.data_dir() / "projects"
     keep = recovery.referenced_dirs(db)
@@ -74,11 +75,14 @@ def queue_job(db, project_id: int, kind: str, texts: list[str], gold: dict, rng:
     """Queue one job of `kind` the way the app does; returns its id."""
     import pandas as pd
 
-    from core import annotate, auth, io, scheduling, store
+    from core import store
+    from core.files import imports
+    from core.labeling import annotate, scheduling
+    from core.team import auth
 
     if kind == "embed":
         fresh = [texts.pop() for _ in range(EMBED_TEXTS)]
-        io.add_to_project(db, auth.local_actor(), project_id, pd.DataFrame({"text": fresh}), "text")
+        imports.add_to_project(db, auth.local_actor(), project_id, pd.DataFrame({"text": fresh}), "text")
     elif kind == "head":
         for _ in range(5):
             shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
@@ -97,7 +101,10 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     """Set up a project, kill the worker `kills` times, and return the figures."""
     import pandas as pd
 
-    from core import annotate, auth, config, io, store
+    from core import config, store
+    from core.files import imports
+    from core.labeling import annotate
+    from core.team import auth
     from core.settings import ProjectSettings
 
     rng = random.Random(seed)
@@ -107,8 +114,8 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     texts = list(frame["text"].iloc[150:])
     db = store.connect()
     classes = sorted(frame["label"].unique())
-    project_id = io.create_project_from_plan(
-        db, auth.local_actor(), "kills", io.plan_import(frame.iloc[:150], "text", None, classes), eval_fraction=0,
+    project_id = imports.create_project_from_plan(
+        db, auth.local_actor(), "kills", imports.plan_import(frame.iloc[:150], "text", None, classes), eval_fraction=0,
         settings=ProjectSettings(retrain_every=0, family_args={"setfit": {"max_steps": 6, "batch_size": 8,
                                                                           "max_length": 32}}))
     process = start_worker(config.data_dir())

@@ -3,14 +3,17 @@ import logging
 
 import pytest
 
-from core import annotate, auth, io, quality, scheduling, store
+from core import store
+from core.files import exports, imports
+from core.labeling import annotate, scheduling
+from core.team import auth, quality
 
 PASSWORD = "correct horse battery staple"
 
 
 def make_project(db, actor, name="p", texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return io.create_project_from_plan(db, actor, name, plan)
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
+    return imports.create_project_from_plan(db, actor, name, plan)
 
 
 @pytest.fixture
@@ -106,18 +109,18 @@ def test_single_user_mode_until_the_first_admin(db):
 
 def test_every_changing_call_refuses_an_annotator(db, team):
     ann, pid, other = team["annotator"], team["pid"], team["other"]
-    plan = io.plan_import(io.read_table(b"text\nnew one\n", "t.csv"), "text", None, ["yes", "no"])
-    frame = io.read_table(b"text\nmore\n", "t.csv")
+    plan = imports.plan_import(imports.read_table(b"text\nnew one\n", "t.csv"), "text", None, ["yes", "no"])
+    frame = imports.read_table(b"text\nmore\n", "t.csv")
     example_id = store.example_ids(db, pid)[0]
     refused = {
         "update_settings": lambda: store.update_settings(db, ann, pid, {"overlap": 50}),
         "rename_project": lambda: store.rename_project(db, ann, pid, "mine"),
         "delete_project": lambda: store.delete_project(db, ann, pid),
-        "create_project_from_plan": lambda: io.create_project_from_plan(db, ann, "new", plan),
-        "add_to_project": lambda: io.add_to_project(db, ann, pid, frame, "text"),
+        "create_project_from_plan": lambda: imports.create_project_from_plan(db, ann, "new", plan),
+        "add_to_project": lambda: imports.add_to_project(db, ann, pid, frame, "text"),
         "train_now": lambda: scheduling.train_now(db, ann, pid),
         "request_export": lambda: scheduling.request_export(db, ann, pid, 1),
-        "export_labels": lambda: io.export_labels(db, ann, pid, "csv"),
+        "export_labels": lambda: exports.export_labels(db, ann, pid, "csv"),
         "create_user": lambda: auth.create_user(db, ann, "mallory", PASSWORD, auth.ADMIN),
         "set_role": lambda: auth.set_role(db, ann, ann.user_id, auth.ADMIN),
         "set_active": lambda: auth.set_active(db, ann, team["admin"].user_id, False),
@@ -160,7 +163,7 @@ def test_reviewer_decides_and_exports_but_changes_no_settings(db, team):
     rev, pid = team["reviewer"], team["pid"]
     example_id = store.example_ids(db, pid)[0]
     quality.adjudicate(db, rev, pid, example_id, "no", "clear case")
-    assert io.export_labels(db, rev, pid, "csv")
+    assert exports.export_labels(db, rev, pid, "csv")
     with pytest.raises(auth.Forbidden, match="only admins"):
         store.update_settings(db, rev, pid, {"overlap": 50})
 

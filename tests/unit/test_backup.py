@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from core import artifacts, auth, backup, store
+from core import artifacts, store
+from core.jobs import backup
+from core.team import auth
 from tests.conftest import ROOT
 from tests.unit.test_recovery import make_dir
 from tests.unit.test_store import make_project
@@ -24,7 +26,7 @@ def label_rows(db_or_path):
 def label_all(db, pid, count, annotator="ann", start=0):
     ids = store.example_ids(db, pid)
     for example_id in ids[start:start + count]:
-        from core import annotate
+        from core.labeling import annotate
 
         annotate.submit_label(db, auth.local_actor(annotator), pid, example_id, "yes" if example_id % 2 else "no")
 
@@ -66,7 +68,8 @@ def test_restore_is_refused_while_a_worker_is_live(db, project, tmp_path):
 def test_a_backup_taken_while_labels_are_written_is_consistent(db, project, data_dir, tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
-from core import annotate, store
+from core import store
+from core.labeling import annotate
 db = store.connect()
 for example_id in store.example_ids(db, {project})[20:]:
     annotate.submit_label(db, auth.local_actor("writer"), {project}, example_id, "yes")

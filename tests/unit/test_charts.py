@@ -1,5 +1,5 @@
 """The Model page's charts: time axes that read at the span shown."""
-import charts
+from ui import charts
 
 
 def _timeline(span_s: float):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from core import evaluation
+from core.learning import evaluation
 
 
 def test_wilson_interval_matches_the_textbook_value():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from core import embeddings
-from core.classifiers import head
+from core.learning import embeddings
+from core.learning.classifiers import head
 from tests.conftest import dataset
 
 pytestmark = pytest.mark.integration  # loads the real packaged model
@@ -120,7 +120,7 @@ def test_head_fits_limit_scipy_and_openmp_threads_too():
 @pytest.mark.parametrize("self_training", [0.0, 3.0])
 def test_a_head_stored_as_arrays_loads_as_the_same_model(tmp_path, kind, self_training):
     """Heads are kept as plain arrays (no pickle): loading gives the same probabilities."""
-    from core.classifiers import head as heads
+    from core.learning.classifiers import head as heads
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 8)).astype(np.float32)

@@ -1,17 +1,20 @@
 import json
+import time
 
 import pandas as pd
 import pytest
 
-from core import auth, io, store
+from core import store
+from core.files import exports, imports
+from core.team import auth
 
 CLASSES = ["pos", "neg"]
 
 
 def create(db, content: bytes, name: str, text_column="text", label_column=None, classes=CLASSES):
-    frame = io.read_table(content, name)
-    plan = io.plan_import(frame, text_column, label_column, classes)
-    return io.create_project_from_plan(db, auth.local_actor(), "p", plan), plan
+    frame = imports.read_table(content, name)
+    plan = imports.plan_import(frame, text_column, label_column, classes)
+    return imports.create_project_from_plan(db, auth.local_actor(), "p", plan), plan
 
 
 @pytest.mark.parametrize("name,content", [
@@ -31,7 +34,7 @@ def test_parquet_and_txt(db, tmp_path):
     pd.DataFrame({"body": ["one", "two"], "source": ["x", "y"]}).to_parquet(path)
     pid, plan = create(db, path.read_bytes(), "a.parquet", text_column="body")
     assert store.example(db, store.example_ids(db, pid)[0])["meta"] == {"source": "x"}
-    plan = io.plan_import(io.read_table(b"first line\n\nsecond line\n", "a.txt"), "text", None, CLASSES)
+    plan = imports.plan_import(imports.read_table(b"first line\n\nsecond line\n", "a.txt"), "text", None, CLASSES)
     assert plan.texts == ["first line", "second line"] and plan.blank == 1
 
 
@@ -41,8 +44,8 @@ def test_duplicates_dropped_and_counted(db):
 
 
 def test_classes_from_label_column(db):
-    frame = io.read_table(b"text,label\na,x\nb,y\nc,\n", "a.csv")
-    plan = io.plan_import(frame, "text", "label")
+    frame = imports.read_table(b"text,label\na,x\nb,y\nc,\n", "a.csv")
+    plan = imports.plan_import(frame, "text", "label")
     assert plan.classes == ["x", "y"] and plan.labels == ["x", "y", None]
 
 
@@ -66,7 +69,7 @@ def test_classes_from_label_column(db):
     ("a.parquet", b"not parquet", CLASSES, None, "not a readable Parquet"),
 ])
 def test_bad_input_gets_a_clear_message_and_no_change(db, name, content, classes, label_column, message):
-    with pytest.raises(io.ImportFailed, match=message):
+    with pytest.raises(imports.ImportFailed, match=message):
         create(db, content, name, label_column=label_column, classes=classes)
     assert store.projects(db) == [] and store.example_count(db, 1) == 0
 
@@ -76,45 +79,45 @@ def test_one_gigabyte_line_is_refused_without_reading_it(db, tmp_path):
     with open(path, "wb") as handle:
         handle.write(b"a normal line\n")
         handle.truncate(1 << 30)  # sparse: a 1 GB line without using 1 GB of disk
-    with pytest.raises(io.ImportFailed, match="Line 2 is longer than"):
-        io.read_table(path)
+    with pytest.raises(imports.ImportFailed, match="Line 2 is longer than"):
+        imports.read_table(path)
 
 
 def test_duplicate_project_name_leaves_store_unchanged(db):
     create(db, b"text\na\n", "a.csv")
-    with pytest.raises(io.ImportFailed, match="already exists"):
+    with pytest.raises(imports.ImportFailed, match="already exists"):
         create(db, b"text\nb\n", "a.csv")
     assert store.example_count(db, 1) == 1 and len(store.projects(db)) == 1
 
 
 def test_add_data_later_skips_known_texts(db):
     pid, _ = create(db, b"text\na\nb\n", "a.csv")
-    plan = io.add_to_project(db, auth.local_actor(), pid, io.read_table(b"text,label\nb,pos\nc,neg\n", "more.csv"), "text", "label")
+    plan = imports.add_to_project(db, auth.local_actor(), pid, imports.read_table(b"text,label\nb,pos\nc,neg\n", "more.csv"), "text", "label")
     assert plan.texts == ["c"] and plan.duplicates == 1
     assert store.example_count(db, pid) == 3
-    with pytest.raises(io.ImportFailed, match="adds no new texts"):
-        io.add_to_project(db, auth.local_actor(), pid, io.read_table(b"text\na\n", "again.csv"), "text")
+    with pytest.raises(imports.ImportFailed, match="adds no new texts"):
+        imports.add_to_project(db, auth.local_actor(), pid, imports.read_table(b"text\na\n", "again.csv"), "text")
 
 
 def test_eval_fraction_splits_unlabeled_texts(db):
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(f"t{i}" for i in range(100))).encode(), "a.csv"),
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(f"t{i}" for i in range(100))).encode(), "a.csv"),
                           "text", None, CLASSES)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", plan, eval_fraction=0.2)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan, eval_fraction=0.2)
     assert store.example_count(db, pid, store.EVAL) == 20
 
 
 def test_shortcuts_validated(db):
-    plan = io.plan_import(io.read_table(b"text\na\n", "a.csv"), "text", None, CLASSES)
-    with pytest.raises(io.ImportFailed, match="share a shortcut"):
-        io.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "1"}, {"name": "neg", "shortcut": "1"}])
-    with pytest.raises(io.ImportFailed, match="cannot be used"):
-        io.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "r"}])
+    plan = imports.plan_import(imports.read_table(b"text\na\n", "a.csv"), "text", None, CLASSES)
+    with pytest.raises(imports.ImportFailed, match="share a shortcut"):
+        imports.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "1"}, {"name": "neg", "shortcut": "1"}])
+    with pytest.raises(imports.ImportFailed, match="cannot be used"):
+        imports.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "r"}])
     assert store.projects(db) == []
 
 
-@pytest.mark.parametrize("fmt", io.EXPORT_FORMATS)
+@pytest.mark.parametrize("fmt", exports.EXPORT_FORMATS)
 def test_export_round_trip(db, tmp_path, fmt):
-    from core import annotate
+    from core.labeling import annotate
 
     pid, _ = create(db, "text\nüber gut\nschlecht\n".encode(), "a.csv")
     first, second = store.example_ids(db, pid)
@@ -122,8 +125,8 @@ def test_export_round_trip(db, tmp_path, fmt):
     annotate.submit_label(db, auth.local_actor("ann"), pid, second, "neg")
     annotate.undo_last(db, auth.local_actor("ann"), pid)
     path = tmp_path / f"labels.{fmt}"
-    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, fmt))
-    frame = io.read_table(path)
+    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, fmt))
+    frame = imports.read_table(path)
     assert frame[["text", "label"]].values.tolist() == [["über gut", "pos"]]
 
 
@@ -132,24 +135,24 @@ LATIN = 'text\n"caf\xe9 cr\xe8me, tr\xe8s bon"\nna\xefve fa\xe7ade\n'
 
 @pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
 def test_latin1_file_imports_and_reports_the_encoding(db, encoding):
-    frame = io.read_table(("text\ncaf\xe9\n" + LATIN[5:]).encode(encoding), "a.csv")
+    frame = imports.read_table(("text\ncaf\xe9\n" + LATIN[5:]).encode(encoding), "a.csv")
     assert frame["text"].tolist() == ["caf\xe9", "caf\xe9 cr\xe8me, tr\xe8s bon", "na\xefve fa\xe7ade"]
-    assert frame.attrs["encoding"] == "cp1252" and io.encoding_label(frame) == "Latin-1 (Windows-1252)"
+    assert frame.attrs["encoding"] == "cp1252" and imports.encoding_label(frame) == "Latin-1 (Windows-1252)"
     pid, plan = create(db, LATIN.encode(encoding), "a.csv")
     assert store.texts_by_id(db, store.example_ids(db, pid))[store.example_ids(db, pid)[0]] == "caf\xe9 cr\xe8me, tr\xe8s bon"
 
 
 def test_cp1252_punctuation_and_cyrillic_are_detected():
-    frame = io.read_table("text\n\u201cquoted\u201d \u2013 dash \u20ac\n".encode("cp1252"), "a.txt")
+    frame = imports.read_table("text\n\u201cquoted\u201d \u2013 dash \u20ac\n".encode("cp1252"), "a.txt")
     assert frame["text"].tolist()[1] == "\u201cquoted\u201d \u2013 dash \u20ac"
     russian = "text\n\u043f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 \u0443 \u0442\u0435\u0431\u044f\n"
-    frame = io.read_table(russian.encode("cp1251"), "a.txt")
+    frame = imports.read_table(russian.encode("cp1251"), "a.txt")
     assert frame["text"].tolist()[1] == russian.split("\n")[1] and frame.attrs["encoding"] == "cp1251"
 
 
 def test_utf8_file_reports_utf8():
-    frame = io.read_table("text\n\u00fcber\n".encode(), "a.csv")
-    assert frame.attrs["encoding"] == "utf_8" and io.encoding_label(frame) == "UTF-8"
+    frame = imports.read_table("text\n\u00fcber\n".encode(), "a.csv")
+    assert frame.attrs["encoding"] == "utf_8" and imports.encoding_label(frame) == "UTF-8"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
@@ -158,12 +161,12 @@ def test_unicode_encodings_with_and_without_bom(encoding):
     content = "text,label\n\u00fcber gut,pos\nschlecht,neg\n".encode(encoding)
     if encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):  # add the BOM Excel and Notepad write
         content = "\ufeff".encode(encoding) + content
-    frame = io.read_table(content, "a.csv")
+    frame = imports.read_table(content, "a.csv")
     assert frame.values.tolist() == [["\u00fcber gut", "pos"], ["schlecht", "neg"]]
 
 
 def test_utf32_is_not_read_as_utf16():
-    frame = io.read_table("text\nhello\n".encode("utf-32"), "a.txt")
+    frame = imports.read_table("text\nhello\n".encode("utf-32"), "a.txt")
     assert frame["text"].tolist() == ["text", "hello"] and frame.attrs["encoding"].startswith("utf_32")
 
 
@@ -173,23 +176,23 @@ def test_utf32_is_not_read_as_utf16():
     ("a.jsonl", b'{"text": "good", "label": "pos"}\r{"text": "bad", "label": "neg"}\r'),
 ])
 def test_cr_only_line_endings(name, content):
-    frame = io.read_table(content, name)
+    frame = imports.read_table(content, name)
     assert [t for t in frame["text"].tolist() if t != "text"] == ["good", "bad"]
 
 
 def test_cr_only_line_length_limit_counts_cr_as_a_line_break():
     content = b"text\r" + b"x" * 600 + b"\r" + b"y" * 600 + b"\r"
-    assert len(io.read_table(content, "a.csv", max_line_bytes=1000)) == 2
+    assert len(imports.read_table(content, "a.csv", max_line_bytes=1000)) == 2
 
 
 def test_lone_surrogates_are_refused_with_a_message(db):
-    with pytest.raises(io.ImportFailed, match="not valid Unicode"):
+    with pytest.raises(imports.ImportFailed, match="not valid Unicode"):
         create(db, b'[{"text": "broken \\ud800 emoji"}, {"text": "fine"}]', "a.json")
     assert store.projects(db) == []
 
 
 def test_huge_json_integer_is_read_as_text(db):
-    frame = io.read_table(b'[{"text": "a", "n": ' + b"7" * 5001 + b'}]', "a.json")
+    frame = imports.read_table(b'[{"text": "a", "n": ' + b"7" * 5001 + b'}]', "a.json")
     assert frame["n"].iat[0] == "7" * 5001
 
 
@@ -197,39 +200,39 @@ def test_many_classes_without_shortcuts_and_a_sane_limit(db):
     rows = "".join(f"text {i},class {i}\n" for i in range(40))
     pid, plan = create(db, ("text,label\n" + rows).encode(), "a.csv", label_column="label", classes=None)
     keys = [c["shortcut"] for c in store.classes(db, pid)]
-    assert keys[:34] == list(io.SHORTCUT_KEYS) and keys[34:] == [None] * 6
+    assert keys[:34] == list(imports.SHORTCUT_KEYS) and keys[34:] == [None] * 6
     # the page's class table hands back NaN for an empty shortcut cell
-    plan = io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+    plan = imports.plan_import(imports.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
     details = [{"name": c, "shortcut": float("nan"), "description": ""} for c in plan.classes]
-    io.create_project_from_plan(db, auth.local_actor(), "nan keys", plan, details)
+    imports.create_project_from_plan(db, auth.local_actor(), "nan keys", plan, details)
     rows = "".join(f"text {i},class {i}\n" for i in range(1000))
-    with pytest.raises(io.ImportFailed, match="1,000 classes"):
-        io.plan_import(io.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
+    with pytest.raises(imports.ImportFailed, match="1,000 classes"):
+        imports.plan_import(imports.read_table(("text,label\n" + rows).encode(), "a.csv"), "text", "label")
 
 
 def test_class_names_with_commas(db):
-    frame = io.read_table(b'text,label\na,"billing, refunds"\nb,other\n', "a.csv")
-    plan = io.plan_import(frame, "text", "label")
+    frame = imports.read_table(b'text,label\na,"billing, refunds"\nb,other\n', "a.csv")
+    plan = imports.plan_import(frame, "text", "label")
     assert plan.classes == ["billing, refunds", "other"]
-    spec = io.format_classes(plan.classes)
-    assert io.parse_classes(spec) == plan.classes
-    assert io.parse_classes(["billing, refunds", "other"]) == ["billing, refunds", "other"]
-    assert io.parse_classes("a, b\nc") == ["a", "b", "c"]
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", io.plan_import(frame, "text", "label", io.parse_classes(spec)))
+    spec = imports.format_classes(plan.classes)
+    assert imports.parse_classes(spec) == plan.classes
+    assert imports.parse_classes(["billing, refunds", "other"]) == ["billing, refunds", "other"]
+    assert imports.parse_classes("a, b\nc") == ["a", "b", "c"]
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", "label", imports.parse_classes(spec)))
     assert {r["label"] for r in store.current_labels(db, pid)} == {"billing, refunds", "other"}
 
 
 def test_overlong_label_is_not_a_class(db):
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": ["pos", "neg", "x" * 5000]})
-    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
-        io.plan_import(frame, "text", "label")
-    with pytest.raises(io.ImportFailed, match="at most 100 characters"):
-        io.plan_import(frame.iloc[:2], "text", None, ["pos", "y" * 101])
+    with pytest.raises(imports.ImportFailed, match="at most 100 characters"):
+        imports.plan_import(frame, "text", "label")
+    with pytest.raises(imports.ImportFailed, match="at most 100 characters"):
+        imports.plan_import(frame.iloc[:2], "text", None, ["pos", "y" * 101])
 
 
 def test_control_only_texts_are_blank():
     frame = pd.DataFrame({"text": ["\x00\x00", "\x01\x02\x1f", "\u200b\x7f", "real\x00text"]})
-    plan = io.plan_import(frame, "text", None, CLASSES)
+    plan = imports.plan_import(frame, "text", None, CLASSES)
     assert plan.texts == ["real\x00text"] and plan.blank == 3
 
 
@@ -239,34 +242,34 @@ def test_control_only_texts_are_blank():
 def test_parquet_non_string_text_or_label_columns_are_refused(db, tmp_path, values, kind):
     path = tmp_path / "a.parquet"
     pd.DataFrame({"text": ["one", "two"], "odd": values}).to_parquet(path)
-    frame = io.read_table(path)
-    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
-        io.plan_import(frame, "odd", None, CLASSES)
-    with pytest.raises(io.ImportFailed, match=f"column 'odd' holds {kind}"):
-        io.plan_import(frame, "text", "odd", CLASSES)
+    frame = imports.read_table(path)
+    with pytest.raises(imports.ImportFailed, match=f"column 'odd' holds {kind}"):
+        imports.plan_import(frame, "odd", None, CLASSES)
+    with pytest.raises(imports.ImportFailed, match=f"column 'odd' holds {kind}"):
+        imports.plan_import(frame, "text", "odd", CLASSES)
 
 
 def test_numbers_are_converted_to_text(tmp_path):
     path = tmp_path / "a.parquet"
     pd.DataFrame({"text": [1, 2, 3], "label": [0, 1, 0]}).to_parquet(path)
-    plan = io.plan_import(io.read_table(path), "text", "label")
+    plan = imports.plan_import(imports.read_table(path), "text", "label")
     assert plan.texts == ["1", "2", "3"] and plan.classes == ["0", "1"]
 
 
 @pytest.mark.parametrize("marker", ["NaN", "NA", "None", "null", "Infinity", "-inf", "n/a", "#N/A", "<NA>", "nan"])
 def test_missing_markers_are_missing_labels_not_classes(marker):
-    frame = io.read_table(f"text,label\nNone,pos\nb,neg\nc,{marker}\n".encode(), "a.csv")
-    plan = io.plan_import(frame, "text", "label")
+    frame = imports.read_table(f"text,label\nNone,pos\nb,neg\nc,{marker}\n".encode(), "a.csv")
+    plan = imports.plan_import(frame, "text", "label")
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", "neg", None]
     assert plan.texts[0] == "None"  # a text that reads "None" is a fine text
-    with pytest.raises(io.ImportFailed, match="missing value"):
-        io.plan_import(frame, "text", None, ["pos", marker])
+    with pytest.raises(imports.ImportFailed, match="missing value"):
+        imports.plan_import(frame, "text", None, ["pos", marker])
 
 
 def test_json_constants_are_missing_labels():
-    frame = io.read_table(b'[{"text": "a", "label": "pos"}, {"text": "b", "label": NaN}, '
+    frame = imports.read_table(b'[{"text": "a", "label": "pos"}, {"text": "b", "label": NaN}, '
                           b'{"text": "c", "label": Infinity}, {"text": "d", "label": "neg"}]', "a.json")
-    plan = io.plan_import(frame, "text", "label")
+    plan = imports.plan_import(frame, "text", "label")
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
 
 
@@ -275,10 +278,10 @@ FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3
 
 
 def labeled_project(db, texts, labels):
-    from core import annotate
+    from core.labeling import annotate
 
-    plan = io.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
-    pid = io.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    plan = imports.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
+    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
     for example_id, label in zip(store.example_ids(db, pid), labels):
         annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
     return pid
@@ -290,29 +293,29 @@ def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path
     labels = ["=cls", "+other", "-neg", "@at", "tab", "cr", "ok"]  # class names are stripped: no tab or CR first
     pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
     path = tmp_path / "labels.csv"
-    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, "csv"))
+    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, "csv"))
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "tab", "cr", "ok"]
     assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
     assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
     for fmt in ("jsonl", "parquet"):
-        (tmp_path / f"labels.{fmt}").write_bytes(io.export_labels(db, auth.local_actor(), pid, fmt))
-        frame = io.read_table(tmp_path / f"labels.{fmt}")
+        (tmp_path / f"labels.{fmt}").write_bytes(exports.export_labels(db, auth.local_actor(), pid, fmt))
+        frame = imports.read_table(tmp_path / f"labels.{fmt}")
         assert frame["label"].tolist() == labels and frame["text"].iat[0] == FORMULAS[0]
 
 
 def test_csv_export_escapes_texts_that_start_with_tab_or_cr():
     frame = pd.DataFrame({"text": ["\tcell", "\r=x", "=1", "fine -1"], "n": [1, -1, 2, 3]})
-    assert io.formula_safe(frame)["text"].tolist() == ["'\tcell", "'\r=x", "'=1", "fine -1"]
-    assert io.formula_safe(frame)["n"].tolist() == [1, -1, 2, 3]  # numbers are numbers, not formulas
+    assert exports.formula_safe(frame)["text"].tolist() == ["'\tcell", "'\r=x", "'=1", "fine -1"]
+    assert exports.formula_safe(frame)["n"].tolist() == [1, -1, 2, 3]  # numbers are numbers, not formulas
 
 
 def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
     pid = labeled_project(db, ["line one\rline two", "other"], ["pos", "neg"])
     path = tmp_path / "labels.csv"
-    path.write_bytes(io.export_labels(db, auth.local_actor(), pid, "csv"))
-    assert io.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
+    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, "csv"))
+    assert imports.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
 
 
 def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, tmp_path):
@@ -346,50 +349,50 @@ def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, 
     (b"id,text\n1,hello\n2,world\n", False),
 ])
 def test_first_row_looks_like_data(content, looks_like_data):
-    assert io.first_row_looks_like_data(io.read_table(content, "a.csv")) is looks_like_data
+    assert imports.first_row_looks_like_data(imports.read_table(content, "a.csv")) is looks_like_data
 
 
 def test_first_row_question_is_only_for_csv_and_tsv():
-    assert io.can_lack_header(io.read_table(b"a\tb\nc\td\n", "a.tsv"))
-    assert not io.can_lack_header(io.read_table(b"I loved it\n", "a.txt"))
-    assert not io.first_row_looks_like_data(io.read_table(b'[{"text": "Ends like a sentence."}]', "a.json"))
+    assert imports.can_lack_header(imports.read_table(b"a\tb\nc\td\n", "a.tsv"))
+    assert not imports.can_lack_header(imports.read_table(b"I loved it\n", "a.txt"))
+    assert not imports.first_row_looks_like_data(imports.read_table(b'[{"text": "Ends like a sentence."}]', "a.json"))
 
 
 def test_read_without_header_names_the_columns():
-    frame = io.read_table(b"I loved it,pos\nawful,neg\n", "a.csv", header=False)
+    frame = imports.read_table(b"I loved it,pos\nawful,neg\n", "a.csv", header=False)
     assert list(frame.columns) == ["column_1", "column_2"]
     assert frame.values.tolist() == [["I loved it", "pos"], ["awful", "neg"]]
-    assert io.read_table(b"only\n", "a.tsv", header=False)["column_1"].tolist() == ["only"]
+    assert imports.read_table(b"only\n", "a.tsv", header=False)["column_1"].tolist() == ["only"]
 
 
 def test_labeled_count_and_classes_of_a_label_column():
-    frame = io.read_table(b"text,label,other\na,pos,x\nb,,y\nc,neg,z\nc,neg,z\nd,NaN,w\n \t,pos,v\n", "a.csv")
-    assert io.labeled_count(frame, "text", "label") == (2, 4)  # duplicate and blank texts do not arrive
-    assert io.labeled_count(frame, "text", None) == (0, 4)
-    assert io.label_classes(frame, "label") == ["neg", "pos"]
-    assert io.label_classes(frame, None) == []
+    frame = imports.read_table(b"text,label,other\na,pos,x\nb,,y\nc,neg,z\nc,neg,z\nd,NaN,w\n \t,pos,v\n", "a.csv")
+    assert imports.labeled_count(frame, "text", "label") == (2, 4)  # duplicate and blank texts do not arrive
+    assert imports.labeled_count(frame, "text", None) == (0, 4)
+    assert imports.label_classes(frame, "label") == ["neg", "pos"]
+    assert imports.label_classes(frame, None) == []
 
 
 @pytest.mark.parametrize("classes,message", [
     (["pos", "\ud800"], "not valid Unicode"), (["pos", "\x00"], "blank"), (["pos", "\u200b "], "blank"),
 ])
 def test_typed_class_names_must_be_valid_and_visible(db, classes, message):
-    frame = io.read_table(b"text\na\n", "a.csv")
-    with pytest.raises(io.ImportFailed, match=message):
-        io.plan_import(frame, "text", None, classes)
-    assert io.parse_classes("pos, \x00, \u200b") == ["pos"]
+    frame = imports.read_table(b"text\na\n", "a.csv")
+    with pytest.raises(imports.ImportFailed, match=message):
+        imports.plan_import(frame, "text", None, classes)
+    assert imports.parse_classes("pos, \x00, \u200b") == ["pos"]
 
 
 def test_blank_header_cells_get_numbered_names():
-    frame = io.read_table(b"\t\ttext\na\tb\tc\n", "a.tsv")
+    frame = imports.read_table(b"\t\ttext\na\tb\tc\n", "a.tsv")
     assert list(frame.columns) == ["column_1", "column_2", "text"] and frame.values.tolist() == [["a", "b", "c"]]
 
 
 def test_repeated_or_padded_class_names_in_a_list_are_one_class(db):
-    plan = io.plan_import(io.read_table(b"text,label\na,good\nb,bad\n", "a.csv"), "text", "label",
+    plan = imports.plan_import(imports.read_table(b"text,label\na,good\nb,bad\n", "a.csv"), "text", "label",
                           ["good", " good", "bad", "good "])
     assert plan.classes == ["good", "bad"]
-    io.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
     assert store.class_names(db, 1) == ["good", "bad"]
 
 
@@ -399,8 +402,8 @@ def test_parquet_with_repeated_column_names_says_so(tmp_path):
 
     path = tmp_path / "a.parquet"
     pq.write_table(pa.table([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
-    with pytest.raises(io.ImportFailed, match="duplicate column names: 'text'"):
-        io.read_table(path)
+    with pytest.raises(imports.ImportFailed, match="duplicate column names: 'text'"):
+        imports.read_table(path)
 
 
 def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
@@ -420,7 +423,46 @@ def test_latin1_files_with_degree_signs_read_right():
     """A new user's Latin-1 file was read as ISO-8859-14 ("n°" became "nḞ"): Windows-1252 wins
     among Latin-script code pages whenever it reads the bytes."""
     rows = [f"Café crème facture n°{i} réglée à moitié,billing" for i in range(30)]
-    frame = io.read_table(("message,category\n" + "\n".join(rows) + "\n").encode("latin-1"), "l1.csv")
+    frame = imports.read_table(("message,category\n" + "\n".join(rows) + "\n").encode("latin-1"), "l1.csv")
     assert frame["message"].tolist()[:2] == ["Café crème facture n°0 réglée à moitié",
                                              "Café crème facture n°1 réglée à moitié"]
     assert frame.attrs["encoding"] == "cp1252"
+
+
+WIDE_COLUMNS = 20_000  # a hostile file from the trial: the import hung for over a minute
+
+
+@pytest.mark.parametrize("name", ["wide.csv", "wide.tsv", "wide.json", "wide.jsonl"])
+def test_a_file_with_thousands_of_columns_is_refused_within_seconds(name):
+    if name.endswith((".csv", ".tsv")):
+        sep = "," if name.endswith(".csv") else "\t"
+        header = sep.join(f"c{i}" for i in range(WIDE_COLUMNS))
+        content = (header + "\n" + sep.join("x" for _ in range(WIDE_COLUMNS)) + "\n").encode()
+    else:
+        record = json.dumps({f"c{i}": "x" for i in range(WIDE_COLUMNS)})
+        content = (record if name.endswith(".jsonl") else f"[{record}]").encode()
+    started = time.perf_counter()
+    with pytest.raises(imports.ImportFailed, match=f"{WIDE_COLUMNS:,} columns.*at most {imports.MAX_COLUMNS:,}"):
+        imports.read_table(content, name)
+    assert time.perf_counter() - started < 5
+
+
+def test_a_csv_row_wider_than_the_header_is_refused_too():
+    content = ("text\n" + ",".join("x" for _ in range(WIDE_COLUMNS)) + "\n").encode()
+    with pytest.raises(imports.ImportFailed, match="Row 1 .* columns"):
+        imports.read_table(content, "ragged.csv")
+
+
+def test_a_table_of_many_but_fewer_columns_than_the_limit_still_reads():
+    header = ",".join(f"c{i}" for i in range(imports.MAX_COLUMNS))
+    frame = imports.read_table((header + "\n" + ",".join("x" * 3 for _ in range(imports.MAX_COLUMNS))).encode(), "ok.csv")
+    assert frame.shape == (1, imports.MAX_COLUMNS)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("dup.json", b'[{"text": "first", "label": "pos", "text": "second"}]'),
+    ("dup.jsonl", b'{"text": "fine"}\n{"text": "first", "text": "second"}\n'),
+])
+def test_json_records_with_a_key_twice_are_refused_not_read_as_the_last_value(name, content):
+    with pytest.raises(imports.ImportFailed, match="key 'text' twice"):
+        imports.read_table(content, name)

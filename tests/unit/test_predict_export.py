@@ -4,12 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import annotate, auth, config, hf_datasets, io, model_export, predict, registry, scheduling, store
+from core import config, store
+from core.files import hf_datasets, imports, model_export, predict
+from core.labeling import annotate, scheduling
+from core.team import auth
+from core.versions import registry
 from tests.unit.test_registry import fake_encoder, fake_version, make_project
 
 
 def frame(csv: str) -> pd.DataFrame:
-    return io.read_table(csv.encode(), "new.csv")
+    return imports.read_table(csv.encode(), "new.csv")
 
 
 @pytest.fixture

@@ -7,15 +7,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from core import annotate, auth, io, label_arrays, quality, store
+from core import store
+from core.files import exports, imports
+from core.jobs import label_arrays
+from core.labeling import annotate
+from core.team import auth, quality
 
 ADMIN = auth.local_actor("admin")
 
 
 def make_project(db, n=3, classes=("yes", "no", "maybe"), overlap=0):
     texts = [f"text number {i}" for i in range(n)]
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    pid = io.create_project_from_plan(db, ADMIN, "p", plan)
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
+    pid = imports.create_project_from_plan(db, ADMIN, "p", plan)
     if overlap:
         store.update_settings(db, ADMIN, pid, {"overlap": overlap})
     return pid
@@ -113,7 +117,7 @@ def test_final_labels_follow_precedence_and_the_model_trains_on_them_only(db):
     got = {e[r]: names[y] for r, y in zip(rows.rows, rows.y)}
     assert got == {e[0]: "yes", e[1]: "no", e[3]: "maybe", e[4]: "no"}
     # The export holds the final label and every annotator's label.
-    frame = pd.read_csv(pd.io.common.BytesIO(io.export_labels(db, ADMIN, pid, "csv")))
+    frame = pd.read_csv(pd.io.common.BytesIO(exports.export_labels(db, ADMIN, pid, "csv")))
     row = frame[frame["example_id"] == e[3]].iloc[0]
     assert row["label"] == "maybe" and row["label_source"] == "adjudication" and row["decided_by"] == "admin"
     assert json.loads(row["annotators"]) == [{"annotator": "alice", "label": "yes"}, {"annotator": "bob", "label": "no"}]

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from core import artifacts, config, store, worker
+from core import artifacts, config, store
+from core.jobs import worker
 from tests.unit.test_store import make_project
 
 
@@ -86,7 +87,7 @@ def test_setfit_scratch_of_dead_processes_is_swept(db):
 
 
 def test_setfit_trains_in_scratch_inside_the_data_directory():
-    from core.classifiers import setfit_family
+    from core.learning.classifiers import setfit_family
 
     with artifacts.scratch_dir() as scratch:
         assert scratch.is_relative_to(config.data_dir()) and scratch.name.startswith(artifacts.TMP_PREFIX)

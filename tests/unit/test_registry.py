@@ -2,14 +2,19 @@
 import numpy as np
 import pytest
 
-from core import annotate, auth, artifacts, embeddings, io, model_report, registry, store
+from core import artifacts, store
+from core.files import imports
+from core.labeling import annotate
+from core.learning import embeddings
+from core.team import auth
+from core.versions import model_report, registry
 
 TEXTS = [f"text number {i}" for i in range(40)]
 
 
 def make_project(db, eval_fraction=0.25):
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(TEXTS)).encode(), "t.csv"), "text", None, ["yes", "no"])
-    return io.create_project_from_plan(db, auth.local_actor(), "reg", plan, eval_fraction=eval_fraction)
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(TEXTS)).encode(), "t.csv"), "text", None, ["yes", "no"])
+    return imports.create_project_from_plan(db, auth.local_actor(), "reg", plan, eval_fraction=eval_fraction)
 
 
 def fake_encoder(db, pid):

@@ -1,5 +1,7 @@
 """Where jobs are made: refit and retrain cadence, coalescing, and what "Train now" does."""
-from core import annotate, auth, scheduling, store
+from core import store
+from core.labeling import annotate, scheduling
+from core.team import auth
 from tests.unit.test_store import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
-from core import auth, classifiers, store
-from core.classifiers.head import HeadArguments
+from core import store
+from core.learning import classifiers
+from core.team import auth
+from core.learning.classifiers.head import HeadArguments
 from core.settings import ProjectSettings, SettingsError, changes
 
 

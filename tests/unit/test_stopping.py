@@ -1,6 +1,6 @@
 import numpy as np
 
-from core import stopping
+from core.learning import stopping
 
 
 def test_stabilizing_predictions_needs_a_full_window_above_threshold():

@@ -3,12 +3,15 @@ import threading
 
 import pytest
 
-from core import annotate, auth, io, store
+from core import store
+from core.files import imports
+from core.labeling import annotate
+from core.team import auth
 
 
 def make_project(db, texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = io.plan_import(io.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return io.create_project_from_plan(db, auth.local_actor(), "p", plan)
+    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
+    return imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
 
 
 def test_wal_and_schema_version(db):
@@ -145,7 +148,7 @@ def test_concurrent_writers_lose_nothing(data_dir):
 
 def test_rename_and_delete_a_project(db):
     pid = make_project(db)
-    other = io.create_project_from_plan(db, auth.local_actor(), "other", io.plan_import(io.read_table(b"text\nx\ny\n", "t.csv"), "text",
+    other = imports.create_project_from_plan(db, auth.local_actor(), "other", imports.plan_import(imports.read_table(b"text\nx\ny\n", "t.csv"), "text",
                                                                     None, ["yes", "no"]))
     with pytest.raises(store.StoreError, match="already exists"):
         store.rename_project(db, auth.local_actor(), pid, "other")

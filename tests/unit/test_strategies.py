@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import strategies
+from core.learning import strategies
 
 
 @pytest.fixture

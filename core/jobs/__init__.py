@@ -1,0 +1,1 @@
+"""The worker and what its jobs do: training, publishing, recovery, backups."""

@@ -1,0 +1,306 @@
+"""What the worker's training jobs do: embed the pool, refit the head, retrain the encoder.
+
+Each function reads the store, computes, and hands a `VersionRecord` to `publishing`, which
+writes artifacts atomically and publishes the result in one transaction, so a crash at any
+point leaves the last good version serving.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import artifacts, store
+from core.learning import class_examples, classifiers, comparison, embeddings, strategies
+from core.learning.classifiers import head
+from core.learning.classifiers.protocol import Progress
+from core.jobs.label_arrays import LabelRows, label_rows, unlabeled_pool_rows, unlabeled_sample
+from core.jobs.publishing import NewEncoder, VersionRecord, publish
+
+
+def _noop(_fraction: float, _message: str) -> None:
+    pass
+
+
+class NothingToDo(Exception):
+    """The job has no work (e.g. too few labels); it finishes with this message and no version."""
+
+
+# ---------------------------------------------------------------- embed
+
+
+def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
+    """Embed every example the latest encoder lacks (all of them the first time)."""
+    project = store.project(db, project_id)
+    latest = store.latest_encoder(db, project_id)
+    model = latest["model"] if latest else project["model"]
+    all_ids = np.array(store.example_ids(db, project_id), dtype=np.int64)
+    old_ids = embeddings.read(latest["path"])[0] if latest else np.array([], np.int64)
+    missing = np.setdiff1d(all_ids, old_ids)
+    if len(missing) == 0:
+        raise NothingToDo("every text is already embedded")
+    progress(0.0, f"loading encoder for {len(missing):,} texts")
+    texts = store.texts_by_id(db, missing.tolist())
+    started = time.perf_counter()
+    if latest and latest["family"] == "transformer":
+        vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
+    else:
+        vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
+                                    progress=lambda f, m: progress(0.95 * f, m))
+    return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
+
+
+def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray, seconds: float,
+                       job_id: int | None = None) -> int:
+    """Add embeddings of `ids` to the latest encoder's as a new encoder artifact, with a cold-start queue."""
+    project = store.project(db, project_id)
+    latest = store.latest_encoder(db, project_id)
+    added = len(ids)
+    if latest:
+        old_ids, old_vectors = embeddings.read(latest["path"])
+        ids, vectors = np.concatenate([old_ids, ids]), np.concatenate([np.asarray(old_vectors), vectors])
+    order = np.argsort(ids, kind="stable")
+    ids, vectors = ids[order], vectors[order]
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
+        embeddings.write(tmp, ids, vectors)
+        write_cold_start_queue(db, project_id, tmp, ids, vectors)
+    with store.transaction(db) as conn:
+        encoder_id = store.add_encoder(conn, project_id, latest["model"] if latest else project["model"], str(final),
+                                       len(ids), vectors.shape[1], seconds,
+                                       latest["family"] if latest else classifiers.SENTENCE_ENCODER,
+                                       version_id=latest["version_id"] if latest else None)
+        if job_id is not None:
+            store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
+        if store.label_count(db, project_id):
+            store.enqueue(conn, project_id, store.HEAD, {"reason": "new embeddings"})
+    return encoder_id
+
+
+COLD_START_BATCH = 50
+
+
+def write_cold_start_queue(db, project_id: int, directory: Path, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Before any model: typical, diverse texts first (k-means centroids), then a shuffled rest."""
+    settings = store.settings(db, project_id)
+    labeled = [r["example_id"] for r in store.current_labels(db, project_id)]
+    pool = np.setdiff1d(store.example_ids(db, project_id, store.POOL), labeled)
+    candidates = np.flatnonzero(np.isin(ids, pool))
+    queue = strategies.rank_queue("kmeans", None, vectors, candidates, settings.queue_size,
+                                  min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0))
+    artifacts.save_npy(directory / "queue.npy", ids[queue.indices])
+    artifacts.save_npy(directory / "queue_scores.npy", queue.scores.astype(np.float32))
+
+
+# ---------------------------------------------------------------- head refit
+
+
+def _labels_on_latest_encoder(db, project_id: int):
+    """(encoder row, ids, vectors, class names, label rows) for a refit or retrain."""
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    names = store.class_names(db, project_id)
+    ids, vectors = embeddings.read(encoder_row["path"])
+    return encoder_row, ids, vectors, names, label_rows(db, project_id, ids, names)
+
+
+def refit_head(db, project_id: int, job_id: int | None = None) -> int:
+    """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version.
+
+    The first refit after a full retrain compares the new encoder with the previous one
+    (`core.learning.comparison`) and serves the better; every later refit uses the encoder it chose."""
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is not None and (pending := _pending_comparison(db, project_id, encoder_row)):
+        return compare_after_retrain(db, project_id, *pending, job_id=job_id)
+    return _refit_on(db, project_id, encoder_row, job_id)
+
+
+def _refit_on(db, project_id: int, encoder_row: dict | None, job_id: int | None = None,
+              serving: dict | None = None) -> int:
+    """A head on `encoder_row` with every current label, published (with `serving`: why it is or is not served)."""
+    t0 = time.perf_counter()
+    settings = store.settings(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    names = store.class_names(db, project_id)
+    ids, vectors = embeddings.read(encoder_row["path"])
+    labels = label_rows(db, project_id, ids, names)
+    if len(np.unique(labels.y)) < 2:
+        raise NothingToDo("waiting for labels of at least two classes")
+    rows, y = labels.sorted_train()
+    candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
+    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    try:
+        model = head.fit(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
+                         unlabeled=unlabeled_sample(vectors, candidates), class_examples=examples)
+    except ValueError as err:  # e.g. a calibrated SVM with a single label in some class
+        raise NothingToDo(str(err)) from None
+    t_fit = time.perf_counter()
+    probs = head.predict_proba(model, vectors, len(names))
+    t_score = time.perf_counter()
+    params = {"head": settings.head.to_dict(), **({"serving": serving} if serving else {})}
+    version_id = publish(db, VersionRecord(
+        project_id, store.HEAD, ids, vectors, probs, labels, params=params,
+        timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
+        candidates=candidates, job_id=job_id, class_examples=examples))
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    return version_id
+
+
+# ---------------------------------------------------------------- serving a retrain on evidence
+
+
+def _pending_comparison(db, project_id: int, encoder_row: dict) -> tuple[dict, dict, dict] | None:
+    """(full version, its encoder, the previous encoder) when `encoder_row` comes from a full retrain
+    that no head has been fitted on yet, else None."""
+    full = store.latest_version(db, project_id, store.FULL)
+    if full is None or not full["params"].get("serving", {}).get("pending"):
+        return None
+    new = store.encoder(db, full["encoder_id"])
+    if new is None or new["model"] != encoder_row["model"]:
+        return None  # a later encoder (e.g. the previous one, chosen by the comparison) is in use
+    compared = db.conn.execute(
+        """SELECT 1 FROM model_versions v JOIN encoders e ON e.id = v.encoder_id
+           WHERE v.project_id = ? AND v.kind = 'head' AND e.model = ? AND v.id > ? LIMIT 1""",
+        (project_id, new["model"], full["id"])).fetchone()
+    previous = store._one(db, """SELECT * FROM encoders WHERE project_id = ? AND id < ? AND model != ?
+                                 ORDER BY id DESC LIMIT 1""", (project_id, new["id"], new["model"]))
+    if compared or previous is None:
+        return None
+    return full, encoder_row, previous
+
+
+def _side(db, project_id: int, encoder_row: dict, names: list[str], settings):
+    ids, vectors = embeddings.read(encoder_row["path"])
+    labels = label_rows(db, project_id, ids, names)
+    candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
+    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    return ids, vectors, labels, unlabeled_sample(vectors, candidates), examples
+
+
+def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_row: dict,
+                          job_id: int | None = None) -> int:
+    """The head on the new encoder against the head on the previous one, scored on labeled texts
+    the new encoder never saw (or the eval sample, when it has enough labels): both are published
+    with every current label, the better one last and served. Returns the served version's id."""
+    settings = store.settings(db, project_id)
+    names = store.class_names(db, project_id)
+    sides = {"new": _side(db, project_id, new_row, names, settings),
+             "old": _side(db, project_id, old_row, names, settings)}
+    seen = {r["example_id"] for r in store.labels_at(db, project_id, full["label_watermark"], store.POOL)}
+    seen -= set(full["params"].get("held_out", []))
+
+    def by_example(side, eval_split: bool):
+        ids, vectors, labels, _, _ = side
+        rows, y = (labels.eval_rows, labels.eval_y) if eval_split else (labels.rows, labels.y)
+        return dict(zip(ids[rows].tolist(), rows.tolist())), dict(zip(ids[rows].tolist(), y.tolist()))
+
+    (new_rows, y_of), (old_rows, _) = by_example(sides["new"], False), by_example(sides["old"], False)
+    common = np.array(sorted(set(new_rows) & set(old_rows)), dtype=np.int64)
+    y = np.array([y_of[e] for e in common], dtype=np.int64)
+    (new_eval, eval_y_of), (old_eval, _) = by_example(sides["new"], True), by_example(sides["old"], True)
+    common_eval = np.array(sorted(set(new_eval) & set(old_eval)), dtype=np.int64)
+    if len(common_eval) >= comparison.MIN_EVAL:
+        on, train_ids, test_ids = "the eval sample", common, common_eval
+        y_train, y_test = y, np.array([eval_y_of[e] for e in common_eval], dtype=np.int64)
+        test_rows = {"new": new_eval, "old": old_eval}
+    else:
+        unseen = ~np.isin(common, np.fromiter(seen, np.int64, len(seen)))
+        on, train_ids, test_ids = "labeled texts the retrained encoder never saw", common[~unseen], common[unseen]
+        y_train, y_test = y[~unseen], y[unseen]
+        test_rows = {"new": new_rows, "old": old_rows}
+    figures = {}
+    if len(test_ids) and len(np.unique(y_train)) >= 2:
+        for name, (ids, vectors, _, unlabeled, examples) in sides.items():
+            train_rows = {"new": new_rows, "old": old_rows}[name]
+            side = comparison.Candidate(
+                np.asarray(vectors[[train_rows[e] for e in train_ids]], dtype=np.float32),
+                np.asarray(vectors[[test_rows[name][e] for e in test_ids]], dtype=np.float32), examples, unlabeled)
+            figures[name] = comparison.score(side, y_train, y_test, len(names), settings.head)
+    if figures:
+        decision = comparison.decide(figures["new"], figures["old"], on)
+        new_serving, old_serving = decision.to_params("new"), decision.to_params("old")
+    else:
+        reason = "no labeled texts the retrained encoder had not seen, so nothing to compare"
+        new_serving = {"served": True, "reason": f"served without a comparison: {reason}"}
+        old_serving = None
+    if new_serving["served"]:
+        if old_serving is not None:
+            _refit_on(db, project_id, old_row, serving=old_serving)
+        return _refit_on(db, project_id, new_row, job_id, serving=new_serving)
+    # The previous encoder stays in service: it becomes the latest encoder again, so head refits,
+    # added texts and the next retrain's comparison all use it.
+    with store.transaction(db) as conn:
+        back = store.add_encoder(conn, project_id, old_row["model"], old_row["path"], old_row["n"], old_row["dim"],
+                                 old_row["seconds"] or 0.0, old_row["family"], version_id=old_row["version_id"])
+    _refit_on(db, project_id, new_row, serving=new_serving)
+    version_id = _refit_on(db, project_id, store.encoder(db, back), job_id, serving=old_serving)
+    if store.example_count(db, project_id) > old_row["n"]:  # texts only the new encoder embedded
+        with store.transaction(db) as conn:
+            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+    return version_id
+
+
+# ---------------------------------------------------------------- full retrain
+
+
+def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
+    """Train the project's family on all labels, re-embed and score the pool, publish a `full` version.
+
+    Starts from the project's base model, so errors do not compound across retrains, unless
+    the family's `warm_start` asks to continue from the last fine-tuned encoder.
+    """
+    project = store.project(db, project_id)
+    settings = project["settings"]
+    base, ids, _, names, labels = _labels_on_latest_encoder(db, project_id)
+    counts = np.bincount(labels.y, minlength=len(names))
+    if (counts >= 2).sum() < 2:
+        raise NothingToDo("a full retrain needs at least two classes with two labels each")
+    family, args = settings.family, settings.family_arguments()
+    start_from = project["model"]
+    if args.warm_start and (Path(base["model"]) / "config_setfit.json").exists():
+        start_from = base["model"]  # the last SetFit-tuned encoder
+        args = args.continuing()
+    texts_by = store.texts_by_id(db, ids.tolist())
+    # A fold the encoder never sees, so the comparison that follows can score it fairly (core.learning.comparison).
+    held_out = comparison.held_out(ids[labels.rows], labels.y)
+    held_out_ids = sorted(int(i) for i in ids[labels.rows[held_out]])
+    labels = LabelRows(labels.rows[~held_out], labels.y[~held_out], labels.eval_rows, labels.eval_y,
+                       labels.watermark)
+    t0 = time.perf_counter()
+    budget = classifiers.TimeBudget(settings.retrain_budget(embeddings.device()))
+    trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[labels.rows]], labels.y, names, args,
+                                progress=lambda f, m: progress(0.7 * f, m), budget=budget)
+    t_train = time.perf_counter()
+    progress(0.7, f"scoring {len(ids):,} texts with the new model")
+    vectors, probs = trained.embed_and_score([texts_by[i] for i in ids])
+    t_embed = time.perf_counter()
+    with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
+        trained.save(tmp / "model")
+        embeddings.write(tmp, ids, vectors)
+    progress(0.95, "publishing")
+    info = trained.info
+    params = {"family": family, family: args.to_dict(), "base_model": project["model"]}
+    if getattr(trained, "embed_length", None):  # trained at args.max_length tokens, embeds at this many
+        params["embed_max_length"] = trained.embed_length
+    if info.history:
+        params["history"] = info.history
+    params["held_out"] = held_out_ids
+    params["serving"] = {"served": False, "pending": True, "reason": (
+        f"not served itself: the quick model refitted on its encoder with every label is compared with the one on "
+        f"the previous encoder ({len(held_out_ids)} labels were kept out of this training for that) and the "
+        f"better one is served")}
+    timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
+               "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
+               "stopped_at_budget": info.stopped_at_budget}
+    new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
+                             classifiers.encoder_family(family))
+    version_id = publish(db, VersionRecord(
+        project_id, store.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
+        new_encoder=new_encoder, job_id=job_id))
+    store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    if store.example_count(db, project_id) > len(ids):  # texts added while it trained: embed them too
+        with store.transaction(db) as conn:
+            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+    return version_id

@@ -1,0 +1,1 @@
+"""Machine learning with no store: embeddings, classifier families, strategies, stopping, figures."""

@@ -1,0 +1,1 @@
+"""Offline simulations with an oracle: the benchmark harness and the app's own schedule on a clock."""

@@ -1,0 +1,1 @@
+"""Who may do what: users, roles, sessions and the audit decision (auth), and label quality."""

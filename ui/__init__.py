@@ -1,0 +1,54 @@
+"""Small helpers shared by the Streamlit pages (kept out of core: they use streamlit)."""
+import re
+
+import streamlit as st
+
+from core import store
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
+# also disarms Streamlit's own syntax ($ for LaTeX, :color[...] and :emoji: directives).
+_MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: str) -> str:
+    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions)."""
+    return _MARKUP.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def file_stem(project: dict) -> str:
+    """A safe download file name stem from the project's name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", project["name"]).strip("-.") or "project"
+
+
+def title(page: str, project: dict | None = None) -> None:
+    """A page title with the project's name shown as plain text."""
+    st.title(f"{page} · {plain(project['name'])}" if project else page)
+
+
+def current_project(db) -> dict:
+    """The project picked in the sidebar; stops the page with a hint when there is none."""
+    project_id = st.session_state.get("project_id")
+    project = store.project(db, project_id) if project_id is not None else None
+    if project is None:
+        st.info("Create a project on the Projects page first.")
+        st.stop()
+    return project
+
+
+JOB_NAMES = {store.EMBED: "embedding", store.HEAD: "head refit", store.FULL: "full retrain",
+             store.EXPORT: "model export", store.QUALITY: "label analysis"}
+
+
+def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:
+    """Sidebar captions for the project's failed jobs: each stays in view until a later job of its
+    kind succeeds, and its message says why it failed and after how many attempts."""
+    return [f":red[The {JOB_NAMES.get(job['kind'], job['kind'])} failed]: {plain(job['message'])}"
+            for job in store.unresolved_failures(db, project_id)[:limit]]
+
+
+def actor():
+    """Who is acting in this session: the signed-in user, or in single-user mode the local admin
+    under the name typed in the sidebar (app.py sets it on every run)."""
+    from core.team import auth
+
+    return st.session_state.get("actor") or auth.local_actor(st.session_state.get("annotator", "annotator"))

@@ -1,0 +1,42 @@
+"""Adjudicate: texts whose annotators disagree, with both labels, who gave them and the model's view."""
+import streamlit as st
+
+from core import store
+from core.labeling import annotate
+from core.team import auth, quality
+import ui
+
+db = store.connect()
+project = ui.current_project(db)
+project_id = project["id"]
+actor = ui.actor()
+ui.title("Adjudicate", project)
+names = store.class_names(db, project_id)
+pending = quality.disagreements(db, project_id)
+st.caption(f"{len(pending)} texts where annotators disagree and nobody decided yet. Ties have no final label "
+           "(the model leaves them out) until you decide; majority labels count until then.")
+if not pending:
+    st.success("No disagreements to settle.")
+    st.stop()
+version = store.current_version(db, project_id)
+for item in pending[:20]:
+    with st.container(border=True):
+        st.text(store.example(db, item.example_id)["text"])
+        for annotator, label in sorted(item.votes.items()):
+            st.markdown(f"- **{ui.plain(annotator)}**: {ui.plain(label)}")
+        if version is not None:
+            view = annotate.refresh_suggestion(db, project_id, annotate.NextText(
+                item.example_id, "", {}, item.split, "", None, None))
+            if view.suggestion is not None:
+                st.caption(f"Model ({version['number']}): {ui.plain(view.suggestion)} ({view.confidence:.0%})")
+        choice = st.radio("Final label", names, horizontal=True, key=f"adj_label_{item.example_id}",
+                          index=names.index(max(item.votes.values(), key=list(item.votes.values()).count)))
+        reason = st.text_input("Why (optional)", key=f"adj_reason_{item.example_id}")
+        if st.button("Decide", key=f"adj_go_{item.example_id}", type="primary"):
+            try:
+                quality.adjudicate(db, actor, project_id, item.example_id, choice, reason)
+            except (auth.AuthError, store.StoreError) as err:
+                st.error(ui.plain(str(err)))
+            else:
+                st.toast(f"Decided: {ui.plain(choice)}")
+                st.rerun()

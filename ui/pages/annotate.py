@@ -1,0 +1,167 @@
+"""Annotate: one text at a time, a keyboard shortcut per class, Skip and Undo."""
+import time
+
+import streamlit as st
+
+from core import store
+from core.labeling import annotate
+import ui
+
+db = store.connect()
+project = ui.current_project(db)
+project_id = project["id"]
+actor = ui.actor()
+annotator = actor.name
+classes = store.classes(db, project_id)
+ui.title("Annotate", project)
+state_key = f"shown:{project_id}:{annotator}"
+version_key = f"served_version:{project_id}"
+
+
+def advance() -> None:
+    try:
+        split = annotate.choose_split(db, project_id, annotator)
+        st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
+    except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
+        st.session_state.flash = ("error", str(err))
+        return
+    st.session_state.shown_at = time.time()
+
+
+def refused(err: annotate.AnnotationError) -> None:
+    """Show why a label or skip was refused; if someone else has the text, move on to the next one."""
+    st.session_state.flash = ("error", str(err))
+    if isinstance(err, annotate.TextTaken):
+        advance()
+
+
+def on_label(label: str) -> None:
+    shown = st.session_state[state_key]
+    try:
+        annotate.submit_label(db, actor, project_id, shown.example_id, label,
+                              seconds=time.time() - st.session_state.get("shown_at", time.time()),
+                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+    except annotate.AnnotationError as err:
+        refused(err)
+        return
+    st.session_state.flash = ("saved", f"Saved “{label}”.")
+    advance()
+
+
+def on_skip() -> None:
+    shown = st.session_state[state_key]
+    try:
+        annotate.skip(db, actor, project_id, shown.example_id,
+                      seconds=time.time() - st.session_state.get("shown_at", time.time()))
+    except annotate.AnnotationError as err:
+        refused(err)
+        return
+    st.session_state.flash = ("saved", "Skipped: it comes back after the rest.")
+    advance()
+
+
+def on_undo() -> None:
+    try:
+        again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
+    except annotate.AnnotationError as err:
+        st.session_state.flash = ("error", str(err))
+        return
+    if again is None:
+        st.session_state.flash = ("error", "Nothing to undo.")
+        return
+    st.session_state[state_key] = again
+    st.session_state.shown_at = time.time()
+    st.session_state.flash = ("saved", "Undone: label it again.")
+
+
+def on_pick(example_id: int) -> None:
+    try:
+        st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
+    except annotate.AnnotationError as err:
+        st.session_state.flash = ("error", str(err))
+        return
+    st.session_state.shown_at = time.time()
+
+
+picked = st.session_state.pop(f"label_example:{project_id}", None)  # "label this" from the Model page
+if picked is not None:
+    st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
+    st.session_state.shown_at = time.time()
+if state_key not in st.session_state:
+    advance()
+if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
+    st.error(ui.plain(st.session_state.pop("flash", (None, "Could not pick a text."))[1]))
+    st.button("Try again")
+    st.stop()
+shown = st.session_state[state_key]
+if shown is not None:  # a version published since the text was shown brings its own suggestion
+    shown = st.session_state[state_key] = annotate.refresh_suggestion(db, project_id, shown)
+served = store.current_version(db, project_id)
+st.session_state[version_key] = served["id"] if served else None
+
+if project["guidelines"]:
+    with st.expander("Guidelines"):
+        st.text(project["guidelines"])
+
+kind, message = st.session_state.pop("flash", (None, None))
+if kind == "error":
+    st.error(ui.plain(message))
+elif kind == "saved":
+    st.toast(ui.plain(message))
+
+left, right = st.columns([3, 1])
+with left:
+    if shown is None:
+        st.success("Nothing left to label here. Add data on the Projects page.")
+    else:
+        if shown.split == store.EVAL:
+            st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
+        with st.container(border=True):
+            st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
+        columns = st.columns(min(len(classes), 4) or 1)
+        for i, cls in enumerate(classes):
+            columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
+                ui.plain(cls["name"]), key=f"label_{cls['id']}", help=ui.plain(cls["description"]) or None,
+                shortcut=cls["shortcut"] or None, on_click=on_label, args=(cls["name"],), width="stretch")
+        with st.container(horizontal=True):
+            st.button("Skip", shortcut="Right", on_click=on_skip, help="Skip this text; it comes back at the end.")
+            st.button("Undo", shortcut="Backspace", on_click=on_undo, help="Take back your last label or skip.")
+        if st.toggle("Show the model's suggestion", value=True) and shown.suggestion:
+            confident = annotate.confident_suggestion(shown)
+            if confident:
+                st.caption(f"The model leans towards {ui.plain(confident[0])} ({confident[1]:.0%} sure).")
+            else:
+                st.caption("The model is unsure about this text; your label teaches it the most.")
+        words, detail = annotate.describe(shown)
+        st.caption(f"Why this text: {words}", help=detail)
+
+with right:
+    counts = annotate.progress(db, project_id)
+    st.metric("Labels", counts["labels"], help="Labeled texts in the pool (the model trains on these).")
+    st.metric("Since the current model", counts["since_model"])
+    if counts["eval"]:
+        st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
+                  help="Random texts the model never picks: its accuracy on them is an honest estimate.")
+    st.bar_chart(counts["per_class"], horizontal=True, height=40 + 28 * len(classes))
+
+    @st.fragment(run_every="2s")
+    def model_status() -> None:
+        """Shows the served model and refreshes the page when a new one is published."""
+        version = store.current_version(db, project_id)
+        if (version["id"] if version else None) != st.session_state.get(version_key):
+            st.rerun(scope="app")
+        st.caption(f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
+                   if version else "No model yet: the first one trains once two classes have labels.")
+
+    model_status()
+
+with st.expander("Find texts by keyword (to find rare classes)"):
+    query = st.text_input("Keyword", key="search")
+    if query:
+        hits = store.search_examples(db, project_id, query, limit=10)
+        if not hits:
+            st.caption("No unlabeled text contains that.")
+        for hit in hits:
+            hit_text, hit_button = st.columns([5, 1])
+            hit_text.text(hit["text"][:300])
+            hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))

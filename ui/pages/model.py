@@ -1,0 +1,240 @@
+"""Model: how good the model is, where it is wrong, versions (pin, compare), predictions on new data."""
+import pandas as pd
+import streamlit as st
+
+from ui import charts
+from core import store
+from core.files import imports, predict
+from core.labeling import scheduling
+from core.learning import classifiers, stopping
+from core.versions import model_report, registry
+import ui
+
+db = store.connect()
+project = ui.current_project(db)
+project_id = project["id"]
+annotator = st.session_state.get("annotator", "annotator")
+ui.title("Model", project)
+family_title = classifiers.TITLES[project["settings"].family]
+seen_key = f"model_page_versions:{project_id}"
+
+if st.button(f"Train now ({family_title})", type="primary",
+             help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
+                  "refit the quick model. Labeling goes on meanwhile."):
+    st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project_id).message))
+
+
+def label_this(example_id: int, why: str) -> None:
+    """Open the Annotate page on this text."""
+    st.session_state[f"label_example:{project_id}"] = (example_id, why)
+    st.switch_page("ui/pages/annotate.py")
+
+
+@st.fragment(run_every="2s")
+def live():
+    """Job progress; the whole page redraws when a version is published or the pin changes."""
+    for job in store.active_jobs(db, project_id):
+        if job["status"] == store.RUNNING:
+            st.progress(min(max(job["progress"], 0.0), 1.0),
+                        text=f"{job['kind']} job {job['id']}: {ui.plain(job['message'])}")
+        else:
+            st.caption(f"Queued: {job['kind']} job {job['id']} ({ui.plain(job['params'].get('reason', ''))})")
+    latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
+    state = (latest["id"] if latest else None, served["id"] if served else None)
+    if st.session_state.setdefault(seen_key, state) != state:
+        st.session_state[seen_key] = state
+        st.rerun(scope="app")
+
+
+live()
+versions = store.versions(db, project_id)
+if not versions:
+    st.info("No model yet. The first version trains after a few labels of at least two classes.")
+    st.stop()
+served = store.current_version(db, project_id)
+pinned = store.pin(db, project_id)
+names = store.class_names(db, project_id)
+banner = st.container()  # always there, so the tabs below keep their place (and the open tab) on every rerun
+if pinned:
+    banner.warning(f"Version {pinned['number']} is pinned by {ui.plain(pinned['pinned_by'])}: annotators get its queue "
+               "and exports take it, while newer versions keep training. Unpin under Versions to follow the newest.",
+               icon=":material/push_pin:")
+
+overview, wrong, versions_tab, predict_tab = st.tabs(
+    ["How good is it?", "Where is it wrong?", "Versions", "Predict on new data"])
+
+with overview:
+    curve = model_report.learning_curve(versions)
+    m = served["metrics"]
+    breakdown = registry.eval_breakdown(db, served)
+    if caution := breakdown.caution():
+        st.warning(ui.plain(caution))
+    scores = st.columns(4)
+    if "eval_accuracy" in m:
+        scores[0].metric(f"Eval accuracy · version {served['number']}", f"{m['eval_accuracy']:.0%}",
+                         help="On the eval sample: random texts the model never picks.")
+        scores[0].caption(f"95 % interval {m['eval_accuracy_low']:.0%} to {m['eval_accuracy_high']:.0%}, "
+                          f"{m['eval_n']} eval texts")
+        scores[1].metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}")
+        scores[1].caption(f"95 % interval {m['eval_macro_f1_low']:.2f} to {m['eval_macro_f1_high']:.2f}"
+                          if "eval_macro_f1_low" in m else "Interval shown from 10 eval texts on.")
+    scores[2].metric("Labels it learned from", served["n_labels"])
+    scores[3].metric("Versions", len(versions))
+    if curve:
+        against = st.segmented_control("Learning curve against", ["labels", "time"], default="labels",
+                                       key="curve_axis") or "labels"
+        st.altair_chart(charts.learning_curve(curve, against), width="stretch")
+        st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
+                   "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
+                   "are labeled.")
+    else:
+        st.info("No eval figures yet: label some eval texts (one text in ten on the Annotate page comes from the "
+                "eval sample) to see an honest accuracy estimate.")
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Per class** · version {served['number']} on its {breakdown.n} eval texts")
+        if breakdown.n:
+            st.altair_chart(charts.per_class_bars(breakdown.per_class()), width="stretch")
+    with right:
+        st.markdown("**Confusion matrix** · eval texts by true and predicted class")
+        if breakdown.n:
+            st.altair_chart(charts.confusion_heatmap(breakdown.confusion(), names), width="stretch")
+    if not breakdown.n:
+        st.caption("Per-class figures and the confusion matrix appear once this version has labeled eval texts.")
+
+    timeline = model_report.label_timeline(db, project_id)
+    if timeline:
+        st.markdown("**Labels per class over time**")
+        st.altair_chart(charts.label_timeline(timeline), width="stretch")
+
+    st.markdown("**Should you stop labeling?**")
+    for signal in stopping.signals(versions, project["settings"].label_budget):
+        (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
+    with st.expander("Cross-validated figures (secondary: biased low)"):
+        cv = model_report.cross_validated_curve(versions)
+        if cv:
+            st.altair_chart(charts.cross_validated(cv), width="stretch")
+        st.caption("Cross-validation on the labeled texts. The model chose those texts because they were the "
+                   "hardest, so these figures run lower than its real accuracy; use them only to compare versions.")
+
+with wrong:
+    st.markdown(f"**Eval texts version {served['number']} gets wrong** · select a row to label it again")
+    mistakes = registry.wrong_on_eval(db, served)
+    if mistakes:
+        table = pd.DataFrame(mistakes)
+        pick = st.dataframe(table[["text", "label", "predicted", "confidence"]], hide_index=True, width="stretch",
+                            on_select="rerun", selection_mode="single-row", key="wrong_eval",
+                            column_config={"confidence": st.column_config.ProgressColumn(
+                                "confidence", format="percent", min_value=0, max_value=1)})
+        if pick.selection.rows:
+            label_this(int(table["example_id"][pick.selection.rows[0]]), "model got it wrong on the eval sample")
+    else:
+        st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
+    if len(versions) >= 2:
+        old, new = versions[-2], versions[-1]
+        compared, differ, rows = registry.disagreements(db, old, new)
+        st.markdown(f"**Pool texts where versions {old['number']} and {new['number']} disagree** · "
+                    f"{differ:,} of {compared:,} unlabeled texts · select a row to label it")
+        if rows:
+            table = pd.DataFrame(rows)
+            pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
+                                on_select="rerun", selection_mode="single-row", key="disagree")
+            if pick.selection.rows:
+                label_this(int(table["example_id"][pick.selection.rows[0]]), "the last two versions disagree")
+
+with versions_tab:
+    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
+                                                        model_report.newest_label_times(db, versions))),
+                 hide_index=True, width="stretch")
+    st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
+               "without a pin it is the one trained on the newest labels, except that a full training is served "
+               "only if a quick model on its encoder beats one on the previous encoder on texts the training "
+               "never saw ('why served or not' gives the figures).")
+    numbers = [v["number"] for v in reversed(versions)]
+    pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
+    choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                               key="pin_choice")
+    if pin_col.button("Pin this version", icon=":material/push_pin:"):
+        registry.pin(db, ui.actor(), project_id, choice)
+        st.rerun()
+    if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
+        registry.unpin(db, ui.actor(), project_id)
+        st.rerun()
+    history = store.pin_history(db, project_id)
+    if history:
+        st.caption("Pins: " + "; ".join(
+            f"{'pinned version ' + str(h['number']) if h['version_id'] else 'unpinned'} by {ui.plain(h['pinned_by'])} "
+            f"at {pd.Timestamp(h['created_at'], unit='s'):%Y-%m-%d %H:%M}" for h in history[:5]))
+
+    st.markdown("**Compare two versions**")
+    if len(versions) >= 2:
+        a_col, b_col = st.columns(2)
+        a = a_col.selectbox("Version", numbers, index=1, key="compare_a")
+        b = b_col.selectbox("with version", numbers, index=0, key="compare_b")
+        by_number = {v["number"]: v for v in versions}
+        rows = registry.compare_per_class(db, by_number[a], by_number[b])
+        if rows and rows[0]["eval texts"]:
+            st.altair_chart(charts.compare_f1(rows), width="stretch")
+            st.caption(f"Per-class F1 on the same {rows[0]['eval texts']} eval texts (every eval label given so far).")
+        else:
+            st.caption("Label some eval texts to compare per-class F1.")
+        compared, differ, diff_rows = registry.disagreements(db, by_number[min(a, b)], by_number[max(a, b)], limit=50)
+        st.caption(f"They predict different classes for {differ:,} of {compared:,} unlabeled pool texts.")
+        if diff_rows:
+            st.dataframe(pd.DataFrame(diff_rows).drop(columns="example_id"), hide_index=True, width="stretch")
+    else:
+        st.caption("A second version is needed to compare.")
+
+with predict_tab:
+    st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
+                "comes back with the predicted class, its confidence and every class's probability.")
+    upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
+                              key="predict_file")
+    if upload is not None:
+        try:
+            table = imports.read_table(upload.getvalue(), upload.name)
+        except imports.ImportFailed as err:
+            st.error(ui.plain(str(err)))
+            table = None
+        if table is not None:
+            columns = list(table.columns)
+            c1, c2, c3 = st.columns(3)
+            column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
+            version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
+                                          key="predict_version")
+            fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
+            st.caption(f"{len(table):,} rows.")
+            if st.button("Predict", type="primary"):
+                try:
+                    st.session_state[f"predict_job:{project_id}"] = predict.request_predict(
+                        db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
+                        upload.name)
+                except predict.PredictFailed as err:
+                    st.error(ui.plain(str(err)))
+
+    @st.fragment(run_every="1s")
+    def prediction_status() -> None:
+        job_id = st.session_state.get(f"predict_job:{project_id}")
+        job = store.job(db, job_id) if job_id else None
+        if job is None:
+            return
+        done = predict.finished(db, job_id)
+        if done is not None:
+            r = done["result"]
+            fmt = done["params"]["format"]
+            st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
+            st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
+                               file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
+        elif job["status"] == store.FAILED:
+            st.error(f"The prediction failed: {ui.plain(job['message'])}")
+        elif job["status"] == store.RUNNING:
+            st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Predicting: {ui.plain(job['message'])}")
+        else:
+            st.caption("Queued; the worker picks it up shortly.")
+
+    prediction_status()
+
+with st.expander("Recent jobs"):
+    st.dataframe(pd.DataFrame([{k: j[k] for k in ("id", "kind", "status", "attempts", "message")}
+                               for j in store.jobs(db, project_id, 20)]), hide_index=True, width="stretch")

@@ -1,0 +1,160 @@
+"""Projects: create one from an uploaded file, add data, change settings."""
+import pandas as pd
+import streamlit as st
+
+from core import artifacts, store
+from core.files import imports
+from core.settings import ProjectSettings
+import ui
+
+db = store.connect()
+st.title("Projects")
+
+
+def show_error(message: str) -> None:
+    """Import messages quote file and column names: shown exactly as written, never as Markdown."""
+    st.error(ui.plain(message))
+
+
+def read_upload(upload) -> pd.DataFrame:
+    """The uploaded table, or a message and a stop. Says which encoding a non-UTF-8 file was
+    read with and asks about a header row that looks like data, so a wrong guess is noticed."""
+    try:
+        frame = imports.read_table(upload.getvalue(), upload.name)
+        if imports.encoding_detected(frame):
+            st.caption(f"Read as {imports.encoding_label(frame)} (detected).")
+        if imports.can_lack_header(frame):
+            looks_like_data = imports.first_row_looks_like_data(frame)
+            if looks_like_data:
+                st.caption("The first row looks like data rather than column names.")
+            if not st.checkbox("The first row is a header", value=not looks_like_data,
+                               key=f"has_header_{upload.file_id}"):
+                frame = imports.read_table(upload.getvalue(), upload.name, header=False)
+    except imports.ImportFailed as err:
+        show_error(str(err))
+        st.stop()
+    return frame
+
+
+if flash := st.session_state.pop("projects_flash", None):
+    st.success(ui.plain(flash))
+existing = store.projects(db)
+if existing:
+    st.dataframe(
+        pd.DataFrame([{"project": p["name"], "texts": store.example_count(db, p["id"]),
+                       "labels": store.label_count(db, p["id"]), "classes": ", ".join(store.class_names(db, p["id"]))}
+                      for p in existing]),
+        hide_index=True, width="stretch")
+
+create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
+
+with create:
+    upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in imports.FORMATS}), key="new_upload",
+                              help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
+    if upload is not None:
+        frame = read_upload(upload)
+        st.caption(f"{len(frame):,} rows. First rows:")
+        st.dataframe(frame.head(5), hide_index=True)
+        columns = list(frame.columns)
+        guess = next((c for c in columns if c.lower() in ("text", "sentence", "content", "body")), columns[0])
+        text_column = st.selectbox("Text column", columns, index=columns.index(guess))
+        label_options = ["(none)"] + [c for c in columns if c != text_column]
+        label_column = st.selectbox("Label column (optional: imports existing labels as gold labels)",
+                                    label_options, index=0, key="label_column")
+        label_column = None if label_column == "(none)" else label_column
+        if label_column:
+            try:
+                labeled, arriving = imports.labeled_count(frame, text_column, label_column)
+            except imports.ImportFailed as err:
+                show_error(str(err))
+            else:
+                st.text(f"{labeled:,} of {arriving:,} texts will arrive already labeled.")
+        found = imports.label_classes(frame, label_column)
+        class_spec = st.text_input("Classes (comma-separated)", value=imports.format_classes(found),
+                                   key=f"class_spec_{label_column}" if label_column else "class_spec",
+                                   help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters). "
+                                        'A class with a comma in its name goes in double quotes: "a, b". '
+                                        "Name classes in words: each name, and its description below, counts "
+                                        "as one labeled example, so the model knows every class from the start.")
+        names = imports.parse_classes(class_spec)
+        keys = imports.shortcut_keys(len(names))
+        details = st.data_editor(
+            pd.DataFrame({"name": names, "shortcut": keys, "description": [""] * len(names)}),
+            disabled=["name"], hide_index=True, key=f"classes_{'|'.join(names)}", width="stretch",
+            column_config={"description": st.column_config.TextColumn(
+                "description", help="Optional: a few words on what belongs in this class. Annotators see it, "
+                                    "and the model learns from it along with the name.")},
+        ) if names else pd.DataFrame(columns=["name", "shortcut", "description"])
+        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0])
+        guidelines = st.text_area("Guidelines for annotators (optional)")
+        with st.expander("Advanced"):
+            model = st.text_input("Encoder", value="default",
+                                  help="'default' is the packaged all-MiniLM-L6-v2; any sentence-transformers "
+                                       "model id (online) or local path works.")
+            eval_percent = st.number_input(
+                "Eval sample (% of unlabeled texts)", 0, 50, int(imports.DEFAULT_EVAL_FRACTION * 100),
+                help=f"A random sample (at most {imports.EVAL_CAP} texts) the model never picks. One text in "
+                     "ten you label comes from it, so the model's accuracy on it is an honest estimate.")
+            refit_every = st.number_input("Refit the fast model every N labels", 1, 1000, 5)
+        if st.button("Create project", type="primary"):
+            try:
+                plan = imports.plan_import(frame, text_column, label_column, names)
+                project_id = imports.create_project_from_plan(
+                    db, ui.actor(), name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
+                    ProjectSettings(refit_every=int(refit_every)),
+                    eval_fraction=eval_percent / 100)
+            except imports.ImportFailed as err:
+                show_error(str(err))
+            else:
+                st.session_state.project_id = project_id
+                st.session_state.projects_flash = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
+                                                   "the background; you can start labeling now (Annotate).")
+                st.rerun()  # the sidebar and the table show the new project at once
+
+selected = store.project(db, st.session_state["project_id"]) if st.session_state.get("project_id") else None
+
+with add:
+    if selected is None:
+        st.info("Create a project first.")
+    else:
+        project, project_id = selected, selected["id"]
+        more = st.file_uploader(f"More texts for {ui.plain(project['name'])}",
+                                type=sorted({k.lstrip(".") for k in imports.FORMATS}), key="add_upload")
+        if more is not None:
+            frame = read_upload(more)
+            columns = list(frame.columns)
+            text_column = st.selectbox("Text column", columns, key="add_text")
+            label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],
+                                        key="add_label")
+            if st.button("Add texts", type="primary"):
+                try:
+                    plan = imports.add_to_project(db, ui.actor(), project_id, frame, text_column,
+                                             None if label_column == "(none)" else label_column)
+                except imports.ImportFailed as err:
+                    show_error(str(err))
+                else:
+                    st.success(f"Added {plan.summary()}.")
+
+with manage:
+    if selected is None:
+        st.info("Create a project first.")
+    else:
+        project, project_id = selected, selected["id"]
+        new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
+        if st.button("Rename") and new_name.strip() != project["name"]:
+            try:
+                store.rename_project(db, ui.actor(), project_id, new_name)
+            except store.StoreError as err:
+                show_error(str(err))
+            else:
+                st.session_state.projects_flash = f"Renamed to “{new_name.strip()}”."
+                st.rerun()
+        st.divider()
+        st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
+        confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
+        if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
+            store.delete_project(db, ui.actor(), project_id)
+            artifacts.remove_project_dir(project_id)
+            st.session_state.project_id = None
+            st.session_state.projects_flash = f"Deleted “{project['name']}”."
+            st.rerun()

@@ -1,0 +1,161 @@
+"""Settings: how the project's models are trained and when."""
+import streamlit as st
+
+from core import settings as project_settings, store
+from core.learning import classifiers, strategies
+from core.team import auth
+from core.learning.classifiers import head
+from core.learning.classifiers.transformer import estimate_seconds
+import ui
+
+db = store.connect()
+project = ui.current_project(db)
+saved: project_settings.ProjectSettings = project["settings"]
+ui.title("Settings", project)
+n_labels = store.label_count(db, project["id"])
+n_texts = store.example_count(db, project["id"])
+
+STRATEGY_WORDS = {
+    "auto": "Automatic (recommended)", "margin_diverse": "Most uncertain, spread out", "margin": "Most uncertain",
+    "least_confidence": "Least confident", "entropy": "Most uncertain (entropy)", "kmeans": "Typical texts",
+    "contrastive": "Unlike their labeled neighbours", "class_balanced": "Likely rare classes", "random": "Random",
+    "badge": "Uncertain and diverse (BADGE)", "class_cover": "Close to the class names first",
+}
+
+st.subheader("When models train")
+left, right = st.columns(2)
+refit_every = left.number_input(
+    "Update the quick model every N new labels", 1, 1000, saved.refit_every,
+    help="The quick model (a logistic-regression head on cached sentence embeddings) refits in under a second.")
+automatic = right.toggle(
+    "Full training at the automatic pace", saved.retrain_every is None,
+    help="After every batch when the worker has a GPU; every "
+         f"{project_settings.CPU_RETRAIN_EVERY} labels on a CPU.")
+retrain_every = right.number_input("Full training every N new labels (0: only with Train now)", 0, 100_000,
+                                   saved.full_retrain_every(store.worker_device(db)), disabled=automatic)
+strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
+                          index=list(strategies.STRATEGIES).index(saved.strategy),
+                          format_func=lambda name: STRATEGY_WORDS.get(name, name),
+                          help="Automatic: typical texts (k-means) until a model exists, then the ones it is least "
+                               "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
+budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
+                            saved.label_budget or 0)
+overlap = left.number_input(  # a team setting: one person alone has nobody to agree with
+    "Overlap: % of texts labeled by two annotators", 0, 100, saved.overlap,
+    help="For agreement figures (Review page); which texts is random among the queued ones. Each of these "
+         "texts takes one label from each of two different annotators; disagreements go to the Adjudicate page.",
+) if auth.team_mode(db) else saved.overlap
+
+st.subheader("Quick model (updated every few labels)")
+head_left, head_right = st.columns(2)
+head_kind = head_left.selectbox("Quick model type", list(head.HEADS), index=list(head.HEADS).index(saved.head.kind),
+                                format_func=lambda kind: kind.replace("_", " ").capitalize(),
+                                help="A scikit-learn classifier on the sentence embeddings (the 'head').")
+self_training = head_right.number_input(
+    "Also learn from the texts it is surest about (per label, 0: off)", 0.0, 20.0, float(saved.head.self_training),
+    format="%g", step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
+                   "of learning-curve AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest "
+                   "neighbours.")
+class_names = head_left.toggle(
+    "Learn from the class names too", saved.head.class_names,
+    help="Each class's name, and its description if it has one, counts as one labeled example of that class. "
+         "The model then knows every class from the start, also classes nobody has labeled yet. Turn it off "
+         "if your class names are codes (such as A, B, C) that say nothing about their texts.")
+head_values = {**saved.head.to_dict(), "kind": head_kind, "self_training": float(self_training),
+               "class_names": bool(class_names)}
+if head_kind != saved.head.kind:
+    head_values["params"] = {}  # parameters of one estimator do not carry over to another
+
+st.subheader("Full training (fine-tunes the language model)")
+time_budget = st.number_input(
+    "Time budget per full training, seconds (0: automatic)", 0, 24 * 3600, saved.retrain_budget_s or 0,
+    help=f"Training stops when this is spent and uses what it learned so far. Automatic: "
+         f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
+         f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
+family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(saved.family),
+                      format_func=classifiers.TITLES.get,
+                      help="SetFit: contrastive fine-tuning of the encoder, then the head above; SetFit "
+                           "(differentiable head): SetFit with its torch head; transformer fine-tuning: full "
+                           "fine-tuning with a classification head.")
+current = saved.family_arguments(family).to_dict()
+values: dict = {}
+if family in ("setfit", "setfit-diff"):
+    a, b, c = st.columns(3)
+    values["max_steps"] = a.number_input("Training steps (at most)", 1, 10_000, current["max_steps"],
+                                         help="Contrastive steps of 16 text pairs: about 0.65 s a step on a 2-core "
+                                              "CPU.")
+    values["max_length"] = b.number_input(
+        "Max tokens per text in training", 8, 512, current["max_length"],
+        help="Longer texts are cut to this many tokens while the encoder trains. Embedding and predicting always "
+             "read as much as the base encoder does (256 tokens for the default model).")
+    if family == "setfit":
+        values["batch_size"] = c.number_input("Pairs per step", 2, 256, current["batch_size"])
+        d, e = st.columns([2, 1])
+        values["warm_start"] = d.toggle(
+            "Continue from the last fine-tuned encoder (warm start)", current["warm_start"],
+            help="The first retrain starts from the base model; later ones continue from the last one and "
+                 "need far fewer steps. On trec6, rounds of 6 steps took a sixth of small-text's SetFit "
+                 "round and were more accurate (docs/benchmarks.md).")
+        values["warm_steps"] = e.number_input("Steps when continuing", 1, 10_000, current["warm_steps"],
+                                              disabled=not values["warm_start"])
+    else:
+        values["head_learning_rate"] = c.number_input("Head learning rate", 1e-5, 1.0, current["head_learning_rate"],
+                                                      format="%.5f")
+        d, e, f = st.columns(3)
+        values["num_epochs"] = [current["num_epochs"][0], d.number_input("Head epochs", 1, 100,
+                                                                         current["num_epochs"][1])]
+        values["l2_weight"] = e.number_input("L2 weight", 0.0, 1.0, current["l2_weight"])
+        values["end_to_end"] = f.toggle("End to end (also train the body in the head phase)", current["end_to_end"])
+else:
+    a, b, c = st.columns(3)
+    values["num_epochs"] = a.number_input("Epochs", 1, 100, current["num_epochs"])
+    values["learning_rate"] = b.number_input("Learning rate", 1e-6, 1e-2, current["learning_rate"], format="%.6f")
+    values["max_length"] = c.number_input("Max tokens per text", 8, 512, current["max_length"])
+    d, e, f = st.columns(3)
+    values["batch_size"] = d.number_input("Batch size", 1, 256, current["batch_size"])
+    decay = e.number_input("Layerwise learning-rate decay (1: off)", 0.05, 1.0,
+                           current["layerwise_gradient_decay"] or 1.0)
+    values["layerwise_gradient_decay"] = None if decay >= 1.0 else decay
+    values["early_stopping_patience"] = f.number_input("Early stopping patience (epochs, 0: off)", 0, 20,
+                                                       current["early_stopping_patience"])
+    g, h = st.columns(2)
+    values["freeze_encoder"] = g.toggle("Freeze the encoder (train only the head)", current["freeze_encoder"])
+    values["gradual_unfreezing"] = h.toggle("Gradual unfreezing (one more layer per epoch)",
+                                            current["gradual_unfreezing"])
+
+form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
+        "strategy": strategy, "label_budget": int(budget) or None, "overlap": int(overlap), "retrain_budget_s": int(time_budget) or None,
+        "head": head_values, "family": family,
+        "family_args": {family: {k: v for k, v in values.items() if v != current[k]}}}
+try:
+    wanted = saved.with_changes(form)
+except project_settings.SettingsError as err:
+    wanted = None
+    st.error(str(err))
+
+device = store.worker_device(db)
+if family == "transformer" and wanted is not None and device != "cuda":
+    arguments = wanted.family_arguments("transformer")
+    estimate = estimate_seconds(max(n_labels, 200), n_texts, arguments, "cpu")
+    where = "the worker runs on a CPU" if device else "no worker is running yet, and without a GPU it runs on a CPU"
+    st.warning(f"Full fine-tuning is slow without a GPU ({where}): about {estimate / 60:.0f} min per retrain at "
+               f"{max(n_labels, 200)} labels and {n_texts:,} texts. Consider SetFit, or run the worker on a GPU "
+               "host (SIEVE_WORKER=external).")
+
+if st.button("Save settings", type="primary", disabled=wanted is None):
+    changed = project_settings.changes(saved, wanted)
+    if changed:
+        store.update_settings(db, ui.actor(), project["id"], changed)
+        when = ("The quick model refits with them now; full retrains use them from the next one."
+                if "head" in changed else "They apply from the next refit or retrain.")
+        st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
+    else:
+        st.info("Nothing changed.")
+
+st.subheader("Intended use")
+intended = st.text_area("What the model is for, and what it must not be used for", value=project["intended_use"],
+                        help="Written into the model card (README.md) of every exported model.",
+                        key=f"intended_use:{project['id']}")
+if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
+    store.set_intended_use(db, ui.actor(), project["id"], intended)
+    st.success("Saved: exported model cards state it.")

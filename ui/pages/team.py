@@ -1,0 +1,108 @@
+"""Team (admins): accounts, roles and project assignments; per-annotator figures; the audit log."""
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import store
+from core.team import auth, quality
+import ui
+
+db = store.connect()
+actor = ui.actor()
+st.title("Team")
+
+
+def flash_error(err: Exception) -> None:
+    st.error(ui.plain(str(err)))
+
+
+if not auth.team_mode(db):
+    st.info("Sieve runs in single-user mode: nobody signs in. Create the first admin account to start team mode; "
+            "from then on everyone signs in.")
+    with st.form("first_admin"):
+        name = st.text_input("Admin name", value=actor.name)
+        password = st.text_input("Password", type="password")
+        if st.form_submit_button("Create admin and sign in", type="primary"):
+            try:
+                auth.create_user(db, actor, name, password, auth.ADMIN)
+                st.query_params["session"] = auth.login(db, name, password).token
+            except auth.AuthError as err:
+                flash_error(err)
+            else:
+                st.rerun()
+    st.stop()
+
+accounts = auth.users(db)
+projects = store.projects(db)
+project_names = {p["id"]: p["name"] for p in projects}
+st.subheader("Accounts")
+st.dataframe(pd.DataFrame([{"name": u["name"], "role": u["role"], "active": bool(u["active"]),
+                            "projects": ", ".join(project_names[p] for p in auth.assigned_projects(db, u["id"])
+                                                  if p in project_names) if u["role"] == auth.ANNOTATOR else "all",
+                            "failed sign-ins": u["failed_logins"]} for u in accounts]), hide_index=True)
+
+with st.form("new_user", clear_on_submit=True):
+    st.markdown("**New account**")
+    c1, c2, c3 = st.columns(3)
+    name = c1.text_input("Name", key="new_user_name")
+    password = c2.text_input("Password", type="password", key="new_user_password")
+    role = c3.selectbox("Role", auth.ROLES, index=auth.ROLES.index(auth.ANNOTATOR), key="new_user_role")
+    assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=project_names.get,
+                              key="new_user_projects")
+    if st.form_submit_button("Create account", type="primary"):
+        try:
+            created = auth.create_user(db, actor, name, password, role)
+            for project_id in assigned:
+                auth.assign(db, actor, created.user_id, project_id)
+        except auth.AuthError as err:
+            flash_error(err)
+        else:
+            st.success(f"Created {ui.plain(created.name)} ({role}).")
+
+if accounts:
+    with st.expander("Change an account"):
+        by_id = {u["id"]: u for u in accounts}
+        user_id = st.selectbox("Account", list(by_id), format_func=lambda i: by_id[i]["name"], key="edit_user")
+        chosen = by_id[user_id]
+        role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(chosen["role"]), key=f"edit_role_{user_id}")
+        now_assigned = auth.assigned_projects(db, user_id)
+        wanted = st.multiselect("Projects", list(project_names), default=[p for p in now_assigned if p in project_names],
+                                format_func=project_names.get, key=f"edit_projects_{user_id}")
+        password = st.text_input("New password (leave empty to keep)", type="password", key=f"edit_pw_{user_id}")
+        active = st.checkbox("Active", value=bool(chosen["active"]), key=f"edit_active_{user_id}")
+        if st.button("Save account", key=f"edit_save_{user_id}"):
+            try:
+                if role != chosen["role"]:
+                    auth.set_role(db, actor, user_id, role)
+                for project_id in set(wanted) ^ set(now_assigned):
+                    auth.assign(db, actor, user_id, project_id, project_id in wanted)
+                if password:
+                    auth.set_password(db, actor, user_id, password)
+                if active != bool(chosen["active"]):
+                    auth.set_active(db, actor, user_id, active)
+            except auth.AuthError as err:
+                flash_error(err)
+            else:
+                st.rerun()
+
+project_id = st.session_state.get("project_id")
+if project_id is not None and project_id in project_names:
+    st.subheader(f"Annotators · {ui.plain(project_names[project_id])}")
+    figures = quality.team_figures(db, project_id, quality.latest_analysis(db, project_id))
+    if figures:
+        st.dataframe(pd.DataFrame(figures).rename(columns={
+            "labels_per_hour": "labels / hour", "median_seconds": "median s / label",
+            "kappa_with_others": "kappa with others", "changed_share": "changed by decisions"}), hide_index=True,
+            column_config={"changed by decisions": st.column_config.NumberColumn(format="percent")})
+        st.caption("Kappa with others comes from the latest analysis (Review page).")
+    else:
+        st.caption("No labels yet.")
+
+st.subheader("Audit log")
+log = auth.audit_log(db)
+st.dataframe(pd.DataFrame([{"when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"])),
+                            "who": r["actor"], "what": r["action"],
+                            "project": project_names.get(r["project_id"], r["project_id"]),
+                            "detail": ", ".join(f"{k}={v}" for k, v in r["detail"].items())} for r in log]),
+             hide_index=True)
