@@ -9,6 +9,8 @@ from core import store
 from core.jobs import worker
 from core.team import auth
 import ui
+from ui import state
+from ui.jobs import show_jobs
 
 st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
 db = store.connect()
@@ -18,16 +20,16 @@ params = st.query_params
 # reloads; without a live one only the sign-in page is served. Single-user mode acts as a
 # local admin under the name typed in the sidebar, as before accounts existed.
 team = auth.team_mode(db)
-token = params.get("session") or st.session_state.get("session_token")
+token = params.get("session") or st.session_state.get(state.SESSION_TOKEN)
 actor = auth.session_actor(db, token) if team else None
 if team and actor is not None:
-    st.session_state.session_token = params["session"] = token  # page switches clear the URL's params
+    st.session_state[state.SESSION_TOKEN] = params["session"] = token  # page switches clear the URL's params
 if team and actor is None:
-    st.session_state.pop("actor", None)
-    st.session_state.pop("session_token", None)
+    st.session_state.pop(state.ACTOR, None)
+    st.session_state.pop(state.SESSION_TOKEN, None)
     st.navigation([st.Page("ui/pages/login.py", title="Sign in", icon=":material/login:")]).run()
     st.stop()
-st.session_state.actor = actor
+st.session_state[state.ACTOR] = actor
 
 can = (lambda permission: auth.allowed(db, actor, permission)) if team else (lambda permission: True)
 pages = [st.Page("ui/pages/projects.py", title="Projects", icon=":material/folder:", default=True)
@@ -45,53 +47,49 @@ pages = [st.Page("ui/pages/projects.py", title="Projects", icon=":material/folde
 navigation = st.navigation([p for p in pages if p is not None])
 
 # The project and the annotator's name live in the URL too, so a reload (or a bookmark) keeps them.
-if "annotator" not in st.session_state and params.get("name", "").strip():
-    st.session_state.annotator = params["name"].strip()
-if "project_id" not in st.session_state and params.get("project", "").isdigit():
-    st.session_state.project_id = int(params["project"])
+if state.ANNOTATOR not in st.session_state and params.get("name", "").strip():
+    st.session_state[state.ANNOTATOR] = params["name"].strip()
+if state.PROJECT_ID not in st.session_state and params.get("project", "").isdigit():
+    st.session_state[state.PROJECT_ID] = int(params["project"])
 
 with st.sidebar:
     projects = auth.visible_projects(db, actor) if team else store.projects(db)
     if projects:
         ids = [p["id"] for p in projects]
-        current = st.session_state.get("project_id")
-        st.session_state.project_id = st.selectbox(
+        current = st.session_state.get(state.PROJECT_ID)
+        st.session_state[state.PROJECT_ID] = st.selectbox(
             "Project", ids, index=ids.index(current) if current in ids else len(ids) - 1,
             format_func={p["id"]: p["name"] for p in projects}.get)
-        params["project"] = str(st.session_state.project_id)
+        params["project"] = str(st.session_state[state.PROJECT_ID])
     else:
-        st.session_state.project_id = None
+        st.session_state[state.PROJECT_ID] = None
     if team:
-        st.session_state.annotator = actor.name
+        st.session_state[state.ANNOTATOR] = actor.name
         st.caption(f"Signed in as **{ui.plain(actor.name)}** ({actor.role})")
         if st.button("Sign out", icon=":material/logout:"):
             auth.logout(db, token)
-            st.session_state.pop("session_token", None)
+            st.session_state.pop(state.SESSION_TOKEN, None)
             del params["session"]
             st.rerun()
     else:
-        st.session_state.annotator = st.text_input("Your name", value=st.session_state.get("annotator", "annotator"),
+        st.session_state[state.ANNOTATOR] = st.text_input("Your name", value=ui.annotator(),
                                                    help="Recorded with every label you give.").strip() or "annotator"
-        params["name"] = st.session_state.annotator
+        params["name"] = st.session_state[state.ANNOTATOR]
 
     @st.fragment(run_every="2s")
     def job_status():
-        state = worker.ensure_worker(db)
+        started = worker.ensure_worker(db)
         live = store.live_workers(db)
         if live:
             st.caption(f":green[●] Worker running on {live[0]['device']}")
-        elif state == "external":
+        elif started == "external":
             st.caption(":orange[●] Waiting for an external worker (SIEVE_WORKER=external)")
         else:
             st.caption(":orange[●] Starting the worker…")
-        project_id = st.session_state.get("project_id")
+        project_id = st.session_state.get(state.PROJECT_ID)
         if project_id is None:
             return
-        for job in store.active_jobs(db, project_id):
-            if job["status"] == store.RUNNING:
-                st.progress(min(max(job["progress"], 0.0), 1.0), text=f"{job['kind']}: {job['message']}")
-            else:
-                st.caption(f"queued: {job['kind']}")
+        show_jobs(store.active_jobs(db, project_id))
         for line in ui.failure_lines(db, project_id):
             st.caption(line)
 

@@ -28,7 +28,7 @@ ids = store.example_ids(db, {project})[{start}:]
 worst, t_end = 0.0, time.time() + {seconds}
 for example_id in ids:
     t = time.perf_counter()
-    annotate.submit_label(db, auth.local_actor("writer"), {project}, example_id, "yes")
+    annotate.submit_label(db, auth.local_actor("writer"), {project}, annotate.NextText.direct(example_id), "yes")
     worst = max(worst, time.perf_counter() - t)
     if time.time() > t_end:
         break

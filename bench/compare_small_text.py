@@ -19,10 +19,10 @@ Two tables (--tables):
            weights) with its class-balanced initial set (drawn from the gold labels), strategies
            RandomSampling, BreakingTies, LeastConfidence, PredictionEntropy; Sieve's `auto` with
            its default head and its own k-means cold start (no gold labels).
-  same     the identical estimator on both sides (Sieve's default head, `core.classifiers.head`,
+  same     the identical estimator on both sides (Sieve's default head, `core.learning.classifiers.head`,
            self-trained from the unlabeled pool, wrapped as a scikit-learn estimator inside the
            child) and the identical class-balanced initial set per seed: only the query strategies
-           differ. Sieve runs `auto`, `random` and `margin`.
+           differ. Sieve runs `auto`, `random` and `margin` (--sieve-strategies).
 
 Datasets default to the held-out list of the tuning protocol (docs/benchmarks.md); --split
 validation is for tuning. Writes --out-dir/runs.json (every run, every step), summary.json and
@@ -97,7 +97,7 @@ def run_loop(learner, y_pool, test, y_test, spec, seed, verbose=False):
 """
 
 # Runs inside the child process, where small_text is importable. classifier "shipped": its
-# default LogisticRegression(); "sieve_head": Sieve's own head (core.classifiers.head, with its
+# default LogisticRegression(); "sieve_head": Sieve's own head (core.learning.classifiers.head, with its
 # self-training from the unlabeled pool), wrapped as a scikit-learn estimator.
 CHILD = r"""
 import json, sys
@@ -239,8 +239,8 @@ def run_child(code: str, spec: dict, files: dict[str, np.ndarray] | None = None)
 
 
 def run_small_text(pool, test, classes, y_pool, y_test, seeds, init, batch, rounds, classifier="shipped",
-                   initial: dict | None = None) -> list[dict]:
-    spec = {"y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "strategies": SMALL_TEXT_STRATEGIES,
+                   initial: dict | None = None, strategies=tuple(SMALL_TEXT_STRATEGIES)) -> list[dict]:
+    spec = {"y_pool": y_pool.tolist(), "y_test": y_test.tolist(), "strategies": list(strategies),
             "seeds": seeds, "init": init, "batch": batch, "rounds": rounds, "classifier": classifier,
             "initial": {str(k): [int(i) for i in v] for k, v in (initial or {}).items()}}
     return run_child(CHILD, spec, {"pool": pool, "test": test, "classes": classes})
@@ -296,6 +296,10 @@ def main() -> None:
     parser.add_argument("--setfit-dataset", help="also compare full SetFit rounds on this dataset (slow: ~25 min)")
     parser.add_argument("--setfit-steps", type=int, default=10,
                         help="Sieve's contrastive steps per warm-started SetFit round")
+    parser.add_argument("--small-text-strategies", nargs="+", default=SMALL_TEXT_STRATEGIES,
+                        choices=SMALL_TEXT_STRATEGIES, help="small-text's strategies to run")
+    parser.add_argument("--sieve-strategies", nargs="+", default=["auto", "random", "margin"],
+                        help="Sieve's strategies in the same-classifier table")
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "out" / "compare_small_text"))
     args = parser.parse_args()
     use_data_dir(args.cache)
@@ -326,7 +330,7 @@ def main() -> None:
                 # Each tool with its own defaults: small-text's LogisticRegression() and its class-balanced
                 # initial set (drawn from the gold labels); Sieve's default head and its own k-means cold start.
                 theirs = run_small_text(pool_vectors, test_vectors, class_vectors, y_pool, y_test, args.seeds, init,
-                                        batch, rounds)
+                                        batch, rounds, strategies=args.small_text_strategies)
                 ours = {"sieve auto (own cold start, default head)": [
                     simulate.run(train, test, strategy="auto", init=init, batch=batch, rounds=rounds, seed=seed)
                     for seed in args.seeds]}
@@ -337,13 +341,14 @@ def main() -> None:
                 initial = {seed: simulate.initial_set("balanced", "random", pool_vectors, y_pool, init,
                                                       np.random.default_rng(seed)) for seed in args.seeds}
                 theirs = run_small_text(pool_vectors, test_vectors, class_vectors, y_pool, y_test, args.seeds, init,
-                                        batch, rounds, classifier="sieve_head", initial=initial)
+                                        batch, rounds, classifier="sieve_head", initial=initial,
+                                        strategies=args.small_text_strategies)
                 ours = {f"sieve {strategy}": [
                     simulate.run(train, test, strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed,
                                  initial=initial[seed]) for seed in args.seeds]
-                    for strategy in ("auto", "random", "margin")}
+                    for strategy in args.sieve_strategies}
                 reference = "sieve random"
-            for strategy in SMALL_TEXT_STRATEGIES:
+            for strategy in args.small_text_strategies:
                 runs = [r for r in theirs if r["strategy"] == strategy]
                 rows[f"small-text {strategy}"] = stats(runs)
                 raw += [{"dataset": name, "table": which, "tool": "small-text", **r} for r in runs]

@@ -59,7 +59,7 @@ def run(n: int, labels: int, cache_dir: str | None) -> dict:
         shown = annotate.next_text(db, auth.local_actor("bench"), pid)
         for i in range(labels):
             t = time.perf_counter()
-            annotation_id = annotate.submit_label(db, auth.local_actor("bench"), pid, shown.example_id, gold[shown.text], version_id=shown.version_id)
+            annotation_id = annotate.submit_label(db, auth.local_actor("bench"), pid, shown, gold[shown.text])
             shown = annotate.next_text(db, auth.local_actor("bench"), pid)
             next_ms.append((time.perf_counter() - t) * 1000)
             if (i + 1) % 5 == 0:

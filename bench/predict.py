@@ -37,7 +37,7 @@ def main() -> None:
     gold = dict(zip(pool["text"], pool["label"]))
     texts = store.texts_by_id(db, store.example_ids(db, pid))
     for example_id in list(texts)[:200]:
-        annotate.submit_label(db, auth.local_actor("bench"), pid, example_id, gold[texts[example_id]])
+        annotate.submit_label(db, auth.local_actor("bench"), pid, annotate.NextText.direct(example_id), gold[texts[example_id]])
     training.refit_head(db, pid)
     path = data_dir / "new.csv"
     new[["text"]].to_csv(path, index=False)

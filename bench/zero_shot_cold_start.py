@@ -16,7 +16,7 @@ Arms, 10 labels a batch:
              probabilities (the prior covers classes with no label yet).
   kmeans + class names  the k-means labels, with each class name as one more labeled example
              (`core.class_examples`, the app's default since 2026-11-22): a model from 0 labels.
-The head is Sieve's default (`core.classifiers.head`, self-trained from the pool); the first three
+The head is Sieve's default (`core.learning.classifiers.head`, self-trained from the pool); the first three
 arms use it without class names.
 """
 from __future__ import annotations

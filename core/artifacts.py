@@ -25,6 +25,11 @@ def project_dir(project_id: int) -> Path:
     return config.data_dir() / "projects" / str(project_id)
 
 
+def export_dir(project_id: int) -> Path:
+    """Where a project's export jobs write their files (models, datasets)."""
+    return project_dir(project_id) / "exports"
+
+
 def remove_project_dir(project_id: int) -> None:
     """A deleted project's artifacts, gone (inside the data directory only)."""
     shutil.rmtree(project_dir(project_id), ignore_errors=True)

@@ -1,15 +1,22 @@
-"""Command line: python -m core {worker,import,export,export-model,predict,simulate}."""
+"""Command line: `sieve …` or `python -m core …` (run, worker, import, export, export-model, predict, backup,
+restore, simulate).
+
+In team mode (once user accounts exist) the commands that read or change a project's data act as
+the user named by --user, whose password comes from SIEVE_PASSWORD or a prompt, and check that
+user's role as the app does; with no accounts yet they act as the local admin, as the app does.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from core import store
+from core import config, store
 from core.team import auth
 
 
@@ -20,11 +27,77 @@ def _project(db, name: str) -> dict:
     return row
 
 
+# Streamlit's production settings, passed as flags by `sieve run` so that an installed Sieve (whose app.py
+# sits in site-packages, away from any .streamlit folder) serves exactly as a checkout does; a test
+# keeps them equal to .streamlit/config.toml, which `streamlit run app.py` reads in a checkout.
+STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "none", "server.runOnSave": False,
+                      "client.toolbarMode": "minimal", "browser.gatherUsageStats": False}
+
+
+def streamlit_command(extra: list[str]) -> list[str]:
+    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    production settings first so that options given on the command line override them."""
+    from core import config
+
+    flags = [f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
+             for key, value in STREAMLIT_SETTINGS.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+
+
+def cmd_run(args) -> None:
+    import os
+    import shlex
+    import subprocess
+
+    from core import config
+
+    if not config.app_path().exists():
+        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    command = streamlit_command(args.streamlit_args)
+    print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
+    print("+ " + shlex.join(command), flush=True)
+    if os.name == "nt":
+        try:
+            sys.exit(subprocess.call(command))
+        except KeyboardInterrupt:
+            sys.exit(130)
+    os.execv(command[0], command)  # Streamlit takes this process's place: Ctrl-C and SIGTERM reach it
+
+
+PASSWORD_ENV = "SIEVE_PASSWORD"
+
+
+def _actor(db, args) -> auth.Actor:
+    """Who the command acts as: the local admin in single-user mode, else the signed-in --user."""
+    name = (getattr(args, "user", None) or "").strip()
+    if not auth.team_mode(db):
+        return auth.local_actor(name or "local")
+    if not name:
+        raise auth.AuthError(f"This Sieve has user accounts: pass --user NAME (the password comes from "
+                             f"{PASSWORD_ENV} or a prompt).")
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise auth.AuthError(f"No password for {name}: set {PASSWORD_ENV}, or run the command in a terminal "
+                                 "to be asked for it.")
+        import getpass
+
+        password = getpass.getpass(f"Password for {name}: ")
+    return auth.authenticate(db, name, password)
+
+
+def _require(db, args, permission: str, project_id: int | None = None) -> auth.Actor:
+    """The acting user, if their role allows `permission` (in `project_id`); auth.AuthError otherwise."""
+    return auth.require(db, _actor(db, args), permission, project_id)
+
+
 def cmd_worker(args) -> None:
-    from core.jobs.worker import Worker
+    from core.jobs.worker import LANES, Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    lanes = tuple(args.lanes.split(","))
+    lanes = tuple(args.lanes.split(",")) if args.lanes else tuple(LANES)
+    if unknown := [lane for lane in lanes if lane not in LANES]:
+        sys.exit(f"error: unknown lane {', '.join(unknown)}; the lanes are {', '.join(LANES)}")
     worker = Worker(lanes=lanes)
     import os
     import signal
@@ -33,7 +106,7 @@ def cmd_worker(args) -> None:
     # to the queue and the process exits 0 within Worker's grace period.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: worker.stop.set())
-    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, store.config.db_path(), lanes)
+    logging.getLogger("sieve.worker").info("worker %s on %s, lanes %s", worker.id, config.db_path(), lanes)
     if not worker.run():
         logging.shutdown()
         os._exit(0)  # a lane is still inside torch: interpreter teardown would abort the process
@@ -43,19 +116,20 @@ def cmd_import(args) -> None:
     from core.files import imports
 
     db = store.connect()
+    existing = store.project_by_name(db, args.project)
+    actor = _require(db, args, auth.MANAGE_PROJECTS, existing["id"] if existing else None)  # before the file is read
     try:
         frame = imports.read_table(args.file)
-        existing = store.project_by_name(db, args.project)
         if existing:
-            plan = imports.add_to_project(db, auth.local_actor(), existing["id"], frame, args.text_column, args.label_column,
-                                     args.eval_fraction or 0.0, args.seed)
+            plan = imports.add_to_project(db, actor, existing["id"], frame, args.text_column, args.label_column,
+                                          args.eval_fraction or 0.0, args.seed)
             print(f"added to {args.project!r}: {plan.summary()}")
         else:
             plan = imports.plan_import(frame, args.text_column, args.label_column, imports.parse_classes(args.classes))
-            imports.create_project_from_plan(db, auth.local_actor(), args.project, plan, model=args.model,
-                                        eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
-                                        else args.eval_fraction,
-                                        seed=args.seed)
+            imports.create_project_from_plan(db, actor, args.project, plan, model=args.model,
+                                             eval_fraction=imports.DEFAULT_EVAL_FRACTION if args.eval_fraction is None
+                                             else args.eval_fraction,
+                                             seed=args.seed)
             print(f"created {args.project!r} with classes {', '.join(plan.classes)}: {plan.summary()}")
     except imports.ImportFailed as err:
         sys.exit(f"error: {err}")
@@ -72,6 +146,7 @@ def cmd_export(args) -> None:
 
         db = store.connect()
         project = _project(db, args.project)
+        _require(db, args, auth.EXPORT, project["id"])
         hf_datasets.save(db, project["id"], Path(args.out))
         print(f"wrote {store.label_count(db, project['id'])} labels to {args.out} (datasets.load_from_disk)")
         return
@@ -81,7 +156,8 @@ def cmd_export(args) -> None:
         raise SystemExit(2)
     db = store.connect()
     project = _project(db, args.project)
-    Path(args.out).write_bytes(exports.export_labels(db, auth.local_actor(), project["id"], fmt))
+    actor = _require(db, args, auth.EXPORT, project["id"])
+    Path(args.out).write_bytes(exports.export_labels(db, actor, project["id"], fmt))
     print(f"wrote {store.label_count(db, project['id'])} labels to {args.out}")
 
 
@@ -90,6 +166,7 @@ def cmd_export_model(args) -> None:
 
     db = store.connect()
     project = _project(db, args.project)
+    _require(db, args, auth.EXPORT, project["id"])  # the model leaves Sieve: as the app's model export
     version = _version(db, project, args.version)
     out = model_export.export_model(db, version["id"], Path(args.out))
     print(f"wrote version {version['number']} to {out}")
@@ -113,6 +190,7 @@ def cmd_predict(args) -> None:
 
     db = store.connect()
     project = _project(db, args.project)
+    _require(db, args, auth.EXPORT, project["id"])  # as the app's predictions (core.files.predict.request_predict)
     version = _version(db, project, args.version)
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
     if fmt not in predict.FORMATS:
@@ -139,6 +217,7 @@ def cmd_predict(args) -> None:
 def cmd_backup(args) -> None:
     from core.jobs import backup
 
+    _require(store.connect(), args, auth.BACKUP)
     try:
         summary = backup.backup(Path(args.out))
     except backup.BackupError as err:
@@ -150,6 +229,7 @@ def cmd_backup(args) -> None:
 def cmd_restore(args) -> None:
     from core.jobs import backup
 
+    _require(store.connect(), args, auth.BACKUP)  # against the store it replaces
     try:
         summary = backup.restore(Path(args.source))
     except backup.BackupError as err:
@@ -257,16 +337,28 @@ def _simulate_app_schedule(args, train, test) -> None:
           + (f"; the last published at {last['published_s']:.0f} s, trained on {last['n_train']} labels" if last else ""))
 
 
+def _user_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", help=f"team mode: act as this user (password from {PASSWORD_ENV}, else asked); "
+                                  "without accounts the command acts as the local admin")
+
+
 def parser() -> argparse.ArgumentParser:
     from core.learning import classifiers, strategies
     from core.learning.classifiers import head as heads
 
-    root = argparse.ArgumentParser(prog="python -m core", description="Sieve: active-learning text classification.")
+    prog = "sieve" if Path(sys.argv[0]).stem == "sieve" else "python -m core"
+    root = argparse.ArgumentParser(prog=prog, description="Sieve: active-learning text classification.")
     sub = root.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("run", help="start the app (Streamlit) on localhost; other options go to `streamlit run`",
+                       description="Start Sieve's app with its production settings. Any further options go to "
+                                   "`streamlit run`, e.g. --server.port 8502.")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("worker", help="run the background training worker")
-    p.add_argument("--lanes", default=",".join(store.LANES),
-                   help="fast (head refits), embed (embedding, exports), slow (full retrains); default all")
+    p.add_argument("--lanes", default=None,
+                   help="comma-separated: fast (quick model refits), embed (embedding, exports, predictions, "
+                        "label analyses), slow (full retrains); default all")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("import", help="create a project from a file, or add the file to an existing project")
@@ -280,6 +372,7 @@ def parser() -> argparse.ArgumentParser:
                    help="share of unlabeled texts held out as a random eval sample (new projects: 0.05, "
                         "at most 400 texts; added data: 0)")
     p.add_argument("--seed", type=int, default=0)
+    _user_option(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export labels")
@@ -287,12 +380,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf-datasets"],
                    help="hf-datasets: a Hugging Face datasets directory at --out (datasets.load_from_disk)")
+    _user_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("export-model", help="export a model version as a SetFit directory")
     p.add_argument("--project", required=True)
     p.add_argument("--version", type=int, help="version number (default: the one served: pinned, else the newest)")
     p.add_argument("--out", required=True)
+    _user_option(p)
     p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("predict", help="predict the classes of a file's texts with a model version")
@@ -302,14 +397,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text")
     p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
     p.add_argument("--format", choices=["csv", "parquet"])
+    _user_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("backup", help="copy the store and its artifacts while Sieve runs (SQLite backup API)")
     p.add_argument("out", help="a new or empty directory")
+    _user_option(p)
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="bring back a backup (stop the worker first)")
     p.add_argument("source", help="a directory written by `backup`")
+    _user_option(p)
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
@@ -357,8 +455,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core import config
-
     config.apply_hub_mode()
-    args = parser().parse_args(argv)
-    args.func(args)
+    root = parser()
+    args, extra = root.parse_known_args(argv)
+    if args.command == "run":
+        args.streamlit_args = extra
+    elif extra:
+        root.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args.func(args)
+    except auth.AuthError as err:  # a refused sign-in or role: one sentence, no traceback
+        sys.exit(f"error: {err}")

@@ -14,8 +14,29 @@ STALE_AFTER_S = float(os.environ.get("SIEVE_STALE_AFTER_S", "30"))
 MAX_ATTEMPTS = 3
 
 
+def source_checkout() -> bool:
+    """True when Sieve runs from its repository (app.py beside core/ and pyproject.toml), False when it
+    is installed as a package (`pip install .`: core/ and app.py in site-packages)."""
+    return (REPO_ROOT / "pyproject.toml").is_file()
+
+
+def app_path() -> Path:
+    """The Streamlit entry point, installed beside `core` in a checkout and in a package alike."""
+    return REPO_ROOT / "app.py"
+
+
+def default_data_dir() -> Path:
+    """`data/` beside app.py in a checkout; for an installed Sieve, never site-packages but the user's
+    data folder: $XDG_DATA_HOME/sieve, else ~/.local/share/sieve (%LOCALAPPDATA%\\sieve on Windows)."""
+    if source_checkout():
+        return REPO_ROOT / "data"
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "sieve"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "sieve"
+
+
 def data_dir() -> Path:
-    path = Path(os.environ.get("SIEVE_DATA_DIR", REPO_ROOT / "data")).resolve()
+    path = Path(os.environ.get("SIEVE_DATA_DIR") or default_data_dir()).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -4,6 +4,8 @@ import re
 import streamlit as st
 
 from core import store
+from core.jobs import kinds
+from ui import state
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
 # also disarms Streamlit's own syntax ($ for LaTeX, :color[...] and :emoji: directives).
@@ -27,22 +29,25 @@ def title(page: str, project: dict | None = None) -> None:
 
 def current_project(db) -> dict:
     """The project picked in the sidebar; stops the page with a hint when there is none."""
-    project_id = st.session_state.get("project_id")
+    project_id = st.session_state.get(state.PROJECT_ID)
     project = store.project(db, project_id) if project_id is not None else None
     if project is None:
-        st.info("Create a project on the Projects page first.")
+        from core.team import auth
+
+        signed_in = st.session_state.get("actor")  # None in single-user mode: the local admin
+        if signed_in is None or auth.allowed(db, signed_in, auth.MANAGE_PROJECTS):
+            st.info("There is no project yet: create one on the Projects page first.")
+            st.page_link("ui/pages/projects.py", label="Create a project", icon=":material/add:")
+        else:
+            st.info("No project is open to you yet: an admin assigns projects on the Team page.")
         st.stop()
     return project
-
-
-JOB_NAMES = {store.EMBED: "embedding", store.HEAD: "head refit", store.FULL: "full retrain",
-             store.EXPORT: "model export", store.QUALITY: "label analysis"}
 
 
 def failure_lines(db, project_id: int, limit: int = 2) -> list[str]:
     """Sidebar captions for the project's failed jobs: each stays in view until a later job of its
     kind succeeds, and its message says why it failed and after how many attempts."""
-    return [f":red[The {JOB_NAMES.get(job['kind'], job['kind'])} failed]: {plain(job['message'])}"
+    return [f":red[The {kinds.name(job)} failed]: {plain(job['message'])}"
             for job in store.unresolved_failures(db, project_id)[:limit]]
 
 
@@ -51,4 +56,9 @@ def actor():
     under the name typed in the sidebar (app.py sets it on every run)."""
     from core.team import auth
 
-    return st.session_state.get("actor") or auth.local_actor(st.session_state.get("annotator", "annotator"))
+    return st.session_state.get(state.ACTOR) or auth.local_actor(annotator())
+
+
+def annotator() -> str:
+    """The name labels are recorded under in this session."""
+    return st.session_state.get(state.ANNOTATOR, "annotator")

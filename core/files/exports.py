@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from core import store
-from core.team import auth
+from core.team import auth, quality
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
@@ -16,8 +16,6 @@ EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 def labels_frame(db, project_id: int) -> pd.DataFrame:
     """One row per labeled text: the final label (`quality.final_labels`; empty while annotators tie),
     how it was reached, and every annotator's label (`annotators`: a list of {annotator, label, labeled_at})."""
-    from core.team import quality
-
     finals = {f.example_id: f for f in quality.final_labels(db, project_id)}
     per: dict[int, list[dict]] = {}
     for row in quality.annotator_labels(db, project_id):

@@ -8,12 +8,14 @@ in the worker or the CLI, never in the UI process.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from core import artifacts, store
 from core.files import exports
+from core.jobs import kinds
 
-FORMAT = "hf-datasets"
+FORMAT = kinds.LEGACY_DATASET_FORMAT  # the CLI's --format name, and the result's "format"
 
 
 def build(db, project_id: int):
@@ -25,7 +27,7 @@ def build(db, project_id: int):
     features = Features({"text": Value("string"), "label": ClassLabel(names=names), "example_id": Value("int64"),
                          "annotator": Value("string"), "labeled_at": Value("string")})
     splits = {}
-    for split, name in ((store.POOL, "train"), (store.EVAL, "eval")):
+    for split, name in ((store.Split.POOL, "train"), (store.Split.EVAL, "eval")):
         part = frame[frame["split"] == split]
         if name == "train" or len(part):
             splits[name] = Dataset.from_dict({
@@ -41,14 +43,26 @@ def save(db, project_id: int, out_dir: Path) -> Path:
     return out_dir
 
 
-def run_export(db, job: dict, progress) -> dict:
-    """The export job's `hf-datasets` variant: the directory, zipped into the project's data directory."""
-    from core.files import model_export
-
+def run_export(db, job: dict, progress) -> None:
+    """The `dataset_export` job: the directory, zipped into the project's data directory."""
+    started = time.perf_counter()
     progress(0.1, "building the dataset")
-    with artifacts.atomic_dir(model_export.export_dir(job["project_id"]), "hf") as (tmp, final):
+    with artifacts.atomic_dir(artifacts.export_dir(job["project_id"]), "hf") as (tmp, final):
         folder = save(db, job["project_id"], tmp / "dataset")
         progress(0.7, "compressing")
         (tmp / "dataset.zip").write_bytes(artifacts.zip_dir(folder, "sieve-dataset"))
         shutil.rmtree(folder)
-    return {"path": str(final / "dataset.zip"), "format": FORMAT, "labels": store.label_count(db, job["project_id"])}
+    result = {"path": str(final / "dataset.zip"), "format": FORMAT, "labels": store.label_count(db, job["project_id"])}
+    with store.transaction(db) as conn:
+        store.finish_job(conn, job["id"], message=f"exported {result['labels']} labels as a datasets directory "
+                                                  f"in {time.perf_counter() - started:.0f} s", result=result)
+
+
+def latest(db, project_id: int) -> dict | None:
+    """The newest finished dataset export whose file still exists (also one stored as an `export`
+    job with format hf-datasets, as before the kind existed): its result with `finished_at`."""
+    for job in store.jobs(db, project_id, 200):
+        if (kinds.kind_of(job) == store.JobKind.DATASET_EXPORT and job["status"] == store.JobStatus.DONE and job["result"]
+                and Path(job["result"]["path"]).exists()):
+            return {**job["result"], "finished_at": job["finished_at"]}
+    return None

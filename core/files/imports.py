@@ -598,7 +598,7 @@ def _split_rows(plan: ImportPlan, eval_fraction: float, seed: int) -> list[tuple
     unlabeled = [i for i, label in enumerate(plan.labels) if label is None]
     eval_rows = set(rng.sample(unlabeled, eval_sample_size(len(unlabeled), eval_fraction))) if eval_fraction else set()
     return [(text, json.dumps(meta, ensure_ascii=False), content_hash(text),
-             store.EVAL if i in eval_rows else store.POOL)
+             store.Split.EVAL if i in eval_rows else store.Split.POOL)
             for i, (text, meta) in enumerate(zip(plan.texts, plan.metas))]
 
 
@@ -607,10 +607,10 @@ def _write_rows(conn, project_id: int, plan: ImportPlan, eval_fraction: float, s
     ids = store.insert_examples(conn, project_id, rows)
     for (_, _, digest, _), label in zip(rows, plan.labels):
         if label is not None:
-            store.add_annotation(conn, project_id, ids[digest], "import", store.LABEL, label=label)
-    store.enqueue(conn, project_id, store.EMBED, priority=10)
+            store.add_annotation(conn, project_id, ids[digest], "import", store.Action.LABEL, label=label)
+    store.enqueue(conn, project_id, store.JobKind.EMBED, priority=10)
     if any(label is not None for label in plan.labels):
-        store.enqueue(conn, project_id, store.HEAD, {"reason": "imported labels"})
+        store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "imported labels"})
 
 
 def _cell(value) -> str:

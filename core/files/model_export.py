@@ -23,7 +23,7 @@ TRANSFORMER_HEAD_NOTE = ("This head version was refitted on the embeddings of a 
 
 def export_family(db, version: dict) -> str:
     """The family an export of this version has, which decides how it loads."""
-    if version["kind"] == store.FULL:
+    if version["kind"] == store.JobKind.FULL:
         return version["params"].get("family", "setfit")
     encoder = store.encoder(db, version["encoder_id"])
     return "transformer" if encoder["family"] == "transformer" else "setfit"
@@ -37,9 +37,9 @@ def export_model(db, version_id: int, out_dir: Path) -> Path:
     model_dir = Path(enc["path"]) / "model"
     family = export_family(db, row)
     note = ""
-    if row["kind"] == store.FULL or family == "transformer":
+    if row["kind"] == store.JobKind.FULL or family == "transformer":
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
-        if row["kind"] == store.HEAD:
+        if row["kind"] == store.JobKind.HEAD:
             note = TRANSFORMER_HEAD_NOTE
     else:
         from core.learning.classifiers import head, setfit_family
@@ -60,10 +60,10 @@ def card_facts(db, row: dict) -> dict:
     from core.versions import registry
 
     project = store.project(db, row["project_id"])
-    newest = db.conn.execute("SELECT created_at FROM annotations WHERE id = ?", (row["label_watermark"],)).fetchone()
+    newest = store.annotation_times(db, [row["label_watermark"]]).get(row["label_watermark"])
     return {"per_class": registry.eval_breakdown(db, row).per_class(),
-            "eval_size": store.example_count(db, row["project_id"], store.EVAL),
-            "labels_until": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(newest[0])) if newest else None,
+            "eval_size": store.example_count(db, row["project_id"], store.Split.EVAL),
+            "labels_until": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(newest)) if newest else None,
             "intended_use": project.get("intended_use") or "", "project": project["name"]}
 
 
@@ -142,28 +142,14 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
     return "\n".join(lines)
 
 
-def export_dir(project_id: int) -> Path:
-    return artifacts.project_dir(project_id) / "exports"
-
-
 def run_export(db, job: dict, progress: Progress) -> None:
-    """The `export` job: the version's directory, zipped into the project's data directory (or, with
-    params {"format": "hf-datasets"}, the labels as a Hugging Face datasets directory, zipped)."""
-    if job["params"].get("format") == "hf-datasets":
-        from core.files import hf_datasets
-
-        started = time.perf_counter()
-        result = hf_datasets.run_export(db, job, progress)
-        with store.transaction(db) as conn:
-            store.finish_job(conn, job["id"], message=f"exported {result['labels']} labels as a datasets directory "
-                                                      f"in {time.perf_counter() - started:.0f} s", result=result)
-        return
+    """The `export` job: the version's directory, zipped into the project's data directory."""
     version = store.version(db, job["params"]["version_id"])
     if version is None or version["project_id"] != job["project_id"]:
         raise ValueError("That model version no longer exists.")
     started = time.perf_counter()
     progress(0.1, f"preparing version {version['number']}")
-    with artifacts.atomic_dir(export_dir(job["project_id"]), f"v{version['number']}") as (tmp, final):
+    with artifacts.atomic_dir(artifacts.export_dir(job["project_id"]), f"v{version['number']}") as (tmp, final):
         folder = export_model(db, version["id"], tmp / "model")
         progress(0.7, "compressing")
         (tmp / "model.zip").write_bytes(artifacts.zip_dir(folder, f"sieve-model-v{version['number']}"))
@@ -175,19 +161,10 @@ def run_export(db, job: dict, progress: Progress) -> None:
                                                   f"in {time.perf_counter() - started:.0f} s", result=result)
 
 
-def latest_dataset_export(db, project_id: int) -> dict | None:
-    """The newest finished Hugging Face datasets export whose file still exists."""
-    for job in store.jobs(db, project_id, 200):
-        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
-                and job["result"].get("format") == "hf-datasets" and Path(job["result"]["path"]).exists()):
-            return {**job["result"], "finished_at": job["finished_at"]}
-    return None
-
-
 def latest_export(db, project_id: int, version_id: int) -> dict | None:
     """The newest finished export of this version whose file still exists, as {path, ...}."""
     for job in store.jobs(db, project_id, 200):
-        if (job["kind"] == store.EXPORT and job["status"] == store.DONE and job["result"]
+        if (job["kind"] == store.JobKind.EXPORT and job["status"] == store.JobStatus.DONE and job["result"]
                 and job["result"].get("version_id") == version_id and Path(job["result"]["path"]).exists()):
             return job["result"]
     return None

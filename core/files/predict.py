@@ -77,7 +77,7 @@ def request_predict(db, actor, project_id: int, version_id: int, frame: pd.DataF
     pd.DataFrame({"text": texts}).to_parquet(partial, index=False)
     os.replace(partial, path)
     with store.transaction(db) as conn:
-        return store.enqueue(conn, project_id, store.PREDICT,
+        return store.enqueue(conn, project_id, store.JobKind.PREDICT,
                              {"version_id": version_id, "input": path.name, "format": fmt, "n": len(texts),
                               "filename": Path(filename).name}, priority=PRIORITY)
 
@@ -91,7 +91,7 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
 
     enc = store.encoder(db, version["encoder_id"])
     n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
-    if version["kind"] == store.FULL:
+    if version["kind"] == store.JobKind.FULL:
         model = classifiers.load(version["params"].get("family", "setfit"), Path(enc["path"]) / "model")
         return lambda texts: np.asarray(model.embed_and_score(list(texts))[1], dtype=np.float32)
     from core.learning.classifiers import head
@@ -109,7 +109,31 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
     return lambda texts: head.predict_proba(fitted, embed(texts), n_classes)
 
 
+def score_on_ray(db, version: dict, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    """The same probabilities as `scorer`, computed by the Ray cluster's actor pool in one pass
+    (a full version's model scores; a head version's encoder embeds, its head applies here)."""
+    from core.jobs import ray_backend
+
+    enc = store.encoder(db, version["encoder_id"])
+    report = (lambda f, m: progress(0.05 + 0.9 * f, m)) if progress else None
+    if version["kind"] == store.JobKind.FULL:
+        family = version["params"].get("family", "setfit")
+        return ray_backend.score_texts(family, Path(enc["path"]) / "model", list(texts), report)[1]
+    from core.learning.classifiers import head
+
+    if not (Path(version["path"]) / head.HEAD_JSON).exists():
+        raise ValueError(f"Version {version['number']} was stored by an older Sieve as a pickle, which Sieve no "
+                         "longer loads; predict with a newer version (the next head refit makes one).")
+    n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
+    vectors = ray_backend.embed_texts(enc["model"], list(texts), report, family=enc["family"])
+    return head.predict_proba(head.load(version["path"]), vectors, n_classes)
+
+
 def predict_texts(db, version: dict, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    from core.jobs import ray_backend
+
+    if ray_backend.configured() and len(texts):
+        return score_on_ray(db, version, texts, progress)
     score = scorer(db, version)
     out = []
     for start in range(0, len(texts), CHUNK):
@@ -168,7 +192,7 @@ def run_predict(db, job: dict, progress: Progress) -> None:
 def finished(db, job_id: int | None) -> dict | None:
     """The job (with its result) when it is a finished prediction whose file still exists."""
     job = store.job(db, job_id) if job_id else None
-    if job and job["kind"] == store.PREDICT and job["status"] == store.DONE and job["result"] \
+    if job and job["kind"] == store.JobKind.PREDICT and job["status"] == store.JobStatus.DONE and job["result"] \
             and Path(job["result"]["path"]).exists():
         return job
     return None

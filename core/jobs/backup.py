@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -28,16 +27,6 @@ class BackupError(RuntimeError):
     """A backup or restore refused, with a message meant for the user."""
 
 
-def _artifact_paths(conn: sqlite3.Connection) -> list[str]:
-    """Artifact directories the store references (absolute paths, as stored)."""
-    paths = [r[0] for r in conn.execute("SELECT path FROM encoders UNION SELECT path FROM model_versions")]
-    for (result,) in conn.execute("SELECT result FROM jobs WHERE kind = 'export' AND result IS NOT NULL"):
-        path = (json.loads(result) or {}).get("path")
-        if path:
-            paths.append(str(Path(path).parent))
-    return sorted(set(paths))
-
-
 def backup(out: Path) -> dict:
     """Write a consistent copy of the data directory to `out` (a new or empty directory)."""
     out = Path(out)
@@ -45,16 +34,8 @@ def backup(out: Path) -> dict:
         raise BackupError(f"{out} is not empty; back up into a new directory.")
     out.mkdir(parents=True, exist_ok=True)
     source, started = config.data_dir(), time.perf_counter()
-    copy = sqlite3.connect(out / DB_NAME)
-    try:
-        store.connect().conn.backup(copy)  # all pages in one step: one snapshot
-        copy.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
-        annotations = copy.execute("SELECT count(*) FROM annotations").fetchone()[0]
-        labels = sum(copy.execute(f"SELECT count(*) FROM ({store.CURRENT_LABELS_SQL})", (p,)).fetchone()[0]
-                     for (p,) in copy.execute("SELECT id FROM projects").fetchall())
-        paths = _artifact_paths(copy)
-    finally:
-        copy.close()
+    snapshot = store.copy_to(store.connect(), out / DB_NAME)  # all pages in one step: one snapshot
+    annotations, labels, paths = snapshot["annotations"], snapshot["labels"], snapshot["paths"]
     copied = 0
     for path in map(Path, paths):
         if path.is_dir() and path.is_relative_to(source):
@@ -74,8 +55,8 @@ def restore(src: Path) -> dict:
     manifest = json.loads((src / MANIFEST).read_text()) if (src / MANIFEST).exists() else None
     if manifest is None or not (src / DB_NAME).exists():
         raise BackupError(f"{src} is not a Sieve backup (no {MANIFEST} or {DB_NAME}).")
-    backup_db = sqlite3.connect(f"file:{src / DB_NAME}?mode=ro", uri=True)
-    if backup_db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+    backup_db = store.open_intact(src / DB_NAME)
+    if backup_db is None:
         raise BackupError(f"{src / DB_NAME} is damaged (integrity_check failed); it was not restored.")
     db = store.connect()
     live = store.live_workers(db)
@@ -85,8 +66,7 @@ def restore(src: Path) -> dict:
     target = config.data_dir()
     if (src / "projects").exists():
         shutil.copytree(src / "projects", target / "projects", dirs_exist_ok=True)
-    with db.conn:  # not inside a transaction: the backup API takes its own locks
-        backup_db.backup(db.conn)
+    store.copy_from(db, backup_db)
     backup_db.close()
     _move_paths(db, Path(manifest["source"]), target)
     return {**manifest, "restored_to": str(target)}
@@ -96,9 +76,4 @@ def _move_paths(db, old: Path, new: Path) -> None:
     """Point the restored rows at this data directory when the backup came from another one."""
     if old == new:
         return
-    old_s, new_s = str(old), str(new)
-    with store.transaction(db) as conn:
-        for table, column in (("encoders", "path"), ("encoders", "model"), ("model_versions", "path"),
-                              ("jobs", "result")):
-            conn.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?) WHERE instr({column}, ?) > 0",
-                         (old_s, new_s, old_s))
+    store.move_paths(db, str(old), str(new))

@@ -37,13 +37,13 @@ def label_rows(db, project_id: int, ids: np.ndarray, class_names: list[str]) -> 
     watermark = store.max_annotation_id(db, project_id)  # read first: the labels are at least this new
     labels = [f for f in quality.final_labels(db, project_id) if f.label is not None]
     out = {}
-    for split in (store.POOL, store.EVAL):
+    for split in (store.Split.POOL, store.Split.EVAL):
         chosen = [f for f in labels if f.split == split and f.label in position]
         example_ids = np.array([f.example_id for f in chosen], dtype=np.int64)
         rows = np.searchsorted(ids, example_ids)
         present = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == example_ids)
         out[split] = (rows[present], np.array([position[f.label] for f in chosen], dtype=np.int64)[present])
-    (rows, y), (eval_rows, eval_y) = out[store.POOL], out[store.EVAL]
+    (rows, y), (eval_rows, eval_y) = out[store.Split.POOL], out[store.Split.EVAL]
     return LabelRows(rows, y, eval_rows, eval_y, watermark)
 
 
@@ -53,7 +53,7 @@ def class_counts(label_ids: np.ndarray, n_classes: int) -> list[int]:
 
 def unlabeled_pool_rows(db, project_id: int, ids: np.ndarray, labeled_rows: np.ndarray) -> np.ndarray:
     """Rows of the embedding matrix that are pool texts without a label (queue candidates)."""
-    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.POOL)))
+    pool_rows = np.flatnonzero(np.isin(ids, store.example_ids(db, project_id, store.Split.POOL)))
     return np.setdiff1d(pool_rows, labeled_rows)
 
 

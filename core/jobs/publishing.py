@@ -38,7 +38,7 @@ class VersionRecord:
     `new_encoder` is published with it."""
 
     project_id: int
-    kind: str  # store.HEAD or store.FULL
+    kind: str  # store.JobKind.HEAD or store.JobKind.FULL
     ids: np.ndarray  # example ids of the encoder's rows
     vectors: np.ndarray  # the pool's embeddings (may be memory-mapped)
     probs: np.ndarray  # class probabilities for every row
@@ -109,7 +109,7 @@ def publish(db, record: VersionRecord) -> int:
         if record.new_encoder is not None:
             # Labels given while the retrain ran are not in it: a head refit on the new encoder with
             # every current label follows at once, so the served model is never behind the labels.
-            store.enqueue(conn, project_id, store.HEAD, {"reason": "refit on the new encoder with every label"},
+            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "refit on the new encoder with every label"},
                           priority=10)
     return version_id
 

@@ -14,7 +14,6 @@ period: another live worker may have just renamed a directory it is about to pub
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -58,12 +57,7 @@ def reap_dead_workers(db, worker_id: str) -> int:
 
 def referenced_dirs(db) -> set[Path]:
     """Every artifact directory a row of the store points at."""
-    paths = [r[0] for r in db.conn.execute("SELECT path FROM encoders UNION SELECT path FROM model_versions")]
-    for (result,) in db.conn.execute("SELECT result FROM jobs WHERE kind = 'export' AND result IS NOT NULL"):
-        path = (json.loads(result) or {}).get("path")
-        if path:
-            paths.append(str(Path(path).parent))
-    return {Path(p).resolve() for p in paths}
+    return {Path(p).resolve() for p in store.referenced_paths(db.conn)}
 
 
 def sweep_orphans(db, grace_s: float = ORPHAN_GRACE_S) -> list[Path]:

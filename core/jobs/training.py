@@ -15,6 +15,7 @@ from core import artifacts, store
 from core.learning import class_examples, classifiers, comparison, embeddings, strategies
 from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
+from core.jobs import ray_backend
 from core.jobs.label_arrays import LabelRows, label_rows, unlabeled_pool_rows, unlabeled_sample
 from core.jobs.publishing import NewEncoder, VersionRecord, publish
 
@@ -43,7 +44,10 @@ def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progres
     progress(0.0, f"loading encoder for {len(missing):,} texts")
     texts = store.texts_by_id(db, missing.tolist())
     started = time.perf_counter()
-    if latest and latest["family"] == "transformer":
+    if ray_backend.configured():  # on the cluster's actor pool; the vectors come back here
+        vectors = ray_backend.embed_texts(model, [texts[i] for i in missing], lambda f, m: progress(0.95 * f, m),
+                                          family=latest["family"] if latest else None)
+    elif latest and latest["family"] == "transformer":
         vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
     else:
         vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
@@ -73,7 +77,7 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
         if job_id is not None:
             store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
-            store.enqueue(conn, project_id, store.HEAD, {"reason": "new embeddings"})
+            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "new embeddings"})
     return encoder_id
 
 
@@ -84,7 +88,7 @@ def write_cold_start_queue(db, project_id: int, directory: Path, ids: np.ndarray
     """Before any model: typical, diverse texts first (k-means centroids), then a shuffled rest."""
     settings = store.settings(db, project_id)
     labeled = [r["example_id"] for r in store.current_labels(db, project_id)]
-    pool = np.setdiff1d(store.example_ids(db, project_id, store.POOL), labeled)
+    pool = np.setdiff1d(store.example_ids(db, project_id, store.Split.POOL), labeled)
     candidates = np.flatnonzero(np.isin(ids, pool))
     queue = strategies.rank_queue("kmeans", None, vectors, candidates, settings.queue_size,
                                   min(COLD_START_BATCH, settings.queue_size), np.random.default_rng(0))
@@ -130,7 +134,7 @@ def _refit_on(db, project_id: int, encoder_row: dict | None, job_id: int | None 
         raise NothingToDo("waiting for labels of at least two classes")
     rows, y = labels.sorted_train()
     candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
-    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    examples = class_examples.for_encoder(encoder_row, store.classes(db, project_id)) if settings.head.class_names else None
     try:
         model = head.fit(np.asarray(vectors[rows], dtype=np.float32), y, settings.head,
                          unlabeled=unlabeled_sample(vectors, candidates), class_examples=examples)
@@ -141,7 +145,7 @@ def _refit_on(db, project_id: int, encoder_row: dict | None, job_id: int | None 
     t_score = time.perf_counter()
     params = {"head": settings.head.to_dict(), **({"serving": serving} if serving else {})}
     version_id = publish(db, VersionRecord(
-        project_id, store.HEAD, ids, vectors, probs, labels, params=params,
+        project_id, store.JobKind.HEAD, ids, vectors, probs, labels, params=params,
         timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
         candidates=candidates, job_id=job_id, class_examples=examples))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
@@ -154,18 +158,14 @@ def _refit_on(db, project_id: int, encoder_row: dict | None, job_id: int | None 
 def _pending_comparison(db, project_id: int, encoder_row: dict) -> tuple[dict, dict, dict] | None:
     """(full version, its encoder, the previous encoder) when `encoder_row` comes from a full retrain
     that no head has been fitted on yet, else None."""
-    full = store.latest_version(db, project_id, store.FULL)
+    full = store.latest_version(db, project_id, store.JobKind.FULL)
     if full is None or not full["params"].get("serving", {}).get("pending"):
         return None
     new = store.encoder(db, full["encoder_id"])
     if new is None or new["model"] != encoder_row["model"]:
         return None  # a later encoder (e.g. the previous one, chosen by the comparison) is in use
-    compared = db.conn.execute(
-        """SELECT 1 FROM model_versions v JOIN encoders e ON e.id = v.encoder_id
-           WHERE v.project_id = ? AND v.kind = 'head' AND e.model = ? AND v.id > ? LIMIT 1""",
-        (project_id, new["model"], full["id"])).fetchone()
-    previous = store._one(db, """SELECT * FROM encoders WHERE project_id = ? AND id < ? AND model != ?
-                                 ORDER BY id DESC LIMIT 1""", (project_id, new["id"], new["model"]))
+    compared = store.head_on_model_since(db, project_id, new["model"], full["id"])
+    previous = store.encoder_before(db, project_id, new["id"], new["model"])
     if compared or previous is None:
         return None
     return full, encoder_row, previous
@@ -188,7 +188,7 @@ def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_ro
     names = store.class_names(db, project_id)
     sides = {"new": _side(db, project_id, new_row, names, settings),
              "old": _side(db, project_id, old_row, names, settings)}
-    seen = {r["example_id"] for r in store.labels_at(db, project_id, full["label_watermark"], store.POOL)}
+    seen = {r["example_id"] for r in store.labels_at(db, project_id, full["label_watermark"], store.Split.POOL)}
     seen -= set(full["params"].get("held_out", []))
 
     def by_example(side, eval_split: bool):
@@ -238,7 +238,7 @@ def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_ro
     version_id = _refit_on(db, project_id, store.encoder(db, back), job_id, serving=old_serving)
     if store.example_count(db, project_id) > old_row["n"]:  # texts only the new encoder embedded
         with store.transaction(db) as conn:
-            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+            store.enqueue(conn, project_id, store.JobKind.EMBED, {"reason": "texts added during a retrain"}, priority=10)
     return version_id
 
 
@@ -269,12 +269,20 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     labels = LabelRows(labels.rows[~held_out], labels.y[~held_out], labels.eval_rows, labels.eval_y,
                        labels.watermark)
     t0 = time.perf_counter()
-    budget = classifiers.TimeBudget(settings.retrain_budget(embeddings.device()))
-    trained = classifiers.train(family, start_from, [texts_by[i] for i in ids[labels.rows]], labels.y, names, args,
-                                progress=lambda f, m: progress(0.7 * f, m), budget=budget)
-    t_train = time.perf_counter()
-    progress(0.7, f"scoring {len(ids):,} texts with the new model")
-    vectors, probs = trained.embed_and_score([texts_by[i] for i in ids])
+    on_ray = ray_backend.configured()
+    budget = classifiers.TimeBudget(settings.retrain_budget(ray_backend.device() if on_ray else embeddings.device()))
+    train_texts, pool_texts = [texts_by[i] for i in ids[labels.rows]], [texts_by[i] for i in ids]
+    if on_ray:  # trained on a Ray node, the pool scored by the actor pool; files and arrays come back
+        remote = ray_backend.retrain(family, start_from, train_texts, labels.y, names, args, budget.seconds,
+                                     pool_texts, progress)
+        trained, vectors, probs = remote.trained, remote.vectors, remote.probs
+        t_train = t0 + remote.train_s
+    else:
+        trained = classifiers.train(family, start_from, train_texts, labels.y, names, args,
+                                    progress=lambda f, m: progress(0.7 * f, m), budget=budget)
+        t_train = time.perf_counter()
+        progress(0.7, f"scoring {len(ids):,} texts with the new model")
+        vectors, probs = trained.embed_and_score(pool_texts)
     t_embed = time.perf_counter()
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
         trained.save(tmp / "model")
@@ -294,13 +302,15 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
                "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
                "stopped_at_budget": info.stopped_at_budget}
+    if on_ray:
+        timings["ray"] = True
     new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
                              classifiers.encoder_family(family))
     version_id = publish(db, VersionRecord(
-        project_id, store.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
+        project_id, store.JobKind.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),
         new_encoder=new_encoder, job_id=job_id))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
     if store.example_count(db, project_id) > len(ids):  # texts added while it trained: embed them too
         with store.transaction(db) as conn:
-            store.enqueue(conn, project_id, store.EMBED, {"reason": "texts added during a retrain"}, priority=10)
+            store.enqueue(conn, project_id, store.JobKind.EMBED, {"reason": "texts added during a retrain"}, priority=10)
     return version_id

@@ -2,7 +2,8 @@
 
 Three lanes run side by side in one process, so a minutes-long retrain never delays the
 millisecond head refits that keep the annotators' queue fresh, nor a new project's embedding:
-  fast lane: `head` jobs;  embed lane: `embed` and `export` jobs;  slow lane: `full` jobs.
+  fast lane: `head` jobs;  embed lane: embedding, exports, predictions, analyses;  slow lane: `full` jobs.
+`JOBS` says, for every job kind, which handler runs it and in which lane; the lanes follow from it.
 The main thread heartbeats the worker and its running jobs and re-queues jobs whose
 worker died (stale heartbeat). Start it with `python -m core worker`.
 """
@@ -17,11 +18,15 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from core import config, store
-from core.files import model_export, predict
-from core.jobs import recovery, training
+from core.files import hf_datasets, model_export, predict
+from core.jobs import kinds, ray_backend, recovery, training
+from core.learning.classifiers.protocol import Progress
+from core.team import quality
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
@@ -33,8 +38,57 @@ class Interrupted(Exception):
     """The worker is stopping: the job is handed back to the queue, not failed."""
 
 
+# ---------------------------------------------------------------- what each job kind does, and where
+
+# A handler runs one claimed job and finishes it (store.finish_job); `progress` reports a fraction
+# and a message, and raises Interrupted once the worker is stopping.
+Handler = Callable[[object, dict, Progress], None]
+
+
+def _embed(db, job: dict, progress: Progress) -> None:
+    training.embed_pool(db, job["project_id"], job["id"], progress)
+
+
+def _refit_head(db, job: dict, progress: Progress) -> None:
+    _drop_superseded_heads(db, job)
+    training.refit_head(db, job["project_id"], job["id"])
+
+
+def _full_retrain(db, job: dict, progress: Progress) -> None:
+    training.full_retrain(db, job["project_id"], job["id"], progress)
+
+
+def _analyse(db, job: dict, progress: Progress) -> None:
+    result = quality.analyse(db, job["project_id"])  # outside the write transaction
+    with store.transaction(db) as conn:
+        store.finish_job(conn, job["id"], message="analysed", result=result)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    lane: str
+    run: Handler
+
+
+# Each lane is a thread of the worker, so work of one kind never waits behind another:
+# head refits take milliseconds, embedding, exports and analyses seconds, full retrains minutes.
+FAST, EMBED, SLOW = "fast", "embed", "slow"
+# Every job kind: its handler and its lane (its name for users is core.jobs.kinds.NAMES).
+JOBS: dict[str, JobSpec] = {
+    store.JobKind.HEAD: JobSpec(FAST, _refit_head),
+    store.JobKind.EMBED: JobSpec(EMBED, _embed),
+    store.JobKind.EXPORT: JobSpec(EMBED, model_export.run_export),
+    store.JobKind.DATASET_EXPORT: JobSpec(EMBED, hf_datasets.run_export),
+    store.JobKind.PREDICT: JobSpec(EMBED, predict.run_predict),
+    store.JobKind.QUALITY: JobSpec(EMBED, _analyse),
+    store.JobKind.FULL: JobSpec(SLOW, _full_retrain),
+}
+LANES: dict[str, tuple[str, ...]] = {lane: tuple(kind for kind, spec in JOBS.items() if spec.lane == lane)
+                                     for lane in (FAST, EMBED, SLOW)}
+
+
 def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
-    """Run one claimed job; any failure is recorded on the job, never raised.
+    """Run one claimed job by its kind's handler; any failure is recorded on the job, never raised.
 
     Training reports progress after every step and embedding after every chunk; once `stop` is
     set, the next report raises `Interrupted`, so a lane leaves a minutes-long retrain within a
@@ -46,27 +100,15 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
         store.job_progress(db, job["id"], fraction, message)
 
     try:
-        if job["kind"] == store.EMBED:
-            training.embed_pool(db, job["project_id"], job["id"], progress)
-        elif job["kind"] == store.HEAD:
-            _drop_superseded_heads(db, job)
-            training.refit_head(db, job["project_id"], job["id"])
-        elif job["kind"] == store.FULL:
-            training.full_retrain(db, job["project_id"], job["id"], progress)
-        elif job["kind"] == store.EXPORT:
-            model_export.run_export(db, job, progress)
-        elif job["kind"] == store.PREDICT:
-            predict.run_predict(db, job, progress)
-        elif job["kind"] == store.QUALITY:
-            from core.team import quality
-
-            result = quality.analyse(db, job["project_id"])  # outside the write transaction
-            with store.transaction(db) as conn:
-                store.finish_job(conn, job["id"], message="analysed", result=result)
-        else:
+        spec = JOBS.get(kinds.kind_of(job))
+        if spec is None:
             raise ValueError(f"unknown job kind {job['kind']!r}")
+        spec.run(db, job, progress)
     except Interrupted:
         log.info("job %s interrupted: the worker is stopping", job["id"])  # Worker.run hands it back
+    except ray_backend.RayLost as lost:  # like a worker that died: re-queued, the attempt counts
+        log.warning("job %s: %s", job["id"], lost)
+        store.requeue_lost(db, job["id"], "a Ray node or actor was lost")
     except training.NothingToDo as reason:
         with store.transaction(db) as conn:
             store.finish_job(conn, job["id"], message=f"nothing to do: {reason}")
@@ -77,16 +119,11 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
 
 def _drop_superseded_heads(db, job: dict) -> None:
     """A head refit uses the latest labels, so queued refits of the same project are redundant."""
-    with store.transaction(db) as conn:
-        conn.execute(
-            """UPDATE jobs SET status = 'done', message = 'superseded by job ' || ?, finished_at = ?, progress = 1
-               WHERE project_id = ? AND kind = 'head' AND status = 'queued' AND id != ?""",
-            (job["id"], store.now(), job["project_id"], job["id"]),
-        )
+    store.drop_superseded_heads(db, job)
 
 
 class Worker:
-    def __init__(self, db_path: Path | None = None, lanes: tuple[str, ...] = tuple(store.LANES),
+    def __init__(self, db_path: Path | None = None, lanes: tuple[str, ...] = tuple(LANES),
                  poll_s: float = 0.05):
         self.db_path = db_path or config.db_path()
         self.lanes = lanes
@@ -96,9 +133,9 @@ class Worker:
 
     def _lane(self, lane: str) -> None:
         db = store.connect(self.db_path)
-        kinds = store.LANES[lane]
+        lane_kinds = LANES[lane]
         while not self.stop.is_set():
-            job = store.claim_job(db, self.id, kinds)
+            job = store.claim_job(db, self.id, lane_kinds)
             if job is None:
                 self.stop.wait(self.poll_s)
                 continue
@@ -112,18 +149,17 @@ class Worker:
         torch call is a daemon thread: the caller should then leave with `os._exit`, because
         letting the interpreter tear such a thread down aborts the process (SIGABRT,
         "terminate called without an active exception")."""
-        from core.learning import embeddings
-
         db = store.connect(self.db_path)
         recovery.at_startup(db, self.id)
-        store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
+        device = compute_device()
+        store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), device)
         threads = [threading.Thread(target=self._lane, args=(lane,), name=f"lane-{lane}", daemon=True)
                    for lane in self.lanes]
         for thread in threads:
             thread.start()
         try:
             while not self.stop.wait(HEARTBEAT_S):
-                store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), embeddings.device())
+                store.worker_heartbeat(db, self.id, os.getpid(), socket.gethostname(), device)
                 store.heartbeat_jobs(db, self.id)
                 store.requeue_stale_jobs(db)
         finally:
@@ -132,6 +168,19 @@ class Worker:
             store.requeue_worker_jobs(db, self.id)
             store.remove_worker(db, self.id)
         return finished
+
+
+def compute_device() -> str:
+    """Where heavy jobs run: this host's device, or the Ray cluster's ('cuda' when it has a GPU)."""
+    from core.learning import embeddings
+
+    if not ray_backend.configured():
+        return embeddings.device()
+    try:
+        return ray_backend.device()
+    except Exception:  # noqa: BLE001 — jobs will fail (and retry) with the reason; the worker still runs
+        log.exception("cannot reach the Ray cluster at %s", ray_backend.address())
+        return "cpu"
 
 
 def _join(threads: list[threading.Thread], grace_s: float) -> bool:

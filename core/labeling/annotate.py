@@ -51,16 +51,24 @@ def _locks_as_busy(fn):
 
 @dataclass
 class NextText:
+    """A text as it was shown to an annotator: what `submit_label` records the label against."""
+
     example_id: int
     text: str
     meta: dict
     split: str
-    strategy: str  # why this text: the strategy that chose it
+    strategy: str | None  # why this text: the strategy that chose it (None: not chosen, see `direct`)
     score: float | None
-    version_id: int | None
+    version_id: int | None  # the version whose suggestion came with it
     suggestion: str | None = None
     confidence: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def direct(cls, example_id: int) -> "NextText":
+        """A text labeled by id without being served (scripts, benchmarks, tests): nothing chose it
+        and no suggestion came with it, so the label records no strategy, score or version."""
+        return cls(example_id, "", {}, "", None, None, None)
 
 
 @functools.lru_cache(maxsize=32)
@@ -114,7 +122,7 @@ def _claim_shuffled(conn, project_id: int, annotator: str, split: str, skip: set
 
 
 @_locks_as_busy
-def next_text(db, actor: auth.Actor, project_id: int, split: str = store.POOL) -> NextText | None:
+def next_text(db, actor: auth.Actor, project_id: int, split: str = store.Split.POOL) -> NextText | None:
     """The next text for this annotator, leased to them; None when nothing is left.
 
     A text they were shown and have not answered yet (a live lease) comes back first. Then texts
@@ -129,11 +137,11 @@ def next_text(db, actor: auth.Actor, project_id: int, split: str = store.POOL) -
     annotator = auth.require(db, actor, auth.LABEL, project_id).name
     version = store.current_version(db, project_id)
     source = version or store.latest_encoder(db, project_id)
-    queued = _queued(source) if split == store.POOL else []
+    queued = _queued(source) if split == store.Split.POOL else []
     overlap = store.settings(db, project_id).overlap
     waiting = store.waiting_for_second_label(db, project_id, annotator, split, overlap)
     queue_why = (version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
-    rest_why = "eval sample (random)" if split == store.EVAL else "not embedded yet (shuffled order)"
+    rest_why = "eval sample (random)" if split == store.Split.EVAL else "not embedded yet (shuffled order)"
     with _writing(db) as conn:
         held = store.own_lease(conn, project_id, annotator, split)
         picked, why = ((held, None), "shown before, not answered yet") if held is not None else (None, None)
@@ -191,6 +199,16 @@ def refresh_suggestion(db, project_id: int, shown: NextText) -> NextText:
     return fresh
 
 
+def suggestion(db, project_id: int, example_id: int) -> tuple[str, float] | None:
+    """The served version's view of a text: (its most likely class, how sure), None without one."""
+    version = store.current_version(db, project_id)
+    if version is None:
+        return None
+    view = NextText.direct(example_id)
+    _add_suggestion(db, project_id, version, view)
+    return (view.suggestion, view.confidence) if view.suggestion is not None else None
+
+
 def _writing(db):
     """The write transaction of the annotation flow (looked up at call time, so tests can watch it)."""
     return store.transaction(db)
@@ -215,21 +233,23 @@ def _ensure_free(conn, project_id: int, example_id: int, annotator: str, next_on
 
 
 @_locks_as_busy
-def submit_label(db, actor: auth.Actor, project_id: int, example_id: int, label: str, seconds: float | None = None,
-                 version_id: int | None = None, strategy: str | None = None, score: float | None = None) -> int:
-    """Append a label and schedule the refits it triggers, in one committed transaction.
+def submit_label(db, actor: auth.Actor, project_id: int, shown: NextText, label: str,
+                 seconds: float | None = None) -> int:
+    """Append a label for the text that was shown, and schedule the refits it triggers, in one
+    committed transaction. The annotation records why it was shown (strategy, score) and the
+    version whose suggestion came with it.
 
     Refused (TextTaken) if someone else labeled the text (outside overlap) or holds a live lease on it."""
     annotator = auth.require(db, actor, auth.LABEL, project_id).name
     if label not in store.class_names(db, project_id):
         raise AnnotationError(f"{label!r} is not a class of this project.")
-    _check_example(db, project_id, example_id)
+    _check_example(db, project_id, shown.example_id)
     overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
-        _ensure_free(conn, project_id, example_id, annotator, next_one=True, overlap=overlap)
-        annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.LABEL, label=label,
-                                             seconds=seconds, model_version_id=version_id, strategy=strategy,
-                                             score=score)
+        _ensure_free(conn, project_id, shown.example_id, annotator, next_one=True, overlap=overlap)
+        annotation_id = store.add_annotation(conn, project_id, shown.example_id, annotator, store.Action.LABEL, label=label,
+                                             seconds=seconds, model_version_id=shown.version_id,
+                                             strategy=shown.strategy, score=shown.score)
         store.release_leases(conn, project_id, annotator)
         scheduling.schedule_training(db, conn, project_id)
     return annotation_id
@@ -243,7 +263,7 @@ def skip(db, actor: auth.Actor, project_id: int, example_id: int, seconds: float
     overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:
         _ensure_free(conn, project_id, example_id, annotator, next_one=True, overlap=overlap)
-        annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.SKIP, seconds=seconds)
+        annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.Action.SKIP, seconds=seconds)
         store.release_leases(conn, project_id, annotator)
     return annotation_id
 
@@ -261,7 +281,7 @@ def undo_last(db, actor: auth.Actor, project_id: int) -> int | None:
         if last is None:
             return None
         _ensure_free(conn, project_id, last["example_id"], annotator, overlap=overlap)
-        store.add_annotation(conn, project_id, last["example_id"], annotator, store.UNDO, reverts=last["id"])
+        store.add_annotation(conn, project_id, last["example_id"], annotator, store.Action.UNDO, reverts=last["id"])
         store.release_leases(conn, project_id, annotator)
         store.lease(conn, project_id, last["example_id"], annotator, LEASE_S)
     return last["example_id"]
@@ -291,8 +311,7 @@ def show_example(db, actor: auth.Actor, project_id: int, example_id: int, why: s
 
 
 def _check_example(db, project_id: int, example_id: int) -> None:
-    row = db.conn.execute("SELECT project_id FROM examples WHERE id = ?", (example_id,)).fetchone()
-    if row is None or row[0] != project_id:
+    if store.example_project(db, example_id) != project_id:
         raise AnnotationError("That text is not part of this project.")
 
 
@@ -302,37 +321,48 @@ def progress(db, project_id: int) -> dict:
     names = store.class_names(db, project_id)
     per_class = {name: 0 for name in names}
     for row in labels:
-        if row["split"] == store.POOL:
+        if row["split"] == store.Split.POOL:
             per_class[row["label"]] = per_class.get(row["label"], 0) + 1
     version = store.current_version(db, project_id)
     return {
         "labels": sum(per_class.values()),
         "per_class": per_class,
-        "eval_labels": sum(r["split"] == store.EVAL for r in labels),
-        "pool": store.example_count(db, project_id, store.POOL),
-        "eval": store.example_count(db, project_id, store.EVAL),
+        "eval_labels": sum(r["split"] == store.Split.EVAL for r in labels),
+        "pool": store.example_count(db, project_id, store.Split.POOL),
+        "eval": store.example_count(db, project_id, store.Split.EVAL),
         "since_model": store.labels_since(db, project_id, version["label_watermark"]) if version else len(labels),
         "version": version,
     }
 
 
+# Why the Model page opened a text on Annotate ("label this"); also stored with the label as its strategy.
+FROM_EVAL_MISTAKE = "model got it wrong on the eval sample"
+FROM_VERSION_DISAGREEMENT = "the last two versions disagree"
 # Why a text was shown, in plain words first; the strategy's technical name goes in the help text.
+# Every strategy in core.strategies and every way a text reaches Annotate has its own words.
 REASONS = {
+    "auto": "Picked by the default strategy: typical texts until there is a model, then texts the model is "
+            "torn between that differ from each other.",
     "cold start: kmeans": "A typical text: before there is a model, texts that cover the data come first.",
     "kmeans": "A typical text from a part of the data with few labels yet.",
     "margin": "Picked because the model was torn between two classes for it.",
     "margin_diverse": "Picked because the model was torn between two classes for it (and it differs from the "
                       "others in this batch).",
-    "least_confidence": "Picked because the model was unsure about it.",
-    "entropy": "Picked because the model was unsure about it.",
+    "least_confidence": "Picked because the model was unsure about it: even its best guess is weak.",
+    "entropy": "Picked because the model was unsure about it: it spreads its guesses over several classes.",
     "contrastive": "The model treats this text unlike its labeled neighbours.",
     "class_balanced": "The model thinks this text may belong to a class with few labels.",
+    "class_cover": "Of all texts, the model rates this one the most likely for a class that has few labels yet.",
+    "badge": "Picked because its label would change the model a lot, and it differs from the other texts picked "
+             "with it.",
     "random": "Picked at random.",
     "model queue": "Next in the model's queue.",
     "eval sample (random)": "Eval text: picked at random, so the model's accuracy on these is an honest estimate.",
     "not embedded yet (shuffled order)": "Texts are still being prepared for the model; shown in a shuffled order "
                                          "meanwhile.",
     "keyword search": "You picked this text by keyword.",
+    FROM_EVAL_MISTAKE: "Opened from the Model page: the model got this eval text wrong; check its label.",
+    FROM_VERSION_DISAGREEMENT: "Opened from the Model page: the last two model versions disagree about this text.",
     "undo": "You undid this label: label it again.",
     "shown before, not answered yet": "You were shown this text before and have not answered it yet.",
     "second opinion": "A second opinion: another annotator labeled this text too (their label is not shown), "
@@ -362,13 +392,10 @@ def confident_suggestion(shown: NextText) -> tuple[str, float] | None:
 def choose_split(db, project_id: int, annotator: str) -> str:
     """Pool or eval for the next text: one in EVAL_EVERY of an annotator's labels goes to the
     eval sample (a random sample the model never picks from) until it is all labeled."""
-    if not store.example_count(db, project_id, store.EVAL):
-        return store.POOL
-    counts = dict(db.conn.execute(
-        """SELECT e.split, count(*) FROM annotations a JOIN examples e ON e.id = a.example_id
-           WHERE a.project_id = ? AND a.annotator = ? AND a.action = 'label' GROUP BY e.split""",
-        (project_id, annotator)).fetchall())
-    due = counts.get(store.POOL, 0) >= (counts.get(store.EVAL, 0) + 1) * (EVAL_EVERY - 1)
-    if due and store.unlabeled_count(db, project_id, store.EVAL):
-        return store.EVAL
-    return store.POOL
+    if not store.example_count(db, project_id, store.Split.EVAL):
+        return store.Split.POOL
+    counts = store.labels_by_split(db, project_id, annotator)
+    due = counts.get(store.Split.POOL, 0) >= (counts.get(store.Split.EVAL, 0) + 1) * (EVAL_EVERY - 1)
+    if due and store.unlabeled_count(db, project_id, store.Split.EVAL):
+        return store.Split.EVAL
+    return store.Split.POOL

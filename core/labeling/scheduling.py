@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import store
+from core.jobs import kinds
 from core.team import auth
 
 TRAIN_NOW_PRIORITY = 5
@@ -15,11 +16,7 @@ TRAIN_NOW_PRIORITY = 5
 
 def _last_requested(db, project_id: int, kind: str) -> int:
     """The newest label watermark a job of this kind was requested for (expression index jobs_watermark)."""
-    row = db.conn.execute(
-        "SELECT max(json_extract(params, '$.watermark')) FROM jobs WHERE project_id = ? AND kind = ?",
-        (project_id, kind),
-    ).fetchone()
-    return row[0] or 0
+    return store.last_requested_watermark(db, project_id, kind)
 
 
 def schedule_training(db, conn, project_id: int) -> list[str]:
@@ -31,14 +28,14 @@ def schedule_training(db, conn, project_id: int) -> list[str]:
     settings = store.settings(db, project_id)
     watermark = store.max_annotation_id(db, project_id)
     scheduled = []
-    cadence = ((store.HEAD, settings.refit_every),
-               (store.FULL, settings.full_retrain_every(store.worker_device(db))))
+    cadence = ((store.JobKind.HEAD, settings.refit_every),
+               (store.JobKind.FULL, settings.full_retrain_every(store.worker_device(db))))
     for kind, every in cadence:
         if every <= 0:
             continue
         if store.labels_since(db, project_id, _last_requested(db, project_id, kind), at_most=every) < every:
             continue
-        if kind == store.FULL and store.has_active_job(db, project_id, store.FULL, statuses=(store.QUEUED,)):
+        if kind == store.JobKind.FULL and store.has_active_job(db, project_id, store.JobKind.FULL, statuses=(store.JobStatus.QUEUED,)):
             continue
         store.enqueue(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
         scheduled.append(kind)
@@ -61,20 +58,19 @@ def train_now(db, actor, project_id: int) -> TrainRequest:
     """
     auth.require(db, actor, auth.TRAIN, project_id)
     watermark = store.max_annotation_id(db, project_id)
-    newest = db.conn.execute("SELECT max(created_at) FROM annotations WHERE project_id = ?",
-                             (project_id,)).fetchone()[0] or 0
+    newest = store.newest_annotation_at(db, project_id)
     with store.transaction(db) as conn:
-        active = [j for j in store.active_jobs(db, project_id) if j["kind"] == store.FULL]
-        queued = [j for j in active if j["status"] == store.QUEUED]
+        active = [j for j in store.active_jobs(db, project_id) if j["kind"] == store.JobKind.FULL]
+        queued = [j for j in active if j["status"] == store.JobStatus.QUEUED]
         if queued:
             return TrainRequest(queued[0]["id"], f"A full retrain is already queued (job {queued[0]['id']}); "
                                                  "it will use every label given so far.")
-        running = [j for j in active if j["status"] == store.RUNNING]
+        running = [j for j in active if j["status"] == store.JobStatus.RUNNING]
         covering = [j for j in running if (j["started_at"] or 0) > newest]  # it read the labels after the newest
         if covering:
             return TrainRequest(covering[0]["id"], f"A full retrain on every current label is running "
                                                    f"(job {covering[0]['id']}).")
-        job_id = store.enqueue(conn, project_id, store.FULL, {"watermark": watermark, "reason": "requested"},
+        job_id = store.enqueue(conn, project_id, store.JobKind.FULL, {"watermark": watermark, "reason": "requested"},
                                priority=TRAIN_NOW_PRIORITY)
     if running:
         return TrainRequest(job_id, f"A retrain started earlier is still running on fewer labels; this one "
@@ -87,9 +83,9 @@ def request_export(db, actor, project_id: int, version_id: int) -> int:
     auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
-            if job["kind"] == store.EXPORT and job["params"].get("version_id") == version_id:
+            if kinds.kind_of(job) == store.JobKind.EXPORT and job["params"].get("version_id") == version_id:
                 return job["id"]
-        return store.enqueue(conn, project_id, store.EXPORT, {"version_id": version_id}, priority=3)
+        return store.enqueue(conn, project_id, store.JobKind.EXPORT, {"version_id": version_id}, priority=3)
 
 
 def request_dataset_export(db, actor, project_id: int) -> int:
@@ -97,6 +93,6 @@ def request_dataset_export(db, actor, project_id: int) -> int:
     auth.require(db, actor, auth.EXPORT, project_id)
     with store.transaction(db) as conn:
         for job in store.active_jobs(db, project_id):
-            if job["kind"] == store.EXPORT and job["params"].get("format") == "hf-datasets":
+            if kinds.kind_of(job) == store.JobKind.DATASET_EXPORT:
                 return job["id"]
-        return store.enqueue(conn, project_id, store.EXPORT, {"format": "hf-datasets"}, priority=3)
+        return store.enqueue(conn, project_id, store.JobKind.DATASET_EXPORT, {}, priority=3)

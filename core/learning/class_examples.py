@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core import store
 from core.learning import classifiers, embeddings
 
 
@@ -23,9 +22,10 @@ def example_text(name: str, description: str = "") -> str:
     return f"{text}: {description}" if description else text
 
 
-def texts(db, project_id: int) -> tuple[str, ...]:
-    """The class example texts, in class-id order (the order of `store.class_names`)."""
-    return tuple(example_text(c["name"], c["description"]) for c in store.classes(db, project_id))
+def texts(classes: list[dict]) -> tuple[str, ...]:
+    """The class example texts of class rows ({name, description}), in their order (class-id
+    order when they are a project's classes as the store lists them)."""
+    return tuple(example_text(c["name"], c.get("description", "")) for c in classes)
 
 
 @functools.lru_cache(maxsize=32)
@@ -38,6 +38,6 @@ def encode(model: str, family: str, class_texts: tuple[str, ...]) -> np.ndarray:
     return np.asarray(embeddings.encode(embeddings.load_encoder(model), list(class_texts)), dtype=np.float32)
 
 
-def for_encoder(db, project_id: int, encoder_row: dict) -> np.ndarray:
-    """The class examples of a project embedded with one of its encoders."""
-    return encode(encoder_row["model"], encoder_row["family"], texts(db, project_id))
+def for_encoder(encoder_row: dict, classes: list[dict]) -> np.ndarray:
+    """A project's class examples (its class rows, in class-id order) embedded with one of its encoders."""
+    return encode(encoder_row["model"], encoder_row["family"], texts(classes))

@@ -102,7 +102,7 @@ def run(train: pd.DataFrame, test: pd.DataFrame, strategy: str = "auto", init: i
     model's probabilities afterwards (for scoring and for the strategy).
 
     `classifier` is `head` (the fast head on frozen embeddings) or a family from
-    `core.classifiers.FAMILIES`, trained from the base model every round, as the worker's
+    `core.learning.classifiers.FAMILIES`, trained from the base model every round, as the worker's
     full retrain does; `family_args` is that family's arguments dataclass.
     """
     if classifier not in classifiers.CLASSIFIERS:

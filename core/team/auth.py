@@ -19,7 +19,6 @@ the account for a while.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 
@@ -34,14 +33,17 @@ ROLES = (ADMIN, REVIEWER, ANNOTATOR)
 # Permissions, one per kind of change; what each role may do.
 LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN = "label", "adjudicate", "review", "export", "train"
 MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM = "manage projects", "change settings", "manage users", "delete", "team"
+BACKUP = "backup"  # copy or replace the whole store (python -m core backup / restore)
 PERMISSIONS = {
-    ADMIN: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN, MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM}),
+    ADMIN: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN, MANAGE_PROJECTS, SETTINGS, USERS, DELETE, TEAM,
+                      BACKUP}),
     REVIEWER: frozenset({LABEL, ADJUDICATE, REVIEW, EXPORT, TRAIN}),
     ANNOTATOR: frozenset({LABEL}),
 }
 WHAT = {LABEL: "label texts", ADJUDICATE: "settle disagreements", REVIEW: "review labels", EXPORT: "export",
         TRAIN: "start training", MANAGE_PROJECTS: "create or change projects", SETTINGS: "change settings",
-        USERS: "manage users", DELETE: "delete projects", TEAM: "see the team's figures"}
+        USERS: "manage users", DELETE: "delete projects", TEAM: "see the team's figures",
+        BACKUP: "back up or restore Sieve"}
 
 MIN_PASSWORD = 8
 SESSION_S = 12 * 3600  # a session expires this long after sign-in
@@ -57,8 +59,11 @@ _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AuthError(PermissionError):
-    """A refused sign-in or a refused action, with a message meant for the user."""
+class AuthError(Exception):
+    """A refused sign-in or a refused action, with a message meant for the user.
+
+    Not an OSError (PermissionError is one): callers that report unreadable files must not
+    take a role refusal for one."""
 
 
 class Forbidden(AuthError):
@@ -93,7 +98,7 @@ def fail_delay_s(failures: int) -> float:
 
 def team_mode(db) -> bool:
     """Whether accounts exist (then sign-in is required)."""
-    return db.conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    return store.has_users(db)
 
 
 def require(db, actor: Actor, permission: str, project_id: int | None = None) -> Actor:
@@ -104,10 +109,10 @@ def require(db, actor: Actor, permission: str, project_id: int | None = None) ->
         if team_mode(db):
             raise Forbidden("Sign in first: this Sieve has user accounts.")
         return actor  # single-user mode: the local admin may do everything
-    row = db.conn.execute("SELECT name, role, active FROM users WHERE id = ?", (actor.user_id,)).fetchone()
-    if row is None or not row[2]:
+    row = store.user(db, actor.user_id)
+    if row is None or not row["active"]:
         raise Forbidden("This account no longer exists or was deactivated.")
-    name, role, _ = row
+    name, role = row["name"], row["role"]
     if permission not in PERMISSIONS[role]:
         raise Forbidden(f"{name} is {_article(role)} {role}: only "
                         f"{' and '.join(r + 's' for r in ROLES if permission in PERMISSIONS[r])} may {WHAT[permission]}.")
@@ -130,8 +135,7 @@ def _article(role: str) -> str:
 
 
 def is_assigned(db, user_id: int, project_id: int) -> bool:
-    return db.conn.execute("SELECT 1 FROM assignments WHERE user_id = ? AND project_id = ?",
-                           (user_id, project_id)).fetchone() is not None
+    return store.is_assigned(db, user_id, project_id)
 
 
 def visible_projects(db, actor: Actor) -> list[dict]:
@@ -139,22 +143,17 @@ def visible_projects(db, actor: Actor) -> list[dict]:
     projects = store.projects(db)
     if actor.user_id is None or actor.role != ANNOTATOR:
         return projects
-    assigned = {r[0] for r in db.conn.execute("SELECT project_id FROM assignments WHERE user_id = ?",
-                                              (actor.user_id,))}
+    assigned = set(store.assigned_projects(db, actor.user_id))
     return [p for p in projects if p["id"] in assigned]
 
 
 def audit(conn, actor: Actor, action: str, project_id: int | None = None, **detail) -> None:
     """Append to the audit log; call inside the transaction of the change. Never pass secrets."""
-    conn.execute("INSERT INTO audit_log (actor, action, project_id, detail, created_at) VALUES (?, ?, ?, ?, ?)",
-                 (actor.name, action, project_id, json.dumps(detail, default=str), store.now()))
+    store.add_audit(conn, actor.name, action, project_id, detail)
 
 
 def audit_log(db, limit: int = 200) -> list[dict]:
-    rows = list(db.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)))
-    for row in rows:
-        row["detail"] = json.loads(row["detail"])
-    return rows
+    return store.audit_log(db, limit)
 
 
 # ---------------------------------------------------------------- users
@@ -181,30 +180,27 @@ def create_user(db, actor: Actor | None, name: str, password: str, role: str) ->
     _check_password(password)
     digest = _hasher.hash(password)
     with store.transaction(db) as conn:
-        first = conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None
+        first = not store.has_users(db)
         if first:
             if role != ADMIN:
                 raise AuthError("The first account must be an admin.")
             actor = actor if isinstance(actor, Actor) else local_actor(name)
         else:
             require(db, actor, USERS)
-        if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        if store.user_exists(db, name):
             raise AuthError(f"A user called {name!r} already exists.")
-        user_id = conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                               (name, role, digest, store.now())).lastrowid
+        user_id = store.add_user(conn, name, role, digest)
         audit(conn, actor, "create user", user=name, role=role)
     return Actor(name, role, user_id)
 
 
 def users(db) -> list[dict]:
     """Accounts without their hashes."""
-    return list(db.query("SELECT id, name, role, active, failed_logins, retry_at, created_at FROM users ORDER BY id"))
+    return store.users(db)
 
 
 def user(db, user_id: int) -> dict | None:
-    rows = list(db.query("SELECT id, name, role, active, failed_logins, retry_at, created_at FROM users WHERE id = ?",
-                         (user_id,)))
-    return rows[0] if rows else None
+    return store.user(db, user_id)
 
 
 def set_role(db, actor: Actor, user_id: int, role: str) -> None:
@@ -212,8 +208,8 @@ def set_role(db, actor: Actor, user_id: int, role: str) -> None:
     if role not in ROLES:
         raise AuthError(f"Unknown role {role!r}; choose from {', '.join(ROLES)}.")
     with store.transaction(db) as conn:
-        _keep_an_admin(conn, user_id, role=role)
-        conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+        _keep_an_admin(db, user_id, role=role)
+        store.set_role(conn, user_id, role)
         audit(conn, actor, "set role", user_id=user_id, role=role)
 
 
@@ -222,16 +218,15 @@ def set_active(db, actor: Actor, user_id: int, active: bool) -> None:
     actor = require(db, actor, USERS)
     with store.transaction(db) as conn:
         if not active:
-            _keep_an_admin(conn, user_id)
-            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-        conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(bool(active)), user_id))
+            _keep_an_admin(db, user_id)
+            store.end_sessions(conn, user_id)
+        store.set_active(conn, user_id, active)
         audit(conn, actor, "activate user" if active else "deactivate user", user_id=user_id)
 
 
-def _keep_an_admin(conn, user_id: int, role: str | None = None) -> None:
-    others = conn.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?",
-                          (user_id,)).fetchone()[0]
-    if others == 0 and role != ADMIN:
+def _keep_an_admin(db, user_id: int, role: str | None = None) -> None:
+    """Call inside the transaction of the change (the count then holds until it commits)."""
+    if store.other_active_admins(db, user_id) == 0 and role != ADMIN:
         raise AuthError("Sieve needs at least one active admin.")
 
 
@@ -242,9 +237,8 @@ def set_password(db, actor: Actor, user_id: int, password: str) -> None:
     _check_password(password)
     digest = _hasher.hash(password)
     with store.transaction(db) as conn:
-        conn.execute("UPDATE users SET password_hash = ?, failed_logins = 0, retry_at = 0 WHERE id = ?",
-                     (digest, user_id))
-        conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        store.set_password_hash(conn, user_id, digest)
+        store.end_sessions(conn, user_id)
         audit(conn, actor, "set password", user_id=user_id)
 
 
@@ -252,16 +246,12 @@ def assign(db, actor: Actor, user_id: int, project_id: int, assigned: bool = Tru
     """Give (or take back) an annotator's access to a project."""
     actor = require(db, actor, USERS)
     with store.transaction(db) as conn:
-        if assigned:
-            conn.execute("INSERT OR IGNORE INTO assignments (user_id, project_id) VALUES (?, ?)", (user_id, project_id))
-        else:
-            conn.execute("DELETE FROM assignments WHERE user_id = ? AND project_id = ?", (user_id, project_id))
+        store.set_assigned(conn, user_id, project_id, assigned)
         audit(conn, actor, "assign" if assigned else "unassign", project_id, user_id=user_id)
 
 
 def assigned_projects(db, user_id: int) -> list[int]:
-    return [r[0] for r in db.conn.execute("SELECT project_id FROM assignments WHERE user_id = ? ORDER BY project_id",
-                                          (user_id,))]
+    return store.assigned_projects(db, user_id)
 
 
 # ---------------------------------------------------------------- sign-in and sessions
@@ -279,43 +269,47 @@ def _token_hash(token: str) -> str:
 
 
 def login(db, name: str, password: str, now: float | None = None) -> Session:
-    """Check a name and password; a new session on success, AuthError otherwise.
+    """Check a name and password; a new session on success, AuthError otherwise (see `authenticate`)."""
+    t = store.now() if now is None else now
+    actor = authenticate(db, name, password, t)
+    token = secrets.token_urlsafe(32)
+    expires = t + SESSION_S
+    with store.transaction(db) as conn:
+        store.add_session(conn, _token_hash(token), actor.user_id, t, expires)
+    return Session(actor, token, expires)
+
+
+def authenticate(db, name: str, password: str, now: float | None = None) -> Actor:
+    """The user of a name and password, AuthError otherwise; no session (the command line uses it).
 
     Unknown names and wrong passwords get the same message and cost the same argon2 check.
     After FREE_FAILURES failures in a row each attempt must wait longer (fail_delay_s), and
     attempts made before then are refused unchecked; LOCKOUT_AFTER failures lock the account."""
     t = store.now() if now is None else now
-    row = db.conn.execute("SELECT id, name, role, password_hash, active, failed_logins, retry_at FROM users "
-                          "WHERE name = ?", ((name or "").strip(),)).fetchone()
-    if row is not None and t < row[6]:
-        wait = row[6] - t
-        if row[5] >= LOCKOUT_AFTER:
+    row = store.user_for_login(db, (name or "").strip())
+    if row is not None and t < row["retry_at"]:
+        wait = row["retry_at"] - t
+        if row["failed_logins"] >= LOCKOUT_AFTER:
             raise AuthError(f"Too many failed sign-ins: this account is locked for {wait / 60:.0f} more minutes.")
         raise AuthError(f"Too many failed sign-ins: wait {wait:.0f} s before trying again.")
     try:
-        _hasher.verify(row[3] if row is not None else _DUMMY_HASH, password or "")
-        ok = row is not None and bool(row[4])
+        _hasher.verify(row["password_hash"] if row is not None else _DUMMY_HASH, password or "")
+        ok = row is not None and bool(row["active"])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not ok:
         if row is not None:
             with store.transaction(db) as conn:
-                failures = conn.execute("SELECT failed_logins FROM users WHERE id = ?", (row[0],)).fetchone()[0] + 1
-                conn.execute("UPDATE users SET failed_logins = ?, retry_at = ? WHERE id = ?",
-                             (failures, t + fail_delay_s(failures), row[0]))
+                failures = store.failed_logins(db, row["id"]) + 1
+                store.set_failed_logins(conn, row["id"], failures, t + fail_delay_s(failures))
                 if failures == LOCKOUT_AFTER:
-                    audit(conn, Actor(row[1], row[2], row[0]), "locked out", failures=failures)
+                    audit(conn, Actor(row["name"], row["role"], row["id"]), "locked out", failures=failures)
         raise AuthError("Wrong name or password.")
-    token = secrets.token_urlsafe(32)
-    expires = t + SESSION_S
     with store.transaction(db) as conn:
-        conn.execute("UPDATE users SET failed_logins = 0, retry_at = 0 WHERE id = ?", (row[0],))
-        if _hasher.check_needs_rehash(row[3]):
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), row[0]))
-        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (t,))
-        conn.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                     (_token_hash(token), row[0], t, expires))
-    return Session(Actor(row[1], row[2], row[0]), token, expires)
+        store.set_failed_logins(conn, row["id"], 0, 0)
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            store.set_password_hash(conn, row["id"], _hasher.hash(password), reset_failures=False)
+    return Actor(row["name"], row["role"], row["id"])
 
 
 def session_actor(db, token: str | None, now: float | None = None) -> Actor | None:
@@ -323,13 +317,11 @@ def session_actor(db, token: str | None, now: float | None = None) -> Actor | No
     if not token:
         return None
     t = store.now() if now is None else now
-    row = db.conn.execute(
-        """SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-           WHERE s.token_hash = ? AND s.expires_at > ? AND u.active = 1""", (_token_hash(token), t)).fetchone()
-    return Actor(row[1], row[2], row[0]) if row else None
+    row = store.session_user(db, _token_hash(token), t)
+    return Actor(row["name"], row["role"], row["id"]) if row else None
 
 
 def logout(db, token: str | None) -> None:
     if token:
         with store.transaction(db) as conn:
-            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+            store.end_session(conn, _token_hash(token))

@@ -13,7 +13,6 @@ are plain SQL and Python, fit for the UI.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -22,36 +21,21 @@ import numpy as np
 from core import store
 from core.team import auth
 
-QUALITY = store.QUALITY  # the job kind of the analysis
+QUALITY = store.JobKind.QUALITY  # the job kind of the analysis
 ADJUDICATION, REVIEW = "adjudication", "review"
 UNANIMOUS, MAJORITY, SINGLE, DISPUTED = "unanimous", "majority", "single", "disputed"
 MAX_ISSUES = 500  # suspicious labels kept in an analysis, the most suspicious first
 
 
-# The label each annotator has in effect on each text: their newest label not undone.
-ANNOTATOR_LABELS_SQL = """
-    SELECT example_id, annotator, label, seconds, created_at, annotation_id FROM (
-        SELECT a.example_id, a.annotator, a.label, a.seconds, a.created_at, a.id AS annotation_id,
-               ROW_NUMBER() OVER (PARTITION BY a.example_id, a.annotator ORDER BY a.id DESC) AS rn
-        FROM annotations a
-        WHERE a.project_id = ? AND a.action = 'label'
-          AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
-    ) WHERE rn = 1
-"""
-
-
 def annotator_labels(db, project_id: int) -> list[dict]:
-    """(example_id, annotator, label, seconds, created_at, annotation_id, split), by example then annotation."""
-    return list(db.query(f"""SELECT l.*, e.split FROM ({ANNOTATOR_LABELS_SQL}) l JOIN examples e ON e.id = l.example_id
-                             ORDER BY l.example_id, l.annotation_id""", (project_id,)))
+    """The label each annotator has in effect on each text (their newest label not undone):
+    (example_id, annotator, label, seconds, created_at, annotation_id, split), by example then annotation."""
+    return store.annotator_labels(db, project_id)
 
 
 def decisions(db, project_id: int) -> dict[int, dict]:
     """The adjudication or review decision in effect per text (the newest)."""
-    rows = db.query("""SELECT * FROM adjudications d WHERE project_id = ? AND id = (
-                           SELECT max(id) FROM adjudications x WHERE x.project_id = d.project_id
-                             AND x.example_id = d.example_id)""", (project_id,))
-    return {r["example_id"]: r for r in rows}
+    return store.decisions(db, project_id)
 
 
 @dataclass
@@ -106,6 +90,19 @@ def disagreements(db, project_id: int) -> list[FinalLabel]:
     return sorted(rows, key=lambda f: (f.source != DISPUTED, f.example_id))
 
 
+def proposed_label(item: FinalLabel) -> str:
+    """The label a reviewer is offered first for a disagreement: the final label by precedence
+    (`resolve`: the majority's), or for a tie the label given first among the most given."""
+    label, _ = resolve(item.votes, None)
+    return label if label is not None else Counter(item.votes.values()).most_common(1)[0][0]
+
+
+def open_issues(db, project_id: int, analysis: dict) -> list[dict]:
+    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first."""
+    done = reviewed(db, project_id)
+    return [issue for issue in analysis["issues"] if issue["example_id"] not in done]
+
+
 def adjudicate(db, actor: auth.Actor, project_id: int, example_id: int, label: str, reason: str = "",
                source: str = ADJUDICATION) -> int:
     """Settle a text's label (a disagreement, or a suspicious label on review): appended, never
@@ -115,19 +112,15 @@ def adjudicate(db, actor: auth.Actor, project_id: int, example_id: int, label: s
         raise ValueError(f"unknown decision source {source!r}")
     if label not in store.class_names(db, project_id):
         raise store.StoreError(f"{label!r} is not a class of this project.")
-    row = db.conn.execute("SELECT project_id FROM examples WHERE id = ?", (example_id,)).fetchone()
-    if row is None or row[0] != project_id:
+    if store.example_project(db, example_id) != project_id:
         raise store.StoreError("That text is not part of this project.")
     previous = next((f for f in final_labels(db, project_id) if f.example_id == example_id), None)
     with store.transaction(db) as conn:
-        decision_id = conn.execute(
-            """INSERT INTO adjudications (project_id, example_id, label, reviewer, source, previous, reason, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (project_id, example_id, label, actor.name, source, previous.label if previous else None,
-             reason.strip(), store.now())).lastrowid
+        decision_id = store.add_decision(conn, project_id, example_id, label, actor.name, source,
+                                         previous.label if previous else None, reason.strip())
         auth.audit(conn, actor, source, project_id, example_id=example_id, label=label,
                    previous=previous.label if previous else None, reason=reason.strip())
-        store.enqueue(conn, project_id, store.HEAD, {"reason": source})
+        store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": source})
     return decision_id
 
 
@@ -255,17 +248,15 @@ def request_analysis(db, actor: auth.Actor, project_id: int) -> int:
 
 def latest_analysis(db, project_id: int) -> dict | None:
     """The newest finished analysis: {"agreement", "issues", "labels", "finished_at"}, None if none yet."""
-    row = db.conn.execute("""SELECT result, finished_at FROM jobs WHERE project_id = ? AND kind = ? AND status = 'done'
-                             AND result IS NOT NULL ORDER BY id DESC LIMIT 1""", (project_id, QUALITY)).fetchone()
+    row = store.latest_result(db, project_id, QUALITY)
     if row is None:
         return None
-    return {**json.loads(row[0]), "finished_at": row[1]}
+    return {**row["result"], "finished_at": row["finished_at"]}
 
 
 def reviewed(db, project_id: int) -> set[int]:
     """Texts a reviewer has already kept or changed on review (left out of the list)."""
-    return {r[0] for r in db.conn.execute("SELECT DISTINCT example_id FROM adjudications WHERE project_id = ?",
-                                          (project_id,))}
+    return store.decided_examples(db, project_id)
 
 
 # ---------------------------------------------------------------- per annotator

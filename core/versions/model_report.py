@@ -56,12 +56,7 @@ def _family(v: dict) -> str:
 
 def newest_label_times(db, versions: list[dict]) -> dict[int, float]:
     """When the newest label each version learned from was given (by label watermark)."""
-    marks = sorted({v["label_watermark"] for v in versions if v["label_watermark"]})
-    if not marks:
-        return {}
-    rows = db.conn.execute(f"SELECT id, created_at FROM annotations WHERE id IN ({','.join('?' * len(marks))})",
-                           marks).fetchall()
-    return dict(rows)
+    return store.annotation_times(db, [v["label_watermark"] for v in versions if v["label_watermark"]])
 
 
 def serving_reason(v: dict, served_id: int | None, pinned_id: int | None) -> str:
@@ -99,6 +94,13 @@ def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | N
             "why served or not": serving_reason(v, served_id, pinned_id),
         })
     return rows
+
+
+def pin_history_words(history: list[dict], at_most: int = 5) -> str:
+    """The newest pins and unpins in words ("Pins: pinned version 2 by ann at 2026-11-22 10:05; ..."), or ""."""
+    return ("Pins: " + "; ".join(
+        f"{'pinned version ' + str(h['number']) if h['version_id'] else 'unpinned'} by {h['pinned_by']} "
+        f"at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(h['created_at']))}" for h in history[:at_most])) if history else ""
 
 
 def label_timeline(db, project_id: int, points: int = 60) -> list[dict]:

@@ -33,14 +33,14 @@ def pin(db, actor, project_id: int, number: int) -> dict:
     """Serve and export version `number` (of this project) until unpinned; recorded with who and when.
     Pinning changes what the whole team is served: admins only."""
     actor = auth.require(db, actor, auth.SETTINGS, project_id)
-    row = store._one(db, "SELECT id FROM model_versions WHERE project_id = ? AND number = ?", (project_id, number))
-    if row is None:
+    version_id = store.version_id_by_number(db, project_id, number)
+    if version_id is None:
         raise RegistryError(f"This project has no version {number}.")
     user = actor.name.strip()
     if not user:
         raise RegistryError("Pinning needs the name of the person who pins.")
     with store.transaction(db) as conn:
-        store.set_pin(conn, project_id, row["id"], user)
+        store.set_pin(conn, project_id, version_id, user)
         auth.audit(conn, actor, "pin version", project_id, number=number)
     return store.pin(db, project_id)
 
@@ -157,7 +157,7 @@ def eval_breakdown(db, version: dict, watermark: int | None = None) -> EvalBreak
     names = store.class_names(db, version["project_id"])
     position = {name: i for i, name in enumerate(names)}
     labels = [r for r in store.labels_at(db, version["project_id"],
-                                         version["label_watermark"] if watermark is None else watermark, store.EVAL)
+                                         version["label_watermark"] if watermark is None else watermark, store.Split.EVAL)
               if r["label"] in position]
     wanted = np.array([r["example_id"] for r in labels], dtype=np.int64)
     true_by_id = {r["example_id"]: position[r["label"]] for r in labels}
@@ -187,7 +187,7 @@ def disagreements(db, old: dict, new: dict, limit: int = 200) -> tuple[int, int,
     project_id = new["project_id"]
     names = store.class_names(db, project_id)
     labeled = {r["example_id"] for r in store.current_labels(db, project_id)}
-    pool = np.array([i for i in store.example_ids(db, project_id, store.POOL) if i not in labeled], dtype=np.int64)
+    pool = np.array([i for i in store.example_ids(db, project_id, store.Split.POOL) if i not in labeled], dtype=np.int64)
     ids_old, pred_old, conf_old = predictions(db, old, pool)
     ids_new, pred_new, conf_new = predictions(db, new, ids_old)
     keep = np.isin(ids_old, ids_new)

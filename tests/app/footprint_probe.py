@@ -2,7 +2,7 @@
 transformer settings included), then print which heavy ML modules this process loaded.
 
 Used by test_import_footprint.py: the UI process must never load torch, transformers, setfit
-or scikit-learn. Expects SIEVE_DATA_DIR with one project whose pool a live worker embedded and
+or scikit-learn (nor ray, the optional Ray backend). Expects SIEVE_DATA_DIR with one project whose pool a live worker embedded and
 that has a head version.
 """
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-HEAVY = ("torch", "transformers", "setfit", "sklearn", "sentence_transformers")
+HEAVY = ("torch", "transformers", "setfit", "sklearn", "sentence_transformers", "ray")
 
 
 def main() -> None:
@@ -45,8 +45,8 @@ def main() -> None:
     next(b for b in at.button if b.label == "Prepare model zip").click().run()
     deadline, export = time.time() + 240, None
     while time.time() < deadline:
-        export = next((j for j in store.jobs(db, project["id"]) if j["kind"] == store.EXPORT), None)
-        if export and export["status"] in (store.DONE, store.FAILED):
+        export = next((j for j in store.jobs(db, project["id"]) if j["kind"] == store.JobKind.EXPORT), None)
+        if export and export["status"] in (store.JobStatus.DONE, store.JobStatus.FAILED):
             break
         time.sleep(1)
     at.run()  # renders the download button from the finished export

@@ -4,8 +4,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import store
 from core.files import imports
-from core.team import auth
-from tests.conftest import ROOT
+from core.team import auth, projects
+from tests.conftest import ROOT, make_project
+from ui import state
 
 CLASSES = ["question", "statement"]
 TEXTS = [f"Text number {i} to label?" for i in range(14)] + ["<script>alert('x')</script> **not bold**"]
@@ -18,7 +19,7 @@ def upload_csv() -> bytes:
 def new_app(monkeypatch) -> AppTest:
     monkeypatch.setenv("SIEVE_WORKER", "external")  # the test drives the store; no background worker
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["annotator"] = "alice"
+    at.session_state[state.ANNOTATOR] = "alice"
     at.run()
     assert not at.exception
     return at
@@ -166,7 +167,7 @@ def test_texts_render_as_plain_text(app, db):
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
     from core.labeling import annotate
 
-    at.session_state[f"shown:{pid}:alice"] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
+    at.session_state[state.shown(pid, "alice")] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
     at.run()
     assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
     assert all("<script>" not in m.value for m in at.markdown)
@@ -213,7 +214,7 @@ def test_settings_page_saves_only_what_changed(app, db):
     """Two people on the Settings page: saving one change must not undo another's."""
     at, pid = app
     at.switch_page("ui/pages/settings.py").run()
-    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
+    projects.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})  # someone else saves meanwhile
     next(n for n in at.number_input if n.label.startswith("Update the quick model")).set_value(3).run()
     next(b for b in at.button if b.label == "Save settings").click().run()
     settings = store.settings(db, pid)
@@ -248,9 +249,7 @@ def test_names_are_shown_as_plain_text(db, monkeypatch):
     """Markdown, LaTeX and Streamlit directives in a project or class name are escaped, never rendered."""
     from core.files import imports
 
-    frame = imports.read_table(upload_csv(), "q.csv")
-    imports.create_project_from_plan(db, auth.local_actor(), "**bold** $x^2$ :red[x]", imports.plan_import(frame, "text", None,
-                                                                             ["**bad** :red[x]", "fine"]))
+    make_project(db, imports.read_table(upload_csv(), "q.csv"), ["**bad** :red[x]", "fine"], name="**bold** $x^2$ :red[x]")
     at = new_app(monkeypatch)
     at.switch_page("ui/pages/annotate.py").run()
     assert not at.exception
@@ -263,9 +262,9 @@ def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hi
 
     at, pid = app
     assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_"))
-    shown = at.session_state[f"shown:{pid}:alice"]
+    shown = at.session_state[state.shown(pid, "alice")]
     unsure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.52)
-    at.session_state[f"shown:{pid}:alice"] = unsure
+    at.session_state[state.shown(pid, "alice")] = unsure
     at.run()
     assert not any("leans towards" in c.value for c in at.caption)
     assert any("unsure about this text" in c.value for c in at.caption)
@@ -291,7 +290,7 @@ def test_text_labeled_by_someone_else_meanwhile_is_refused_and_the_next_one_show
     first = shown_text(at)
     example_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if t == first)
     db.conn.execute("UPDATE leases SET expires_at = 0")  # alice's hold on it ran out while she read
-    annotate.submit_label(db, auth.local_actor("bob"), pid, example_id, CLASSES[1])
+    annotate.submit_label(db, auth.local_actor("bob"), pid, annotate.NextText.direct(example_id), CLASSES[1])
     class_id = store.classes(db, pid)[0]["id"]
     at.button(key=f"label_{class_id}").click().run()
     assert not at.exception
@@ -327,11 +326,11 @@ def test_a_locked_database_shows_a_try_again_message(app, db, monkeypatch):
 def test_sidebar_shows_a_failed_retrain_with_a_true_message(app, db):
     at, pid = app
     with store.transaction(db) as conn:
-        full = store.enqueue(conn, pid, store.FULL)
+        full = store.enqueue(conn, pid, store.JobKind.FULL)
         conn.execute("UPDATE jobs SET status = 'failed', attempts = 3, "
                      "message = 'failed after 3 attempts: the worker stopped responding' WHERE id = ?", (full,))
         for _ in range(8):
-            store.finish_job(conn, store.enqueue(conn, pid, store.HEAD))
+            store.finish_job(conn, store.enqueue(conn, pid, store.JobKind.HEAD))
     at.run()
     assert not at.exception
     import ui  # the sidebar's job-status fragment (which AppTest does not render) shows these lines

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from core import store
-from core.files import imports
 from core.labeling import annotate
 from core.team import auth
-from tests.conftest import ROOT, TREC_CLASSES, dataset, wait_for
+from tests.conftest import ROOT, TREC_CLASSES, dataset, make_project, wait_for
 
 pytestmark = pytest.mark.integration
 PROBE = Path(__file__).with_name("footprint_probe.py")
@@ -34,7 +33,7 @@ def run_probe(data_dir: Path, extra_code: str = "") -> dict:
 def project_with_a_model(db, data_dir):
     frame = dataset("trec6", "train", 120)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "footprint", imports.plan_import(frame, "text", None, TREC_CLASSES))
+    pid = make_project(db, frame, TREC_CLASSES, name="footprint")
     worker = subprocess.Popen([sys.executable, "-m", "core", "worker"], cwd=ROOT,
                               env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -42,7 +41,7 @@ def project_with_a_model(db, data_dir):
         wait_for(lambda: store.latest_encoder(db, pid), 180, "the pool embedding")
         for _ in range(6):
             shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-            annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
+            annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
         wait_for(lambda: store.latest_version(db, pid), 60, "a head version")
         yield pid
     finally:
@@ -53,7 +52,7 @@ def project_with_a_model(db, data_dir):
 def test_pages_and_model_export_never_load_ml_libraries(project_with_a_model, data_dir):
     report = run_probe(data_dir)
     assert report["problems"] == []
-    assert report["export"]["status"] == store.DONE, report["export"]
+    assert report["export"]["status"] == store.JobStatus.DONE, report["export"]
     with zipfile.ZipFile(report["export_result"]["path"]) as archive:
         names = archive.namelist()  # one top-level folder, so unzipping makes a folder
         assert {n.split("/")[0] for n in names} == {f"sieve-model-v{report['export_result']['number']}"}

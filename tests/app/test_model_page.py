@@ -6,23 +6,24 @@ from streamlit.testing.v1 import AppTest
 from core import store
 from core.labeling import annotate
 from core.team import auth
-from tests.conftest import ROOT
-from tests.unit.test_registry import fake_encoder, fake_version, make_project
+from tests.conftest import ROOT, make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
+from ui import state
 
 
 @pytest.fixture
 def at(db, monkeypatch):
     monkeypatch.setenv("SIEVE_WORKER", "external")
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
-    pool, evals = store.example_ids(db, pid, store.POOL), store.example_ids(db, pid, store.EVAL)
+    pool, evals = store.example_ids(db, pid, store.Split.POOL), store.example_ids(db, pid, store.Split.EVAL)
     for example_id, label in zip(pool[:4] + evals[:4], ["yes", "no"] * 4):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
     fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[10:15])
     fake_version(db, pid, encoder_id, ids, np.arange(len(ids)) % 2, queue=pool[20:25])
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    app.session_state["annotator"] = "alice"
-    app.session_state["project_id"] = pid
+    app.session_state[state.ANNOTATOR] = "alice"
+    app.session_state[state.PROJECT_ID] = pid
     app.run()
     app.switch_page("ui/pages/model.py").run()
     assert not app.exception, [e.value for e in app.exception]
@@ -54,12 +55,14 @@ def test_pin_and_unpin_from_the_page_record_the_user(at, db):
 
 def test_a_picked_text_opens_on_the_annotate_page(at, db):
     app, pid = at
-    example_id = store.example_ids(db, pid, store.POOL)[-1]
-    app.session_state[f"label_example:{pid}"] = (example_id, "the last two versions disagree")
+    example_id = store.example_ids(db, pid, store.Split.POOL)[-1]
+    app.session_state[state.label_example(pid)] = (example_id, annotate.FROM_VERSION_DISAGREEMENT)
     app.switch_page("ui/pages/annotate.py").run()
     assert not app.exception
-    assert app.session_state[f"shown:{pid}:alice"].example_id == example_id
+    assert app.session_state[state.shown(pid, "alice")].example_id == example_id
     assert store.example(db, example_id)["text"] in [t.value for t in app.text]
+    # Its reason in its own words, not the query strategy's
+    assert any("the last two model versions disagree" in c.value for c in app.caption), [c.value for c in app.caption]
 
 
 def test_intended_use_is_saved_from_settings(at, db):

@@ -17,8 +17,7 @@ except ImportError:  # the tests are skipped (conftest says why); collection mus
     PlaywrightTimeout = Exception
 
 from core import store
-from core.files import imports
-from core.team import auth
+from tests.conftest import make_project
 from tests.browser import harness
 
 pytestmark = pytest.mark.browser
@@ -87,7 +86,7 @@ def seed_projects(data_dir, *projects):
     try:
         db = store.connect()
         for name, frame, classes in projects:
-            imports.create_project_from_plan(db, auth.local_actor(), name, imports.plan_import(frame, "text", None, classes))
+            make_project(db, frame, classes, name=name)
     finally:
         if previous is None:
             os.environ.pop("SIEVE_DATA_DIR", None)

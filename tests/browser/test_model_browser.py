@@ -13,12 +13,11 @@ import pandas as pd
 import pytest
 
 from core import store
-from core.files import imports
 from core.labeling import annotate
 from core.team import auth
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews
-from tests.conftest import wait_for, without_sieve
+from tests.conftest import make_project, wait_for, without_sieve
 
 pytestmark = pytest.mark.browser
 
@@ -48,14 +47,13 @@ def seed(data_dir) -> None:
         frame = reviews()
         gold = dict(zip(frame["text"], frame["label"]))
         db = store.connect()
-        pid = imports.create_project_from_plan(db, auth.local_actor(), "reviews", imports.plan_import(frame, "text", None, CLASSES),
-                                          eval_fraction=0.2)
+        pid = make_project(db, frame, CLASSES, name="reviews", eval_fraction=0.2)
         texts = store.texts_by_id(db, store.example_ids(db, pid))
-        pool = store.example_ids(db, pid, store.POOL)
+        pool = store.example_ids(db, pid, store.Split.POOL)
         chosen = [i for i in pool if gold[texts[i]] == "positive"][:5] + \
                  [i for i in pool if gold[texts[i]] == "negative"][:5]
-        for example_id in chosen + store.example_ids(db, pid, store.EVAL):
-            annotate.submit_label(db, auth.local_actor("seed"), pid, example_id, gold[texts[example_id]])
+        for example_id in chosen + store.example_ids(db, pid, store.Split.EVAL):
+            annotate.submit_label(db, auth.local_actor("seed"), pid, annotate.NextText.direct(example_id), gold[texts[example_id]])
     finally:
         if previous is None:
             os.environ.pop("SIEVE_DATA_DIR", None)

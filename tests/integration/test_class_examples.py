@@ -1,15 +1,15 @@
-"""Class names as examples (core.class_examples): the head knows classes nobody has labeled yet."""
+"""Class names as examples (core.learning.class_examples): the head knows classes nobody has labeled yet."""
 import numpy as np
 import pytest
 
 from core import store
-from core.files import imports, model_export
+from core.files import model_export
 from core.labeling import annotate
 from core.learning import class_examples, embeddings
-from core.team import auth
+from core.team import auth, projects
 from core.learning.classifiers import head
 from core.settings import ProjectSettings
-from tests.conftest import dataset, run_queued
+from tests.conftest import dataset, make_project, run_queued
 
 pytestmark = pytest.mark.integration
 CLASSES = ["alarm", "book_flight", "calories", "car_rental", "change_language", "cook_time", "credit_limit",
@@ -49,20 +49,19 @@ def test_the_head_predicts_classes_it_has_no_labels_for(data_dir):
 def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     frame = _clinc("train", 30)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = imports.plan_import(frame[["text"]], "text", None, CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "intents", plan, eval_fraction=0)
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame[["text"]], CLASSES, name="intents", eval_fraction=0)
+    run_queued(db, (store.JobKind.EMBED,))
     ids = store.example_ids(db, pid)
     texts = store.texts_by_id(db, ids)
     taken = {"alarm": 0, "book_flight": 0}
     for example_id in ids:  # three labels each of two classes, none of the other six
         label = gold[texts[example_id]]
         if taken.get(label, 3) < 3:
-            annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+            annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
             taken[label] += 1
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    run_queued(db, (store.HEAD,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    run_queued(db, (store.JobKind.HEAD,))
     version = store.latest_version(db, pid)
     probs = np.load(f"{version['path']}/probs.npy")
     truth = np.array([CLASSES.index(gold[texts[i]]) for i in ids])
@@ -71,10 +70,10 @@ def test_a_project_refit_learns_from_its_class_names_unless_turned_off(db):
     card = model_export.model_card(version, CLASSES, "setfit", "default")
     assert "each class name (and description) as one labeled example" in card
 
-    store.update_settings(db, auth.local_actor(), pid, {"head": {**ProjectSettings().head.to_dict(),
+    projects.update_settings(db, auth.local_actor(), pid, {"head": {**ProjectSettings().head.to_dict(),
                                                                    "class_names": False}})
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    run_queued(db, (store.HEAD,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    run_queued(db, (store.JobKind.HEAD,))
     probs = np.load(f"{store.latest_version(db, pid)['path']}/probs.npy")
     assert set(np.flatnonzero(probs.sum(0) > 0)) <= {CLASSES.index("alarm"), CLASSES.index("book_flight")}

@@ -11,9 +11,9 @@ from core import store
 from core.files import imports, model_export
 from core.labeling import scheduling
 from core.learning import classifiers
-from core.team import auth
+from core.team import auth, projects
 from core.learning.classifiers import head, transformer
-from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -57,11 +57,10 @@ def load_in_fresh_process(exports: dict[str, str]) -> dict[str, list[str]]:
 @pytest.fixture
 def project(db):
     frame = dataset("trec6", "train", 160, seed=3)
-    plan = imports.plan_import(frame.iloc[:60], "text", "label", CLASSES)  # 60 labeled texts...
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "families", plan)
+    pid = make_project(db, frame.iloc[:60], CLASSES, labels="label", name="families")  # 60 labeled texts...
     imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[60:], "text")  # ...and 100 to score
-    run_queued(db, (store.EMBED,))
-    run_queued(db, (store.HEAD,))
+    run_queued(db, (store.JobKind.EMBED,))
+    run_queued(db, (store.JobKind.HEAD,))
     return pid
 
 
@@ -69,9 +68,9 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
     exports, kinds = {}, {}
     for case, (family, args) in FAMILY_CASES.items():
         every_argument = {**classifiers.arguments(family, {}).to_dict(), **args}  # replaces the previous case's
-        store.update_settings(db, auth.local_actor(), project, {"family": family, "family_args": {family: every_argument}})
+        projects.update_settings(db, auth.local_actor(), project, {"family": family, "family_args": {family: every_argument}})
         scheduling.train_now(db, auth.local_actor(), project)
-        run_queued(db, (store.FULL,))
+        run_queued(db, (store.JobKind.FULL,))
         version = store.latest_version(db, project)
         assert version["kind"] == "full" and version["params"]["family"] == family, case
         assert "cv_accuracy" in version["metrics"] and version["n_labels"] == 60
@@ -89,11 +88,11 @@ def test_every_family_trains_publishes_and_exports(db, project, tmp_path):
 
 def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project):
     args = {"max_steps": 3, "warm_start": True, "warm_steps": 1, "batch_size": 8, **FAST}
-    store.update_settings(db, auth.local_actor(), project, {"family": "setfit", "family_args": {"setfit": args}})
+    projects.update_settings(db, auth.local_actor(), project, {"family": "setfit", "family_args": {"setfit": args}})
     encoders = []
     for _ in range(2):
         scheduling.train_now(db, auth.local_actor(), project)
-        run_queued(db, (store.FULL,))
+        run_queued(db, (store.JobKind.FULL,))
         version = store.latest_version(db, project)
         encoders.append(store.latest_encoder(db, project)["model"])
         assert version["kind"] == "full" and "cv_accuracy" in version["metrics"]
@@ -104,10 +103,10 @@ def test_warm_start_continues_from_the_last_encoder_with_fewer_steps(db, project
 
 @pytest.mark.parametrize("kind", list(head.HEADS))
 def test_every_head_refits_and_exports_as_setfit(db, project, tmp_path, kind):
-    store.update_settings(db, auth.local_actor(), project, {"head": {"kind": kind, "params": {}}})
+    projects.update_settings(db, auth.local_actor(), project, {"head": {"kind": kind, "params": {}}})
     with store.transaction(db) as conn:
-        store.enqueue(conn, project, store.HEAD)
-    run_queued(db, (store.HEAD,))
+        store.enqueue(conn, project, store.JobKind.HEAD)
+    run_queued(db, (store.JobKind.HEAD,))
     version = store.latest_version(db, project)
     assert version["params"]["head"]["kind"] == kind and "cv_accuracy" in version["metrics"]
     out = model_export.export_model(db, version["id"], tmp_path / kind)

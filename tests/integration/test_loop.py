@@ -12,7 +12,7 @@ from core.jobs import training
 from core.labeling import annotate, scheduling
 from core.team import auth
 from core.settings import ProjectSettings
-from tests.conftest import TREC_CLASSES, dataset, run_queued, without_sieve
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued, without_sieve
 
 pytestmark = pytest.mark.integration
 CLASSES = TREC_CLASSES
@@ -22,17 +22,16 @@ CLASSES = TREC_CLASSES
 def label_from_queue(db, pid, gold, n, annotator="ann"):
     for _ in range(n):
         shown = annotate.next_text(db, auth.local_actor(annotator), pid)
-        annotate.submit_label(db, auth.local_actor(annotator), pid, shown.example_id, gold[shown.text], version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
-        run_queued(db, (store.HEAD,))
+        annotate.submit_label(db, auth.local_actor(annotator), pid, shown, gold[shown.text])
+        run_queued(db, (store.JobKind.HEAD,))
 
 
 def test_import_label_refit_retrain_export(db, tmp_path):
     frame = dataset("trec6", "train", 300)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    plan = imports.plan_import(frame, "text", None, CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan, eval_fraction=0.1,
-                                      settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame, CLASSES, name="trec", eval_fraction=0.1,
+                       settings=ProjectSettings(family_args={"setfit": {"max_steps": 2, "batch_size": 8}}))
+    run_queued(db, (store.JobKind.EMBED,))
     encoder = store.latest_encoder(db, pid)
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
     assert vectors.shape == (300, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
@@ -49,32 +48,32 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 
     shown = annotate.next_text(db, auth.local_actor("ann"), pid)
     labeled = {r["example_id"] for r in store.current_labels(db, pid)}
-    assert shown.example_id not in labeled and shown.split == store.POOL
+    assert shown.example_id not in labeled and shown.split == store.Split.POOL
     assert shown.suggestion in CLASSES and 0 < shown.confidence <= 1
-    assert shown.strategy in ("kmeans", "margin_diverse")
+    assert shown.strategy in ("kmeans", "margin", "margin_density_diverse")  # `auto` after the cold start
 
     # Eval sample: random order, labels count for eval accuracy, never for training.
     for _ in range(6):
-        ev = annotate.next_text(db, auth.local_actor("ann"), pid, store.EVAL)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, ev.example_id, gold[ev.text])
-    run_queued(db, (store.HEAD,))
+        ev = annotate.next_text(db, auth.local_actor("ann"), pid, store.Split.EVAL)
+        annotate.submit_label(db, auth.local_actor("ann"), pid, ev, gold[ev.text])
+    run_queued(db, (store.JobKind.HEAD,))
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    run_queued(db, (store.HEAD,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    run_queued(db, (store.JobKind.HEAD,))
     latest = store.latest_version(db, pid)
     assert latest["metrics"]["eval_n"] == 6 and 0 <= latest["metrics"]["eval_accuracy"] <= 1
     assert latest["n_labels"] == 20
 
     job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
     assert scheduling.train_now(db, auth.local_actor(), pid).job_id == job_id  # a second click does not queue a second retrain
-    run_queued(db, (store.FULL,))
+    run_queued(db, (store.JobKind.FULL,))
     full = store.latest_version(db, pid)
     assert full["kind"] == "full" and full["timings"]["train_steps"] == 2
     assert store.latest_encoder(db, pid)["id"] != encoder["id"]
     served_before = store.current_version(db, pid)
     assert served_before["kind"] == "head"  # the retrain's own version waits for the comparison
     assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served_before["id"]
-    run_queued(db, (store.HEAD,))  # compares the new encoder with the previous one and serves the better
+    run_queued(db, (store.JobKind.HEAD,))  # compares the new encoder with the previous one and serves the better
     served = store.current_version(db, pid)
     assert served["kind"] == "head" and served["n_labels"] == 20 and served["params"]["serving"]["served"]
     assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served["id"]
@@ -91,14 +90,13 @@ def test_import_label_refit_retrain_export(db, tmp_path):
 
 def test_adding_data_extends_the_embeddings(db):
     frame = dataset("trec6", "train", 120)
-    plan = imports.plan_import(frame.iloc[:80], "text", "label", CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", plan)
-    run_queued(db, (store.EMBED,))
-    run_queued(db, (store.HEAD,))
+    pid = make_project(db, frame.iloc[:80], CLASSES, labels="label", name="trec")
+    run_queued(db, (store.JobKind.EMBED,))
+    run_queued(db, (store.JobKind.HEAD,))
     before = store.latest_version(db, pid)
     imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
-    run_queued(db, (store.EMBED,))
-    run_queued(db, (store.HEAD,))
+    run_queued(db, (store.JobKind.EMBED,))
+    run_queued(db, (store.JobKind.HEAD,))
     encoder = store.latest_encoder(db, pid)
     assert encoder["n"] == store.example_count(db, pid) == len(set(frame["text"].str.strip()))
     after = store.latest_version(db, pid)
@@ -110,13 +108,12 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     refit with every current label follows the retrain on whichever encoder scores better."""
     frame = dataset("trec6", "train", 200, seed=1)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "trec", imports.plan_import(frame, "text", None, CLASSES),
-                                      settings=ProjectSettings(retrain_every=0, family_args={
-                                          "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame, CLASSES, name="trec", settings=ProjectSettings(retrain_every=0, family_args={
+        "setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32}}))
+    run_queued(db, (store.JobKind.EMBED,))
     label_from_queue(db, pid, gold, 10)
     job = store.job(db, scheduling.train_now(db, auth.local_actor(), pid).job_id)
-    store.claim_job(db, "test", (store.FULL,))
+    store.claim_job(db, "test", (store.JobKind.FULL,))
 
     def label_meanwhile(fraction, _message):  # while the retrain scores the pool, 10 more labels arrive
         if fraction >= 0.7 and store.label_count(db, pid) == 10:
@@ -127,7 +124,7 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
     full = store.version(db, full_id)
     assert full["n_labels"] == 10 - len(full["params"]["held_out"]) and full["params"]["held_out"]
     assert newest_head["kind"] == "head" and newest_head["n_labels"] == 20  # not replaced by the older full one
-    run_queued(db, (store.HEAD,))  # the refit the retrain queued: it compares the two encoders
+    run_queued(db, (store.JobKind.HEAD,))  # the refit the retrain queued: it compares the two encoders
     served = store.current_version(db, pid)
     assert served["kind"] == "head" and served["n_labels"] == 20
     figures = served["params"]["serving"]["comparison"]
@@ -141,13 +138,12 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
 
 def test_full_retrain_stops_at_its_time_budget_and_shows_time_left(db):
     frame = dataset("trec6", "train", 120, seed=2)
-    plan = imports.plan_import(frame, "text", "label", CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "budget", plan, settings=ProjectSettings(
+    pid = make_project(db, frame, CLASSES, labels="label", name="budget", settings=ProjectSettings(
         retrain_every=0, retrain_budget_s=10, family_args={"setfit": {"max_steps": 2000, "batch_size": 8}}))
-    run_queued(db, (store.EMBED,))
+    run_queued(db, (store.JobKind.EMBED,))
     messages = []
     job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
-    store.claim_job(db, "test", (store.FULL,))
+    store.claim_job(db, "test", (store.JobKind.FULL,))
     version_id = training.full_retrain(db, pid, job_id, lambda f, m: messages.append(m))
     timings = store.version(db, version_id)["timings"]
     assert timings["stopped_at_budget"] and timings["budget_s"] == 10
@@ -160,17 +156,16 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     with 95 % intervals, and the Model page draws them (not cross-validation on the model's picks)."""
     frame = dataset("trec6", "train", 400, seed=4)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "eval", imports.plan_import(frame, "text", None, CLASSES),
-                                      eval_fraction=imports.DEFAULT_EVAL_FRACTION)
-    assert store.example_count(db, pid, store.EVAL) == 20
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame, CLASSES, name="eval", eval_fraction=imports.DEFAULT_EVAL_FRACTION)
+    assert store.example_count(db, pid, store.Split.EVAL) == 20
+    run_queued(db, (store.JobKind.EMBED,))
     splits = []
     for _ in range(40):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid, annotate.choose_split(db, pid, "ann"))
         splits.append(shown.split)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
-        run_queued(db, (store.HEAD,))
-    assert splits.count(store.EVAL) == 4 and splits[9] == store.EVAL and splits[:9].count(store.EVAL) == 0
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
+        run_queued(db, (store.JobKind.HEAD,))
+    assert splits.count(store.Split.EVAL) == 4 and splits[9] == store.Split.EVAL and splits[:9].count(store.Split.EVAL) == 0
     metrics = store.current_version(db, pid)["metrics"]
     assert metrics["eval_n"] == 4
     assert metrics["eval_accuracy_low"] <= metrics["eval_accuracy"] <= metrics["eval_accuracy_high"]

@@ -33,14 +33,14 @@ def test_a_retrain_embeds_the_pool_at_the_base_length(db, long_texts, tmp_path):
     assert base_length == 256
     plan = imports.plan_import(long_texts, "text", "label", CLASSES)
     pid = imports.create_project_from_plan(db, auth.local_actor(), "long", plan, eval_fraction=0.0)
-    run_queued(db, (store.EMBED,))
+    run_queued(db, (store.JobKind.EMBED,))
     # Train at the shortest length the family takes: the embedding length must not follow it.
     store.update_settings(db, auth.local_actor(), pid, {"family": "setfit", "family_args": {
         "setfit": {"max_steps": 1, "batch_size": 4, "max_length": 32}}})
     scheduling.train_now(db, auth.local_actor(), pid)
-    run_queued(db, (store.FULL,))
+    run_queued(db, (store.JobKind.FULL,))
     version = store.latest_version(db, pid)
-    assert version["kind"] == store.FULL
+    assert version["kind"] == store.JobKind.FULL
     encoder = store.encoder(db, version["encoder_id"])
 
     fine_tuned = embeddings.open_encoder(encoder["model"])

@@ -29,20 +29,20 @@ def test_a_worse_retrain_is_kept_but_not_served(db):
         frame.iloc[:80], "text", "label", TREC_CLASSES), eval_fraction=0.0, settings=ProjectSettings(
         retrain_every=0, family_args={"setfit": WRECKING}))
     imports.add_to_project(db, auth.local_actor(), pid, frame.iloc[80:], "text")
-    run_queued(db, (store.EMBED,))
-    run_queued(db, (store.HEAD,))
+    run_queued(db, (store.JobKind.EMBED,))
+    run_queued(db, (store.JobKind.HEAD,))
     before = store.current_version(db, pid)
     base_encoder = store.encoder(db, before["encoder_id"])
 
     scheduling.train_now(db, auth.local_actor(), pid)
-    run_queued(db, (store.FULL,))
-    full = store.latest_version(db, pid, store.FULL)
+    run_queued(db, (store.JobKind.FULL,))
+    full = store.latest_version(db, pid, store.JobKind.FULL)
     held_out = full["params"]["held_out"]
     assert 6 <= len(held_out) <= 20 and full["n_labels"] == 80 - len(held_out)
     assert store.current_version(db, pid)["id"] == before["id"]  # the retrain's own version is not served
     assert reason(full).startswith("not served itself")
 
-    run_queued(db, (store.HEAD,))  # the comparison the retrain queued
+    run_queued(db, (store.JobKind.HEAD,))  # the comparison the retrain queued
     served = store.current_version(db, pid)
     on_new = [v for v in store.versions(db, pid) if v["kind"] == "head" and v["id"] > full["id"]
               and store.encoder(db, v["encoder_id"])["model"] == store.encoder(db, full["encoder_id"])["model"]]
@@ -61,8 +61,8 @@ def test_a_worse_retrain_is_kept_but_not_served(db):
 
     # Later refits stay on the previous encoder, and nothing compares twice.
     with store.transaction(db) as conn:
-        store.enqueue(conn, pid, store.HEAD)
-    run_queued(db, (store.HEAD,))
+        store.enqueue(conn, pid, store.JobKind.HEAD)
+    run_queued(db, (store.JobKind.HEAD,))
     latest = store.latest_version(db, pid)
     assert latest["id"] == store.current_version(db, pid)["id"] and "serving" not in latest["params"]
     assert store.encoder(db, latest["encoder_id"])["path"] == base_encoder["path"]

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 from core import config, store
-from core.files import imports
 from core.jobs import worker
 from core.labeling import annotate, scheduling
-from core.team import auth
+from core.team import auth, projects
 from core.settings import ProjectSettings
-from tests.conftest import ROOT, TREC_CLASSES, dataset, run_queued
+from tests.conftest import ROOT, TREC_CLASSES, dataset, make_project, run_queued
 
 pytestmark = pytest.mark.integration
 
@@ -51,21 +50,20 @@ def labeled_project(db, model: str, n_labels: int = 24, family: str = "setfit") 
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     args = {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32},
             "setfit-diff": {"max_steps": 2, "batch_size": [8, 8], "num_epochs": [1, 1], "max_length": 32}}
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=model,
-                                      eval_fraction=0,
-                                      settings=ProjectSettings(family=family, retrain_every=0,
-                                                               family_args={family: args[family]}))
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame, TREC_CLASSES, model=model, eval_fraction=0,
+                       settings=ProjectSettings(family=family, retrain_every=0,
+                                                family_args={family: args[family]}))
+    run_queued(db, (store.JobKind.EMBED,))
     for _ in range(n_labels):
         shown = annotate.next_text(db, auth.local_actor("ann"), pid)
-        annotate.submit_label(db, auth.local_actor("ann"), pid, shown.example_id, gold[shown.text])
-    run_queued(db, (store.HEAD,))
+        annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
+    run_queued(db, (store.JobKind.HEAD,))
     return pid
 
 
 def run_full(db, pid: int) -> dict:
     job_id = scheduling.train_now(db, auth.local_actor(), pid).job_id
-    job = store.claim_job(db, "test", (store.FULL,))
+    job = store.claim_job(db, "test", (store.JobKind.FULL,))
     assert job["id"] == job_id
     worker.run_job(db, job)
     return store.job(db, job_id)
@@ -78,20 +76,19 @@ def test_a_crafted_head_pickle_in_a_user_named_model_never_runs(db, tmp_path, fa
     pid = labeled_project(db, str(model), family=family)
     job = run_full(db, pid)
     assert not marker.exists(), "the pickled head of the user-named model was executed"
-    assert job["status"] == store.DONE, job["error"]
-    assert store.latest_version(db, pid)["kind"] == store.FULL
+    assert job["status"] == store.JobStatus.DONE, job["error"]
+    assert store.latest_version(db, pid)["kind"] == store.JobKind.FULL
 
 
 def test_a_user_named_model_with_only_pickle_weights_is_refused(db, tmp_path):
     model = crafted_setfit_dir(tmp_path, tmp_path / "pwned", safetensors=False)
     frame = dataset("trec6", "train", 40)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", imports.plan_import(frame, "text", None, TREC_CLASSES), model=str(model),
-                                      eval_fraction=0)
-    job = store.claim_job(db, "test", (store.EMBED,))
+    pid = make_project(db, frame, TREC_CLASSES, model=str(model), eval_fraction=0)
+    job = store.claim_job(db, "test", (store.JobKind.EMBED,))
     for _ in range(config.MAX_ATTEMPTS):
         worker.run_job(db, job)
-        job = store.claim_job(db, "test", (store.EMBED,)) or store.job(db, job["id"])
-    assert job["status"] == store.FAILED
+        job = store.claim_job(db, "test", (store.JobKind.EMBED,)) or store.job(db, job["id"])
+    assert job["status"] == store.JobStatus.FAILED
     assert "safetensors" in job["message"] and "pickle" in job["message"], job["message"]
     assert store.latest_encoder(db, pid) is None
 
@@ -146,18 +143,18 @@ def test_the_loop_never_unpickles_a_file_of_the_data_directory(db, tmp_path, ref
 
     pid = labeled_project(db, config.DEFAULT_MODEL)
     head = store.current_version(db, pid)
-    assert run_full(db, pid)["status"] == store.DONE
-    run_queued(db, (store.HEAD,))
+    assert run_full(db, pid)["status"] == store.JobStatus.DONE
+    run_queued(db, (store.JobKind.HEAD,))
     # Warm start continues from Sieve's own fine-tuned encoder: its head pickle must stay unread.
-    store.update_settings(db, auth.local_actor(), pid, {"family_args": {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32,
+    projects.update_settings(db, auth.local_actor(), pid, {"family_args": {"setfit": {"max_steps": 2, "batch_size": 8, "max_length": 32,
                                                                "warm_start": True}}})
-    assert run_full(db, pid)["status"] == store.DONE
-    run_queued(db, (store.HEAD,))
+    assert run_full(db, pid)["status"] == store.JobStatus.DONE
+    run_queued(db, (store.JobKind.HEAD,))
     exported = {}
-    for version in (head, store.latest_version(db, pid, store.FULL), store.current_version(db, pid)):
+    for version in (head, store.latest_version(db, pid, store.JobKind.FULL), store.current_version(db, pid)):
         with store.transaction(db) as conn:
-            job_id = store.enqueue(conn, pid, store.EXPORT, {"version_id": version["id"]})
-        run_queued(db, (store.EXPORT,))
+            job_id = store.enqueue(conn, pid, store.JobKind.EXPORT, {"version_id": version["id"]})
+        run_queued(db, (store.JobKind.EXPORT,))
         exported[version["id"]] = store.job(db, job_id)["result"]["path"]
     assert all(Path(p).exists() for p in exported.values())
     assert all(not (Path(v["path"]) / "head.joblib").exists() for v in store.versions(db, pid))

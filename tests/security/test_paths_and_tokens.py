@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from core import store
-from core.files import imports, predict
+from core.files import predict
 from core.labeling import annotate, scheduling
 from core.team import auth
-from tests.conftest import TREC_CLASSES, dataset, run_queued
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued
 
 TRAVERSAL = "../../../escaped/..\\..\\evil"
 
@@ -27,19 +27,19 @@ def test_hostile_names_and_uploads_write_only_inside_the_data_directory(db, data
     classes = [TRAVERSAL + "class"] + TREC_CLASSES[1:]
     labels = dict(zip(TREC_CLASSES, classes))
     actor = auth.local_actor(TRAVERSAL + "annotator")
-    pid = imports.create_project_from_plan(db, actor, TRAVERSAL, imports.plan_import(frame, "text", None, classes))
-    run_queued(db, (store.EMBED,))
+    pid = make_project(db, frame, classes, name=TRAVERSAL, actor=actor)
+    run_queued(db, (store.JobKind.EMBED,))
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     for _ in range(12):
         shown = annotate.next_text(db, actor, pid)
-        annotate.submit_label(db, actor, pid, shown.example_id, labels[gold[shown.text]])
-    run_queued(db, (store.HEAD,))
+        annotate.submit_label(db, actor, pid, shown, labels[gold[shown.text]])
+    run_queued(db, (store.JobKind.HEAD,))
     version = store.current_version(db, pid)
     scheduling.request_export(db, actor, pid, version["id"])
     scheduling.request_dataset_export(db, actor, pid)
     predict.request_predict(db, actor, pid, version["id"], pd.DataFrame({"text": ["Who wrote Hamlet?"]}), "text",
                             "csv", filename=TRAVERSAL + ".csv")
-    run_queued(db, (store.EXPORT, store.PREDICT))
+    run_queued(db, (store.JobKind.EXPORT, store.JobKind.DATASET_EXPORT, store.JobKind.PREDICT))
     outside_after = files_under(tmp_path) - files_under(data_dir)
     assert outside_after == outside_before
     assert not (tmp_path.parent / "escaped").exists() and not any("evil" in p for p in outside_after)

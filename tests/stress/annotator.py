@@ -2,7 +2,7 @@
 
     python -m tests.stress.annotator --name ann3 --labels 40 --out ann3.json [--print-acks]
 
-Uses only what the Annotate page uses (`core.annotate`): next_text, submit_label, and now
+Uses only what the Annotate page uses (`core.labeling.annotate`): next_text, submit_label, and now
 and then skip and undo_last (then labels the text again). Every label acknowledged
 (submit_label returned) is recorded with its annotation id; with --print-acks it is also
 printed, flushed, the moment submit_label returns, so a test that kill -9s this process
@@ -65,8 +65,7 @@ def label_loop(args, out: dict) -> None:
             continue
         label = rng.choice(classes)
         t = time.perf_counter()
-        annotation_id = annotate.submit_label(db, actor, project_id, shown.example_id, label, seconds=0.0,
-                                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+        annotation_id = annotate.submit_label(db, actor, project_id, shown, label, seconds=0.0)
         timings["submit_label"].append(ms_since(t))
         acked.append({"id": annotation_id, "example_id": shown.example_id, "label": label, "undone": False})
         if args.print_acks:

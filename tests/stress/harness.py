@@ -114,7 +114,7 @@ def check(db, project_id: int, results: list[dict]) -> Findings:
     """What must hold after any run: nothing acknowledged lost, no text labeled by two people."""
     found = Findings(integrity=db.conn.execute("PRAGMA integrity_check").fetchone()[0])
     rows = {r["id"]: r for r in store.annotations(db, project_id)}
-    reverted = {r["reverts"] for r in rows.values() if r["action"] == store.UNDO}
+    reverted = {r["reverts"] for r in rows.values() if r["action"] == store.Action.UNDO}
     for result in results:
         found.errors += result.get("errors", [])
         found.refused += result.get("refused", [])
@@ -122,7 +122,7 @@ def check(db, project_id: int, results: list[dict]) -> Findings:
             found.acknowledged += 1
             row = rows.get(ack["id"])
             if row is None or (row["example_id"], row["label"], row["annotator"], row["action"]) != \
-                    (ack["example_id"], ack["label"], result["name"], store.LABEL):
+                    (ack["example_id"], ack["label"], result["name"], store.Action.LABEL):
                 found.missing.append(ack)
             if ack.get("undone") and ack["id"] not in reverted:
                 found.undo_missing.append(ack)
@@ -174,5 +174,5 @@ def run(data_dir: Path, n: int, labels: int, timeout: float = 1800) -> tuple[Fin
         worker.wait(30)
     findings = check(db, project_id, results)
     summary = latency_summary(results)
-    versions = sum(v["kind"] == store.HEAD for v in store.versions(db, project_id))
+    versions = sum(v["kind"] == store.JobKind.HEAD for v in store.versions(db, project_id))
     return findings, summary, format_summary(summary, findings, n, labels, seconds, versions)

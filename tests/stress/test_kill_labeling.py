@@ -13,8 +13,7 @@ import time
 import pytest
 
 from core import store
-from core.files import imports
-from core.team import auth
+from tests.conftest import make_project
 from tests.stress import harness
 
 pytestmark = pytest.mark.stress
@@ -43,9 +42,7 @@ def acknowledged(lines: list[str]) -> tuple[list[dict], set[int]]:
 def test_kill_9_loses_no_acknowledged_label(db, data_dir):
     kills = harness.env_int("SIEVE_STRESS_KILLS", 5)
     texts = [f"stress text number {i}: is this a question?" for i in range(6000)]
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None,
-                          harness.TREC_CLASSES)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "stress", plan)
+    pid = make_project(db, texts, harness.TREC_CLASSES, name="stress")
     rng = random.Random(0)
     all_acks: list[dict] = []
     for round_ in range(kills):

@@ -86,10 +86,10 @@ def queue_job(db, project_id: int, kind: str, texts: list[str], gold: dict, rng:
     elif kind == "head":
         for _ in range(5):
             shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
-            annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold.get(shown.text) or rng.choice(
+            annotate.submit_label(db, auth.local_actor("ann"), project_id, shown, gold.get(shown.text) or rng.choice(
                 store.class_names(db, project_id)))
         with store.transaction(db) as conn:  # at once, whatever the refit pace
-            store.enqueue(conn, project_id, store.HEAD, {"reason": "stress"})
+            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "stress"})
     elif kind == "full":
         scheduling.train_now(db, auth.local_actor(), project_id)
     else:
@@ -122,7 +122,7 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     wait_for(lambda: store.latest_encoder(db, project_id), 300, "the first embedding")
     for _ in range(12):
         shown = annotate.next_text(db, auth.local_actor("ann"), project_id)
-        annotate.submit_label(db, auth.local_actor("ann"), project_id, shown.example_id, gold[shown.text])
+        annotate.submit_label(db, auth.local_actor("ann"), project_id, shown, gold[shown.text])
     wait_for(lambda: store.current_version(db, project_id), 120, "the first head version")
 
     rounds, problems, typical = [], [], dict(TYPICAL_S)
@@ -134,9 +134,9 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
             wait_for(lambda: not store.active_jobs(db, project_id), 900, "the previous round's jobs", every=0.2)
             before = store.current_version(db, project_id)
             job_id = queue_job(db, project_id, kind, texts, gold, rng)
-            wait_for(lambda: store.job(db, job_id)["status"] != store.QUEUED, 600, f"job {job_id} to start")
+            wait_for(lambda: store.job(db, job_id)["status"] != store.JobStatus.QUEUED, 600, f"job {job_id} to start")
             time.sleep(rng.uniform(0, typical[kind]))
-            mid_job = store.job(db, job_id)["status"] == store.RUNNING
+            mid_job = store.job(db, job_id)["status"] == store.JobStatus.RUNNING
             process.send_signal(signal.SIGKILL)
             process.wait(30)
             killed_pid = process.pid
@@ -147,23 +147,23 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
             wait_for(lambda: any(w["pid"] == process.pid for w in store.live_workers(db)), 120, "the new worker",
                      every=POLL_S)
             started_s = time.monotonic() - restarted
-            recovered = wait_for(lambda: (j := store.job(db, job_id))["status"] in (store.DONE, store.FAILED)
-                                 or (j["status"] == store.RUNNING and j["worker"] and f":{process.pid}:" in j["worker"]),
+            recovered = wait_for(lambda: (j := store.job(db, job_id))["status"] in (store.JobStatus.DONE, store.JobStatus.FAILED)
+                                 or (j["status"] == store.JobStatus.RUNNING and j["worker"] and f":{process.pid}:" in j["worker"]),
                                  600, f"job {job_id} to run again", every=POLL_S)
             recovery_s = time.monotonic() - restarted
             left = leftovers(db, killed_pid)
             # An artifact the new worker is writing right now is legitimately unreferenced: look again
             # after its job is done before calling it a leftover.
             if left:
-                wait_for(lambda: store.job(db, job_id)["status"] in (store.DONE, store.FAILED), 600, "the job")
+                wait_for(lambda: store.job(db, job_id)["status"] in (store.JobStatus.DONE, store.JobStatus.FAILED), 600, "the job")
                 left = leftovers(db, killed_pid)
             if left:
                 problems.append(f"round {number}: left behind {left}")
             if not served_ok(db, project_id, before):
                 problems.append(f"round {number}: the served version went back after the restart")
-            job = wait_for(lambda: (j := store.job(db, job_id))["status"] in (store.DONE, store.FAILED) and j, 600,
+            job = wait_for(lambda: (j := store.job(db, job_id))["status"] in (store.JobStatus.DONE, store.JobStatus.FAILED) and j, 600,
                            f"job {job_id} to finish")
-            if job["status"] == store.DONE and job["started_at"] and "superseded" not in job["message"]:
+            if job["status"] == store.JobStatus.DONE and job["started_at"] and "superseded" not in job["message"]:
                 typical[kind] = job["finished_at"] - job["started_at"]
             rounds.append({"kind": kind, "mid_job": mid_job, "worker_start_s": started_s, "recovery_s": recovery_s})
             log(f"kill {number + 1:>2}/{kills}: {kind:<6} {'mid-job' if mid_job else 'after it ended'}, "
@@ -172,7 +172,7 @@ def run(kills: int, seed: int = 0, log=print) -> dict:
     finally:
         stop_worker(process)
     jobs = store.jobs(db, project_id, 10_000)
-    failed = [j for j in jobs if j["status"] == store.FAILED]
+    failed = [j for j in jobs if j["status"] == store.JobStatus.FAILED]
     problems += [f"job {j['id']} failed with an untrue message: {j['message']}" for j in failed
                  if not j["message"].startswith("failed after")]
     times = sorted(r["recovery_s"] for r in rounds)

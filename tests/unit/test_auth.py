@@ -6,14 +6,10 @@ import pytest
 from core import store
 from core.files import exports, imports
 from core.labeling import annotate, scheduling
-from core.team import auth, quality
+from core.team import auth, projects, quality
+from tests.conftest import make_project
 
 PASSWORD = "correct horse battery staple"
-
-
-def make_project(db, actor, name="p", texts=("a text", "another text", "a third text"), classes=("yes", "no")):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    return imports.create_project_from_plan(db, actor, name, plan)
 
 
 @pytest.fixture
@@ -22,8 +18,8 @@ def team(db):
     admin = auth.create_user(db, None, "ada", PASSWORD, auth.ADMIN)
     reviewer = auth.create_user(db, admin, "rev", PASSWORD, auth.REVIEWER)
     annotator = auth.create_user(db, admin, "ann", PASSWORD, auth.ANNOTATOR)
-    pid = make_project(db, admin, "p")
-    other = make_project(db, admin, "q")
+    pid = make_project(db, actor=admin, name="p")
+    other = make_project(db, actor=admin, name="q")
     auth.assign(db, admin, annotator.user_id, pid)
     return {"admin": admin, "reviewer": reviewer, "annotator": annotator, "pid": pid, "other": other}
 
@@ -94,13 +90,13 @@ def test_no_clear_text_password_or_token_in_the_database_or_logs(db, team, data_
 
 def test_single_user_mode_until_the_first_admin(db):
     local = auth.local_actor("me")
-    pid = make_project(db, local)  # no accounts: the local admin may do everything
-    store.update_settings(db, local, pid, {"overlap": 10})
+    pid = make_project(db, actor=local)  # no accounts: the local admin may do everything
+    projects.update_settings(db, local, pid, {"overlap": 10})
     with pytest.raises(auth.AuthError, match="first account must be an admin"):
         auth.create_user(db, None, "x", PASSWORD, auth.ANNOTATOR)
     auth.create_user(db, local, "ada", PASSWORD, auth.ADMIN)
     with pytest.raises(auth.Forbidden, match="Sign in"):
-        store.update_settings(db, local, pid, {"overlap": 20})
+        projects.update_settings(db, local, pid, {"overlap": 20})
     with pytest.raises(auth.Forbidden, match="Sign in"):
         annotate.next_text(db, local, pid)
     with pytest.raises(auth.Forbidden):
@@ -113,9 +109,9 @@ def test_every_changing_call_refuses_an_annotator(db, team):
     frame = imports.read_table(b"text\nmore\n", "t.csv")
     example_id = store.example_ids(db, pid)[0]
     refused = {
-        "update_settings": lambda: store.update_settings(db, ann, pid, {"overlap": 50}),
-        "rename_project": lambda: store.rename_project(db, ann, pid, "mine"),
-        "delete_project": lambda: store.delete_project(db, ann, pid),
+        "update_settings": lambda: projects.update_settings(db, ann, pid, {"overlap": 50}),
+        "rename_project": lambda: projects.rename_project(db, ann, pid, "mine"),
+        "delete_project": lambda: projects.delete_project(db, ann, pid),
         "create_project_from_plan": lambda: imports.create_project_from_plan(db, ann, "new", plan),
         "add_to_project": lambda: imports.add_to_project(db, ann, pid, frame, "text"),
         "train_now": lambda: scheduling.train_now(db, ann, pid),
@@ -131,7 +127,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
         "request_analysis": lambda: quality.request_analysis(db, ann, pid),
         # Labeling a project the annotator is not assigned to:
         "next_text": lambda: annotate.next_text(db, ann, other),
-        "submit_label": lambda: annotate.submit_label(db, ann, other, store.example_ids(db, other)[0], "yes"),
+        "submit_label": lambda: annotate.submit_label(db, ann, other, annotate.NextText.direct(store.example_ids(db, other)[0]), "yes"),
         "skip": lambda: annotate.skip(db, ann, other, store.example_ids(db, other)[0]),
         "undo_last": lambda: annotate.undo_last(db, ann, other),
         "undo_and_show": lambda: annotate.undo_and_show(db, ann, other),
@@ -148,7 +144,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
     assert store.project(db, pid)["name"] == "p"
     # In their own project the annotator labels, skips and undoes.
     shown = annotate.next_text(db, ann, pid)
-    annotate.submit_label(db, ann, pid, shown.example_id, "yes")
+    annotate.submit_label(db, ann, pid, shown, "yes")
     assert annotate.undo_last(db, ann, pid) == shown.example_id
     assert [p["id"] for p in auth.visible_projects(db, ann)] == [pid]
 
@@ -156,7 +152,7 @@ def test_every_changing_call_refuses_an_annotator(db, team):
 def test_a_forged_role_is_not_believed(db, team):
     forged = auth.Actor("ann", auth.ADMIN, team["annotator"].user_id)  # the store says annotator
     with pytest.raises(auth.Forbidden, match="annotator"):
-        store.update_settings(db, forged, team["pid"], {"overlap": 50})
+        projects.update_settings(db, forged, team["pid"], {"overlap": 50})
 
 
 def test_reviewer_decides_and_exports_but_changes_no_settings(db, team):
@@ -165,7 +161,7 @@ def test_reviewer_decides_and_exports_but_changes_no_settings(db, team):
     quality.adjudicate(db, rev, pid, example_id, "no", "clear case")
     assert exports.export_labels(db, rev, pid, "csv")
     with pytest.raises(auth.Forbidden, match="only admins"):
-        store.update_settings(db, rev, pid, {"overlap": 50})
+        projects.update_settings(db, rev, pid, {"overlap": 50})
 
 
 def test_deactivated_users_and_their_sessions_are_refused(db, team):
@@ -182,7 +178,7 @@ def test_deactivated_users_and_their_sessions_are_refused(db, team):
 
 def test_changes_to_settings_users_and_labels_are_audited(db, team):
     pid = team["pid"]
-    store.update_settings(db, team["admin"], pid, {"overlap": 30})
+    projects.update_settings(db, team["admin"], pid, {"overlap": 30})
     quality.adjudicate(db, team["reviewer"], pid, store.example_ids(db, pid)[0], "no", "typo")
     log = [(r["actor"], r["action"]) for r in auth.audit_log(db)]
     assert ("ada", "change settings") in log and ("rev", "adjudication") in log and ("ada", "create user") in log

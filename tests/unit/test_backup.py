@@ -13,7 +13,7 @@ from core.jobs import backup
 from core.team import auth
 from tests.conftest import ROOT
 from tests.unit.test_recovery import make_dir
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 TEXTS = tuple(f"text number {i}" for i in range(300))
 
@@ -28,7 +28,7 @@ def label_all(db, pid, count, annotator="ann", start=0):
     for example_id in ids[start:start + count]:
         from core.labeling import annotate
 
-        annotate.submit_label(db, auth.local_actor(annotator), pid, example_id, "yes" if example_id % 2 else "no")
+        annotate.submit_label(db, auth.local_actor(annotator), pid, annotate.NextText.direct(example_id), "yes" if example_id % 2 else "no")
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ from core import store
 from core.labeling import annotate
 db = store.connect()
 for example_id in store.example_ids(db, {project})[20:]:
-    annotate.submit_label(db, auth.local_actor("writer"), {project}, example_id, "yes")
+    annotate.submit_label(db, auth.local_actor("writer"), {project}, annotate.NextText.direct(example_id), "yes")
 """], env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)})
     try:
         time.sleep(0.5)

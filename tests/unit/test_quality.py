@@ -8,25 +8,21 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from core import store
-from core.files import exports, imports
+from core.files import exports
 from core.jobs import label_arrays
 from core.labeling import annotate
 from core.team import auth, quality
+from tests.conftest import make_project
 
 ADMIN = auth.local_actor("admin")
 
 
-def make_project(db, n=3, classes=("yes", "no", "maybe"), overlap=0):
-    texts = [f"text number {i}" for i in range(n)]
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(texts)).encode(), "t.csv"), "text", None, list(classes))
-    pid = imports.create_project_from_plan(db, ADMIN, "p", plan)
-    if overlap:
-        store.update_settings(db, ADMIN, pid, {"overlap": overlap})
-    return pid
+CLASSES = ("yes", "no", "maybe")
+TEXTS = [f"text number {i}" for i in range(1500)]
 
 
 def label(db, pid, example_id, who, value):
-    return annotate.submit_label(db, auth.local_actor(who), pid, example_id, value)
+    return annotate.submit_label(db, auth.local_actor(who), pid, annotate.NextText.direct(example_id), value)
 
 
 def test_overlap_setting_is_checked():
@@ -39,7 +35,7 @@ def test_overlap_setting_is_checked():
 
 
 def test_overlap_share_is_within_five_points_of_the_setting_over_1000_requests(db):
-    pid = make_project(db, n=1500, overlap=20)
+    pid = make_project(db, TEXTS[:1500], CLASSES, actor=ADMIN, overlap=20)
     names = ["alice", "bob"]
     seen: dict[str, list[int]] = {n: [] for n in names}
     for request in range(1000):
@@ -62,7 +58,7 @@ def test_overlap_share_is_within_five_points_of_the_setting_over_1000_requests(d
 
 
 def test_without_overlap_a_labeled_text_is_never_given_to_another(db):
-    pid = make_project(db, n=2)
+    pid = make_project(db, TEXTS[:2], CLASSES, actor=ADMIN)
     first = annotate.next_text(db, auth.local_actor("alice"), pid)
     label(db, pid, first.example_id, "alice", "yes")
     second = annotate.next_text(db, auth.local_actor("bob"), pid)
@@ -72,7 +68,7 @@ def test_without_overlap_a_labeled_text_is_never_given_to_another(db):
 
 
 def test_an_overlap_text_takes_exactly_one_label_from_each_of_two_annotators(db):
-    pid = make_project(db, n=40, overlap=100)
+    pid = make_project(db, TEXTS[:40], CLASSES, actor=ADMIN, overlap=100)
     example_id = store.example_ids(db, pid)[0]
     label(db, pid, example_id, "alice", "yes")
     shown = annotate.next_text(db, auth.local_actor("bob"), pid)
@@ -95,7 +91,7 @@ def test_resolve_precedence():
 
 
 def test_final_labels_follow_precedence_and_the_model_trains_on_them_only(db):
-    pid = make_project(db, n=5, overlap=100)
+    pid = make_project(db, TEXTS[:5], CLASSES, actor=ADMIN, overlap=100)
     e = store.example_ids(db, pid)
     label(db, pid, e[0], "alice", "yes")  # single
     label(db, pid, e[1], "alice", "no")   # unanimous
@@ -128,7 +124,7 @@ def test_kappa_and_alpha_match_the_libraries_on_a_known_case(db):
     a = ["yes", "yes", "no", "no", "yes", "no", "yes", "maybe", "no", "yes"]
     b = ["yes", "no", "no", "no", "yes", "no", "yes", "maybe", "yes", "yes"]
     c = ["yes", "yes", "no", "maybe", "yes", "no", "no", "maybe", "no", "yes"]
-    pid = make_project(db, n=10, overlap=100)
+    pid = make_project(db, TEXTS[:10], CLASSES, actor=ADMIN, overlap=100)
     ids = store.example_ids(db, pid)
     for who, labels in (("a", a), ("b", b)):
         for i, value in zip(ids, labels):
@@ -136,7 +132,7 @@ def test_kappa_and_alpha_match_the_libraries_on_a_known_case(db):
     # A third annotator on the first six texts: with overlap each text takes two, so record theirs directly.
     with store.transaction(db) as conn:
         for i, value in zip(ids[:6], c[:6]):
-            store.add_annotation(conn, pid, i, "c", store.LABEL, label=value)
+            store.add_annotation(conn, pid, i, "c", store.Action.LABEL, label=value)
     result = quality.agreement(db, pid)
     classes = ["yes", "no", "maybe"]
     pairs = {(p["a"], p["b"]): p for p in result["pairs"]}
@@ -154,12 +150,30 @@ def test_kappa_and_alpha_match_the_libraries_on_a_known_case(db):
 
 
 def test_team_figures(db):
-    pid = make_project(db, n=4, overlap=100)
+    pid = make_project(db, TEXTS[:4], CLASSES, actor=ADMIN, overlap=100)
     e = store.example_ids(db, pid)
     for i in e[:2]:
-        annotate.submit_label(db, auth.local_actor("alice"), pid, i, "yes", seconds=4.0)
-        annotate.submit_label(db, auth.local_actor("bob"), pid, i, "no", seconds=2.0)
+        annotate.submit_label(db, auth.local_actor("alice"), pid, annotate.NextText.direct(i), "yes", seconds=4.0)
+        annotate.submit_label(db, auth.local_actor("bob"), pid, annotate.NextText.direct(i), "no", seconds=2.0)
     quality.adjudicate(db, ADMIN, pid, e[0], "no")
     figures = {f["annotator"]: f for f in quality.team_figures(db, pid)}
     assert figures["alice"]["labels"] == 2 and figures["alice"]["median_seconds"] == 4.0
     assert figures["alice"]["changed_share"] == 0.5 and figures["bob"]["changed_share"] == 0.0
+
+
+def test_the_label_offered_first_for_a_disagreement_is_the_majority_or_for_a_tie_the_first_given():
+    majority = quality.FinalLabel(1, store.Split.POOL, "no", quality.MAJORITY, {"a": "yes", "b": "no", "c": "no"})
+    tie = quality.FinalLabel(2, store.Split.POOL, None, quality.DISPUTED, {"b": "maybe", "a": "yes"})
+    assert quality.proposed_label(majority) == "no"
+    assert quality.proposed_label(tie) == "maybe"
+
+
+def test_open_issues_leave_out_labels_a_reviewer_already_decided(db):
+    pid = make_project(db)
+    ids = store.example_ids(db, pid)
+    for example_id in ids:
+        label(db, pid, example_id, "alice", "yes")
+    reviewer = auth.local_actor("rita")
+    quality.adjudicate(db, reviewer, pid, ids[1], "no", "looked again", source=quality.REVIEW)
+    analysis = {"issues": [{"example_id": i} for i in ids]}
+    assert [issue["example_id"] for issue in quality.open_issues(db, pid, analysis)] == [ids[0], ids[2]]

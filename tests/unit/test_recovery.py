@@ -16,7 +16,7 @@ import pytest
 
 from core import artifacts, config, store
 from core.jobs import worker
-from tests.unit.test_store import make_project
+from tests.conftest import make_project
 
 
 def dead_pid() -> int:
@@ -51,7 +51,7 @@ def project(db):
     with store.transaction(db) as conn:
         encoder_id = store.add_encoder(conn, pid, "default", str(enc), 3, 4, 0.1, "sentence-transformers")
         version_id = store.publish_version(conn, pid, "head", encoder_id, str(ver), 0, 0, {}, {}, {})
-        job = store.enqueue(conn, pid, store.EXPORT, {"version_id": version_id})
+        job = store.enqueue(conn, pid, store.JobKind.EXPORT, {"version_id": version_id})
         store.finish_job(conn, job, result={"path": str(exp / "model.zip"), "version_id": version_id})
         conn.execute("UPDATE jobs SET status = 'done' WHERE status = 'queued'")
     return pid, (enc, ver, exp)
@@ -100,11 +100,11 @@ def test_a_dead_workers_jobs_are_re_queued_at_once_and_its_row_removed(db):
     host, pid = socket.gethostname(), dead_pid()
     dead_id = f"{host}:{pid}:abcdef"
     store.worker_heartbeat(db, dead_id, pid, host, "cpu")  # its heartbeat is still fresh
-    job = store.claim_job(db, dead_id, (store.EMBED,))
+    job = store.claim_job(db, dead_id, (store.JobKind.EMBED,))
     store.worker_heartbeat(db, "far:1:old", 1, "far", "cpu")
     db.conn.execute("UPDATE workers SET heartbeat_at = 0 WHERE id = 'far:1:old'")  # dead long ago, other host
     start_and_stop_worker()
     row = store.job(db, job["id"])
-    assert row["status"] == store.QUEUED and row["worker"] is None
+    assert row["status"] == store.JobStatus.QUEUED and row["worker"] is None
     assert row["message"] == f"the worker stopped responding; re-queued (attempt 1 of {config.MAX_ATTEMPTS})"
     assert {w["id"] for w in store.db_workers(db)} == set()

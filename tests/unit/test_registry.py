@@ -3,18 +3,14 @@ import numpy as np
 import pytest
 
 from core import artifacts, store
-from core.files import imports
 from core.labeling import annotate
 from core.learning import embeddings
-from core.team import auth
-from core.versions import model_report, registry
+from core.team import auth, projects
+from core.versions import registry
+from tests.conftest import make_project
 
 TEXTS = [f"text number {i}" for i in range(40)]
-
-
-def make_project(db, eval_fraction=0.25):
-    plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(TEXTS)).encode(), "t.csv"), "text", None, ["yes", "no"])
-    return imports.create_project_from_plan(db, auth.local_actor(), "reg", plan, eval_fraction=eval_fraction)
+REGISTRY_PROJECT = {"texts": TEXTS, "name": "reg", "eval_fraction": 0.25}  # make_project(db, **REGISTRY_PROJECT)
 
 
 def fake_encoder(db, pid):
@@ -39,15 +35,15 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
     np.save(directory / "queue.npy", np.array(queue, np.int64))
     np.save(directory / "queue_scores.npy", np.zeros(len(queue), np.float32))
     with store.transaction(db) as conn:
-        return store.publish_version(conn, pid, store.HEAD, encoder_id, str(directory),
+        return store.publish_version(conn, pid, store.JobKind.HEAD, encoder_id, str(directory),
                                      store.max_annotation_id(db, pid), store.label_count(db, pid), {}, {}, {})
 
 
 @pytest.fixture
 def two_versions(db):
-    pid = make_project(db)
+    pid = make_project(db, **REGISTRY_PROJECT)
     encoder_id, ids = fake_encoder(db, pid)
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     first = fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[:5])
     second_pred = (np.arange(len(ids)) % 2)  # differs from the first on every odd row
     second = fake_version(db, pid, encoder_id, ids, second_pred, queue=pool[-5:])
@@ -77,7 +73,7 @@ def test_a_newer_version_does_not_replace_the_pinned_one(db, two_versions):
 
 def test_labeling_continues_with_the_pinned_versions_queue(db, two_versions):
     pid, _, first, second = two_versions
-    pool = store.example_ids(db, pid, store.POOL)
+    pool = store.example_ids(db, pid, store.Split.POOL)
     assert annotate.next_text(db, auth.local_actor("ann"), pid).example_id == pool[-5]  # the newest version's queue
     registry.pin(db, auth.local_actor("alice"), pid, 1)
     shown = annotate.next_text(db, auth.local_actor("bob"), pid)  # ("ann" is shown her unanswered text again first)
@@ -107,13 +103,13 @@ def test_per_class_and_confusion_match_scikit_learn():
 
 
 def label_eval(db, pid, labels):
-    for example_id, label in zip(store.example_ids(db, pid, store.EVAL), labels):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
+    for example_id, label in zip(store.example_ids(db, pid, store.Split.EVAL), labels):
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
 
 
 def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
     pid, ids, first, second = two_versions
-    eval_ids = store.example_ids(db, pid, store.EVAL)
+    eval_ids = store.example_ids(db, pid, store.Split.EVAL)
     label_eval(db, pid, ["yes"] * 3)
     assert registry.eval_breakdown(db, store.version(db, first)).n == 0  # published before those labels
     assert registry.eval_breakdown(db, store.version(db, first), store.max_annotation_id(db, pid)).n == 3
@@ -125,8 +121,8 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
 
 def test_disagreements_between_two_versions_on_the_unlabeled_pool(db, two_versions):
     pid, ids, first, second = two_versions
-    pool = store.example_ids(db, pid, store.POOL)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, pool[1], "yes")  # labeled texts are left out
+    pool = store.example_ids(db, pid, store.Split.POOL)
+    annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(pool[1]), "yes")  # labeled texts are left out
     compared, differ, rows = registry.disagreements(db, store.version(db, first), store.version(db, second))
     unlabeled = [i for i in pool if i != pool[1]]
     assert compared == len(unlabeled)
@@ -145,20 +141,9 @@ def test_compare_per_class_on_the_same_eval_texts(db, two_versions):
     assert first_yes["recall"] == 1.0  # version 1 predicts "yes" everywhere
 
 
-def test_label_timeline_counts_each_class_as_labels_arrive(db, two_versions):
-    pid = two_versions[0]
-    pool = store.example_ids(db, pid, store.POOL)
-    for example_id, label in zip(pool[:4], ["yes", "no", "yes", "yes"]):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
-    rows = model_report.label_timeline(db, pid)
-    last = max(r["time"] for r in rows)
-    assert {r["class"]: r["labels"] for r in rows if r["time"] == last} == {"yes": 3, "no": 1}
-    assert min(r["labels"] for r in rows if r["class"] == "yes") >= 0
-
-
 def test_intended_use_is_stored(db):
-    pid = make_project(db)
-    store.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
+    pid = make_project(db, **REGISTRY_PROJECT)
+    projects.set_intended_use(db, auth.local_actor(), pid, "  Route support tickets.  ")
     assert store.project(db, pid)["intended_use"] == "Route support tickets."
 
 
@@ -170,15 +155,11 @@ def test_the_model_page_warns_while_eval_figures_rest_on_few_texts(db, two_versi
     assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they will "
                                    "move a lot as more eval texts are labeled. No eval texts yet for: no.")
     assert registry.eval_breakdown(db, store.version(db, first)).caution() is None  # no eval labels: nothing to caution
+def test_pin_history_in_words():
+    from core.versions import model_report
 
-
-def test_versions_table_says_when_the_newest_label_was_given(db, two_versions):
-    pid, ids, first, second = two_versions
-    label_eval(db, pid, ["yes"])
-    third = fake_version(db, pid, store.latest_encoder(db, pid)["id"], ids, np.zeros(len(ids), int), queue=[])
-    versions = store.versions(db, pid)
-    rows = model_report.version_rows(versions, third, label_times=model_report.newest_label_times(db, versions))
-    assert rows[0]["version"] == store.version(db, third)["number"] and rows[0]["newest label"] != "–"
-    assert rows[0]["served"] == "yes" and {r["served"] for r in rows[1:]} == {""}  # words, not an emoji
-    assert rows[-1]["newest label"] == "–"  # published before any label
-    assert not any("annotation" in str(value) for row in rows for value in row.values())
+    history = [{"version_id": None, "number": None, "pinned_by": "bob", "created_at": 86400.0 + 60},
+               {"version_id": 7, "number": 2, "pinned_by": "ann", "created_at": 0.0}]
+    assert model_report.pin_history_words(history) == (
+        "Pins: unpinned by bob at 1970-01-02 00:01; pinned version 2 by ann at 1970-01-01 00:00")
+    assert model_report.pin_history_words([]) == ""

@@ -5,7 +5,7 @@ import pytest
 
 from core import store
 from core.learning import classifiers
-from core.team import auth
+from core.team import auth, projects
 from core.learning.classifiers.head import HeadArguments
 from core.settings import ProjectSettings, SettingsError, changes
 
@@ -75,28 +75,28 @@ def test_every_family_arguments_class_round_trips():
 def test_store_applies_changes_to_what_is_stored_now(db):
     with store.transaction(db) as conn:
         pid = store.create_project(conn, "p", [{"name": "a"}, {"name": "b"}])
-    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
-    store.update_settings(db, auth.local_actor(), pid, {"refit_every": 2})
+    projects.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
+    projects.update_settings(db, auth.local_actor(), pid, {"refit_every": 2})
     settings = store.settings(db, pid)
     assert settings.retrain_every == 7 and settings.refit_every == 2
     assert store.project(db, pid)["settings"] == settings
     with pytest.raises(SettingsError):
-        store.update_settings(db, auth.local_actor(), pid, {"strategy": "nope"})
+        projects.update_settings(db, auth.local_actor(), pid, {"strategy": "nope"})
     assert store.settings(db, pid) == settings  # a refused change writes nothing
 
 
 def test_a_quick_model_change_refits_at_once_when_there_are_labels(db):
     with store.transaction(db) as conn:
         pid = store.create_project(conn, "p", [{"name": "a"}, {"name": "b"}])
-        ids = store.insert_examples(conn, pid, [("one", "{}", "h1", store.POOL), ("two", "{}", "h2", store.POOL)])
-    head_jobs = lambda: [j for j in store.active_jobs(db, pid) if j["kind"] == store.HEAD]  # noqa: E731
-    store.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": False}})
+        ids = store.insert_examples(conn, pid, [("one", "{}", "h1", store.Split.POOL), ("two", "{}", "h2", store.Split.POOL)])
+    head_jobs = lambda: [j for j in store.active_jobs(db, pid) if j["kind"] == store.JobKind.HEAD]  # noqa: E731
+    projects.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": False}})
     assert not head_jobs()  # nothing labeled: nothing to refit
     with store.transaction(db) as conn:
         store.add_annotation(conn, pid, ids["h1"], "ann", "label", "a")
-    store.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
+    projects.update_settings(db, auth.local_actor(), pid, {"retrain_every": 7})
     assert not head_jobs()  # not a quick-model setting
-    store.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": True}})
+    projects.update_settings(db, auth.local_actor(), pid, {"head": {**HeadArguments().to_dict(), "class_names": True}})
     assert len(head_jobs()) == 1
 
 

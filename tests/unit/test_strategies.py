@@ -85,6 +85,30 @@ def test_auto_on_two_classes_is_margin_diverse_without_near_duplicates(pool):
     assert set(auto.indices) <= set(top.indices)
 
 
+def test_auto_density_binary_is_kmeans_before_a_model_then_margin(pool):
+    probs, points = pool
+    rng = np.random.default_rng(0)
+    assert strategies.select("auto_density_binary", None, points, np.arange(200), 4, rng).strategy == "kmeans"
+    assert strategies.select("auto_density_binary", probs, points, np.arange(200), 4, rng, class_counts=[2, 0, 0]).strategy == "kmeans"
+    assert strategies.select("auto_density_binary", probs, points, np.arange(200), 4, rng,
+                             class_counts=[2, 1, 0]).strategy == "margin"
+
+
+def test_auto_density_binary_on_two_classes_is_margin_density_diverse_without_near_duplicates(pool):
+    """The 2026-12-02 tuning winner: density-weighted margin_diverse on binary data."""
+    probs, points = pool  # four tight clusters: most pairs inside a cluster are near-duplicates
+    binary = np.column_stack([probs[:, 0], 1 - probs[:, 0]])
+    chosen = strategies.select("auto_density_binary", binary, points, np.arange(200), 4, np.random.default_rng(0),
+                               class_counts=[2, 1])
+    similarity = points[chosen.indices] @ points[chosen.indices].T
+    assert chosen.strategy == "margin_density_diverse" and len(chosen.indices) == 4
+    assert similarity[~np.eye(4, dtype=bool)].max() < strategies.NEAR_DUPLICATE
+    distinct = np.eye(200)  # nothing alike: the batch comes from the top 3 x 4 by margin x density
+    top = strategies.select("margin_density", binary, distinct, np.arange(200), 12, np.random.default_rng(0))
+    auto = strategies.select("auto_density_binary", binary, distinct, np.arange(200), 4, np.random.default_rng(0), class_counts=[2, 1])
+    assert set(auto.indices) <= set(top.indices)
+
+
 def test_ties_broken_at_random_not_by_position():
     probs = np.full((100, 2), 0.5)
     firsts = {int(strategies.select("margin", probs, np.eye(100), np.arange(100), 1,
@@ -134,3 +158,111 @@ def test_class_cover_takes_the_most_typical_text_of_the_least_labeled_classes():
     assert sorted(picked.indices.tolist()) == [0, 3]  # classes 0 and 2 have no labels
     everything = strategies.class_cover(probs, None, np.arange(5), 5, np.random.default_rng(0), class_counts=[0, 0, 0])
     assert sorted(everything.indices.tolist()) == [0, 1, 2, 3, 4]
+
+
+NEW = ["margin_density", "margin_knn", "margin_coverage", "margin_density_diverse", "margin_kmeanspp", "margin_pairs",
+       "logit_margin", "auto_density_binary"]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_strategies_pick_only_candidates_and_repeat_with_a_seed(pool, name):
+    probs, points = pool
+    labeled = np.arange(0, 200, 5)  # labeled and leased texts are never candidates
+    candidates = np.setdiff1d(np.arange(200), labeled)
+    first = strategies.select(name, probs, points, candidates, 10, np.random.default_rng(3), labeled=labeled,
+                              class_counts=[10, 20, 10])
+    again = strategies.select(name, probs, points, candidates, 10, np.random.default_rng(3), labeled=labeled,
+                              class_counts=[10, 20, 10])
+    assert first.indices.shape == first.scores.shape == (10,)
+    assert len(set(first.indices.tolist())) == 10
+    assert not set(first.indices.tolist()) & set(labeled.tolist())
+    assert np.array_equal(first.indices, again.indices)
+
+
+def test_pool_neighbours_match_brute_force_and_exclude_the_text_itself(pool):
+    _, points = pool
+    points = points.astype(np.float32)
+    indices, similarity = strategies.pool_neighbours(points, k=5)
+    sim = points @ points.T
+    np.fill_diagonal(sim, -np.inf)
+    expected = np.sort(sim, axis=1)[:, -5:]
+    assert np.allclose(np.sort(similarity, axis=1), expected, atol=1e-5)
+    assert not (indices == np.arange(len(points))[:, None]).any()
+
+
+def test_margin_density_prefers_a_typical_text_to_an_outlier_at_equal_margin(pool):
+    _, points = pool
+    points = points.copy()
+    outlier = np.random.default_rng(5).normal(size=points.shape[1])
+    points[0] = outlier / np.linalg.norm(outlier)  # far from every cluster
+    probs = np.tile(np.float32([0.9, 0.05, 0.05]), (200, 1))
+    probs[[0, 60]] = [0.5, 0.5, 0.0]  # the outlier and a typical text, equally uncertain
+    picked = strategies.select("margin_density", probs, points, np.arange(200), 1, np.random.default_rng(0))
+    assert picked.indices.tolist() == [60]
+    assert set(strategies.select("margin", probs, points, np.arange(200), 2, np.random.default_rng(0)).indices) == {0, 60}
+
+
+def test_margin_knn_prefers_an_uncertain_region_to_one_uncertain_text(pool):
+    _, points = pool
+    probs = np.tile(np.float32([0.9, 0.05, 0.05]), (200, 1))
+    probs[0] = [0.5, 0.5, 0.0]  # one uncertain text among confident neighbours
+    probs[50:100] = [0.55, 0.45, 0.0]  # a whole cluster less sure
+    picked = strategies.select("margin_knn", probs, points, np.arange(200), 3, np.random.default_rng(0))
+    assert all(50 <= i < 100 for i in picked.indices)
+
+
+def test_margin_coverage_prefers_texts_far_from_the_labels(pool):
+    _, points = pool
+    probs = np.full((200, 3), 1 / 3, dtype=np.float32)  # every text equally uncertain
+    labeled = np.arange(0, 105)  # clusters 0 and 1, and five texts of cluster 2; cluster 3 has none
+    candidates = np.arange(105, 200)
+    picked = strategies.select("margin_coverage", probs, points, candidates, 5, np.random.default_rng(0),
+                               labeled=labeled)
+    assert all(i >= 150 for i in picked.indices)
+
+
+@pytest.mark.parametrize("name", ["margin_kmeanspp", "margin_density_diverse"])
+def test_diverse_variants_keep_near_duplicates_out_of_a_batch(pool, name):
+    _, points = pool
+    points = points.copy()
+    points[1:10] = points[0]
+    probs = np.tile(np.float32([0.9, 0.05, 0.05]), (200, 1))
+    probs[:10] = [0.34, 0.33, 0.33]
+    probs[50:60] = [0.36, 0.34, 0.30]
+    probs[100:110] = [0.37, 0.34, 0.29]
+    picked = strategies.select(name, probs, points, np.arange(200), 4, np.random.default_rng(0))
+    assert (picked.indices < 10).sum() == 1
+
+
+def test_margin_pairs_asks_about_several_class_boundaries():
+    probs = np.zeros((12, 4), dtype=np.float32)
+    probs[:6] = [0.45, 0.44, 0.11, 0.0]  # the six most uncertain texts all sit between classes 0 and 1
+    probs[6:9] = [0.0, 0.1, 0.46, 0.44]  # between 2 and 3, a little less uncertain
+    probs[9:] = [0.7, 0.0, 0.0, 0.3]
+    points = np.eye(12, dtype=np.float32)
+    plain = strategies.select("margin", probs, points, np.arange(12), 3, np.random.default_rng(0))
+    pairs = strategies.select("margin_pairs", probs, points, np.arange(12), 3, np.random.default_rng(0))
+    assert all(i < 6 for i in plain.indices)
+    assert sum(i < 6 for i in pairs.indices) == 1 and sum(6 <= i < 9 for i in pairs.indices) == 1
+
+
+def test_logit_margin_prefers_a_tie_between_likely_classes():
+    probs = np.array([[0.10, 0.09] + [0.81 / 9] * 9, [0.45, 0.44, 0.11] + [0.0] * 8], dtype=np.float32)
+    points = np.eye(2, 11, dtype=np.float32)
+    assert strategies.select("logit_margin", probs, points, np.arange(2), 1, np.random.default_rng(0)).indices[0] == 1
+    binary = np.random.default_rng(0).dirichlet([1, 1], size=50).astype(np.float32)
+    assert np.array_equal(strategies.select("logit_margin", binary, np.eye(50, dtype=np.float32), np.arange(50), 10,
+                                            np.random.default_rng(0)).indices,
+                          strategies.select("margin", binary, np.eye(50, dtype=np.float32), np.arange(50), 10,
+                                            np.random.default_rng(0)).indices)
+
+
+def test_auto_density_binary_is_kmeans_then_density_weighted_on_two_classes_and_margin_on_more(pool):
+    probs, points = pool
+    rng = np.random.default_rng
+    assert strategies.auto_density_binary(None, points, np.arange(200), 4, rng(0)).strategy == "kmeans"
+    binary = np.concatenate([probs[:, :1], 1 - probs[:, :1]], axis=1)
+    assert strategies.auto_density_binary(binary, points, np.arange(200), 4, rng(0),
+                           class_counts=[2, 2]).strategy == "margin_density_diverse"
+    many = strategies.auto_density_binary(probs, points, np.arange(200), 4, rng(0), class_counts=[2, 2, 2])
+    assert np.array_equal(many.indices, strategies.margin(probs, points, np.arange(200), 4, rng(0)).indices)

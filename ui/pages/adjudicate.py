@@ -24,13 +24,11 @@ for item in pending[:20]:
         st.text(store.example(db, item.example_id)["text"])
         for annotator, label in sorted(item.votes.items()):
             st.markdown(f"- **{ui.plain(annotator)}**: {ui.plain(label)}")
-        if version is not None:
-            view = annotate.refresh_suggestion(db, project_id, annotate.NextText(
-                item.example_id, "", {}, item.split, "", None, None))
-            if view.suggestion is not None:
-                st.caption(f"Model ({version['number']}): {ui.plain(view.suggestion)} ({view.confidence:.0%})")
+        view = annotate.suggestion(db, project_id, item.example_id)
+        if version is not None and view is not None:
+            st.caption(f"Model (version {version['number']}): {ui.plain(view[0])} ({view[1]:.0%})")
         choice = st.radio("Final label", names, horizontal=True, key=f"adj_label_{item.example_id}",
-                          index=names.index(max(item.votes.values(), key=list(item.votes.values()).count)))
+                          index=names.index(quality.proposed_label(item)))
         reason = st.text_input("Why (optional)", key=f"adj_reason_{item.example_id}")
         if st.button("Decide", key=f"adj_go_{item.example_id}", type="primary"):
             try:

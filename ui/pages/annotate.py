@@ -6,6 +6,7 @@ import streamlit as st
 from core import store
 from core.labeling import annotate
 import ui
+from ui import state
 
 db = store.connect()
 project = ui.current_project(db)
@@ -14,8 +15,12 @@ actor = ui.actor()
 annotator = actor.name
 classes = store.classes(db, project_id)
 ui.title("Annotate", project)
-state_key = f"shown:{project_id}:{annotator}"
-version_key = f"served_version:{project_id}"
+state_key = state.shown(project_id, annotator)
+version_key = state.served_version(project_id)
+
+
+def seconds_shown() -> float:
+    return time.time() - st.session_state.get(state.SHOWN_AT, time.time())
 
 
 def advance() -> None:
@@ -23,14 +28,14 @@ def advance() -> None:
         split = annotate.choose_split(db, project_id, annotator)
         st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
     except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
-        st.session_state.flash = ("error", str(err))
+        st.session_state[state.FLASH] = ("error", str(err))
         return
-    st.session_state.shown_at = time.time()
+    st.session_state[state.SHOWN_AT] = time.time()
 
 
 def refused(err: annotate.AnnotationError) -> None:
     """Show why a label or skip was refused; if someone else has the text, move on to the next one."""
-    st.session_state.flash = ("error", str(err))
+    st.session_state[state.FLASH] = ("error", str(err))
     if isinstance(err, annotate.TextTaken):
         advance()
 
@@ -38,13 +43,11 @@ def refused(err: annotate.AnnotationError) -> None:
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
     try:
-        annotate.submit_label(db, actor, project_id, shown.example_id, label,
-                              seconds=time.time() - st.session_state.get("shown_at", time.time()),
-                              version_id=shown.version_id, strategy=shown.strategy, score=shown.score)
+        annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
     except annotate.AnnotationError as err:
         refused(err)
         return
-    st.session_state.flash = ("saved", f"Saved “{label}”.")
+    st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
     advance()
 
 
@@ -52,11 +55,11 @@ def on_skip() -> None:
     shown = st.session_state[state_key]
     try:
         annotate.skip(db, actor, project_id, shown.example_id,
-                      seconds=time.time() - st.session_state.get("shown_at", time.time()))
+                      seconds=seconds_shown())
     except annotate.AnnotationError as err:
         refused(err)
         return
-    st.session_state.flash = ("saved", "Skipped: it comes back after the rest.")
+    st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
     advance()
 
 
@@ -64,33 +67,33 @@ def on_undo() -> None:
     try:
         again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
     except annotate.AnnotationError as err:
-        st.session_state.flash = ("error", str(err))
+        st.session_state[state.FLASH] = ("error", str(err))
         return
     if again is None:
-        st.session_state.flash = ("error", "Nothing to undo.")
+        st.session_state[state.FLASH] = ("error", "Nothing to undo.")
         return
     st.session_state[state_key] = again
-    st.session_state.shown_at = time.time()
-    st.session_state.flash = ("saved", "Undone: label it again.")
+    st.session_state[state.SHOWN_AT] = time.time()
+    st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
 
 def on_pick(example_id: int) -> None:
     try:
         st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
     except annotate.AnnotationError as err:
-        st.session_state.flash = ("error", str(err))
+        st.session_state[state.FLASH] = ("error", str(err))
         return
-    st.session_state.shown_at = time.time()
+    st.session_state[state.SHOWN_AT] = time.time()
 
 
-picked = st.session_state.pop(f"label_example:{project_id}", None)  # "label this" from the Model page
+picked = st.session_state.pop(state.label_example(project_id), None)  # "label this" from the Model page
 if picked is not None:
     st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
-    st.session_state.shown_at = time.time()
+    st.session_state[state.SHOWN_AT] = time.time()
 if state_key not in st.session_state:
     advance()
 if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
-    st.error(ui.plain(st.session_state.pop("flash", (None, "Could not pick a text."))[1]))
+    st.error(ui.plain(st.session_state.pop(state.FLASH, (None, "Could not pick a text."))[1]))
     st.button("Try again")
     st.stop()
 shown = st.session_state[state_key]
@@ -103,7 +106,7 @@ if project["guidelines"]:
     with st.expander("Guidelines"):
         st.text(project["guidelines"])
 
-kind, message = st.session_state.pop("flash", (None, None))
+kind, message = st.session_state.pop(state.FLASH, (None, None))
 if kind == "error":
     st.error(ui.plain(message))
 elif kind == "saved":
@@ -114,7 +117,7 @@ with left:
     if shown is None:
         st.success("Nothing left to label here. Add data on the Projects page.")
     else:
-        if shown.split == store.EVAL:
+        if shown.split == store.Split.EVAL:
             st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
         with st.container(border=True):
             st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown

@@ -4,10 +4,12 @@ from pathlib import Path
 import streamlit as st
 
 from core import store
-from core.files import exports, model_export
+from core.files import exports, hf_datasets, model_export
 from core.labeling import scheduling
 from core.learning import classifiers
 import ui
+from ui import state
+from ui.jobs import show_job
 
 db = store.connect()
 project = ui.current_project(db)
@@ -23,23 +25,23 @@ st.download_button(f"Download labels ({fmt})", data=exports.export_labels(db, ui
 if st.button("Prepare Hugging Face dataset (zip)", disabled=count == 0,
              help="A datasets directory (save_to_disk) with a ClassLabel of the project's classes and the eval "
                   "sample as its own split; load it with datasets.load_from_disk. The worker prepares it."):
-    st.session_state.dataset_job = scheduling.request_dataset_export(db, ui.actor(), project_id)
+    st.session_state[state.dataset_job(project_id)] = scheduling.request_dataset_export(db, ui.actor(), project_id)
 
 
 @st.fragment(run_every="1s")
 def dataset_status() -> None:
-    job_id = st.session_state.get("dataset_job")
+    job_id = st.session_state.get(state.dataset_job(project_id))
     job = store.job(db, job_id) if job_id else None
     if job is None or job["project_id"] != project_id:
         return
-    ready = model_export.latest_dataset_export(db, project_id)
-    if job["status"] == store.DONE and ready is not None:
+    ready = hf_datasets.latest(db, project_id)
+    if job["status"] == store.JobStatus.DONE and ready is not None:
         st.download_button("Download Hugging Face dataset (zip)", data=Path(ready["path"]).read_bytes(),
                            file_name=f"{ui.file_stem(project)}-dataset.zip")
-    elif job["status"] == store.FAILED:
+    elif job["status"] == store.JobStatus.FAILED:
         st.error(f"The dataset export failed: {ui.plain(job['message'])}")
-    else:
-        st.caption("Preparing the dataset…")
+    elif job["status"] in (store.JobStatus.QUEUED, store.JobStatus.RUNNING):
+        show_job(job)
 
 
 dataset_status()
@@ -55,7 +57,7 @@ st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels'
            + (f", pinned by {ui.plain(pinned['pinned_by'])}" if pinned else ", the newest") + "). The folder in the zip "
            f"loads without Sieve: `{classifiers.loader(family)}`.")
 if st.button("Prepare model zip", help="The worker writes the zip; labeling goes on meanwhile."):
-    st.session_state.export_job = scheduling.request_export(db, ui.actor(), project_id, version["id"])
+    st.session_state[state.export_job(project_id)] = scheduling.request_export(db, ui.actor(), project_id, version["id"])
 
 
 @st.fragment(run_every="1s")
@@ -65,16 +67,14 @@ def export_status() -> None:
         st.download_button("Download model (zip)", data=Path(ready["path"]).read_bytes(),
                            file_name=f"{ui.file_stem(project)}-v{version['number']}.zip", type="primary")
         return
-    job_id = st.session_state.get("export_job")
+    job_id = st.session_state.get(state.export_job(project_id))
     job = store.job(db, job_id) if job_id else None
     if job is None or job["project_id"] != project_id:
         return
-    if job["status"] == store.FAILED:
-        st.error(f"The export failed: {job['message']}")
-    elif job["status"] == store.RUNNING:
-        st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Preparing: {job['message']}")
-    elif job["status"] == store.QUEUED:
-        st.caption("Export queued; the worker picks it up shortly.")
+    if job["status"] == store.JobStatus.FAILED:
+        st.error(f"The export failed: {ui.plain(job['message'])}")
+    elif job["status"] in (store.JobStatus.RUNNING, store.JobStatus.QUEUED):
+        show_job(job)
 
 
 export_status()

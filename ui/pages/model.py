@@ -5,18 +5,20 @@ import streamlit as st
 from ui import charts
 from core import store
 from core.files import imports, predict
-from core.labeling import scheduling
+from core.jobs import kinds
+from core.labeling import annotate, scheduling
 from core.learning import classifiers, stopping
 from core.versions import model_report, registry
 import ui
+from ui import state
+from ui.jobs import show_job, show_jobs
 
 db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
-annotator = st.session_state.get("annotator", "annotator")
 ui.title("Model", project)
 family_title = classifiers.TITLES[project["settings"].family]
-seen_key = f"model_page_versions:{project_id}"
+seen_key = state.model_page_versions(project_id)
 
 if st.button(f"Train now ({family_title})", type="primary",
              help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
@@ -26,23 +28,18 @@ if st.button(f"Train now ({family_title})", type="primary",
 
 def label_this(example_id: int, why: str) -> None:
     """Open the Annotate page on this text."""
-    st.session_state[f"label_example:{project_id}"] = (example_id, why)
+    st.session_state[state.label_example(project_id)] = (example_id, why)
     st.switch_page("ui/pages/annotate.py")
 
 
 @st.fragment(run_every="2s")
 def live():
     """Job progress; the whole page redraws when a version is published or the pin changes."""
-    for job in store.active_jobs(db, project_id):
-        if job["status"] == store.RUNNING:
-            st.progress(min(max(job["progress"], 0.0), 1.0),
-                        text=f"{job['kind']} job {job['id']}: {ui.plain(job['message'])}")
-        else:
-            st.caption(f"Queued: {job['kind']} job {job['id']} ({ui.plain(job['params'].get('reason', ''))})")
+    show_jobs(store.active_jobs(db, project_id))
     latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
-    state = (latest["id"] if latest else None, served["id"] if served else None)
-    if st.session_state.setdefault(seen_key, state) != state:
-        st.session_state[seen_key] = state
+    drawn = (latest["id"] if latest else None, served["id"] if served else None)
+    if st.session_state.setdefault(seen_key, drawn) != drawn:
+        st.session_state[seen_key] = drawn
         st.rerun(scope="app")
 
 
@@ -128,7 +125,7 @@ with wrong:
                             column_config={"confidence": st.column_config.ProgressColumn(
                                 "confidence", format="percent", min_value=0, max_value=1)})
         if pick.selection.rows:
-            label_this(int(table["example_id"][pick.selection.rows[0]]), "model got it wrong on the eval sample")
+            label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_EVAL_MISTAKE)
     else:
         st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
     if len(versions) >= 2:
@@ -141,7 +138,7 @@ with wrong:
             pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
                                 on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
-                label_this(int(table["example_id"][pick.selection.rows[0]]), "the last two versions disagree")
+                label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
     st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
@@ -161,11 +158,8 @@ with versions_tab:
     if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
         registry.unpin(db, ui.actor(), project_id)
         st.rerun()
-    history = store.pin_history(db, project_id)
-    if history:
-        st.caption("Pins: " + "; ".join(
-            f"{'pinned version ' + str(h['number']) if h['version_id'] else 'unpinned'} by {ui.plain(h['pinned_by'])} "
-            f"at {pd.Timestamp(h['created_at'], unit='s'):%Y-%m-%d %H:%M}" for h in history[:5]))
+    if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
+        st.caption(ui.plain(pins))
 
     st.markdown("**Compare two versions**")
     if len(versions) >= 2:
@@ -207,7 +201,7 @@ with predict_tab:
             st.caption(f"{len(table):,} rows.")
             if st.button("Predict", type="primary"):
                 try:
-                    st.session_state[f"predict_job:{project_id}"] = predict.request_predict(
+                    st.session_state[state.predict_job(project_id)] = predict.request_predict(
                         db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
                         upload.name)
                 except predict.PredictFailed as err:
@@ -215,7 +209,7 @@ with predict_tab:
 
     @st.fragment(run_every="1s")
     def prediction_status() -> None:
-        job_id = st.session_state.get(f"predict_job:{project_id}")
+        job_id = st.session_state.get(state.predict_job(project_id))
         job = store.job(db, job_id) if job_id else None
         if job is None:
             return
@@ -226,15 +220,12 @@ with predict_tab:
             st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
             st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
                                file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-        elif job["status"] == store.FAILED:
+        elif job["status"] == store.JobStatus.FAILED:
             st.error(f"The prediction failed: {ui.plain(job['message'])}")
-        elif job["status"] == store.RUNNING:
-            st.progress(min(max(job["progress"], 0.0), 1.0), text=f"Predicting: {ui.plain(job['message'])}")
         else:
-            st.caption("Queued; the worker picks it up shortly.")
+            show_job(job)
 
     prediction_status()
 
 with st.expander("Recent jobs"):
-    st.dataframe(pd.DataFrame([{k: j[k] for k in ("id", "kind", "status", "attempts", "message")}
-                               for j in store.jobs(db, project_id, 20)]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")

@@ -2,12 +2,15 @@
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, store
+from core import store
 from core.files import imports
 from core.settings import ProjectSettings
+from core.team import projects
 import ui
+from ui import state
 
 db = store.connect()
+DEMO_TEXTS = 200  # a demo project of this many random texts is embedded and has a first model within a minute
 st.title("Projects")
 
 
@@ -36,14 +39,26 @@ def read_upload(upload) -> pd.DataFrame:
     return frame
 
 
-if flash := st.session_state.pop("projects_flash", None):
+if flash := st.session_state.pop(state.PROJECTS_FLASH, None):
     st.success(ui.plain(flash))
-existing = store.projects(db)
+existing = store.project_table(db)
+if not existing:  # the first run: what Sieve does and what to do, on this one screen
+    st.subheader("Welcome to Sieve")
+    st.markdown("Sieve builds a text classifier from as few labels as possible: you label, and it picks the "
+                "texts that teach the model most, refits it in the background every few labels and shows "
+                "how good it is.")
+    steps = st.columns(3)
+    steps[0].markdown("**1. Create a project** (below): upload a CSV, TSV, JSONL, JSON, Parquet or TXT file of "
+                      "texts and name your classes.")
+    steps[1].markdown("**2. Annotate**: press a class's key for each text shown; the model learns as you go.")
+    steps[2].markdown("**3. Check and export**: the Model page shows accuracy on a held-out sample; Export gives "
+                      "the labels and the model.")
+    st.info(f"To try Sieve first, upload any file of yours and tick **Small demo**: a project of {DEMO_TEXTS} "
+            "random texts from it is ready in seconds, and a first model follows after a few labels.")
 if existing:
     st.dataframe(
-        pd.DataFrame([{"project": p["name"], "texts": store.example_count(db, p["id"]),
-                       "labels": store.label_count(db, p["id"]), "classes": ", ".join(store.class_names(db, p["id"]))}
-                      for p in existing]),
+        pd.DataFrame([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
+                       "classes": ", ".join(p["classes"])} for p in existing]),
         hide_index=True, width="stretch")
 
 create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
@@ -53,6 +68,11 @@ with create:
                               help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
     if upload is not None:
         frame = read_upload(upload)
+        demo = len(frame) > DEMO_TEXTS and st.checkbox(
+            f"Small demo: only {DEMO_TEXTS} random texts of the {len(frame):,}", key="demo",
+            help="A quick project to try Sieve on: embedded in seconds. Create the full project later.")
+        if demo:
+            frame = frame.sample(n=DEMO_TEXTS, random_state=0).reset_index(drop=True)
         st.caption(f"{len(frame):,} rows. First rows:")
         st.dataframe(frame.head(5), hide_index=True)
         columns = list(frame.columns)
@@ -85,7 +105,7 @@ with create:
                 "description", help="Optional: a few words on what belongs in this class. Annotators see it, "
                                     "and the model learns from it along with the name.")},
         ) if names else pd.DataFrame(columns=["name", "shortcut", "description"])
-        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0])
+        name = st.text_input("Project name", value=upload.name.rsplit(".", 1)[0] + (" demo" if demo else ""))
         guidelines = st.text_area("Guidelines for annotators (optional)")
         with st.expander("Advanced"):
             model = st.text_input("Encoder", value="default",
@@ -106,12 +126,12 @@ with create:
             except imports.ImportFailed as err:
                 show_error(str(err))
             else:
-                st.session_state.project_id = project_id
-                st.session_state.projects_flash = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
+                st.session_state[state.PROJECT_ID] = project_id
+                st.session_state[state.PROJECTS_FLASH] = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
                                                    "the background; you can start labeling now (Annotate).")
                 st.rerun()  # the sidebar and the table show the new project at once
 
-selected = store.project(db, st.session_state["project_id"]) if st.session_state.get("project_id") else None
+selected = store.project(db, st.session_state[state.PROJECT_ID]) if st.session_state.get(state.PROJECT_ID) else None
 
 with add:
     if selected is None:
@@ -143,18 +163,17 @@ with manage:
         new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
         if st.button("Rename") and new_name.strip() != project["name"]:
             try:
-                store.rename_project(db, ui.actor(), project_id, new_name)
+                projects.rename_project(db, ui.actor(), project_id, new_name)
             except store.StoreError as err:
                 show_error(str(err))
             else:
-                st.session_state.projects_flash = f"Renamed to “{new_name.strip()}”."
+                st.session_state[state.PROJECTS_FLASH] = f"Renamed to “{new_name.strip()}”."
                 st.rerun()
         st.divider()
         st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
         confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
         if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
-            store.delete_project(db, ui.actor(), project_id)
-            artifacts.remove_project_dir(project_id)
-            st.session_state.project_id = None
-            st.session_state.projects_flash = f"Deleted “{project['name']}”."
+            projects.delete_project(db, ui.actor(), project_id)
+            st.session_state[state.PROJECT_ID] = None
+            st.session_state[state.PROJECTS_FLASH] = f"Deleted “{project['name']}”."
             st.rerun()

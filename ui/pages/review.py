@@ -6,6 +6,8 @@ import streamlit as st
 from core import store
 from core.team import auth, quality
 import ui
+from ui import state
+from ui.jobs import show_job
 
 db = store.connect()
 project = ui.current_project(db)
@@ -17,7 +19,7 @@ analysis = quality.latest_analysis(db, project_id)
 if st.button("Analyse labels now", help="The worker ranks every final label by out-of-fold predictions of the "
                                         "current model (cleanlab) and measures agreement."):
     try:
-        st.session_state[f"analysis_job:{project_id}"] = quality.request_analysis(db, actor, project_id)
+        st.session_state[state.analysis_job(project_id)] = quality.request_analysis(db, actor, project_id)
     except auth.AuthError as err:
         st.error(ui.plain(str(err)))
 
@@ -25,15 +27,15 @@ if st.button("Analyse labels now", help="The worker ranks every final label by o
 @st.fragment(run_every="1s")
 def analysis_status() -> None:
     """While the worker analyses, say so; when it is done, show the new results at once."""
-    job_id = st.session_state.get(f"analysis_job:{project_id}")
+    job_id = st.session_state.get(state.analysis_job(project_id))
     job = store.job(db, job_id) if job_id else None
     if job is None:
         return
-    if job["status"] in (store.QUEUED, store.RUNNING):
-        st.caption(":material/hourglass_top: The worker is analysing the labels…")
+    if job["status"] in (store.JobStatus.QUEUED, store.JobStatus.RUNNING):
+        show_job(job)
     else:
-        del st.session_state[f"analysis_job:{project_id}"]
-        if job["status"] == store.FAILED:
+        del st.session_state[state.analysis_job(project_id)]
+        if job["status"] == store.JobStatus.FAILED:
             st.error(ui.plain(f"The analysis failed: {job['message']}"))
         else:
             st.rerun(scope="app")
@@ -52,8 +54,7 @@ if agreement["texts"]:
               help=f"Over {agreement['texts']} texts labeled by two or more annotators.")
     st.dataframe([{"annotators": f"{p['a']} / {p['b']}", "texts": p["texts"], "agreement": p["agreement"],
                    "Cohen's kappa": p["kappa"]} for p in agreement["pairs"]], hide_index=True)
-done = quality.reviewed(db, project_id)
-issues = [i for i in analysis["issues"] if i["example_id"] not in done]
+issues = quality.open_issues(db, project_id, analysis)
 st.subheader(f"Most suspicious labels ({len(issues)} not reviewed yet)")
 for issue in issues[:15]:
     with st.container(border=True):

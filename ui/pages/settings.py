@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import settings as project_settings, store
 from core.learning import classifiers, strategies
-from core.team import auth
+from core.team import auth, projects
 from core.learning.classifiers import head
 from core.learning.classifiers.transformer import estimate_seconds
 import ui
@@ -145,7 +145,7 @@ if family == "transformer" and wanted is not None and device != "cuda":
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
-        store.update_settings(db, ui.actor(), project["id"], changed)
+        projects.update_settings(db, ui.actor(), project["id"], changed)
         when = ("The quick model refits with them now; full retrains use them from the next one."
                 if "head" in changed else "They apply from the next refit or retrain.")
         st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
@@ -157,5 +157,5 @@ intended = st.text_area("What the model is for, and what it must not be used for
                         help="Written into the model card (README.md) of every exported model.",
                         key=f"intended_use:{project['id']}")
 if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
-    store.set_intended_use(db, ui.actor(), project["id"], intended)
+    projects.set_intended_use(db, ui.actor(), project["id"], intended)
     st.success("Saved: exported model cards state it.")

@@ -1,12 +1,11 @@
 """Team (admins): accounts, roles and project assignments; per-annotator figures; the audit log."""
-import time
-
 import pandas as pd
 import streamlit as st
 
 from core import store
-from core.team import auth, quality
+from core.team import auth, quality, team_report
 import ui
+from ui import state
 
 db = store.connect()
 actor = ui.actor()
@@ -37,10 +36,7 @@ accounts = auth.users(db)
 projects = store.projects(db)
 project_names = {p["id"]: p["name"] for p in projects}
 st.subheader("Accounts")
-st.dataframe(pd.DataFrame([{"name": u["name"], "role": u["role"], "active": bool(u["active"]),
-                            "projects": ", ".join(project_names[p] for p in auth.assigned_projects(db, u["id"])
-                                                  if p in project_names) if u["role"] == auth.ANNOTATOR else "all",
-                            "failed sign-ins": u["failed_logins"]} for u in accounts]), hide_index=True)
+st.dataframe(pd.DataFrame(team_report.account_rows(db, project_names)), hide_index=True)
 
 with st.form("new_user", clear_on_submit=True):
     st.markdown("**New account**")
@@ -86,23 +82,16 @@ if accounts:
             else:
                 st.rerun()
 
-project_id = st.session_state.get("project_id")
+project_id = st.session_state.get(state.PROJECT_ID)
 if project_id is not None and project_id in project_names:
     st.subheader(f"Annotators · {ui.plain(project_names[project_id])}")
     figures = quality.team_figures(db, project_id, quality.latest_analysis(db, project_id))
     if figures:
-        st.dataframe(pd.DataFrame(figures).rename(columns={
-            "labels_per_hour": "labels / hour", "median_seconds": "median s / label",
-            "kappa_with_others": "kappa with others", "changed_share": "changed by decisions"}), hide_index=True,
+        st.dataframe(pd.DataFrame(figures).rename(columns=team_report.annotator_columns()), hide_index=True,
             column_config={"changed by decisions": st.column_config.NumberColumn(format="percent")})
         st.caption("Kappa with others comes from the latest analysis (Review page).")
     else:
         st.caption("No labels yet.")
 
 st.subheader("Audit log")
-log = auth.audit_log(db)
-st.dataframe(pd.DataFrame([{"when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"])),
-                            "who": r["actor"], "what": r["action"],
-                            "project": project_names.get(r["project_id"], r["project_id"]),
-                            "detail": ", ".join(f"{k}={v}" for k, v in r["detail"].items())} for r in log]),
-             hide_index=True)
+st.dataframe(pd.DataFrame(team_report.audit_rows(db, project_names)), hide_index=True)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from core import store
-from core.files import exports, imports
+from core.files import imports
 from core.team import auth
 
 CLASSES = ["pos", "neg"]
@@ -103,7 +103,7 @@ def test_eval_fraction_splits_unlabeled_texts(db):
     plan = imports.plan_import(imports.read_table(("text\n" + "\n".join(f"t{i}" for i in range(100))).encode(), "a.csv"),
                           "text", None, CLASSES)
     pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan, eval_fraction=0.2)
-    assert store.example_count(db, pid, store.EVAL) == 20
+    assert store.example_count(db, pid, store.Split.EVAL) == 20
 
 
 def test_shortcuts_validated(db):
@@ -113,21 +113,6 @@ def test_shortcuts_validated(db):
     with pytest.raises(imports.ImportFailed, match="cannot be used"):
         imports.create_project_from_plan(db, auth.local_actor(), "p", plan, [{"name": "pos", "shortcut": "r"}])
     assert store.projects(db) == []
-
-
-@pytest.mark.parametrize("fmt", exports.EXPORT_FORMATS)
-def test_export_round_trip(db, tmp_path, fmt):
-    from core.labeling import annotate
-
-    pid, _ = create(db, "text\nüber gut\nschlecht\n".encode(), "a.csv")
-    first, second = store.example_ids(db, pid)
-    annotate.submit_label(db, auth.local_actor("ann"), pid, first, "pos")
-    annotate.submit_label(db, auth.local_actor("ann"), pid, second, "neg")
-    annotate.undo_last(db, auth.local_actor("ann"), pid)
-    path = tmp_path / f"labels.{fmt}"
-    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, fmt))
-    frame = imports.read_table(path)
-    assert frame[["text", "label"]].values.tolist() == [["über gut", "pos"]]
 
 
 LATIN = 'text\n"caf\xe9 cr\xe8me, tr\xe8s bon"\nna\xefve fa\xe7ade\n'
@@ -273,70 +258,6 @@ def test_json_constants_are_missing_labels():
     assert plan.classes == ["neg", "pos"] and plan.labels == ["pos", None, None, "neg"]
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tindented",
-            "\rreturn", "plain text"]
-
-
-def labeled_project(db, texts, labels):
-    from core.labeling import annotate
-
-    plan = imports.plan_import(pd.DataFrame({"text": texts}), "text", None, labels)
-    pid = imports.create_project_from_plan(db, auth.local_actor(), "p", plan)
-    for example_id, label in zip(store.example_ids(db, pid), labels):
-        annotate.submit_label(db, auth.local_actor("ann"), pid, example_id, label)
-    return pid
-
-
-def test_csv_export_is_formula_safe_and_other_formats_keep_raw_text(db, tmp_path):
-    import csv
-
-    labels = ["=cls", "+other", "-neg", "@at", "tab", "cr", "ok"]  # class names are stripped: no tab or CR first
-    pid = labeled_project(db, [f"x{t}" if t[0] in "\t\r" else t for t in FORMULAS], labels)
-    path = tmp_path / "labels.csv"
-    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, "csv"))
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [r["label"] for r in rows] == ["'=cls", "'+other", "'-neg", "'@at", "tab", "cr", "ok"]
-    assert rows[0]["text"] == "'" + FORMULAS[0] and rows[-1]["text"] == "plain text"
-    assert all(not r["annotator"].startswith(("=", "+", "-", "@")) for r in rows)
-    for fmt in ("jsonl", "parquet"):
-        (tmp_path / f"labels.{fmt}").write_bytes(exports.export_labels(db, auth.local_actor(), pid, fmt))
-        frame = imports.read_table(tmp_path / f"labels.{fmt}")
-        assert frame["label"].tolist() == labels and frame["text"].iat[0] == FORMULAS[0]
-
-
-def test_csv_export_escapes_texts_that_start_with_tab_or_cr():
-    frame = pd.DataFrame({"text": ["\tcell", "\r=x", "=1", "fine -1"], "n": [1, -1, 2, 3]})
-    assert exports.formula_safe(frame)["text"].tolist() == ["'\tcell", "'\r=x", "'=1", "fine -1"]
-    assert exports.formula_safe(frame)["n"].tolist() == [1, -1, 2, 3]  # numbers are numbers, not formulas
-
-
-def test_csv_export_keeps_a_lone_cr_inside_a_text(db, tmp_path):
-    pid = labeled_project(db, ["line one\rline two", "other"], ["pos", "neg"])
-    path = tmp_path / "labels.csv"
-    path.write_bytes(exports.export_labels(db, auth.local_actor(), pid, "csv"))
-    assert imports.read_table(path)[["text", "label"]].values.tolist() == [["line one\rline two", "pos"], ["other", "neg"]]
-
-
-def test_cli_export_unknown_format_is_one_line_and_writes_nothing(db, data_dir, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    labeled_project(db, ["a", "b"], ["pos", "neg"])
-    env = {**os.environ, "SIEVE_DATA_DIR": str(data_dir)}
-    out = tmp_path / "x.txt"
-    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(out)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and not out.exists()
-    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
-    assert "unknown export format 'txt'" in run.stderr and "csv, jsonl, parquet" in run.stderr
-    good = tmp_path / "x.csv"
-    run = subprocess.run([sys.executable, "-m", "core", "export", "--project", "p", "--out", str(good)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and "wrote 2 labels" in run.stdout and good.exists()
 
 
 @pytest.mark.parametrize("content,looks_like_data", [
@@ -404,19 +325,6 @@ def test_parquet_with_repeated_column_names_says_so(tmp_path):
     pq.write_table(pa.table([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
     with pytest.raises(imports.ImportFailed, match="duplicate column names: 'text'"):
         imports.read_table(path)
-
-
-def test_cli_import_of_a_missing_file_is_one_line(data_dir, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    run = subprocess.run([sys.executable, "-m", "core", "import", str(tmp_path / "nope.csv"), "--project", "p",
-                          "--classes", "a,b"], cwd=ROOT, env={**os.environ, "SIEVE_DATA_DIR": str(data_dir)},
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1 and "Traceback" not in run.stderr and "nope.csv" in run.stderr
 
 
 def test_latin1_files_with_degree_signs_read_right():

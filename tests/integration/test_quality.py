@@ -2,9 +2,8 @@
 import numpy as np
 
 from core import store
-from core.files import imports
 from core.team import auth, quality
-from tests.conftest import TREC_CLASSES, dataset, run_queued
+from tests.conftest import TREC_CLASSES, dataset, make_project, run_queued
 
 
 def test_flipped_labels_rank_near_the_top(db):
@@ -16,11 +15,11 @@ def test_flipped_labels_rank_near_the_top(db):
         noisy[row] = rng.choice([c for c in TREC_CLASSES if c != frame["label"][row]])
     frame = frame.assign(label=noisy)
     admin = auth.local_actor()
-    pid = imports.create_project_from_plan(db, admin, "noisy", imports.plan_import(frame, "text", "label", TREC_CLASSES))
-    run_queued(db, (store.EMBED, store.HEAD))
+    pid = make_project(db, frame, TREC_CLASSES, labels="label", name="noisy", actor=admin)
+    run_queued(db, (store.JobKind.EMBED, store.JobKind.HEAD))
     job_id = quality.request_analysis(db, admin, pid)
     run_queued(db, (quality.QUALITY,))  # the worker's job, run here
-    assert store.job(db, job_id)["status"] == store.DONE
+    assert store.job(db, job_id)["status"] == store.JobStatus.DONE
     analysis = quality.latest_analysis(db, pid)
     by_text = {text: i for i, text in enumerate(frame["text"])}
     texts = store.texts_by_id(db, [i["example_id"] for i in analysis["issues"]])

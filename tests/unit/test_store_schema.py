@@ -1,0 +1,63 @@
+"""The migration runner (core.store.db.migrate) and the schema (core.store.schema): databases
+made by the store before it became a package, at every schema version, migrate to the same
+schema a fresh database has, and keep their rows."""
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core import store
+from core.store import schema
+
+OLD = Path(__file__).parent / "data"  # store_v{N}.sql: made by the pre-package store (commit 107a9dd) at version N
+
+
+def layout(conn: sqlite3.Connection) -> dict:
+    """Tables with their columns and indexes with their key columns (or expressions), by name."""
+    out = {}
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        out[name] = [tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({name})")]
+        for idx in conn.execute(f"PRAGMA index_list({name})").fetchall():
+            out[f"{name}.{idx[1]}"] = ([tuple(r[1:]) for r in conn.execute(f"PRAGMA index_xinfo({idx[1]})")], idx[2])
+    return out
+
+
+def fresh_layout(tmp_path: Path) -> dict:
+    return layout(store.connect(tmp_path / "fresh.db").conn)
+
+
+@pytest.mark.parametrize("version", range(1, schema.SCHEMA_VERSION + 1))
+def test_an_old_database_migrates_to_the_current_schema_and_keeps_its_rows(tmp_path, version):
+    path = tmp_path / f"v{version}.db"
+    old = sqlite3.connect(path)
+    old.executescript((OLD / f"store_v{version}.sql").read_text())
+    old.close()
+    db = store.connect(path)
+    assert store.schema_version(db) == schema.SCHEMA_VERSION
+    assert [r[0] for r in db.conn.execute("SELECT version FROM schema_version ORDER BY version")] == \
+        list(range(1, schema.SCHEMA_VERSION + 1))
+    assert layout(db.conn) == fresh_layout(tmp_path)
+    assert store.project_by_name(db, "old")["intended_use"] == ""
+    assert [(r["example_id"], r["label"]) for r in store.current_labels(db, 1)] == [(1, "yes")]
+    assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "v5.db"
+    old = sqlite3.connect(path)
+    old.executescript((OLD / "store_v5.sql").read_text())
+    old.close()
+    broken = {**schema.MIGRATIONS, 6: schema.MIGRATIONS[6][:2] + ["CREATE TABLE users (id INTEGER PRIMARY KEY)"]}
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    with pytest.raises(sqlite3.OperationalError, match="already exists"):
+        store.connect(path)
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 5
+    assert check.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('users', 'sessions')").fetchone()[0] == 0
+
+
+def test_each_version_is_a_list_of_single_statements():
+    assert sorted(schema.MIGRATIONS) == list(range(1, schema.SCHEMA_VERSION + 1))
+    for statements in schema.MIGRATIONS.values():
+        assert statements and all(isinstance(s, str) and sqlite3.complete_statement(s + ";") for s in statements)
+        assert not any(";" in s for s in statements)
