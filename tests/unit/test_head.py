@@ -95,15 +95,3 @@ def test_each_class_keeps_at_most_its_gold_share_of_pseudo_labels():
     rows, pseudo = np.arange(10), np.array([0] * 8 + [1] * 2)  # most confident first within a class
     kept_rows, kept = head.cap_by_gold(rows, pseudo, np.array([1, 4]), per_label=3)
     assert kept_rows.tolist() == [0, 1, 2, 8, 9] and kept.tolist() == [0, 0, 0, 1, 1]
-
-
-def test_self_training_waits_until_every_class_has_enough_gold_labels(trec_embedded):
-    pool, y, _, _ = trec_embedded
-    labeled = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in zip(range(6), (1, 4, 4, 4, 4, 4))])
-    unlabeled = np.delete(pool, labeled, axis=0)
-    plain = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training=0))
-    waits = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_start_gold=2), unlabeled=unlabeled)
-    trains = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_start_gold=1), unlabeled=unlabeled)
-    assert np.allclose(waits.coef_, plain.coef_) and not np.allclose(trains.coef_, plain.coef_)
-    capped = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_cap_by_gold=True), unlabeled=unlabeled)
-    assert not np.allclose(capped.coef_, plain.coef_)
