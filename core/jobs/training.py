@@ -175,7 +175,7 @@ def _side(db, project_id: int, encoder_row: dict, names: list[str], settings):
     ids, vectors = embeddings.read(encoder_row["path"])
     labels = label_rows(db, project_id, ids, names)
     candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
-    examples = class_examples.for_encoder(db, project_id, encoder_row) if settings.head.class_names else None
+    examples = class_examples.for_encoder(encoder_row, store.classes(db, project_id)) if settings.head.class_names else None
     return ids, vectors, labels, unlabeled_sample(vectors, candidates), examples
 
 

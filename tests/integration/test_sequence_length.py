@@ -11,7 +11,7 @@ from core import store
 from core.files import imports, model_export
 from core.labeling import scheduling
 from core.learning import embeddings
-from core.team import auth
+from core.team import auth, projects
 from tests.conftest import dataset, run_queued
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_a_retrain_embeds_the_pool_at_the_base_length(db, long_texts, tmp_path):
     pid = imports.create_project_from_plan(db, auth.local_actor(), "long", plan, eval_fraction=0.0)
     run_queued(db, (store.JobKind.EMBED,))
     # Train at the shortest length the family takes: the embedding length must not follow it.
-    store.update_settings(db, auth.local_actor(), pid, {"family": "setfit", "family_args": {
+    projects.update_settings(db, auth.local_actor(), pid, {"family": "setfit", "family_args": {
         "setfit": {"max_steps": 1, "batch_size": 4, "max_length": 32}}})
     scheduling.train_now(db, auth.local_actor(), pid)
     run_queued(db, (store.JobKind.FULL,))
