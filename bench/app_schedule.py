@@ -75,6 +75,12 @@ def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: lis
                              f"{v['n_train']} labels {v['started_s']:.0f} → {v['published_s']:.0f} s "
                              f"(F1 {v['macro_f1']:.3f})" for v in fulls) if fulls else "")
                          + f"; last version published at {runs[0]['end_s']:.0f} s.")
+        for arm, runs in arms.items():
+            for seed, run in enumerate(runs):
+                for v in run["versions"]:
+                    if v["kind"] == "head" and v.get("reason"):
+                        lines.append(f"  - {arm}, run {seed}: head on {v['n_train']} labels, test macro-F1 "
+                                     f"{v['macro_f1']:.3f}: {v['reason']}")
         lines.append("")
     return "\n".join(lines)
 
@@ -116,6 +122,8 @@ def main() -> None:
     parser.add_argument("--seconds-per-label", type=float, default=5.0)
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     parser.add_argument("--settings", default="{}", help="project settings as JSON, applied to every arm")
+    parser.add_argument("--one-vs-rest", metavar="CLASS",
+                        help="relabel every dataset as CLASS vs 'other' (an imbalanced binary task)")
     parser.add_argument("--max-pool", type=int, default=3000)
     parser.add_argument("--max-test", type=int, default=1000)
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
@@ -131,6 +139,11 @@ def main() -> None:
     results, notes, every = {}, {}, []
     for name in args.datasets:
         train, test, note = load_dataset(name, args.split, args.max_pool, args.max_test)
+        if args.one_vs_rest:
+            train, test = (f.assign(label=np.where(f["label"] == args.one_vs_rest, args.one_vs_rest, "other"))
+                           for f in (train, test))
+            note += (f"; one-vs-rest: {args.one_vs_rest} ({(train['label'] == args.one_vs_rest).mean():.1%} of the pool)"
+                     f" vs other")
         if args.split == "test" and name in TUNING_DATASETS:
             note += " (a tuning dataset: not held-out evidence)"
         notes[name] = (f"{note}; {len(set(train['label']))} classes; one label every {args.seconds_per_label:g} s; "

@@ -8,7 +8,8 @@
 
 Runs `core.simulate` (the app's own head, strategies and stopping criteria) for each
 dataset x strategy x seed. Grids: HAST = 30 initial labels + 10 rounds x 10 (130 labels);
-Schroeder = 25 + 20 rounds x 25 (525 labels). Pools larger than --max-pool and test sets larger
+Schroeder = 25 + 20 rounds x 25 (525 labels); few = 10 + 10 rounds x 5 (60 labels, the first minutes
+of a project). Pools larger than --max-pool and test sets larger
 than --max-test are subsampled with a fixed seed (stated in the output).
 
 Writes to --out-dir: runs.json (every run), summary.md (tables), curves.png (mean curves).
@@ -32,8 +33,8 @@ import numpy as np  # noqa: E402
 
 from common import TUNING_DATASETS, load_dataset, use_data_dir  # noqa: E402
 
-GRIDS = {"hast": (30, 10, 10), "schroeder": (25, 25, 20)}
-CHECKPOINTS = {"hast": (30, 50, 80, 130), "schroeder": (25, 50, 100, 275, 525)}
+GRIDS = {"hast": (30, 10, 10), "schroeder": (25, 25, 20), "few": (10, 5, 10)}
+CHECKPOINTS = {"hast": (30, 50, 80, 130), "schroeder": (25, 50, 100, 275, 525), "few": (10, 20, 30, 60)}
 
 
 def labels_to_reach(steps: list[dict], fraction: float = 0.95) -> int:

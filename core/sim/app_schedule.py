@@ -12,7 +12,10 @@ label every `seconds_per_label` seconds and never waits. Every job really runs (
 cross-validation, scoring the pool, ranking the queue; for a full retrain also training and
 re-embedding the pool); its measured wall time places its publication on the clock. The lanes
 run side by side, as in the worker. The served version is the one trained on the most labels
-(`store.current_version`'s rule), newest first on a tie.
+(`store.current_version`'s rule), newest first on a tie, among the versions that may be served:
+a full retrain's own version is not, and the head refit after it compares the new encoder
+with the previous one as `training.compare_after_retrain` does (`core.learning.comparison`): the better
+head is served and the encoder it stands on is used from then on.
 
 Excluded from the clock: importing and the first embedding of the pool (the annotator starts
 when the cold-start queue exists), writing artifacts and the worker's polling (tens of ms),
@@ -30,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from core import config
-from core.learning import class_examples, classifiers, embeddings, evaluation, strategies
+from core.learning import class_examples, classifiers, comparison, embeddings, evaluation, strategies
 from core.sim import simulate
 from core.labeling.annotate import EVAL_EVERY
 from core.learning.classifiers import head
@@ -68,6 +71,8 @@ class _Version:
     serial: int  # publication order on a tie
     queue: np.ndarray  # pool rows in the order annotators see them
     scores: dict  # accuracy and macro-F1 on the test set
+    servable: bool = True  # False: a retrain's own version, or the head the comparison found worse
+    reason: str = ""
 
 
 @dataclass
@@ -77,6 +82,8 @@ class _Encoder:
     pool: np.ndarray
     test: np.ndarray
     classes: np.ndarray
+    held_out: np.ndarray | None = None  # pool rows a retrain kept out of the encoder's training
+    trained_on: int = 0  # training labels when the retrain started (later ones it never saw)
 
 
 @dataclass
@@ -133,11 +140,14 @@ class _Replay:
         self.lanes = {"head": 0.0, "full": 0.0}  # when each lane is free
         self.wanted = {"head": False, "full": False}
         self.requested_at = {"head": 0, "full": 0}  # training labels when each kind was last requested
+        self.to_compare: list[_Encoder] = []  # a retrain's encoder, until the next head refit compares it
         self.serial = 0
         self.by_label: list[dict] = []
 
     def served(self) -> _Version | None:
-        return max(self.published, key=lambda v: (v.n_train, v.serial)) if self.published else None
+        """The version in service: trained on the most labels among those that may be served."""
+        servable = [v for v in self.published if v.servable]
+        return max(servable, key=lambda v: (v.n_train, v.serial)) if servable else None
 
     def start_jobs(self, now: float) -> None:
         """Start each wanted job whose lane is free, if there are labels enough for it."""
@@ -152,9 +162,16 @@ class _Replay:
             if kind == "full" and (counts >= 2).sum() < 2:
                 continue
             self.wanted[kind] = False
-            job = _head_job if kind == "head" else _full_job
-            version, new_encoder = job(self.context, rows, self.encoder, now, self.serial)
-            self.serial += 1
+            if kind == "head" and self.to_compare:
+                eval_seen = self.eval_rows[:self.eval_labeled]
+                loser, version, new_encoder = _compare_job(self.context, rows, self.encoder, self.to_compare.pop(),
+                                                           eval_seen, now, self.serial)
+                self.serial += 2
+                self.published.append(loser)  # kept, never served; the winner publishes when the job ends
+            else:
+                job = _head_job if kind == "head" else _full_job
+                version, new_encoder = job(self.context, rows, self.encoder, now, self.serial)
+                self.serial += 1
             self.lanes[kind] = version.published_s
             heapq.heappush(self.pending, (version.published_s, version.serial, version, new_encoder))
             self.log(f"{kind} started at {now:.0f} s on {len(rows)} labels, publishes at {version.published_s:.0f} s "
@@ -165,9 +182,11 @@ class _Replay:
         while self.pending and self.pending[0][0] <= t:
             when, _, version, new_encoder = heapq.heappop(self.pending)
             self.published.append(version)
-            if new_encoder is not None:  # a retrain's encoder: refit the head on it with every label
-                self.encoder = new_encoder
+            if new_encoder is not None and version.kind == "full":  # compare it at the next head refit
+                self.to_compare.append(new_encoder)
                 self.wanted["head"] = True
+            elif new_encoder is not None:  # the comparison's winner: refits use its encoder from now on
+                self.encoder = new_encoder
             self.start_jobs(when)
 
     def record(self, now: float, n_labels: int) -> None:
@@ -210,7 +229,8 @@ class _Replay:
                        "eval_sample": len(self.eval_rows), "test": len(context.data.test_texts),
                        "classes": context.data.names},
             "versions": [{"serial": v.serial, "kind": v.kind, "started_s": v.started_s, "published_s": v.published_s,
-                          "compute_s": v.compute_s, "n_train": v.n_train, **v.scores}
+                          "compute_s": v.compute_s, "n_train": v.n_train, "served": v.servable,
+                          "reason": v.reason, **v.scores}
                          for v in sorted(self.published, key=lambda v: v.published_s)],
             "by_label": self.by_label,
             "labeled_rows": self.labeled,  # pool rows in the order they were labeled (eval-sample labels excluded)
@@ -221,7 +241,7 @@ class _Replay:
 
 def at_time(result: dict, t: float) -> dict | None:
     """Scores of the version in service at `t` seconds (None before the first one)."""
-    live = [v for v in result["versions"] if v["published_s"] <= t]
+    live = [v for v in result["versions"] if v["published_s"] <= t and v.get("served", True)]
     if not live:
         return None
     return max(live, key=lambda v: (v["n_train"], v["serial"]))
@@ -229,8 +249,40 @@ def at_time(result: dict, t: float) -> dict | None:
 
 def _head_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float,
               serial: int) -> tuple[_Version, None]:
+    return _head_version(context, rows, encoder, now, serial, time.perf_counter()), None
+
+
+def _compare_job(context: _Context, rows: np.ndarray, old: _Encoder, new: _Encoder, eval_seen: np.ndarray,
+                 now: float, serial: int) -> tuple[_Version, _Version, _Encoder]:
+    """`training.compare_after_retrain` on the clock: (the worse head, kept; the better, served; its encoder)."""
     data, settings, n = context.data, context.settings, len(context.data.names)
     t0 = time.perf_counter()
+    y = data.y_pool
+    if len(eval_seen) >= comparison.MIN_EVAL:
+        on, train, test = "the eval sample", rows, eval_seen
+    else:
+        unseen = np.isin(rows, new.held_out) | (np.arange(len(rows)) >= new.trained_on)
+        on, train, test = "labeled texts the retrained encoder never saw", rows[~unseen], rows[unseen]
+    candidates = np.setdiff1d(context.pool_rows, rows)
+    sample = candidates[head.pseudo_label_candidates(len(candidates))]
+    figures = {name: comparison.score(comparison.Candidate(side.pool[train], side.pool[test], side.classes,
+                                                           side.pool[sample]), y[train], y[test], n, settings.head)
+               for name, side in (("new", new), ("old", old))}
+    decision = comparison.decide(figures["new"], figures["old"], on)
+    (winner, w_reason), (loser, l_reason) = (((new, decision.reason_new), (old, decision.reason_old))
+                                             if decision.new_wins else
+                                             ((old, decision.reason_old), (new, decision.reason_new)))
+    kept = _head_version(context, rows, loser, now, serial, t0)
+    served = _head_version(context, rows, winner, now, serial + 1, t0)
+    kept.servable, kept.reason, served.reason = False, l_reason, w_reason
+    kept.published_s = served.published_s  # both are published by the one job
+    return kept, served, winner
+
+
+def _head_version(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float, serial: int,
+                  t0: float) -> _Version:
+    """A head on `encoder` with every label in `rows`, its queue and test scores; its compute time from `t0`."""
+    data, settings, n = context.data, context.settings, len(context.data.names)
     candidates = np.setdiff1d(context.pool_rows, rows)
     model = head.fit(encoder.pool[rows], data.y_pool[rows], settings.head,
                      unlabeled=encoder.pool[candidates[head.pseudo_label_candidates(len(candidates))]],
@@ -239,7 +291,7 @@ def _head_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float
     queue = _publish_work(context, probs, encoder.pool, rows, candidates, encoder.classes)
     compute_s = time.perf_counter() - t0
     scores = evaluation.scores(data.y_test, head.predict_proba(model, encoder.test, n).argmax(1))
-    return _Version("head", now, now + compute_s, compute_s, len(rows), serial, queue, scores), None
+    return _Version("head", now, now + compute_s, compute_s, len(rows), serial, queue, scores)
 
 
 def _full_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float,
@@ -247,17 +299,20 @@ def _full_job(context: _Context, rows: np.ndarray, encoder: _Encoder, now: float
     data, settings = context.data, context.settings
     t0 = time.perf_counter()
     budget = classifiers.TimeBudget(settings.retrain_budget(context.device))
-    trained = classifiers.train(settings.family, context.model, [data.pool_texts[i] for i in rows], data.y_pool[rows],
-                                data.names, settings.family_arguments(), budget=budget)
+    held_out = comparison.held_out(rows, data.y_pool[rows])  # rows stand in for example ids
+    trained_rows = rows[~held_out]
+    trained = classifiers.train(settings.family, context.model, [data.pool_texts[i] for i in trained_rows],
+                                data.y_pool[trained_rows], data.names, settings.family_arguments(), budget=budget)
     vectors, probs = trained.embed_and_score(data.pool_texts)
-    queue = _publish_work(context, probs, vectors, rows, np.setdiff1d(context.pool_rows, rows))
+    queue = _publish_work(context, probs, vectors, trained_rows, np.setdiff1d(context.pool_rows, rows))
     compute_s = time.perf_counter() - t0
     test_vectors, test_probs = trained.embed_and_score(data.test_texts)  # off the clock: the app never does this
     class_vectors = trained.embed_and_score([class_examples.example_text(n) for n in data.names])[0]
     scores = evaluation.scores(data.y_test, test_probs.argmax(1))
-    return (_Version("full", now, now + compute_s, compute_s, len(rows), serial, queue, scores),
+    return (_Version("full", now, now + compute_s, compute_s, len(rows), serial, queue, scores, servable=False,
+                     reason="a retrain's own version"),
             _Encoder(np.asarray(vectors, dtype=np.float32), np.asarray(test_vectors, dtype=np.float32),
-                     np.asarray(class_vectors, dtype=np.float32)))
+                     np.asarray(class_vectors, dtype=np.float32), rows[held_out], len(rows)))
 
 
 def _publish_work(context: _Context, probs, vectors, rows, candidates,

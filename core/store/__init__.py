@@ -37,7 +37,7 @@ from core.store.team import (add_audit, add_decision, add_session, add_user, ass
                              is_assigned, other_active_admins, session_user, set_active, set_assigned,
                              set_failed_logins, set_password_hash, set_role, user, user_exists, user_for_login,
                              users)
-from core.store.versions import (add_encoder, current_version, encoder, latest_encoder, latest_version, pin,
+from core.store.versions import (add_encoder, current_version, encoder, encoder_before, head_on_model_since, latest_encoder, latest_version, pin,
                                  pin_history, publish_version, set_pin, update_timing, version,
                                  version_id_by_number, versions)
 
@@ -59,7 +59,7 @@ __all__ = [
     'open_intact', 'other_active_admins', 'overlap_chosen', 'overlap_key', 'own_lease', 'pin', 'pin_history',
     'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker',
     'referenced_paths', 'release_leases', 'remove_worker', 'rename_project', 'requeue_stale_jobs',
-    'requeue_lost', 'requeue_worker_jobs', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
+    'requeue_lost', 'requeue_worker_jobs', 'encoder_before', 'head_on_model_since', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
     'set_assigned', 'set_failed_logins', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
     'settings', 'shuffled_examples', 'skipped_by', 'texts_by_id', 'transaction', 'unavailable', 'unlabeled_count',
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',

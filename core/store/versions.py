@@ -64,13 +64,29 @@ def current_version(db, project_id: int) -> dict | None:
     """The version served to annotators and exported: the pinned one while a pin holds (see
     `pin`), else the one trained on the newest labels, the newest of those. A full retrain that
     finishes after labels moved on therefore never replaces a head refitted on more labels (its
-    own head refit on all labels follows it)."""
+    own head refit on all labels follows it). A version whose `params.serving.served` is false is
+    never served unpinned: a full retrain's own version, and whichever of the two heads the
+    comparison after a retrain found worse (`core.learning.comparison`)."""
     pinned = pin(db, project_id)
     if pinned is not None:
         return version(db, pinned["version_id"])
     return _decode(_one(db, """SELECT * FROM model_versions WHERE project_id = ?
+                                 AND coalesce(json_extract(params, '$.serving.served'), 1) != 0
                                ORDER BY label_watermark DESC, number DESC LIMIT 1""", (project_id,)),
                    "params", "metrics", "timings")
+
+
+def head_on_model_since(db, project_id: int, model: str, after_version_id: int) -> bool:
+    """Whether a head version on an encoder of `model` was published after version `after_version_id`."""
+    return _one(db, """SELECT 1 AS found FROM model_versions v JOIN encoders e ON e.id = v.encoder_id
+                       WHERE v.project_id = ? AND v.kind = 'head' AND e.model = ? AND v.id > ? LIMIT 1""",
+                (project_id, model, after_version_id)) is not None
+
+
+def encoder_before(db, project_id: int, encoder_id: int, other_than_model: str) -> dict | None:
+    """The newest encoder older than `encoder_id` of another model: what a retrain is compared with."""
+    return _one(db, """SELECT * FROM encoders WHERE project_id = ? AND id < ? AND model != ?
+                       ORDER BY id DESC LIMIT 1""", (project_id, encoder_id, other_than_model))
 
 
 def version(db, version_id: int) -> dict | None:

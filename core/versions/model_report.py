@@ -59,6 +59,20 @@ def newest_label_times(db, versions: list[dict]) -> dict[int, float]:
     return store.annotation_times(db, [v["label_watermark"] for v in versions if v["label_watermark"]])
 
 
+def serving_reason(v: dict, served_id: int | None, pinned_id: int | None) -> str:
+    """Why a version is or is not served, in words: a pin, the comparison after a retrain, or labels."""
+    if v["id"] == pinned_id:
+        return "pinned: served and exported until it is unpinned"
+    reason = v["params"].get("serving", {}).get("reason")
+    if reason and reason.startswith("served") and v["id"] != served_id:
+        return "was " + reason + "; a version trained on newer labels replaced it"
+    if reason:
+        return reason
+    if v["id"] == served_id:
+        return "served: trained on the newest labels"
+    return "–"
+
+
 def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | None = None,
                  label_times: dict[int, float] | None = None) -> list[dict]:
     """The versions table, newest first, with no empty cells: '–' where a figure does not apply."""
@@ -77,6 +91,7 @@ def version_rows(versions: list[dict], served_id: int | None, pinned_id: int | N
             "eval texts": m.get("eval_n", 0), "cross-validated accuracy": _with_interval(m, "cv_accuracy"),
             "training time": f"{seconds:.1f} s" if seconds is not None else "–",
             "device": t.get("device", "cpu"),
+            "why served or not": serving_reason(v, served_id, pinned_id),
         })
     return rows
 

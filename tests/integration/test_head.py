@@ -100,3 +100,15 @@ def test_a_failed_check_gives_the_supervised_head(trec_embedded, monkeypatch):
     np.testing.assert_allclose(gated.predict_proba(test), plain.predict_proba(test), atol=1e-6)
     unchecked = head.fit(pool[labeled], y[labeled], head.HeadArguments(), unlabeled=rest)
     assert not hasattr(unchecked, "self_training_check_")
+
+
+def test_self_training_waits_until_every_class_has_enough_gold_labels(trec_embedded):
+    pool, y, _, _ = trec_embedded
+    labeled = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in zip(range(6), (1, 4, 4, 4, 4, 4))])
+    unlabeled = np.delete(pool, labeled, axis=0)
+    plain = head.fit(pool[labeled], y[labeled], head.HeadArguments(self_training=0))
+    waits = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_start_gold=2), unlabeled=unlabeled)
+    trains = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_start_gold=1), unlabeled=unlabeled)
+    assert np.allclose(waits.coef_, plain.coef_) and not np.allclose(trains.coef_, plain.coef_)
+    capped = head.fit(pool[labeled], y[labeled], head.HeadArguments(pseudo_cap_by_gold=True), unlabeled=unlabeled)
+    assert not np.allclose(capped.coef_, plain.coef_)

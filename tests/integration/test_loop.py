@@ -70,7 +70,13 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     full = store.latest_version(db, pid)
     assert full["kind"] == "full" and full["timings"]["train_steps"] == 2
     assert store.latest_encoder(db, pid)["id"] != encoder["id"]
-    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == full["id"]
+    served_before = store.current_version(db, pid)
+    assert served_before["kind"] == "head"  # the retrain's own version waits for the comparison
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served_before["id"]
+    run_queued(db, (store.JobKind.HEAD,))  # compares the new encoder with the previous one and serves the better
+    served = store.current_version(db, pid)
+    assert served["kind"] == "head" and served["n_labels"] == 20 and served["params"]["serving"]["served"]
+    assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served["id"]
 
     out = model_export.export_model(db, full["id"], tmp_path / "model")
     assert "version" in (out / "README.md").read_text()
@@ -99,7 +105,7 @@ def test_adding_data_extends_the_embeddings(db):
 
 def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(db):
     """Labels given while a full retrain runs: the served model keeps the most labels, and a head
-    refit on the new encoder with every current label follows the retrain and is served."""
+    refit with every current label follows the retrain on whichever encoder scores better."""
     frame = dataset("trec6", "train", 200, seed=1)
     gold = dict(zip(frame["text"].str.strip(), frame["label"]))
     pid = make_project(db, frame, CLASSES, name="trec", settings=ProjectSettings(retrain_every=0, family_args={
@@ -115,12 +121,18 @@ def test_a_retrain_that_finishes_behind_the_labels_never_replaces_a_newer_model(
 
     full_id = training.full_retrain(db, pid, job["id"], label_meanwhile)
     newest_head = store.current_version(db, pid)
-    assert store.version(db, full_id)["n_labels"] == 10
+    full = store.version(db, full_id)
+    assert full["n_labels"] == 10 - len(full["params"]["held_out"]) and full["params"]["held_out"]
     assert newest_head["kind"] == "head" and newest_head["n_labels"] == 20  # not replaced by the older full one
-    run_queued(db, (store.JobKind.HEAD,))  # the refit the retrain queued
+    run_queued(db, (store.JobKind.HEAD,))  # the refit the retrain queued: it compares the two encoders
     served = store.current_version(db, pid)
     assert served["kind"] == "head" and served["n_labels"] == 20
-    assert served["encoder_id"] == store.version(db, full_id)["encoder_id"]  # on the fine-tuned encoder
+    figures = served["params"]["serving"]["comparison"]
+    # Scored on the held-out fold and the 10 labels given while it ran: texts the new encoder never saw.
+    assert figures["new"]["n"] == figures["old"]["n"] == 10 + len(store.version(db, full_id)["params"]["held_out"])
+    new_encoder = store.encoder(db, store.version(db, full_id)["encoder_id"])
+    on_new = store.encoder(db, served["encoder_id"])["model"] == new_encoder["model"]
+    assert on_new == served["params"]["serving"]["reason"].startswith("served: the retrained")
     assert annotate.next_text(db, auth.local_actor("ann"), pid).version_id == served["id"]
 
 

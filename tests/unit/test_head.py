@@ -89,3 +89,9 @@ def test_exported_head_has_a_probability_column_for_every_class(present):
     assert np.allclose(probs, head.predict_proba(model, x, 4), atol=1e-5)
     assert (plain.predict(x) == head.predict_proba(model, x, 4).argmax(1)).all()
     assert not hasattr(plain, "sieve_fit_") and hasattr(model, "sieve_fit_")  # the served head is untouched
+
+
+def test_each_class_keeps_at_most_its_gold_share_of_pseudo_labels():
+    rows, pseudo = np.arange(10), np.array([0] * 8 + [1] * 2)  # most confident first within a class
+    kept_rows, kept = head.cap_by_gold(rows, pseudo, np.array([1, 4]), per_label=3)
+    assert kept_rows.tolist() == [0, 1, 2, 8, 9] and kept.tolist() == [0, 0, 0, 1, 1]

@@ -145,7 +145,9 @@ with versions_tab:
                                                         model_report.newest_label_times(db, versions))),
                  hide_index=True, width="stretch")
     st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
-               "without a pin it is the one trained on the newest labels.")
+               "without a pin it is the one trained on the newest labels, except that a full training is served "
+               "only if a quick model on its encoder beats one on the previous encoder on texts the training "
+               "never saw ('why served or not' gives the figures).")
     numbers = [v["number"] for v in reversed(versions)]
     pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
     choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),

@@ -11,6 +11,7 @@ with bf16 and cost ~0.1 point of accuracy against 125 (docs/benchmarks.md).
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,10 @@ class SetFitArguments(FamilyArguments):
     max_steps: int = 80  # hard cap on contrastive steps
     batch_size: int = 16
     body_learning_rate: float = 2e-5
-    max_length: int = 128  # tokens; longer texts are truncated
+    # Tokens per text while training only: the fine-tuned encoder embeds, predicts and exports
+    # at the base encoder's own length (`embed_length`), so long texts are never cut shorter
+    # than the base model reads them (issue 25).
+    max_length: int = 128
     seed: int = 0
     head: heads.HeadArguments = field(default_factory=heads.HeadArguments)
     # Continue from the last fine-tuned encoder instead of the base model: each retrain then
@@ -68,7 +72,7 @@ class SetFitDiffArguments(FamilyArguments):
     head_learning_rate: float = 1e-2
     l2_weight: float = 0.01
     end_to_end: bool = False  # also update the body in the head phase
-    max_length: int = 128
+    max_length: int = 128  # tokens per text while training; embedding uses the encoder's own length
     seed: int = 0
 
     @classmethod
@@ -115,6 +119,17 @@ def _step_callback(progress: Progress | None, start: float, span: float, budget:
     return EachStep()
 
 
+@contextlib.contextmanager
+def _training_length(body, tokens: int):
+    """Train at `tokens` per text, then give the body back its own length (what it embeds at)."""
+    own = body.max_seq_length
+    body.max_seq_length = tokens
+    try:
+        yield own
+    finally:
+        body.max_seq_length = own
+
+
 def _training_arguments(scratch: str, on: str, dtype, **values):
     """SetFit's TrainingArguments with what every Sieve run needs: no checkpoints, no loggers,
     a scratch output directory, and loss scaling only for fp16 on CUDA."""
@@ -145,9 +160,8 @@ def train_body(model, texts: Sequence[str], label_ids: Sequence[int], args: SetF
     args = args or SetFitArguments()
     on = embeddings.device()
     model_obj = _load(model, on)
-    model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
-    with artifacts.scratch_dir("setfit") as scratch:
+    with artifacts.scratch_dir("setfit") as scratch, _training_length(model_obj.model_body, args.max_length):
         training_args = _training_arguments(
             str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
@@ -171,6 +185,11 @@ class TrainedSetFit:
     class_names: list[str]
     info: TrainingInfo = field(default_factory=TrainingInfo)
     differentiable: bool = False  # the head is SetFitHead (torch), not scikit-learn
+
+    @property
+    def embed_length(self) -> int:
+        """Tokens per text it embeds and predicts at: the base encoder's own length."""
+        return int(self.body.max_seq_length)
 
     def embed_and_score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         vectors = embeddings.encode(self.body, texts)
@@ -245,10 +264,9 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
         raise ValueError("The differentiable head needs at least two classes.")
     on = embeddings.device()
     model_obj = _load(model, on, differentiable_classes=list(class_names))
-    model_obj.model_body.max_seq_length = args.max_length
     dtype = embeddings.autocast_dtype(on)
     dataset = Dataset.from_dict({"text": list(texts), "label": [int(i) for i in label_ids]})
-    with artifacts.scratch_dir("setfit") as scratch:
+    with artifacts.scratch_dir("setfit") as scratch, _training_length(model_obj.model_body, args.max_length):
         training_args = _training_arguments(
             str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=args.num_epochs, max_steps=args.max_steps,
             num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate,
