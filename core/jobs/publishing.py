@@ -21,18 +21,6 @@ CV_PSEUDO_CANDIDATES = 5_000  # each cross-validation fold self-trains on a smal
 
 
 @dataclass
-class NewEncoder:
-    """An encoder a full retrain produced, published in the same transaction as its version."""
-
-    model: str  # what re-embeds added texts: the fine-tuned model's directory
-    path: str  # the artifact directory with ids.npy / embeddings.npy
-    n: int
-    dim: int
-    seconds: float
-    family: str  # classifiers.encoder_family of the trained family
-
-
-@dataclass
 class VersionRecord:
     """Everything a new version is made of. `encoder_id` names the encoder it scored with, or
     `new_encoder` is published with it."""
@@ -47,7 +35,7 @@ class VersionRecord:
     timings: dict
     head_model: object | None = None  # a scikit-learn head kept with the version (exported with SetFit)
     encoder_id: int | None = None
-    new_encoder: NewEncoder | None = None
+    new_encoder: store.NewEncoder | None = None
     candidates: np.ndarray | None = None  # unlabeled pool rows, when the caller has them already
     job_id: int | None = None
     extra_metrics: dict = field(default_factory=dict)
@@ -98,12 +86,10 @@ def publish(db, record: VersionRecord) -> int:
     with store.transaction(db) as conn:
         encoder_id = record.encoder_id
         if record.new_encoder is not None:
-            new = record.new_encoder
-            encoder_id = store.add_encoder(conn, project_id, new.model, new.path, new.n, new.dim, new.seconds,
-                                           new.family)
-        version_id = store.publish_version(
-            conn, project_id, record.kind, encoder_id, str(final), labels.watermark, int(len(labels.y)), metrics,
-            params, timings, parent_id=previous["id"] if previous else None, job_id=record.job_id)
+            encoder_id = store.add_encoder(conn, project_id, record.new_encoder)
+        version_id = store.publish_version(conn, project_id, store.NewVersion(
+            record.kind, encoder_id, str(final), labels.watermark, int(len(labels.y)), metrics, params, timings,
+            parent_id=previous["id"] if previous else None, job_id=record.job_id))
         if record.job_id is not None:
             store.finish_job(conn, record.job_id, version_id, f"published version with {len(labels.y)} labels")
         if record.new_encoder is not None:

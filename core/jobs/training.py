@@ -17,7 +17,7 @@ from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
 from core.jobs import ray_backend
 from core.jobs.label_arrays import LabelRows, label_rows, unlabeled_pool_rows, unlabeled_sample
-from core.jobs.publishing import NewEncoder, VersionRecord, publish
+from core.jobs.publishing import VersionRecord, publish
 
 
 def _noop(_fraction: float, _message: str) -> None:
@@ -70,10 +70,10 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
         embeddings.write(tmp, ids, vectors)
         write_cold_start_queue(db, project_id, tmp, ids, vectors)
     with store.transaction(db) as conn:
-        encoder_id = store.add_encoder(conn, project_id, latest["model"] if latest else project["model"], str(final),
-                                       len(ids), vectors.shape[1], seconds,
-                                       latest["family"] if latest else classifiers.SENTENCE_ENCODER,
-                                       version_id=latest["version_id"] if latest else None)
+        encoder_id = store.add_encoder(conn, project_id, store.NewEncoder(
+            latest["model"] if latest else project["model"], str(final), len(ids), vectors.shape[1], seconds,
+            latest["family"] if latest else classifiers.SENTENCE_ENCODER,
+            version_id=latest["version_id"] if latest else None))
         if job_id is not None:
             store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
@@ -232,8 +232,9 @@ def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_ro
     # The previous encoder stays in service: it becomes the latest encoder again, so head refits,
     # added texts and the next retrain's comparison all use it.
     with store.transaction(db) as conn:
-        back = store.add_encoder(conn, project_id, old_row["model"], old_row["path"], old_row["n"], old_row["dim"],
-                                 old_row["seconds"] or 0.0, old_row["family"], version_id=old_row["version_id"])
+        back = store.add_encoder(conn, project_id, store.NewEncoder(
+            old_row["model"], old_row["path"], old_row["n"], old_row["dim"], old_row["seconds"] or 0.0,
+            old_row["family"], version_id=old_row["version_id"]))
     _refit_on(db, project_id, new_row, serving=new_serving)
     version_id = _refit_on(db, project_id, store.encoder(db, back), job_id, serving=old_serving)
     if store.example_count(db, project_id) > old_row["n"]:  # texts only the new encoder embedded
@@ -304,7 +305,7 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
                "stopped_at_budget": info.stopped_at_budget}
     if on_ray:
         timings["ray"] = True
-    new_encoder = NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
+    new_encoder = store.NewEncoder(str(final / "model"), str(final), len(ids), vectors.shape[1], t_embed - t_train,
                              classifiers.encoder_family(family))
     version_id = publish(db, VersionRecord(
         project_id, store.JobKind.FULL, ids, vectors, probs, labels, params, timings, head_model=trained.fast_head(),

@@ -37,13 +37,13 @@ from core.store.team import (add_audit, add_decision, add_session, add_user, ass
                              is_assigned, other_active_admins, session_user, set_active, set_assigned,
                              set_failed_logins, set_password_hash, set_role, user, user_exists, user_for_login,
                              users)
-from core.store.versions import (add_encoder, current_version, encoder, encoder_before, head_on_model_since, latest_encoder, latest_version, pin,
+from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_version, encoder, encoder_before, head_on_model_since, latest_encoder, latest_version, pin,
                                  pin_history, publish_version, set_pin, update_timing, version,
                                  version_id_by_number, versions)
 
 
 __all__ = [
-    'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL',
+    'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',
     'add_annotation', 'add_audit', 'add_decision', 'add_encoder', 'add_session', 'add_user', 'annotation_times',

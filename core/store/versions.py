@@ -3,18 +3,47 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from core.store.db import _decode, _one, _rows, now, transaction
 
-def add_encoder(conn: sqlite3.Connection, project_id: int, model: str, path: str, n: int, dim: int,
-                seconds: float, family: str, version_id: int | None = None) -> int:
-    """`model` is what re-embeds added texts: a model name or the path of a fine-tuned model;
-    `family` the kind of encoder it is (`classifiers.encoder_family`)."""
+@dataclass(frozen=True)
+class NewEncoder:
+    """An encoder row to insert. `model` is what re-embeds added texts: a model name or the directory
+    of a fine-tuned model; `path` the artifact directory with ids.npy / embeddings.npy; `family` the
+    kind of encoder it is (`classifiers.encoder_family`); `version_id` the version that trained it."""
+
+    model: str
+    path: str
+    n: int
+    dim: int
+    seconds: float
+    family: str
+    version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A model version row to insert; its artifacts must already be in place at `path`."""
+
+    kind: str  # JobKind.HEAD or JobKind.FULL
+    encoder_id: int
+    path: str
+    label_watermark: int  # the newest annotation it was trained on
+    n_labels: int
+    metrics: dict
+    params: dict
+    timings: dict
+    parent_id: int | None = None
+    job_id: int | None = None
+
+
+def add_encoder(conn: sqlite3.Connection, project_id: int, new: NewEncoder) -> int:
     cur = conn.execute(
         """INSERT INTO encoders (project_id, model, version_id, path, n, dim, seconds, created_at, family)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (project_id, model, version_id, path, n, dim, seconds, now(), family),
+        (project_id, new.model, new.version_id, new.path, new.n, new.dim, new.seconds, now(), new.family),
     )
     return cur.lastrowid
 
@@ -27,18 +56,16 @@ def encoder(db, encoder_id: int) -> dict | None:
     return _one(db, "SELECT * FROM encoders WHERE id = ?", (encoder_id,))
 
 
-def publish_version(conn: sqlite3.Connection, project_id: int, kind: str, encoder_id: int, path: str,
-                    label_watermark: int, n_labels: int, metrics: dict, params: dict, timings: dict,
-                    parent_id: int | None = None, job_id: int | None = None) -> int:
-    """Insert a model version row; its artifacts must already be in place at `path`."""
+def publish_version(conn: sqlite3.Connection, project_id: int, new: NewVersion) -> int:
+    """Insert a model version row, numbered after the project's newest; call inside `transaction()`."""
     number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM model_versions WHERE project_id = ?",
                           (project_id,)).fetchone()[0]
     cur = conn.execute(
         """INSERT INTO model_versions (project_id, number, kind, parent_id, encoder_id, params, label_watermark,
                                        n_labels, metrics, path, timings, job_id, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (project_id, number, kind, parent_id, encoder_id, json.dumps(params), label_watermark, n_labels,
-         json.dumps(metrics), path, json.dumps(timings), job_id, now()),
+        (project_id, number, new.kind, new.parent_id, new.encoder_id, json.dumps(new.params), new.label_watermark,
+         new.n_labels, json.dumps(new.metrics), new.path, json.dumps(new.timings), new.job_id, now()),
     )
     return cur.lastrowid
 

@@ -37,8 +37,8 @@ def project(db):
     root = artifacts.project_dir(pid)
     enc, ver = make_dir(root / "encoders" / "enc-a"), make_dir(root / "versions" / "v-a")
     with store.transaction(db) as conn:
-        encoder_id = store.add_encoder(conn, pid, "default", str(enc), 3, 4, 0.1, "sentence-transformers")
-        store.publish_version(conn, pid, "head", encoder_id, str(ver), 0, 0, {}, {}, {})
+        encoder_id = store.add_encoder(conn, pid, store.NewEncoder("default", str(enc), 3, 4, 0.1, "sentence-transformers"))
+        store.publish_version(conn, pid, store.NewVersion("head", encoder_id, str(ver), 0, 0, {}, {}, {}))
     label_all(db, pid, 20)
     return pid
 

@@ -49,8 +49,8 @@ def project(db):
     enc, ver, exp = (make_dir(root / "encoders" / "enc-kept"), make_dir(root / "versions" / "v-kept"),
                      make_dir(root / "exports" / "v1-kept"))
     with store.transaction(db) as conn:
-        encoder_id = store.add_encoder(conn, pid, "default", str(enc), 3, 4, 0.1, "sentence-transformers")
-        version_id = store.publish_version(conn, pid, "head", encoder_id, str(ver), 0, 0, {}, {}, {})
+        encoder_id = store.add_encoder(conn, pid, store.NewEncoder("default", str(enc), 3, 4, 0.1, "sentence-transformers"))
+        version_id = store.publish_version(conn, pid, store.NewVersion("head", encoder_id, str(ver), 0, 0, {}, {}, {}))
         job = store.enqueue(conn, pid, store.JobKind.EXPORT, {"version_id": version_id})
         store.finish_job(conn, job, result={"path": str(exp / "model.zip"), "version_id": version_id})
         conn.execute("UPDATE jobs SET status = 'done' WHERE status = 'queued'")

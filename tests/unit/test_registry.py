@@ -21,7 +21,8 @@ def fake_encoder(db, pid):
     np.save(directory / "queue.npy", ids[::-1].copy())
     np.save(directory / "queue_scores.npy", np.zeros(len(ids), np.float32))
     with store.transaction(db) as conn:
-        return store.add_encoder(conn, pid, "default", str(directory), len(ids), 4, 0.1, "sentence-transformers"), ids
+        return store.add_encoder(conn, pid, store.NewEncoder("default", str(directory), len(ids), 4, 0.1,
+                                                          "sentence-transformers")), ids
 
 
 def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[int]):
@@ -35,8 +36,9 @@ def fake_version(db, pid, encoder_id, ids, predicted: np.ndarray, queue: list[in
     np.save(directory / "queue.npy", np.array(queue, np.int64))
     np.save(directory / "queue_scores.npy", np.zeros(len(queue), np.float32))
     with store.transaction(db) as conn:
-        return store.publish_version(conn, pid, store.JobKind.HEAD, encoder_id, str(directory),
-                                     store.max_annotation_id(db, pid), store.label_count(db, pid), {}, {}, {})
+        return store.publish_version(conn, pid, store.NewVersion(
+            store.JobKind.HEAD, encoder_id, str(directory), store.max_annotation_id(db, pid),
+            store.label_count(db, pid), {}, {}, {}))
 
 
 @pytest.fixture
