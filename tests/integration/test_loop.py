@@ -50,7 +50,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     labeled = {r["example_id"] for r in store.current_labels(db, pid)}
     assert shown.example_id not in labeled and shown.split == store.Split.POOL
     assert shown.suggestion in CLASSES and 0 < shown.confidence <= 1
-    assert shown.strategy in ("kmeans", "margin", "margin_density_diverse")  # `auto` after the cold start
+    assert shown.strategy in ("kmeans", "margin_diverse")  # `auto` after the cold start
 
     # Eval sample: random order, labels count for eval accuracy, never for training.
     for _ in range(6):
