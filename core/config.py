@@ -49,6 +49,12 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("SIEVE_DATASETS", REPO_ROOT.parent / "shared" / "datasets")).resolve()
 
 
+def multilabel_dir() -> Path:
+    """The shared multi-label datasets (`debtags/{train,test}.csv`, issue 21), kept apart from
+    `datasets_dir()` whose folders are all single-label."""
+    return Path(os.environ.get("SIEVE_MULTILABEL", REPO_ROOT.parent / "shared" / "multilabel")).resolve()
+
+
 def external_worker() -> bool:
     return os.environ.get("SIEVE_WORKER", "").lower() == "external"
 

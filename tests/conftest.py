@@ -68,6 +68,21 @@ def datasets_dir(*names: str) -> Path:
     return directory
 
 
+def multilabel_dataset(split: str = "train", n: int | None = None, seed: int = 0, name: str = "debtags") -> pd.DataFrame:
+    """A slice of a shared multi-label dataset (columns text,labels; labels joined by `|`), found
+    through SIEVE_MULTILABEL; skips (fails under SIEVE_REQUIRE_DATASETS=1) where it is absent."""
+    path = config.multilabel_dir() / name / f"{split}.csv"
+    if not path.exists():
+        message = f"multi-label dataset not found at {path} (set SIEVE_MULTILABEL)"
+        if os.environ.get("SIEVE_REQUIRE_DATASETS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if n is not None and n < len(frame):
+        frame = frame.sample(n=n, random_state=seed).reset_index(drop=True)
+    return frame
+
+
 def dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0) -> pd.DataFrame:
     """A fixed, stratified-ish slice of a shared dataset (columns text,label)."""
     frame = pd.read_csv(datasets_dir() / name / f"{split}.csv", dtype=str, keep_default_na=False)

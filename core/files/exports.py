@@ -8,6 +8,7 @@ import json
 import pandas as pd
 
 from core import store
+from core.files import multilabel_io
 from core.team import auth, quality
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
@@ -59,9 +60,12 @@ def export_labels(db, actor, project_id: int, fmt: str) -> bytes:
     auth.require(db, actor, auth.EXPORT, project_id)
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
-    frame = labels_frame(db, project_id)
+    multi = store.project_kind(db, project_id) == "multi"
+    frame = multilabel_io.labels_frame(db, project_id) if multi else labels_frame(db, project_id)
     buffer = io.BytesIO()
     if fmt == "csv":
+        if multi:  # a JSON-list `labels` column and one 0/1 column per class (issue 21)
+            frame = multilabel_io.one_hot_frame(frame, store.class_names(db, project_id))
         # CRLF rows (RFC 4180): the csv writer then quotes a text holding a lone CR, which a "\n"
         # terminator leaves bare, splitting the row for every reader.
         formula_safe(frame).to_csv(buffer, index=False, lineterminator="\r\n")

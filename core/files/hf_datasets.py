@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 
 from core import artifacts, store
-from core.files import exports
+from core.files import exports, multilabel_io
 from core.jobs import kinds
 
 FORMAT = kinds.LEGACY_DATASET_FORMAT  # the CLI's --format name, and the result's "format"
 
 
 def build(db, project_id: int):
+    if store.project_kind(db, project_id) == "multi":  # `labels` is a Sequence(ClassLabel) (issue 21)
+        return multilabel_io.build_dataset(db, project_id)
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
     names = store.class_names(db, project_id)

@@ -579,6 +579,12 @@ def plan_import(frame: pd.DataFrame, text_column: str, label_column: str | None 
     return ImportPlan(texts, labels, metas, classes, duplicates, blank)
 
 
+def multi_shortcut_keys(n: int) -> list[str | None]:
+    """A multi-label project's keys: as `shortcut_keys` but without 0, which answers "none of these"."""
+    keys = SHORTCUT_KEYS.replace("0", "")
+    return [keys[i] if i < len(keys) else None for i in range(n)]
+
+
 def shortcut_keys(n: int) -> list[str | None]:
     return [SHORTCUT_KEYS[i] if i < len(SHORTCUT_KEYS) else None for i in range(n)]
 
@@ -620,15 +626,16 @@ def _cell(value) -> str:
 
 def create_project_from_plan(db, actor, name: str, plan: ImportPlan, class_details: list[dict] | None = None,
                              guidelines: str = "", model: str | None = None, settings=None,
-                             eval_fraction: float = 0.0, seed: int = 0) -> int:
-    """Create a project, its classes and examples in one transaction.
+                             eval_fraction: float = 0.0, seed: int = 0, kind: str = "single") -> int:
+    """Create a project, its classes and examples in one transaction (`kind`: 'single' or 'multi',
+    fixed for good; a multi-label plan comes from `core.files.multilabel_io.plan_import`).
 
     `eval_fraction` of the unlabeled texts go to the eval split: a random sample the
     model never chooses from, labeled by the team for an unbiased accuracy estimate.
     """
     actor = auth.require(db, actor, auth.MANAGE_PROJECTS)
     details = {d.get("name"): d for d in (class_details or [])}
-    keys = shortcut_keys(len(plan.classes))
+    keys = shortcut_keys(len(plan.classes)) if kind == "single" else multi_shortcut_keys(len(plan.classes))
     classes = [{"name": c, "shortcut": _cell(details.get(c, {}).get("shortcut")) or keys[i],
                 "description": _cell(details.get(c, {}).get("description"))} for i, c in enumerate(plan.classes)]
     shortcuts = [c["shortcut"].lower() for c in classes if c["shortcut"]]
@@ -637,11 +644,13 @@ def create_project_from_plan(db, actor, name: str, plan: ImportPlan, class_detai
     bad = [k for k in shortcuts if len(k) != 1 or not k.isalnum() or k in "cr"]
     if bad:
         raise ImportFailed(f"Shortcut {bad[0]!r} cannot be used: pick one letter or digit other than C and R.")
+    if kind == "multi" and "0" in shortcuts:
+        raise ImportFailed("Shortcut '0' answers \"none of these\" in a multi-label project: pick another key.")
     if not 0 <= eval_fraction < 1:
         raise ImportFailed("The eval fraction must be at least 0 and below 1.")
     try:
         with store.transaction(db) as conn:
-            project_id = store.create_project(conn, name, classes, guidelines, model or "default", settings)
+            project_id = store.create_project(conn, name, classes, guidelines, model or "default", settings, kind)
             _write_rows(conn, project_id, plan, eval_fraction, seed)
             auth.audit(conn, actor, "create project", project_id, name=name, texts=len(plan.texts))
     except store.StoreError as err:

@@ -243,6 +243,8 @@ def submit_label(db, actor: auth.Actor, project_id: int, shown: NextText, label:
     annotator = auth.require(db, actor, auth.LABEL, project_id).name
     if label not in store.class_names(db, project_id):
         raise AnnotationError(f"{label!r} is not a class of this project.")
+    if store.project_kind(db, project_id) == "multi":  # a set is recorded by core.labeling.multilabel
+        raise AnnotationError("This project is multi-label: give a set of classes.")
     _check_example(db, project_id, shown.example_id)
     overlap = store.settings(db, project_id).overlap
     with _writing(db) as conn:

@@ -28,8 +28,8 @@ from core.store.leases import (SHUFFLE_KEY, label_holders, lease, lease_holder, 
                                release_leases, second_label_open, shuffled_examples, skipped_by, unavailable,
                                waiting_for_second_label)
 from core.store.maintenance import copy_from, copy_to, move_paths, open_intact, referenced_paths
-from core.store.projects import (change_settings, class_names, classes, create_project, delete_project, project,
-                                 project_by_name, project_table, projects, rename_project, set_intended_use,
+from core.store.projects import (KINDS, change_settings, class_names, classes, create_project, delete_project, project,
+                                 project_by_name, project_kind, project_table, projects, rename_project, set_intended_use,
                                  settings)
 from core.store.schema import SCHEMA_VERSION
 from core.store.team import (add_audit, add_decision, add_session, add_user, assigned_projects, audit_log,
@@ -43,7 +43,7 @@ from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_ve
 
 
 __all__ = [
-    'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
+    'Action', 'BUSY_TIMEOUT_MS', 'KINDS', 'project_kind', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',
     'add_annotation', 'add_audit', 'add_decision', 'add_encoder', 'add_session', 'add_user', 'annotation_times',

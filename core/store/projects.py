@@ -9,19 +9,25 @@ from core.settings import ProjectSettings
 from core.store.db import StoreError, _one, _rows, now
 from core.store.labels import in_effect
 
+KINDS = ("single", "multi")  # single-label (one class per text) or multi-label (a set of classes)
+
 
 def create_project(conn: sqlite3.Connection, name: str, classes: list[dict], guidelines: str = "",
-                   model: str = config.DEFAULT_MODEL, settings: ProjectSettings | None = None) -> int:
-    """Insert a project and its classes; call inside `transaction()`."""
+                   model: str = config.DEFAULT_MODEL, settings: ProjectSettings | None = None,
+                   kind: str = "single") -> int:
+    """Insert a project and its classes; call inside `transaction()`. `kind` ('single' or 'multi',
+    issue 21) is fixed here: nothing updates it later."""
     name = name.strip()
+    if kind not in KINDS:
+        raise StoreError(f"A project is single- or multi-label, not {kind!r}.")
     if not name:
         raise StoreError("The project needs a name.")
     if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
         raise StoreError(f"A project called {name!r} already exists.")
     cur = conn.execute(
-        "INSERT INTO projects (name, guidelines, model, settings, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO projects (name, guidelines, model, settings, created_at, kind) VALUES (?, ?, ?, ?, ?, ?)",
         (name, guidelines, model or config.DEFAULT_MODEL, json.dumps((settings or ProjectSettings()).to_dict()),
-         now()),
+         now(), kind),
     )
     project_id = cur.lastrowid
     for position, cls in enumerate(classes):
@@ -94,6 +100,14 @@ def delete_project(conn: sqlite3.Connection, project_id: int) -> str | None:
 def set_intended_use(conn: sqlite3.Connection, project_id: int, text: str) -> None:
     """The intended use the model card states. Call inside `transaction()`."""
     conn.execute("UPDATE projects SET intended_use = ? WHERE id = ?", (text.strip(), project_id))
+
+
+def project_kind(db, project_id: int) -> str:
+    """'single' or 'multi' (issue 21); fixed when the project was created."""
+    row = db.conn.execute("SELECT kind FROM projects WHERE id = ?", (project_id,)).fetchone()
+    if row is None:
+        raise StoreError("That project does not exist.")
+    return row[0]
 
 
 def classes(db, project_id: int) -> list[dict]:

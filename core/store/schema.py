@@ -4,7 +4,7 @@ A version once released never changes; a change of schema is a new version at th
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _V1 = [
     """
@@ -227,5 +227,12 @@ _V6 = [
     """,
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+# v7: multi-label projects (issue 21). A project's kind is chosen at creation and never changes;
+# a multi-label annotation keeps the set of labels in `label` as a JSON list (core.multilabel.labelsets),
+# `[]` being the explicit answer "none of these" (a skip stays action 'skip').
+_V7 = [
+    "ALTER TABLE projects ADD COLUMN kind TEXT NOT NULL DEFAULT 'single' CHECK (kind IN ('single', 'multi'))",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 assert max(MIGRATIONS) == SCHEMA_VERSION
