@@ -23,6 +23,8 @@ TRANSFORMER_HEAD_NOTE = ("This head version was refitted on the embeddings of a 
 
 def export_family(db, version: dict) -> str:
     """The family an export of this version has, which decides how it loads."""
+    if version["params"].get("multilabel"):
+        return "multilabel"
     if version["kind"] == store.JobKind.FULL:
         return version["params"].get("family", "setfit")
     encoder = store.encoder(db, version["encoder_id"])
@@ -32,6 +34,10 @@ def export_family(db, version: dict) -> str:
 def export_model(db, version_id: int, out_dir: Path) -> Path:
     """Write version `version_id` to `out_dir` with a model card (README.md)."""
     row = store.version(db, version_id)
+    if row["params"].get("multilabel"):  # one-vs-rest heads with thresholds (issue 21)
+        from core.files import multilabel_export
+
+        return multilabel_export.export_model(db, row, out_dir)
     enc = store.encoder(db, row["encoder_id"])
     names = json.loads((Path(row["path"]) / "classes.json").read_text())
     model_dir = Path(enc["path"]) / "model"

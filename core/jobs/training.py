@@ -15,7 +15,7 @@ from core import artifacts, store
 from core.learning import class_examples, classifiers, comparison, embeddings, neighbours, strategies
 from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
-from core.jobs import ray_backend
+from core.jobs import multilabel_training, ray_backend
 from core.jobs.label_arrays import LabelRows, label_rows, unlabeled_pool_rows, unlabeled_sample
 from core.jobs.publishing import VersionRecord, publish
 
@@ -115,6 +115,11 @@ def refit_head(db, project_id: int, job_id: int | None = None) -> int:
 
     The first refit after a full retrain compares the new encoder with the previous one
     (`core.learning.comparison`) and serves the better; every later refit uses the encoder it chose."""
+    if store.project_kind(db, project_id) == "multi":  # one-vs-rest heads (issue 21)
+        try:
+            return multilabel_training.refit(db, project_id, job_id)
+        except multilabel_training.NotYet as err:
+            raise NothingToDo(str(err)) from None
     encoder_row = store.latest_encoder(db, project_id)
     if encoder_row is not None and (pending := _pending_comparison(db, project_id, encoder_row)):
         return compare_after_retrain(db, project_id, *pending, job_id=job_id)
@@ -254,6 +259,8 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     the family's `warm_start` asks to continue from the last fine-tuned encoder.
     """
     project = store.project(db, project_id)
+    if project["kind"] == "multi":  # no multi-label fine-tuning yet (issue 21): the heads refit instead
+        return refit_head(db, project_id, job_id)
     settings = project["settings"]
     base, ids, _, names, labels = _labels_on_latest_encoder(db, project_id)
     counts = np.bincount(labels.y, minlength=len(names))
