@@ -262,9 +262,45 @@ def family_arguments(args):
     return classifiers.arguments(args.classifier, values)
 
 
+def _simulate_multilabel(args) -> None:
+    """`simulate --multilabel`: the labels column holds sets (`|`, `;` or a JSON list); the app's
+    one-vs-rest heads with tuned thresholds and a multi-label strategy (issue 21)."""
+    import pandas as pd
+
+    from core.learning import class_examples, embeddings, labelsets
+    from core.sim import multilabel_sim
+
+    column = args.label_column if args.label_column != "label" else "labels"
+    try:
+        frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in (args.train, args.test)]
+        sets = [[labelsets.parse_cell(c) or [] for c in f[column]] for f in frames]
+    except (OSError, KeyError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    classes = sorted({c for s in sets for row in s for c in row})
+    encoder = embeddings.load_encoder(args.model)
+    X, test_X = (embeddings.encode(encoder, f[args.text_column].tolist()) for f in frames)
+    names = embeddings.encode(encoder, list(class_examples.texts([{"name": c} for c in classes]))) \
+        if args.class_names else None
+    curve = multilabel_sim.run(X, labelsets.one_hot(sets[0], classes), test_X, labelsets.one_hot(sets[1], classes),
+                               multilabel_sim.Arguments(args.ml_strategy, "kmeans" if args.init_strategy != "random"
+                                                        else "random", args.init, args.batch,
+                                                        args.init + args.batch * args.rounds, args.seed), names)
+    result = {"config": {"train": str(args.train), "test": str(args.test), "strategy": args.ml_strategy,
+                         "classes": classes}, "curve": curve}
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    last = curve[-1]
+    print(f"{last['labels']} labels: macro-F1 {last['macro_f1']:.4f}, micro-F1 {last['micro_f1']:.4f}, "
+          f"Hamming loss {last['hamming_loss']:.4f}, subset accuracy {last['subset_accuracy']:.4f}")
+
+
 def cmd_simulate(args) -> None:
     from core.sim import simulate
     from core.learning.classifiers import head
+
+    if args.multilabel:
+        _simulate_multilabel(args)
+        return
 
     try:
         train = simulate.read_dataset(args.train, args.text_column, args.label_column)
@@ -441,6 +477,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-start", action="store_true", help="setfit: each round continues from the last encoder")
     p.add_argument("--family-args", help='any family argument as JSON, e.g. \'{"batch_size": 8}\'')
     p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
+    p.add_argument("--multilabel", action="store_true",
+                   help="multi-label data: the label column (default labels) holds sets joined by | or ; or JSON lists")
+    p.add_argument("--ml-strategy", default="min_margin", choices=["mean_entropy", "min_margin", "cardinality", "random"],
+                   help="with --multilabel: the query strategy (default min_margin)")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--schedule", choices=["rounds", "app"], default="rounds",

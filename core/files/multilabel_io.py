@@ -123,3 +123,16 @@ def build_dataset(db, project_id: int):
                 "example_id": [int(x) for x in part["example_id"]], "annotator": part["annotator"].tolist(),
                 "labeled_at": part["labeled_at"].astype(str).tolist()}, features=features)
     return DatasetDict(splits)
+
+
+def label_classes(frame: pd.DataFrame, labels_column: str | None) -> list[str]:
+    """The class names a labels column holds (sorted), as `plan_import` finds them."""
+    if not labels_column:
+        return []
+    return sorted({name for v in frame[labels_column].tolist() for name in (labelsets.parse_cell(v) or [])})
+
+
+def labeled_count(frame: pd.DataFrame, text_column: str, labels_column: str | None) -> tuple[int, int]:
+    """(texts that would arrive with a set, texts that would arrive); ImportFailed as `plan_import`."""
+    plan = plan_import(frame, text_column, labels_column)
+    return sum(label is not None for label in plan.labels), len(plan.texts)

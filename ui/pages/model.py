@@ -17,6 +17,11 @@ db = store.connect()
 project = ui.current_project(db)
 project_id = project["id"]
 ui.title("Model", project)
+if project["kind"] == "multi":  # one-vs-rest heads and multi-label figures (issue 21)
+    from ui import multilabel
+
+    multilabel.model_page(db, project)
+    st.stop()
 family_title = classifiers.title(project["settings"].family)
 seen_key = state.model_page_versions(project_id)
 

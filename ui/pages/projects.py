@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from core import store
-from core.files import imports
+from core.files import imports, multilabel_io
 from core.settings import ProjectSettings
 from core.team import projects
 import ui
@@ -79,17 +79,23 @@ with create:
         guess = next((c for c in columns if c.lower() in ("text", "sentence", "content", "body")), columns[0])
         text_column = st.selectbox("Text column", columns, index=columns.index(guess))
         label_options = ["(none)"] + [c for c in columns if c != text_column]
-        label_column = st.selectbox("Label column (optional: imports existing labels as gold labels)",
+        multi = st.radio("Project type", ["Single-label: one class per text", "Multi-label: a set of classes per text"],
+                         key="project_kind", horizontal=True,
+                         help="Fixed when the project is created. Multi-label: class keys toggle, Enter saves the "
+                              "set, 0 answers “none of these”.").startswith("Multi")
+        io_module = multilabel_io if multi else imports  # issue 21: a labels column of sets
+        label_column = st.selectbox("Labels column (optional; sets joined by |, ; or a JSON list)" if multi else
+                                    "Label column (optional: imports existing labels as gold labels)",
                                     label_options, index=0, key="label_column")
         label_column = None if label_column == "(none)" else label_column
         if label_column:
             try:
-                labeled, arriving = imports.labeled_count(frame, text_column, label_column)
+                labeled, arriving = io_module.labeled_count(frame, text_column, label_column)
             except imports.ImportFailed as err:
                 show_error(str(err))
             else:
                 st.text(f"{labeled:,} of {arriving:,} texts will arrive already labeled.")
-        found = imports.label_classes(frame, label_column)
+        found = io_module.label_classes(frame, label_column)
         class_spec = st.text_input("Classes (comma-separated)", value=imports.format_classes(found),
                                    key=f"class_spec_{label_column}" if label_column else "class_spec",
                                    help="At least two. Each gets a keyboard shortcut (1-9, 0, then letters). "
@@ -97,7 +103,7 @@ with create:
                                         "Name classes in words: each name, and its description below, counts "
                                         "as one labeled example, so the model knows every class from the start.")
         names = imports.parse_classes(class_spec)
-        keys = imports.shortcut_keys(len(names))
+        keys = imports.multi_shortcut_keys(len(names)) if multi else imports.shortcut_keys(len(names))
         details = st.data_editor(
             pd.DataFrame({"name": names, "shortcut": keys, "description": [""] * len(names)}),
             disabled=["name"], hide_index=True, key=f"classes_{'|'.join(names)}", width="stretch",
@@ -118,11 +124,11 @@ with create:
             refit_every = st.number_input("Refit the fast model every N labels", 1, 1000, 5)
         if st.button("Create project", type="primary"):
             try:
-                plan = imports.plan_import(frame, text_column, label_column, names)
+                plan = io_module.plan_import(frame, text_column, label_column, names)
                 project_id = imports.create_project_from_plan(
                     db, ui.actor(), name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
                     ProjectSettings(refit_every=int(refit_every)),
-                    eval_fraction=eval_percent / 100)
+                    eval_fraction=eval_percent / 100, kind="multi" if multi else "single")
             except imports.ImportFailed as err:
                 show_error(str(err))
             else:
@@ -148,7 +154,8 @@ with add:
                                         key="add_label")
             if st.button("Add texts", type="primary"):
                 try:
-                    plan = imports.add_to_project(db, ui.actor(), project_id, frame, text_column,
+                    plan = (multilabel_io if project["kind"] == "multi" else imports).add_to_project(
+                        db, ui.actor(), project_id, frame, text_column,
                                              None if label_column == "(none)" else label_column)
                 except imports.ImportFailed as err:
                     show_error(str(err))

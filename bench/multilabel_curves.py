@@ -1,0 +1,132 @@
+"""Multi-label learning curves on debtags (issue 21), under the tuning protocol.
+
+    nice -n 10 python bench/multilabel_curves.py --phase tune   --seeds 0 1 2 --out-dir bench/out/multilabel
+    nice -n 10 python bench/multilabel_curves.py --phase report --seeds 0 1 2 3 4 --out-dir bench/out/multilabel
+
+tune: 20 % of debtags train (by a fixed seed) is cut off as a validation split; every strategy
+x cold start runs on the rest, scored on the validation split; the default is the best macro-F1
+at the budget. report: the default (`core.learning.multilabel.DEFAULT_STRATEGY`, k-means cold
+start) against random sampling (random cold start) with the same classifier, pool = all of
+debtags train, scored on debtags test. Grid: 40 initial labels, batches of 40, 200 labels.
+Each row: mean over seeds with a 95 % t interval. Embeddings (the app's default encoder) and
+class-name examples are cached in --out-dir.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.update({name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from core import config  # noqa: E402
+from core.learning import class_examples, embeddings, labelsets  # noqa: E402
+from core.learning import multilabel as ml  # noqa: E402
+from core.sim import multilabel_sim  # noqa: E402
+
+
+def load(out_dir: Path):
+    folder = config.multilabel_dir() / "debtags"
+    frames = {s: pd.read_csv(folder / f"{s}.csv", dtype=str, keep_default_na=False) for s in ("train", "test")}
+    classes = sorted({c for f in frames.values() for cell in f["labels"] for c in labelsets.parse_cell(cell)})
+    out = {}
+    for split, frame in frames.items():
+        cache = out_dir / f"debtags_{split}.npy"
+        if not cache.exists():
+            vectors = embeddings.encode(embeddings.load_encoder(None), frame["text"].tolist())
+            np.save(cache, vectors)
+        out[split] = (np.load(cache), labelsets.one_hot([labelsets.parse_cell(c) for c in frame["labels"]], classes))
+    names = out_dir / "debtags_classes.npy"
+    if not names.exists():
+        np.save(names, embeddings.encode(embeddings.load_encoder(None),
+                                         list(class_examples.texts([{"name": c} for c in classes]))))
+    return out, classes, np.load(names)
+
+
+def interval(values) -> tuple[float, float, float]:
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phase", choices=("tune", "report"), required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--budget", type=int, default=200)
+    parser.add_argument("--out-dir", default="bench/out/multilabel")
+    args = parser.parse_args()
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data, classes, names = load(out_dir)
+    X, Y = data["train"]
+    if args.phase == "tune":
+        cut = np.random.default_rng(1234).permutation(len(X))
+        val, rest = cut[: len(X) // 5], cut[len(X) // 5:]
+        pool, test = (X[rest], Y[rest]), (X[val], Y[val])
+        arms = [(s, c) for s in ml.STRATEGIES for c in ("kmeans", "random") if not (s == "random" and c == "kmeans")]
+    else:
+        pool, test = (X, Y), data["test"]
+        arms = [(ml.DEFAULT_STRATEGY, "kmeans"), ("random", "random")]
+    runs = []
+    for strategy, cold in arms:
+        for seed in args.seeds:
+            t0 = time.perf_counter()
+            curve = multilabel_sim.run(*pool, *test, multilabel_sim.Arguments(strategy, cold, budget=args.budget,
+                                                                            seed=seed), class_examples=names)
+            runs.append({"strategy": strategy, "cold_start": cold, "seed": seed, "curve": curve,
+                         "seconds": time.perf_counter() - t0})
+            print(f"{strategy:>13} {cold:>7} seed {seed}: macro-F1 {curve[-1]['macro_f1']:.3f} micro-F1 "
+                  f"{curve[-1]['micro_f1']:.3f} ({runs[-1]['seconds']:.0f} s)", flush=True)
+    (out_dir / f"{args.phase}_runs.json").write_text(json.dumps(runs, indent=1))
+    lines = [f"debtags, {args.phase} ({'validation cut from train' if args.phase == 'tune' else 'test split'}), "
+             f"{args.budget} labels, seeds {args.seeds}", "",
+             "| strategy | cold start | macro-F1 (95 % CI) | micro-F1 (95 % CI) | Hamming loss | subset acc. |",
+             "|---|---|---|---|---|---|"]
+    for strategy, cold in arms:
+        finals = [r["curve"][-1] for r in runs if (r["strategy"], r["cold_start"]) == (strategy, cold)]
+        cell = {}
+        for key in ("macro_f1", "micro_f1", "hamming_loss", "subset_accuracy"):
+            mean, low, high = interval([f[key] for f in finals])
+            cell[key] = f"{mean:.3f} ({low:.3f}–{high:.3f})" if key.endswith("f1") else f"{mean:.4f}"
+        lines.append(f"| {strategy} | {cold} | {cell['macro_f1']} | {cell['micro_f1']} | {cell['hamming_loss']} | "
+                     f"{cell['subset_accuracy']} |")
+    if args.phase == "report":
+        default = {r["seed"]: r["curve"][-1]["macro_f1"] for r in runs if r["strategy"] == ml.DEFAULT_STRATEGY}
+        rand = {r["seed"]: r["curve"][-1]["macro_f1"] for r in runs if r["strategy"] == "random"}
+        mean, low, high = interval([default[s] - rand[s] for s in args.seeds])
+        lines += ["", f"Paired difference default − random (macro-F1): {mean:+.3f} (95 % CI {low:+.3f} to {high:+.3f})"]
+    (out_dir / f"{args.phase}_summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for strategy, cold in arms:
+            curves = [r["curve"] for r in runs if (r["strategy"], r["cold_start"]) == (strategy, cold)]
+            xs = [p["labels"] for p in curves[0]]
+            ax.plot(xs, np.mean([[p["macro_f1"] for p in c] for c in curves], 0), marker="o", label=f"{strategy}/{cold}")
+        ax.set_xlabel("labels"), ax.set_ylabel("macro-F1"), ax.legend(fontsize=7), ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{args.phase}_curves.png", dpi=120)
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

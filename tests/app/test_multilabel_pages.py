@@ -1,0 +1,66 @@
+"""Multi-label projects through the app, headless (issue 21): create one from a file with a labels
+column, toggle classes, confirm, "none of these", skip, undo; the Model page's figures."""
+from streamlit.testing.v1 import AppTest
+
+from core import store
+from core.labeling import multilabel
+from tests.conftest import ROOT
+from ui import state
+
+ROWS = [("first text about billing and a bug", "billing|bug"), ("second text, a feature", "feature"),
+        *[(f"unlabeled text number {i}", "") for i in range(8)]]
+
+
+def upload() -> bytes:
+    return ("text,labels\n" + "\n".join(f'"{t}","{labels}"' for t, labels in ROWS)).encode()
+
+
+def new_app(monkeypatch) -> AppTest:
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state[state.ANNOTATOR] = "alice"
+    at.run()
+    assert not at.exception
+    return at
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_label_sets_by_toggle_confirm_and_none_of_these(db, monkeypatch):
+    at = new_app(monkeypatch)
+    at.file_uploader(key="new_upload").upload("tickets.csv", upload(), "text/csv").run()
+    at.radio(key="project_kind").set_value("Multi-label: a set of classes per text").run()
+    at.selectbox(key="label_column").set_value("labels").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    button(at, "Create project").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [project] = store.projects(db)
+    pid = project["id"]
+    assert project["kind"] == "multi" and store.class_names(db, pid) == ["billing", "bug", "feature"]
+    assert [c["shortcut"] for c in store.classes(db, pid)] == ["1", "2", "3"]
+    at.switch_page("ui/pages/annotate.py").run()
+    assert not at.exception
+    button(at, "bug").click().run()
+    button(at, "feature").click().run()
+    assert {b.label for b in at.button} >= {"✓ bug", "✓ feature", "billing"}
+    button(at, "✓ bug").click().run()  # toggled off again
+    button(at, "Save the set").click().run()
+    assert not at.exception
+    button(at, "None of these").click().run()
+    button(at, "Save the set").click().run()  # nothing chosen: refused with a message
+    assert "at least one class" in at.error[0].value
+    button(at, "Skip").click().run()
+    finals = multilabel.final_sets(db, pid)
+    mine = [f.labels for f in finals if "alice" in f.votes]
+    assert mine == [["feature"], []]
+    button(at, "Undo").click().run()  # the skip
+    button(at, "Undo").click().run()  # the none-of-these
+    button(at, "billing").click().run()
+    button(at, "Save the set").click().run()
+    mine = [f.labels for f in multilabel.final_sets(db, pid) if "alice" in f.votes]
+    assert mine == [["feature"], ["billing"]]
+    at.switch_page("ui/pages/model.py").run()
+    assert not at.exception
+    assert any("No model yet" in i.value for i in at.info)

@@ -1,0 +1,149 @@
+"""The Annotate and Model pages of a multi-label project (issue 21); the pages hand over to these.
+
+Annotate: each class key toggles its class (a toggled class's button turns primary), Enter
+confirms the set, 0 answers "none of these" (an explicit empty set, not a skip), Right skips,
+Backspace undoes. Nothing is preselected: the model's suggestion (every label at or above its
+threshold) is shown as a caption, so it cannot slip into the answer unread.
+"""
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import store
+from core.labeling import annotate, multilabel
+import ui
+from ui import state
+
+
+def _chosen_key(project_id: int, annotator: str) -> str:
+    return f"multilabel_chosen_{project_id}_{annotator}"
+
+
+def annotate_page(db, project: dict, actor) -> None:
+    project_id, annotator = project["id"], actor.name
+    classes = store.classes(db, project_id)
+    shown_key, chosen_key = state.shown(project_id, annotator), _chosen_key(project_id, annotator)
+
+    def advance() -> None:
+        try:
+            split = annotate.choose_split(db, project_id, annotator)
+            st.session_state[shown_key] = annotate.next_text(db, actor, project_id, split)
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[chosen_key] = set()
+        st.session_state[state.SHOWN_AT] = time.time()
+
+    def seconds() -> float:
+        return time.time() - st.session_state.get(state.SHOWN_AT, time.time())
+
+    def toggle(name: str) -> None:
+        chosen = st.session_state.setdefault(chosen_key, set())
+        chosen.symmetric_difference_update({name})
+
+    def submit(labels: list[str]) -> None:
+        try:
+            multilabel.submit_labels(db, actor, project_id, st.session_state[shown_key], labels, seconds())
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            if isinstance(err, annotate.TextTaken):
+                advance()
+            return
+        st.session_state[state.FLASH] = ("saved", "Saved: " + (", ".join(labels) if labels else "none of these") + ".")
+        advance()
+
+    def confirm() -> None:
+        chosen = st.session_state.get(chosen_key, set())
+        if not chosen:
+            st.session_state[state.FLASH] = ("error", "Pick at least one class, or press 0 for “none of these”.")
+            return
+        submit([c["name"] for c in classes if c["name"] in chosen])
+
+    def skip() -> None:
+        try:
+            annotate.skip(db, actor, project_id, st.session_state[shown_key].example_id, seconds=seconds())
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
+        advance()
+
+    def undo() -> None:
+        try:
+            again = annotate.undo_and_show(db, actor, project_id)
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        if again is None:
+            st.session_state[state.FLASH] = ("error", "Nothing to undo.")
+            return
+        st.session_state[shown_key], st.session_state[chosen_key] = again, set()
+        st.session_state[state.SHOWN_AT] = time.time()
+        st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
+
+    if shown_key not in st.session_state:
+        advance()
+    shown = st.session_state.get(shown_key)
+    kind, message = st.session_state.pop(state.FLASH, (None, None))
+    if kind == "error":
+        st.error(ui.plain(message))
+    elif kind == "saved":
+        st.toast(ui.plain(message))
+    if project["guidelines"]:
+        with st.expander("Guidelines"):
+            st.text(project["guidelines"])
+    if shown is None:
+        st.success("Nothing left to label here. Add data on the Projects page.")
+        return
+    if shown.split == store.Split.EVAL:
+        st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
+    with st.container(border=True):
+        st.text(shown.text)
+    chosen = st.session_state.setdefault(chosen_key, set())
+    st.caption("Multi-label: class keys toggle, Enter saves the set, 0 = none of these.")
+    columns = st.columns(min(len(classes), 4) or 1)
+    for i, cls in enumerate(classes):
+        on = cls["name"] in chosen
+        columns[i % len(columns)].button(
+            ("✓ " if on else "") + ui.plain(cls["name"]), key=f"toggle_{cls['id']}", type="primary" if on else "secondary",
+            help=ui.plain(cls["description"]) or None, shortcut=cls["shortcut"] or None, on_click=toggle,
+            args=(cls["name"],), width="stretch")
+    with st.container(horizontal=True):
+        st.button("Save the set", shortcut="Enter", type="primary", on_click=confirm, key="ml_confirm")
+        st.button("None of these", shortcut="0", on_click=submit, args=([],), key="ml_none",
+                  help="No class applies (recorded as an answer, unlike Skip).")
+        st.button("Skip", shortcut="Right", on_click=skip, key="ml_skip")
+        st.button("Undo", shortcut="Backspace", on_click=undo, key="ml_undo")
+    version = store.current_version(db, project_id)
+    suggested = multilabel.suggested_labels(db, project_id, version, shown.example_id) if version else None
+    if suggested is not None:
+        st.caption("The model suggests: " + (", ".join(f"{ui.plain(n)} ({p:.0%})" for n, p in suggested)
+                                             if suggested else "none of these"))
+    words, detail = annotate.describe(shown)
+    st.caption(f"Why this text: {words}", help=detail)
+    st.caption(f"Model: version {version['number']} ({version['n_labels']} labeled texts)" if version
+               else "No model yet: the first one trains once a few texts have labels.")
+
+
+def model_page(db, project: dict) -> None:
+    version = store.current_version(db, project["id"])
+    if version is None:
+        st.info("No model yet: label a few texts on the Annotate page.")
+        return
+    m = version["metrics"]
+    st.subheader(f"Version {version['number']}: one-vs-rest heads, {version['n_labels']} labeled texts")
+    if "eval_micro_f1" not in m:
+        st.caption("No labeled eval texts yet: figures appear once some of the eval sample is labeled.")
+        return
+    cols = st.columns(4)
+    for col, (key, name) in zip(cols, (("eval_micro_f1", "Micro-F1"), ("eval_macro_f1", "Macro-F1"),
+                                       ("eval_hamming_loss", "Hamming loss"), ("eval_subset_accuracy", "Subset accuracy"))):
+        low, high = m[key + "_ci"]
+        col.metric(name, f"{m[key]:.3f}", help=f"95 % bootstrap interval {low:.3f}–{high:.3f} on {m['eval_n']} eval texts")
+    thresholds = multilabel.thresholds(version)
+    rows = [{"label": r["label"], "F1": round(r["f1"], 3), "95 % CI": f"{r['ci'][0]:.2f}–{r['ci'][1]:.2f}",
+             "eval texts": r["support"], "threshold": round(float(t), 2)}
+            for r, t in zip(m["eval_per_label"], thresholds)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption("Thresholds were tuned by cross-validation on the labeled pool texts, never on the eval sample.")
