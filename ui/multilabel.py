@@ -96,11 +96,23 @@ def annotate_page(db, project: dict, actor) -> None:
     if shown is None:
         st.success("Nothing left to label here. Add data on the Projects page.")
         return
+    left, right = st.columns([3, 1])  # the text in a column, as on the single-label page
+    with left:
+        _annotate_body(db, project_id, classes, shown, st.session_state.setdefault(chosen_key, set()),
+                       toggle, confirm, submit, skip, undo)
+    with right:
+        counts = annotate.progress(db, project_id)
+        st.metric("Labeled texts", counts["labels"])
+        version = store.current_version(db, project_id)
+        st.caption(f"Model: version {version['number']} ({version['n_labels']} labeled texts)" if version
+                   else "No model yet: the first one trains once a few texts have labels.")
+
+
+def _annotate_body(db, project_id, classes, shown, chosen, toggle, confirm, submit, skip, undo) -> None:
     if shown.split == store.Split.EVAL:
         st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
     with st.container(border=True):
         st.text(shown.text)
-    chosen = st.session_state.setdefault(chosen_key, set())
     st.caption("Multi-label: class keys toggle, Enter saves the set, 0 = none of these.")
     columns = st.columns(min(len(classes), 4) or 1)
     for i, cls in enumerate(classes):
@@ -122,8 +134,6 @@ def annotate_page(db, project: dict, actor) -> None:
                                              if suggested else "none of these"))
     words, detail = annotate.describe(shown)
     st.caption(f"Why this text: {words}", help=detail)
-    st.caption(f"Model: version {version['number']} ({version['n_labels']} labeled texts)" if version
-               else "No model yet: the first one trains once a few texts have labels.")
 
 
 def model_page(db, project: dict) -> None:

@@ -189,6 +189,8 @@ def argument_names(name: str) -> set[str]:
 
 def loader(family: str) -> str:
     """The call that loads an exported directory of this family without Sieve."""
+    if family == "multilabel":  # one-vs-rest heads with thresholds (core.files.multilabel_export, issue 21)
+        return "import predict; predict.predict(texts)  # numpy + sentence-transformers, see README.md"
     return spec(family).loads_with
 
 
