@@ -58,3 +58,15 @@ def test_a_multi_label_version_predicts_the_same_sets_outside_sieve(db, tmp_path
                             text=True, timeout=300, **where)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == app_sets
+
+
+def test_simulate_runs_on_multi_label_data(tmp_path, capsys):
+    from core import cli
+
+    multilabel_dataset("train", n=160).to_csv(tmp_path / "train.csv", index=False)
+    multilabel_dataset("test", n=80).to_csv(tmp_path / "test.csv", index=False)
+    cli.main(["simulate", "--multilabel", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+              "--init", "20", "--batch", "20", "--rounds", "2", "--out", str(tmp_path / "out.json")])
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert [p["labels"] for p in result["curve"]] == [20, 40, 60]
+    assert "macro-F1" in capsys.readouterr().out
