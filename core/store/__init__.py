@@ -15,7 +15,7 @@ from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, mig
 from core.store.enums import Action, JobKind, JobStatus, Split
 from core.store.examples import (example, example_count, example_ids, example_project, existing_hashes,
                                  insert_examples, search_examples, texts_by_id, unlabeled_count)
-from core.store.jobs import (WORKER_DIED, active_jobs, attempt_message, claim_job, db_workers,
+from core.store.jobs import (WORKER_DIED, JobCancelled, active_jobs, check_open, attempt_message, claim_job, db_workers,
                              drop_superseded_heads, enqueue, fail_job, finish_job, has_active_job, heartbeat_jobs,
                              job, job_progress, jobs, last_requested_watermark, latest_result, live_workers,
                              reap_worker, remove_worker, requeue_lost, requeue_stale_jobs, requeue_worker_jobs,
@@ -43,7 +43,7 @@ from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_ve
 
 
 __all__ = [
-    'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
+    'Action', 'BUSY_TIMEOUT_MS', 'JobCancelled', 'check_open', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',
     'add_annotation', 'add_audit', 'add_decision', 'add_encoder', 'add_session', 'add_user', 'annotation_times',

@@ -204,15 +204,30 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Bring the database to `schema.SCHEMA_VERSION`: every missing version's statements, one by
-    one, and its row in `schema_version`, all in one transaction (a failure leaves no half of it)."""
+    one, and its row in `schema_version`, all in one transaction (a failure leaves no half of it).
+
+    A version that rebuilds tables (`schema.NO_FOREIGN_KEYS`) runs with foreign keys off for this
+    connection (the pragma is a no-op inside a transaction, so it is set before), else dropping a
+    parent table would cascade into its children; `foreign_key_check` must find nothing before it
+    commits."""
     if schema_version(db) >= schema.SCHEMA_VERSION:
         return
-    with transaction(db) as conn:
-        current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-        for version in sorted(v for v in schema.MIGRATIONS if v > current):
-            for statement in schema.MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    conn = db.conn
+    rebuilds = any(v in schema.NO_FOREIGN_KEYS for v in schema.MIGRATIONS if v > schema_version(db))
+    if rebuilds:
+        conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with transaction(db) as conn:
+            current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            for version in sorted(v for v in schema.MIGRATIONS if v > current):
+                for statement in schema.MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            if rebuilds and (broken := conn.execute("PRAGMA foreign_key_check").fetchall()):
+                raise sqlite3.IntegrityError(f"the migration would break foreign keys: {broken[:5]}")
+    finally:
+        if rebuilds:
+            conn.execute("PRAGMA foreign_keys=ON")
 
 
 # ---------------------------------------------------------------- helpers
