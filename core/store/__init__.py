@@ -35,7 +35,7 @@ from core.store.schema import SCHEMA_VERSION
 from core.store.team import (add_audit, add_decision, add_session, add_user, assigned_projects, audit_log,
                              decided_examples, decisions, end_session, end_sessions, failed_logins, has_users,
                              is_assigned, other_active_admins, session_user, set_active, set_assigned,
-                             set_failed_logins, set_password_hash, set_role, user, user_exists, user_for_login,
+                             set_failed_logins, set_password_hash, set_role, set_sign_in_attempts, sign_in_attempts, user, user_exists, user_for_login,
                              users)
 from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_version, encoder, encoder_before, head_on_model_since, latest_encoder, latest_version, pin,
                                  pin_history, publish_version, set_pin, update_timing, version,
@@ -60,7 +60,7 @@ __all__ = [
     'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker',
     'referenced_paths', 'release_leases', 'remove_worker', 'rename_project', 'requeue_stale_jobs',
     'requeue_lost', 'requeue_worker_jobs', 'encoder_before', 'head_on_model_since', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
-    'set_assigned', 'set_failed_logins', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
+    'set_assigned', 'set_failed_logins', 'set_sign_in_attempts', 'sign_in_attempts', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
     'settings', 'shuffled_examples', 'skipped_by', 'texts_by_id', 'transaction', 'unavailable', 'unlabeled_count',
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',
     'version_id_by_number', 'versions', 'waiting_for_second_label', 'worker_device', 'worker_heartbeat',

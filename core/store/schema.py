@@ -398,6 +398,18 @@ _V7 = [statement for table, columns in _V7_TABLES.items() for statement in _rebu
     *_sequence_above("users", "(SELECT coalesce(max(CAST(json_extract(detail, '$.user_id') AS INTEGER)), 0) "
                               "FROM audit_log)"),
 ]
+# Also in v7 (issue 19 item 5): failed sign-ins in a row per name typed, known or not (so an
+# unknown name is delayed exactly like an account, and the delay tells nobody which names exist),
+# and when the next attempt may be checked.
+_V7 += [
+    """
+    CREATE TABLE IF NOT EXISTS sign_in_attempts (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        failures INTEGER NOT NULL DEFAULT 0,
+        retry_at REAL NOT NULL DEFAULT 0
+    )
+    """,
+]
 # Versions whose statements run with foreign keys off (and foreign_key_check before commit).
 NO_FOREIGN_KEYS = frozenset({7})
 
