@@ -27,7 +27,7 @@ try:
     auth.authenticate(db, "ada", "wrong guess " + sys.argv[1])
     print("signed in")
 except auth.AuthError as err:
-    print("checked" if str(err) == auth.WRONG else "refused: " + str(err))
+    print("checked" if str(err) == "Wrong name or password." else "refused: " + str(err))
 """
 
 
