@@ -33,7 +33,7 @@ from core.store.projects import (change_settings, class_names, classes, create_p
                                  settings)
 from core.store.schema import SCHEMA_VERSION
 from core.store.team import (add_audit, add_decision, add_session, add_user, assigned_projects, audit_log,
-                             decided_examples, decisions, end_session, end_sessions, failed_logins, has_users,
+                             decided_examples, decisions, end_session, end_sessions, failed_logins, forget_sign_in_attempts, has_users,
                              is_assigned, other_active_admins, session_user, set_active, set_assigned,
                              set_failed_logins, set_password_hash, set_role, set_sign_in_attempts, sign_in_attempts, user, user_exists, user_for_login,
                              users)
@@ -51,7 +51,7 @@ __all__ = [
     'change_settings', 'claim_job', 'class_names', 'classes', 'connect', 'copy_from', 'copy_to', 'create_project',
     'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'disconnect', 'delete_project',
     'drop_superseded_heads', 'encoder', 'end_session', 'end_sessions', 'enqueue', 'example', 'example_count',
-    'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'finish_job',
+    'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'forget_sign_in_attempts', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
     'jobs', 'label_count', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',
     'last_requested_watermark', 'last_undoable', 'latest_encoder', 'latest_result', 'latest_version', 'lease',

@@ -96,6 +96,12 @@ def set_sign_in_attempts(conn: sqlite3.Connection, name: str, failures: int, ret
     conn.execute("UPDATE users SET failed_logins = ?, retry_at = ? WHERE name = ?", (failures, retry_at, name))
 
 
+def forget_sign_in_attempts(conn: sqlite3.Connection, before: float) -> None:
+    """Drop the counts of names whose delay ended before `before`: names typed once (anyone can
+    type any) do not pile up."""
+    conn.execute("DELETE FROM sign_in_attempts WHERE retry_at < ?", (before,))
+
+
 # ---------------------------------------------------------------- sessions
 
 

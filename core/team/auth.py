@@ -61,6 +61,7 @@ SESSION_S = 12 * 3600  # a session expires this long after sign-in
 # transaction before the password is checked, so attempts sent at once take turns.
 FREE_FAILURES = 2
 MAX_DELAY_S = 60.0
+FORGET_AFTER_S = 24 * 3600  # a name's failures are forgotten a day after its last delay ended
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters (RFC 9106 low-memory)
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -315,6 +316,7 @@ def authenticate(db, name: str, password: str, now: float | None = None) -> Acto
     t = store.now() if now is None else now
     typed = (name or "").strip()[:200]
     with store.transaction(db) as conn:
+        store.forget_sign_in_attempts(conn, t - FORGET_AFTER_S)
         failures, retry_at = store.sign_in_attempts(conn, typed)
         if t < retry_at:
             raise AuthError(f"Too many failed sign-ins with this name: wait {max(retry_at - t, 1):.0f} s "
