@@ -33,7 +33,8 @@ def load(directory=here):
 def predict(texts, directory=here):
     """One list of labels per text: every label whose probability reaches its threshold."""
     encoder, head = load(directory)
-    x = encoder.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True).astype(np.float64)
+    # batch_size as Sieve embeds (padding differs per batch, and a probability can sit on its threshold)
+    x = encoder.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True).astype(np.float64)
     z = x @ np.asarray(head["coef"]).T + np.asarray(head["intercept"])
     probs = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
     keep = probs >= np.asarray(head["thresholds"])
