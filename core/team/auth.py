@@ -117,7 +117,7 @@ def require(db, actor: Actor, permission: str, project_id: int | None = None) ->
     row = store.user(db, actor.user_id)
     if row is None or not row["active"]:
         raise Forbidden("This account no longer exists or was deactivated.")
-    if actor.session is not None and not _session_live(db, actor):
+    if actor.session is not None and not session_live(db, actor):
         raise Forbidden("You are signed out (or your session expired): sign in again.")
     name, role = row["name"], row["role"]
     if permission not in PERMISSIONS[role]:
@@ -128,7 +128,8 @@ def require(db, actor: Actor, permission: str, project_id: int | None = None) ->
     return Actor(name, role, actor.user_id, actor.session)
 
 
-def _session_live(db, actor: Actor) -> bool:
+def session_live(db, actor: Actor) -> bool:
+    """Whether the session this actor came from is still open (not signed out, not expired)."""
     row = store.session_user(db, actor.session, store.now())
     return row is not None and row["id"] == actor.user_id
 
