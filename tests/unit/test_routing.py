@@ -17,3 +17,17 @@ def test_the_sign_in_page_answers_every_page_address():
     assert 'url_path=path' in source and 'glob("*.py")' in source
     pages = {p.stem for p in (ROOT / "ui" / "pages").glob("*.py")}
     assert {"team", "annotate", "login"} <= pages
+
+
+def test_the_server_never_treats_a_pages_folder_as_a_legacy_multipage_app():
+    """serve.py turns Streamlit's legacy `pages/` mode off before the first session (an installed app.py
+    sits in site-packages, where a `pages` package of another distribution may be)."""
+    import subprocess
+    import sys
+
+    probe = ("import serve\nfrom streamlit.runtime.pages_manager import PagesManager\n"
+             "from ui import signin\n"
+             "assert PagesManager.uses_pages_directory is False\n"
+             "assert signin.mounted() and [r.path for r in serve.app._user_routes] == ['/api/session']\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
