@@ -304,3 +304,14 @@ def screenshot(page, folder: Path, name: str) -> Path:
         if size:
             page.set_viewport_size(size)
     return path
+
+
+def sign_in(page, name: str, password: str) -> None:
+    """Fill the sign-in form and wait for the signed-in sidebar: the page reloads once the sign-in cookie
+    is set (ui/signin.py), at the same address."""
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_label("Name", exact=True).fill(name)
+    main.get_by_label("Password", exact=True).fill(password)
+    main.get_by_role("button", name="Sign in").click()
+    page.locator('[data-testid="stSidebar"] >> text=Signed in as').wait_for(timeout=60_000)
+    wait_idle(page)

@@ -46,12 +46,7 @@ def assert_sign_in_only(page) -> None:
 
 
 def sign_in(page, name: str = "ada") -> None:
-    main = page.locator('[data-testid="stMain"]')
-    main.get_by_label("Name", exact=True).fill(name)
-    main.get_by_label("Password", exact=True).fill(PASSWORD)
-    main.get_by_role("button", name="Sign in").click()
-    page.locator(SIGNED_IN).wait_for()  # after the reload that follows setting the cookie
-    harness.wait_idle(page)
+    harness.sign_in(page, name, PASSWORD)
 
 
 def session_tokens(data_dir) -> int:
