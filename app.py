@@ -86,6 +86,8 @@ with st.sidebar:
 
     @st.fragment(run_every="2s")
     def job_status():
+        if team and actor.session is not None and not auth.session_live(db, actor):
+            st.rerun()  # signed out in another tab (or expired): the whole page goes to the sign-in page
         started = worker.ensure_worker(db)
         live = store.live_workers(db)
         if live:

@@ -123,7 +123,8 @@ def test_a_deep_link_as_the_first_request_signs_in_then_lands_where_it_pointed(a
 
 
 def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, tmp_path):
-    """Item 6: two tabs of one session; tab A signs out; tab B's next key saves nothing and shows sign-in."""
+    """Item 6: tabs of one session; tab A signs out; tab B's next key saves nothing and shows sign-in; tab C,
+    left on the Model page, goes to the sign-in page by itself (the sidebar's 2-second check)."""
     app, data_dir = team_app(app_factory, tmp_path)
     context = new_context(browser)
     try:
@@ -135,6 +136,9 @@ def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, 
         tab_b.locator(SIGNED_IN).wait_for()
         harness.open_page(tab_b, "Annotate")
         assert harness.shown_text(tab_b)
+        tab_c = context.new_page()
+        harness.goto(tab_c, tab_a.url)
+        harness.open_page(tab_c, "Model")
         harness.press(tab_b, "1")  # a label while signed in lands
         db = sqlite3.connect(f"file:{data_dir / 'sieve.db'}?mode=ro", uri=True, timeout=5)
         assert db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 1
@@ -149,5 +153,8 @@ def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, 
         harness.wait_idle(tab_b)
         assert db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 1, "a label landed after Sign out"
         assert_sign_in_only(tab_b)
+        tab_c.locator('[data-testid="stMain"] >> text=Sign in to Sieve').wait_for(timeout=20_000)
+        harness.wait_idle(tab_c)
+        assert_sign_in_only(tab_c)
     finally:
         context.close()
