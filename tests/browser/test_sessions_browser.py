@@ -153,7 +153,7 @@ def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, 
         harness.wait_idle(tab_b)
         assert db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 1, "a label landed after Sign out"
         assert_sign_in_only(tab_b)
-        tab_c.locator('[data-testid="stMain"] >> text=Sign in to Sieve').wait_for(timeout=20_000)
+        tab_c.locator('[data-testid="stMain"] >> text=Sign in to Sieve').wait_for(timeout=60_000)
         harness.wait_idle(tab_c)
         assert_sign_in_only(tab_c)
     finally:
