@@ -38,14 +38,14 @@ STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "
 
 
 def streamlit_command(extra: list[str]) -> list[str]:
-    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    """The command `sieve run` executes: Streamlit on the serve.py (app.py and the sign-in route) installed beside `core`, with the
     production settings first so that options given on the command line override them."""
     from core import config
 
     flags = [f"--{key}={str(item).lower() if isinstance(item, bool) else item}"
              for key, value in STREAMLIT_SETTINGS.items()
              for item in (value if isinstance(value, list) else [value])]  # a list: the option once per item
-    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+    return [sys.executable, "-m", "streamlit", "run", str(config.server_path()), *flags, *extra]
 
 
 def cmd_run(args) -> None:
@@ -55,8 +55,9 @@ def cmd_run(args) -> None:
 
     from core import config
 
-    if not config.app_path().exists():
-        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    for path in (config.app_path(), config.server_path()):
+        if not path.exists():
+            sys.exit(f"error: the app is not where Sieve expects it: {path} (a broken install?)")
     command = streamlit_command(args.streamlit_args)
     print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
     print("+ " + shlex.join(command), flush=True)
