@@ -180,6 +180,11 @@ def _show(db, project_id: int, example_id: int, version: dict | None, why: str, 
 
 
 def _add_suggestion(db, project_id: int, version: dict, shown: NextText) -> None:
+    """The version's guess for a pool text. Never for an eval text (issue 20): eval labels never
+    train, so "your label teaches it the most" would be false, and a label nudged by the model's
+    guess would no longer measure the model."""
+    if shown.split == store.Split.EVAL:
+        return
     ids = embeddings.read(store.encoder(db, version["encoder_id"])["path"])[0]
     row = int(np.searchsorted(ids, shown.example_id))
     if row >= len(ids) or ids[row] != shown.example_id:
