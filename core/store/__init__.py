@@ -16,7 +16,7 @@ from core.store.enums import Action, JobKind, JobStatus, Split
 from core.store.examples import (example, example_count, example_ids, example_project, existing_hashes,
                                  insert_examples, search_examples, texts_by_id, unlabeled_count)
 from core.store.jobs import (WORKER_DIED, active_jobs, attempt_message, claim_job, db_workers,
-                             drop_superseded_heads, enqueue, fail_job, finish_job, has_active_job, heartbeat_jobs,
+                             drop_superseded_heads, enqueue, enqueue_coalesced, fail_job, finish_job, has_active_job, heartbeat_jobs,
                              job, job_progress, jobs, last_requested_watermark, latest_result, live_workers,
                              reap_worker, remove_worker, requeue_lost, requeue_stale_jobs, requeue_worker_jobs,
                              unresolved_failures, worker_device, worker_heartbeat)
@@ -50,7 +50,7 @@ __all__ = [
     'annotations', 'annotator_labels', 'assigned_projects', 'attempt_message', 'audit_log',
     'change_settings', 'claim_job', 'class_names', 'classes', 'connect', 'copy_from', 'copy_to', 'create_project',
     'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'disconnect', 'delete_project',
-    'drop_superseded_heads', 'encoder', 'end_session', 'eval_in_order', 'eval_order_key', 'end_sessions', 'enqueue', 'example', 'example_count',
+    'drop_superseded_heads', 'encoder', 'enqueue_coalesced', 'end_session', 'eval_in_order', 'eval_order_key', 'end_sessions', 'enqueue', 'example', 'example_count',
     'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
     'jobs', 'label_count', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',
