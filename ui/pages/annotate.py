@@ -40,6 +40,7 @@ def refused(err: annotate.AnnotationError) -> None:
         advance()
 
 
+@ui.callback
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
     try:
@@ -51,6 +52,7 @@ def on_label(label: str) -> None:
     advance()
 
 
+@ui.callback
 def on_skip() -> None:
     shown = st.session_state[state_key]
     try:
@@ -63,6 +65,7 @@ def on_skip() -> None:
     advance()
 
 
+@ui.callback
 def on_undo() -> None:
     try:
         again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
@@ -77,6 +80,7 @@ def on_undo() -> None:
     st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
 
+@ui.callback
 def on_pick(example_id: int) -> None:
     try:
         st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
