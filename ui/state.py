@@ -18,6 +18,11 @@ def shown(project_id: int, annotator: str) -> str:
     return f"shown:{project_id}:{annotator}"
 
 
+def settings_drawn(project_id: int) -> str:
+    """{setting: value} the Settings page's widgets were last drawn with (to follow the store)."""
+    return f"settings_drawn:{project_id}"
+
+
 def served_version(project_id: int) -> str:
     """The version the Annotate page was drawn with (a new one redraws it)."""
     return f"served_version:{project_id}"
