@@ -48,3 +48,55 @@ def test_a_setting_changed_right_after_a_save_is_saved_too(app_factory, page, tm
     # What the page shows after both saves is what is stored.
     box = page.locator('[data-testid="stApp"]').get_by_role("combobox", name="Model family")
     assert box.input_value() == "transformer fine-tuning"
+
+
+def label_in_effect(app, text: str) -> str | None:
+    with project_db(app) as conn:
+        row = conn.execute(
+            """SELECT a.label FROM annotations a JOIN examples e ON e.id = a.example_id
+               WHERE e.text = ? AND a.action = 'label'
+                 AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.reverts = a.id)
+               ORDER BY a.id DESC LIMIT 1""", (text,)).fetchone()
+    return row[0] if row else None
+
+
+def test_a_past_label_is_found_in_the_history_and_changed(app_factory, page, tmp_path):
+    """Issue 20 item 8: keyword search covered only unlabeled texts, and undo reached only the last label."""
+    data_dir = tmp_path / "data"
+    frame = reviews()
+    gold = dict(zip(frame["text"], frame["label"]))
+    seed_projects(data_dir, ("reviews", frame, CLASSES))
+    app = app_factory(data_dir)
+    harness.goto(page, app.url)
+    harness.open_page(page, "Annotate")
+    labeled = []
+    for _ in range(6):
+        text = harness.shown_text(page)
+        labeled.append(text)
+        harness.press(page, KEYS[gold[text]])
+    first = labeled[0]  # five labels ago: out of undo's reach
+    other = "negative" if gold[first] == "positive" else "positive"
+
+    page.get_by_text("Your labels: find one and change it").click()
+    harness.wait_idle(page)
+    box = page.locator('[data-testid="stTextInput"]', has_text="Text contains").locator("input")
+    box.fill(first[:30])
+    box.press("Enter")
+    harness.wait_idle(page)
+    history = page.locator('[data-testid="stExpander"]', has_text="Your labels")
+    row = history.locator('[data-testid="stHorizontalBlock"]', has=page.locator('[data-testid="stText"]',
+                                                                                 has_text=first[:30])).first
+    row.get_by_role("combobox").click()
+    page.get_by_role("option", name=other, exact=True).click()
+    harness.wait_idle(page)
+    row.get_by_role("button", name="Change").click()
+    harness.wait_idle(page)
+    assert label_in_effect(app, first) == other
+    with project_db(app) as conn:  # appended: the first label is still on record
+        assert conn.execute("SELECT count(*) FROM annotations a JOIN examples e ON e.id = a.example_id "
+                            "WHERE e.text = ? AND a.action = 'label'", (first,)).fetchone()[0] == 2
+    # Labeling by keyboard goes on where it was.
+    shown = harness.shown_text(page)
+    assert shown not in labeled
+    harness.press(page, KEYS[gold[shown]])
+    assert label_in_effect(app, shown) == gold[shown]
