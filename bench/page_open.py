@@ -1,11 +1,14 @@
 """Page-open times and pin/unpin latency in a real Chromium (issue 20 item 6: under 2 s each).
 
     nice -n 10 python bench/page_open.py --pool 2000 --labels 120 --repeats 3
+    nice -n 10 python bench/page_open.py --synthetic 40 --pool 8000 --labels 316   # a long session's state
 
 Creates a project of `--pool` SST-2 texts through core and gives `--labels` gold labels (pool and
 eval texts, as annotating does), starts the app the way a user does (`streamlit run app.py`, which
 spawns its worker) and waits until the pool is embedded and the worker has published a version on
-the newest labels. Then, for every page:
+the newest labels. With `--synthetic N` the project is instead the state a long session leaves
+(bench/page_state.py: movie reviews, N versions with random probabilities, no training), made
+in seconds. Then, for every page:
 
   - open: a fresh browser tab loads the page's URL; time to the page's main content (its title and
     the element that carries it: the text to label, the figures, the Save button, ...);
@@ -96,12 +99,20 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2000)
     parser.add_argument("--labels", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--synthetic", type=int, default=0, metavar="VERSIONS",
+                        help="seed a long session's state with this many versions instead of training")
     args = parser.parse_args()
 
     from core import store
 
     data_dir = Path(tempfile.mkdtemp(prefix="sieve-bench-pages-")) / "data"
-    project_id, _ = seed(data_dir, args.pool, args.labels)
+    if args.synthetic:
+        from bench.page_state import seed_long_session
+
+        os.environ["SIEVE_DATA_DIR"] = str(data_dir)
+        project_id, _ = seed_long_session(args.pool, args.labels, args.synthetic)
+    else:
+        project_id, _ = seed(data_dir, args.pool, args.labels)
     db = store.connect()
     from playwright.sync_api import sync_playwright
 
@@ -120,7 +131,8 @@ def main() -> None:
             if time.time() - started > 900:
                 raise SystemExit("no version on the newest labels within 15 minutes")
             time.sleep(1)
-        print(f"{args.pool} texts, {args.labels} labels; pool embedded and a version published "
+        print(f"{args.pool} texts, {args.labels} labels, {len(store.versions(db, project_id))} versions"
+              f"{' (synthetic)' if args.synthetic else ''}; pool embedded and a version published "
               f"{time.time() - started:.0f} s after the app was opened")
         print(load_note())
         query = f"?project={project_id}&name=bench"

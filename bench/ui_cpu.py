@@ -4,7 +4,8 @@ open in a real Chromium driven by the keyboard (issue 20 item 3 and its done-whe
     nice -n 10 python bench/ui_cpu.py --pool 1000 --labels 60 --idle 60
 
 Creates a project of `--pool` SST-2 texts through core, starts the app the way a user does
-(`streamlit run app.py`, with the repository's .streamlit/config.toml, which spawns its worker),
+(`streamlit run app.py`, which spawns its worker; the repository's .streamlit/config.toml, with
+the file watcher off as it ships, and tests/browser/harness.py says so on the command line too),
 waits for the pool embedding, opens Annotate and then measures the streamlit process's CPU time
 (user + system, from /proc through psutil; the worker is a separate process and is reported
 apart):
@@ -71,7 +72,6 @@ def main() -> None:
                                                   imports.plan_import(frame, "text", None, list(keys)))
     from playwright.sync_api import sync_playwright
 
-    # The app as `streamlit run app.py` starts it: the repository's config.toml decides the file watcher.
     app = harness.App(data_dir)
     app.start()
     try:
