@@ -2,7 +2,6 @@
 past label is found in the label history and changed there."""
 import pytest
 
-from core import store
 from tests.browser import harness
 from tests.browser.test_annotate_browser import CLASSES, KEYS, project_db, reviews, seed_projects
 
