@@ -12,7 +12,6 @@ FLASH = "flash"  # the Annotate page's message for the next run: ("saved" | "err
 PROJECTS_FLASH = "projects_flash"  # the Projects page's message for the next run
 PROJECT_CREATED = "project_created"  # a project was just created: the Projects page links to Annotate
 CREATE_FORM = "create_form"  # how many projects this session created: the create form's uploader key
-MODEL_TAB = "model_tab"  # the Model page's open tab (only that one is drawn)
 SHOWN_AT = "shown_at"  # when the text on the Annotate page was shown (seconds per label)
 
 

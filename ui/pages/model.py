@@ -63,12 +63,8 @@ if pinned:
                "and exports take it, while newer versions keep training. Unpin under Versions to follow the newest.",
                icon=":material/push_pin:")
 
-# Only the open tab's content is sent (on_change="rerun"; `.open`): drawing every tab, with their
-# tables and charts, made the page slow to open (issue 20 item 6). The overview, the tab a page
-# opens on, is drawn always; the open tab is kept in the session state.
 overview, wrong, versions_tab, predict_tab = st.tabs(
-    ["How good is it?", "Where is it wrong?", "Versions", "Predict on new data"], key=state.MODEL_TAB,
-    on_change="rerun")
+    ["How good is it?", "Where is it wrong?", "Versions", "Predict on new data"])
 
 with overview:
     curve = model_report.learning_curve(versions)
@@ -126,120 +122,116 @@ with overview:
                    "hardest, so these figures run lower than its real accuracy; use them only to compare versions.")
 
 with wrong:
-    if wrong.open:
-        st.markdown(f"**Eval texts version {served['number']} gets wrong** · select a row to label it again")
-        mistakes = registry.wrong_on_eval(db, served)
-        if mistakes:
-            table = pd.DataFrame(mistakes)
-            pick = st.dataframe(table[["text", "label", "predicted", "confidence"]], hide_index=True, width="stretch",
-                                on_select="rerun", selection_mode="single-row", key="wrong_eval",
-                                column_config={"confidence": st.column_config.ProgressColumn(
-                                    "confidence", format="percent", min_value=0, max_value=1)})
+    st.markdown(f"**Eval texts version {served['number']} gets wrong** · select a row to label it again")
+    mistakes = registry.wrong_on_eval(db, served)
+    if mistakes:
+        table = pd.DataFrame(mistakes)
+        pick = st.dataframe(table[["text", "label", "predicted", "confidence"]], hide_index=True, width="stretch",
+                            on_select="rerun", selection_mode="single-row", key="wrong_eval",
+                            column_config={"confidence": st.column_config.ProgressColumn(
+                                "confidence", format="percent", min_value=0, max_value=1)})
+        if pick.selection.rows:
+            label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_EVAL_MISTAKE)
+    else:
+        st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
+    if len(versions) >= 2:
+        old, new = versions[-2], versions[-1]
+        compared, differ, rows = registry.disagreements(db, old, new)
+        st.markdown(f"**Pool texts where versions {old['number']} and {new['number']} disagree** · "
+                    f"{differ:,} of {compared:,} unlabeled texts · select a row to label it")
+        if rows:
+            table = pd.DataFrame(rows)
+            pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
+                                on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
-                label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_EVAL_MISTAKE)
-        else:
-            st.caption("None: every labeled eval text is predicted right (or none is labeled yet).")
-        if len(versions) >= 2:
-            old, new = versions[-2], versions[-1]
-            compared, differ, rows = registry.disagreements(db, old, new)
-            st.markdown(f"**Pool texts where versions {old['number']} and {new['number']} disagree** · "
-                        f"{differ:,} of {compared:,} unlabeled texts · select a row to label it")
-            if rows:
-                table = pd.DataFrame(rows)
-                pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
-                                    on_select="rerun", selection_mode="single-row", key="disagree")
-                if pick.selection.rows:
-                    label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
+                label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
-    if versions_tab.open:
-        st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
-                                                            model_report.newest_label_times(db, versions))),
-                     hide_index=True, width="stretch")
-        st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
-                   "without a pin it is the one trained on the newest labels, except that a full training is served "
-                   "only if a quick model on its encoder beats one on the previous encoder on texts the training "
-                   "never saw ('why served or not' gives the figures).")
-        numbers = [v["number"] for v in reversed(versions)]
-        pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
-        choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
-                                   key="pin_choice")
-        if pin_col.button("Pin this version", icon=":material/push_pin:"):
-            registry.pin(db, ui.actor(), project_id, choice)
-            st.rerun()
-        if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-            registry.unpin(db, ui.actor(), project_id)
-            st.rerun()
-        if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
-            st.caption(ui.plain(pins))
+    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
+                                                        model_report.newest_label_times(db, versions))),
+                 hide_index=True, width="stretch")
+    st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
+               "without a pin it is the one trained on the newest labels, except that a full training is served "
+               "only if a quick model on its encoder beats one on the previous encoder on texts the training "
+               "never saw ('why served or not' gives the figures).")
+    numbers = [v["number"] for v in reversed(versions)]
+    pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
+    choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                               key="pin_choice")
+    if pin_col.button("Pin this version", icon=":material/push_pin:"):
+        registry.pin(db, ui.actor(), project_id, choice)
+        st.rerun()
+    if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
+        registry.unpin(db, ui.actor(), project_id)
+        st.rerun()
+    if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
+        st.caption(ui.plain(pins))
 
-        st.markdown("**Compare two versions**")
-        if len(versions) >= 2:
-            a_col, b_col = st.columns(2)
-            a = a_col.selectbox("Version", numbers, index=1, key="compare_a")
-            b = b_col.selectbox("with version", numbers, index=0, key="compare_b")
-            by_number = {v["number"]: v for v in versions}
-            rows = registry.compare_per_class(db, by_number[a], by_number[b])
-            if rows and rows[0]["eval texts"]:
-                st.altair_chart(charts.compare_f1(rows), width="stretch")
-                st.caption(f"Per-class F1 on the same {rows[0]['eval texts']} eval texts (every eval label given so far).")
-            else:
-                st.caption("Label some eval texts to compare per-class F1.")
-            compared, differ, diff_rows = registry.disagreements(db, by_number[min(a, b)], by_number[max(a, b)], limit=50)
-            st.caption(f"They predict different classes for {differ:,} of {compared:,} unlabeled pool texts.")
-            if diff_rows:
-                st.dataframe(pd.DataFrame(diff_rows).drop(columns="example_id"), hide_index=True, width="stretch")
+    st.markdown("**Compare two versions**")
+    if len(versions) >= 2:
+        a_col, b_col = st.columns(2)
+        a = a_col.selectbox("Version", numbers, index=1, key="compare_a")
+        b = b_col.selectbox("with version", numbers, index=0, key="compare_b")
+        by_number = {v["number"]: v for v in versions}
+        rows = registry.compare_per_class(db, by_number[a], by_number[b])
+        if rows and rows[0]["eval texts"]:
+            st.altair_chart(charts.compare_f1(rows), width="stretch")
+            st.caption(f"Per-class F1 on the same {rows[0]['eval texts']} eval texts (every eval label given so far).")
         else:
-            st.caption("A second version is needed to compare.")
+            st.caption("Label some eval texts to compare per-class F1.")
+        compared, differ, diff_rows = registry.disagreements(db, by_number[min(a, b)], by_number[max(a, b)], limit=50)
+        st.caption(f"They predict different classes for {differ:,} of {compared:,} unlabeled pool texts.")
+        if diff_rows:
+            st.dataframe(pd.DataFrame(diff_rows).drop(columns="example_id"), hide_index=True, width="stretch")
+    else:
+        st.caption("A second version is needed to compare.")
 
 with predict_tab:
-    if predict_tab.open:
-        st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
-                    "comes back with the predicted class, its confidence and every class's probability.")
-        upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
-                                  key="predict_file")
-        if upload is not None:
-            try:
-                table = imports.read_table(upload.getvalue(), upload.name)
-            except imports.ImportFailed as err:
-                st.error(ui.plain(str(err)))
-                table = None
-            if table is not None:
-                columns = list(table.columns)
-                c1, c2, c3 = st.columns(3)
-                column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
-                version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
-                                              key="predict_version")
-                fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
-                st.caption(f"{len(table):,} rows.")
-                if st.button("Predict", type="primary"):
-                    try:
-                        st.session_state[state.predict_job(project_id)] = predict.request_predict(
-                            db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
-                            upload.name)
-                    except predict.PredictFailed as err:
-                        st.error(ui.plain(str(err)))
+    st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
+                "comes back with the predicted class, its confidence and every class's probability.")
+    upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
+                              key="predict_file")
+    if upload is not None:
+        try:
+            table = imports.read_table(upload.getvalue(), upload.name)
+        except imports.ImportFailed as err:
+            st.error(ui.plain(str(err)))
+            table = None
+        if table is not None:
+            columns = list(table.columns)
+            c1, c2, c3 = st.columns(3)
+            column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
+            version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
+                                          key="predict_version")
+            fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
+            st.caption(f"{len(table):,} rows.")
+            if st.button("Predict", type="primary"):
+                try:
+                    st.session_state[state.predict_job(project_id)] = predict.request_predict(
+                        db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
+                        upload.name)
+                except predict.PredictFailed as err:
+                    st.error(ui.plain(str(err)))
 
-        @st.fragment(run_every="1s")
-        def prediction_status() -> None:
-            job_id = st.session_state.get(state.predict_job(project_id))
-            job = store.job(db, job_id) if job_id else None
-            if job is None:
-                return
-            done = predict.finished(db, job_id)
-            if done is not None:
-                r = done["result"]
-                fmt = done["params"]["format"]
-                st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
-                st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
-                                   file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-            elif job["status"] == store.JobStatus.FAILED:
-                st.error(f"The prediction failed: {ui.plain(job['message'])}")
-            else:
-                show_job(job)
+    @st.fragment(run_every="1s")
+    def prediction_status() -> None:
+        job_id = st.session_state.get(state.predict_job(project_id))
+        job = store.job(db, job_id) if job_id else None
+        if job is None:
+            return
+        done = predict.finished(db, job_id)
+        if done is not None:
+            r = done["result"]
+            fmt = done["params"]["format"]
+            st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
+            st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
+                               file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
+        elif job["status"] == store.JobStatus.FAILED:
+            st.error(f"The prediction failed: {ui.plain(job['message'])}")
+        else:
+            show_job(job)
 
-        prediction_status()
+    prediction_status()
 
-with st.expander("Recent jobs", key="recent_jobs", on_change="rerun") as recent:
-    if recent.open:
-        st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")
+with st.expander("Recent jobs"):
+    st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")
