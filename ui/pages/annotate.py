@@ -42,6 +42,7 @@ def refused(err: annotate.AnnotationError) -> None:
         advance()
 
 
+@ui.callback
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
     try:
@@ -53,6 +54,7 @@ def on_label(label: str) -> None:
     advance()
 
 
+@ui.callback
 def on_skip() -> None:
     shown = st.session_state[state_key]
     try:
@@ -65,6 +67,7 @@ def on_skip() -> None:
     advance()
 
 
+@ui.callback
 def on_undo() -> None:
     try:
         again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
@@ -79,6 +82,7 @@ def on_undo() -> None:
     st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
 
+@ui.callback
 def on_pick(example_id: int) -> None:
     try:
         st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
