@@ -38,14 +38,14 @@ STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "
 
 
 def streamlit_command(extra: list[str]) -> list[str]:
-    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    """The command `sieve run` executes: Streamlit on the serve.py (app.py and the sign-in route) installed beside `core`, with the
     production settings first so that options given on the command line override them."""
     from core import config
 
     flags = [f"--{key}={str(item).lower() if isinstance(item, bool) else item}"
              for key, value in STREAMLIT_SETTINGS.items()
              for item in (value if isinstance(value, list) else [value])]  # a list: the option once per item
-    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+    return [sys.executable, "-m", "streamlit", "run", str(config.server_path()), *flags, *extra]
 
 
 def cmd_run(args) -> None:
@@ -55,8 +55,9 @@ def cmd_run(args) -> None:
 
     from core import config
 
-    if not config.app_path().exists():
-        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    for path in (config.app_path(), config.server_path()):
+        if not path.exists():
+            sys.exit(f"error: the app is not where Sieve expects it: {path} (a broken install?)")
     command = streamlit_command(args.streamlit_args)
     print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
     print("+ " + shlex.join(command), flush=True)
@@ -96,6 +97,10 @@ def _require(db, args, permission: str, project_id: int | None = None) -> auth.A
 
 
 def cmd_worker(args) -> None:
+    import os
+
+    if nice := config.worker_nice():  # before torch is imported or any thread starts: they all inherit it
+        os.nice(nice)
     from core.jobs.worker import LANES, Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -103,7 +108,6 @@ def cmd_worker(args) -> None:
     if unknown := [lane for lane in lanes if lane not in LANES]:
         sys.exit(f"error: unknown lane {', '.join(unknown)}; the lanes are {', '.join(LANES)}")
     worker = Worker(lanes=lanes)
-    import os
     import signal
 
     # SIGTERM (kill, systemd) and SIGINT (Ctrl-C) both stop the worker cleanly: running jobs go back
@@ -347,7 +351,7 @@ def cmd_simulate(args) -> None:
 def _simulate_app_schedule(args, train, test) -> None:
     """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
     from core.sim import app_schedule
-    from core.labeling.annotate import EVAL_EVERY
+    from core.labeling.annotate import EARLY_EVAL_LABELS, EVAL_EVERY, EVAL_EVERY_EARLY
     from core.settings import ProjectSettings, SettingsError
 
     try:
@@ -380,7 +384,8 @@ def _simulate_app_schedule(args, train, test) -> None:
     fulls = sum(v["kind"] == "full" for v in versions)
     last = max(versions, key=lambda v: v["published_s"]) if versions else None
     print(f"{args.labels} labels in {args.labels * args.seconds_per_label:.0f} s of simulated time "
-          f"(one every {args.seconds_per_label:g} s; one in {EVAL_EVERY} for the eval sample, never trained on); "
+          f"(one every {args.seconds_per_label:g} s; one in {EVAL_EVERY_EARLY} for the eval sample until {EARLY_EVAL_LABELS} "
+          f"eval labels, then one in {EVAL_EVERY}; never trained on); "
           f"{len(versions)} versions ({len(versions) - fulls} head refits, {fulls} full retrains)"
           + (f"; the last published at {last['published_s']:.0f} s, trained on {last['n_train']} labels" if last else ""))
 

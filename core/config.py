@@ -25,6 +25,11 @@ def app_path() -> Path:
     return REPO_ROOT / "app.py"
 
 
+def server_path() -> Path:
+    """What `sieve run` serves: app.py plus the sign-in cookie route (serve.py, beside app.py)."""
+    return REPO_ROOT / "serve.py"
+
+
 def default_data_dir() -> Path:
     """`data/` beside app.py in a checkout; for an installed Sieve, never site-packages but the user's
     data folder: $XDG_DATA_HOME/sieve, else ~/.local/share/sieve (%LOCALAPPDATA%\\sieve on Windows)."""
@@ -53,6 +58,21 @@ def multilabel_dir() -> Path:
     """The shared multi-label datasets (`debtags/{train,test}.csv`, issue 21), kept apart from
     `datasets_dir()` whose folders are all single-label."""
     return Path(os.environ.get("SIEVE_MULTILABEL", REPO_ROOT.parent / "shared" / "multilabel")).resolve()
+
+
+WORKER_NICE = 5  # the worker's niceness unless SIEVE_WORKER_NICE says otherwise
+
+
+def worker_nice() -> int:
+    """How much the worker lowers its CPU priority (SIEVE_WORKER_NICE, default 5; 0 keeps it).
+
+    Training and embedding use every core; on a machine shared with the app the UI process then
+    waited for CPU, and pages took 5-10 s to open (issue 20 item 6). A nicer worker still gets all
+    the CPU nobody else wants, so it loses nothing on a quiet machine."""
+    try:
+        return max(0, int(os.environ.get("SIEVE_WORKER_NICE", WORKER_NICE)))
+    except ValueError:
+        return WORKER_NICE
 
 
 def external_worker() -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -81,11 +81,16 @@ class Forbidden(AuthError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting. `user_id` is None only for the local actor of single-user mode."""
+    """Who is acting. `user_id` is None only for the local actor of single-user mode.
+
+    `session` is the SHA-256 of the sign-in token this actor came from (never the token), or None
+    (the command line, single-user mode). `require` refuses an actor whose session has ended, so a
+    tab that still holds the actor after Sign out in another tab cannot change anything (issue 19)."""
 
     name: str
     role: str
     user_id: int | None = None
+    session: str | None = field(default=None, compare=False)  # who acts, not how, makes two actors equal
 
 
 def local_actor(name: str = "local") -> Actor:
@@ -119,13 +124,21 @@ def require(db, actor: Actor, permission: str, project_id: int | None = None) ->
     row = store.user(db, actor.user_id)
     if row is None or not row["active"]:
         raise Forbidden("This account no longer exists or was deactivated.")
+    if actor.session is not None and not session_live(db, actor):
+        raise Forbidden("You are signed out (or your session expired): sign in again.")
     name, role = row["name"], row["role"]
     if permission not in PERMISSIONS[role]:
         raise Forbidden(f"{name} is {_article(role)} {role}: only "
                         f"{' and '.join(r + 's' for r in ROLES if permission in PERMISSIONS[r])} may {WHAT[permission]}.")
     if role == ANNOTATOR and project_id is not None and not is_assigned(db, actor.user_id, project_id):
         raise Forbidden(f"{name} is not assigned to this project; an admin can assign it.")
-    return Actor(name, role, actor.user_id)
+    return Actor(name, role, actor.user_id, actor.session)
+
+
+def session_live(db, actor: Actor) -> bool:
+    """Whether the session this actor came from is still open (not signed out, not expired)."""
+    row = store.session_user(db, actor.session, store.now())
+    return row is not None and row["id"] == actor.user_id
 
 
 def allowed(db, actor: Actor, permission: str, project_id: int | None = None) -> bool:
@@ -298,7 +311,7 @@ def login(db, name: str, password: str, now: float | None = None) -> Session:
     expires = t + SESSION_S
     with store.transaction(db) as conn:
         store.add_session(conn, _token_hash(token), actor.user_id, t, expires)
-    return Session(actor, token, expires)
+    return Session(Actor(actor.name, actor.role, actor.user_id, _token_hash(token)), token, expires)
 
 
 WRONG = "Wrong name or password."
@@ -354,7 +367,7 @@ def session_actor(db, token: str | None, now: float | None = None) -> Actor | No
         return None
     t = store.now() if now is None else now
     row = store.session_user(db, _token_hash(token), t)
-    return Actor(row["name"], row["role"], row["id"]) if row else None
+    return Actor(row["name"], row["role"], row["id"], _token_hash(token)) if row else None
 
 
 def logout(db, token: str | None) -> None:

@@ -37,17 +37,23 @@ def label_this(example_id: int, why: str) -> None:
     st.switch_page("ui/pages/annotate.py")
 
 
+def drawn_versions() -> tuple[int | None, int | None]:
+    latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
+    return latest["id"] if latest else None, served["id"] if served else None
+
+
 @st.fragment(run_every="2s")
 def live():
     """Job progress; the whole page redraws when a version is published or the pin changes."""
     show_jobs(store.active_jobs(db, project_id))
-    latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
-    drawn = (latest["id"] if latest else None, served["id"] if served else None)
-    if st.session_state.setdefault(seen_key, drawn) != drawn:
-        st.session_state[seen_key] = drawn
+    if drawn_versions() != st.session_state.get(seen_key):
         st.rerun(scope="app")
 
 
+# What this run draws. Recorded here, not in the fragment: a pin's own rerun drew the new pin, and
+# the fragment then saw "a change" and redrew the whole page a second time (issue 20: the pin took
+# 7-8 s to show).
+st.session_state[seen_key] = drawn_versions()
 live()
 versions = store.versions(db, project_id)
 if not versions:
@@ -73,10 +79,12 @@ with overview:
         st.warning(ui.plain(caution))
     scores = st.columns(4)
     if "eval_accuracy" in m:
-        scores[0].metric(f"Eval accuracy · version {served['number']}", f"{m['eval_accuracy']:.0%}",
-                         help="On the eval sample: random texts the model never picks.")
-        scores[0].caption(f"95 % interval {m['eval_accuracy_low']:.0%} to {m['eval_accuracy_high']:.0%}, "
-                          f"{m['eval_n']} eval texts")
+        # Never the point figure alone (issue 20): on 25 texts "56 %" read as a fact while the truth was 75 %.
+        scores[0].metric(f"Eval accuracy · version {served['number']}",
+                         f"{m['eval_accuracy_low']:.0%}–{m['eval_accuracy_high']:.0%}",
+                         help="The 95 % interval on the eval sample: random texts the model never picks.")
+        scores[0].caption(f"Measured {m['eval_accuracy']:.0%} on {m['eval_n']} eval texts; the true accuracy is "
+                          "likely anywhere in the interval above.")
         scores[1].metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}")
         scores[1].caption(f"95 % interval {m['eval_macro_f1_low']:.2f} to {m['eval_macro_f1_high']:.2f}"
                           if "eval_macro_f1_low" in m else "Interval shown from 10 eval texts on.")
@@ -90,7 +98,7 @@ with overview:
                    "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
                    "are labeled.")
     else:
-        st.info("No eval figures yet: label some eval texts (one text in ten on the Annotate page comes from the "
+        st.info("No eval figures yet: label some eval texts (one text in five on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
 
     left, right = st.columns(2)

@@ -5,7 +5,7 @@ import streamlit as st
 from core import store
 from core.team import auth, quality, team_report
 import ui
-from ui import state
+from ui import signin, state
 
 db = store.connect()
 actor = ui.actor()
@@ -24,12 +24,15 @@ if not auth.team_mode(db):
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Create admin and sign in", type="primary"):
             try:
+                if not signin.mounted():  # an admin who could not sign in would lock everyone out
+                    raise auth.AuthError("Team mode needs Sieve's server: start Sieve with `sieve run` "
+                                         "(or `streamlit run serve.py`), not `streamlit run app.py`.")
                 auth.create_user(db, actor, name, password, auth.ADMIN)
-                st.query_params["session"] = auth.login(db, name, password).token
+                session = auth.login(db, name, password)
             except auth.AuthError as err:
                 flash_error(err)
             else:
-                st.rerun()
+                signin.hand_over(session.token)
     st.stop()
 
 accounts = auth.users(db)
