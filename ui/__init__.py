@@ -1,5 +1,6 @@
 """Small helpers shared by the Streamlit pages (kept out of core: they use streamlit)."""
 import re
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -62,3 +63,26 @@ def actor():
 def annotator() -> str:
     """The name labels are recorded under in this session."""
     return st.session_state.get(state.ANNOTATOR, "annotator")
+
+
+def can(db, permission: str, project_id: int | None = None) -> bool:
+    """Whether this session's actor may do `permission` (core's `auth.allowed`): pages hide what it
+    would refuse. Hiding is a courtesy; `core` still checks every call."""
+    from core.team import auth
+
+    return auth.allowed(db, actor(), permission, project_id)
+
+
+@contextmanager
+def refusals(*also: type[Exception]):
+    """Put around every call into `core` that changes data: a refusal (`auth.AuthError`: the role,
+    the project assignment, a deactivated or signed-out account), or one of `also`, is shown as one
+    plain sentence instead of a traceback, and the rest of the block is skipped.
+
+    In a widget callback the sentence appears at the top of the page on the rerun that follows."""
+    from core.team import auth
+
+    try:
+        yield
+    except (auth.AuthError, *also) as err:
+        st.error(plain(str(err)), icon=":material/block:")

@@ -33,6 +33,16 @@ def annotator_labels(db, project_id: int) -> list[dict]:
     return store.annotator_labels(db, project_id)
 
 
+def own_labels_only(db, actor: auth.Actor | None) -> bool:
+    """Whether `actor` may see only their own labels: annotators label blind (another person's label,
+    or an overlap text's first label while it waits for its second, would sway them). Read from the
+    store, so a role changed a moment ago counts. None (no actor given): an internal caller, sees all."""
+    if actor is None or actor.user_id is None:
+        return False  # single-user mode: the local admin
+    row = store.user(db, actor.user_id)
+    return row is None or not row["active"] or row["role"] == auth.ANNOTATOR
+
+
 def decisions(db, project_id: int) -> dict[int, dict]:
     """The adjudication or review decision in effect per text (the newest)."""
     return store.decisions(db, project_id)
@@ -83,8 +93,11 @@ def final_labels(db, project_id: int, split: str | None = None) -> list[FinalLab
     return out
 
 
-def disagreements(db, project_id: int) -> list[FinalLabel]:
-    """Texts whose annotators gave different labels and that nobody adjudicated yet, ties first."""
+def disagreements(db, project_id: int, actor: auth.Actor | None = None) -> list[FinalLabel]:
+    """Texts whose annotators gave different labels and that nobody adjudicated yet, ties first
+    (none for an annotator: they see no other person's labels)."""
+    if own_labels_only(db, actor):
+        return []
     rows = [f for f in final_labels(db, project_id)
             if f.source in (MAJORITY, DISPUTED) and len(set(f.votes.values())) > 1]
     return sorted(rows, key=lambda f: (f.source != DISPUTED, f.example_id))
@@ -97,8 +110,11 @@ def proposed_label(item: FinalLabel) -> str:
     return label if label is not None else Counter(item.votes.values()).most_common(1)[0][0]
 
 
-def open_issues(db, project_id: int, analysis: dict) -> list[dict]:
-    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first."""
+def open_issues(db, project_id: int, analysis: dict, actor: auth.Actor | None = None) -> list[dict]:
+    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first
+    (none for an annotator: each issue names every annotator's label)."""
+    if own_labels_only(db, actor):
+        return []
     done = reviewed(db, project_id)
     return [issue for issue in analysis["issues"] if issue["example_id"] not in done]
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import store
 from core.labeling import annotate
-from core.team import auth, quality
+from core.team import quality
 import ui
 
 db = store.connect()
@@ -12,7 +12,7 @@ project_id = project["id"]
 actor = ui.actor()
 ui.title("Adjudicate", project)
 names = store.class_names(db, project_id)
-pending = quality.disagreements(db, project_id)
+pending = quality.disagreements(db, project_id, actor)
 st.caption(f"{len(pending)} texts where annotators disagree and nobody decided yet. Ties have no final label "
            "(the model leaves them out) until you decide; majority labels count until then.")
 if not pending:
@@ -31,10 +31,7 @@ for item in pending[:20]:
                           index=names.index(quality.proposed_label(item)))
         reason = st.text_input("Why (optional)", key=f"adj_reason_{item.example_id}")
         if st.button("Decide", key=f"adj_go_{item.example_id}", type="primary"):
-            try:
+            with ui.refusals(store.StoreError):
                 quality.adjudicate(db, actor, project_id, item.example_id, choice, reason)
-            except (auth.AuthError, store.StoreError) as err:
-                st.error(ui.plain(str(err)))
-            else:
                 st.toast(f"Decided: {ui.plain(choice)}")
                 st.rerun()

@@ -24,13 +24,14 @@ def seconds_shown() -> float:
 
 
 def advance() -> None:
-    try:
-        split = annotate.choose_split(db, project_id, annotator)
-        st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
-    except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.SHOWN_AT] = time.time()
+    with ui.refusals():
+        try:
+            split = annotate.choose_split(db, project_id, annotator)
+            st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
+        except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.SHOWN_AT] = time.time()
 
 
 def refused(err: annotate.AnnotationError) -> None:
@@ -42,32 +43,37 @@ def refused(err: annotate.AnnotationError) -> None:
 
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
-    try:
-        annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
-    except annotate.AnnotationError as err:
-        refused(err)
-        return
-    st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
-    advance()
+    with ui.refusals():  # e.g. the account was deactivated while the text was shown
+        try:
+            annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
+        except annotate.AnnotationError as err:
+            refused(err)
+            return
+        st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
+        advance()
 
 
 def on_skip() -> None:
     shown = st.session_state[state_key]
-    try:
-        annotate.skip(db, actor, project_id, shown.example_id,
-                      seconds=seconds_shown())
-    except annotate.AnnotationError as err:
-        refused(err)
-        return
-    st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
-    advance()
+    with ui.refusals():
+        try:
+            annotate.skip(db, actor, project_id, shown.example_id, seconds=seconds_shown())
+        except annotate.AnnotationError as err:
+            refused(err)
+            return
+        st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
+        advance()
 
 
 def on_undo() -> None:
-    try:
-        again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
+    again = False
+    with ui.refusals():
+        try:
+            again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+    if again is False:  # refused
         return
     if again is None:
         st.session_state[state.FLASH] = ("error", "Nothing to undo.")
@@ -78,18 +84,16 @@ def on_undo() -> None:
 
 
 def on_pick(example_id: int) -> None:
-    try:
+    with ui.refusals(annotate.AnnotationError):
         st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.SHOWN_AT] = time.time()
+        st.session_state[state.SHOWN_AT] = time.time()
 
 
 picked = st.session_state.pop(state.label_example(project_id), None)  # "label this" from the Model page
-if picked is not None:
-    st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
-    st.session_state[state.SHOWN_AT] = time.time()
+if picked is not None:  # someone else may hold that text: say so and keep what is shown
+    with ui.refusals(annotate.AnnotationError):
+        st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
+        st.session_state[state.SHOWN_AT] = time.time()
 if state_key not in st.session_state:
     advance()
 if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry

@@ -104,10 +104,11 @@ if family_spec.slow_on_cpu and wanted is not None and device != "cuda":
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
-        projects.update_settings(db, ui.actor(), project["id"], changed)
-        when = ("The quick model refits with them now; full retrains use them from the next one."
-                if "head" in changed else "They apply from the next refit or retrain.")
-        st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
+        with ui.refusals(project_settings.SettingsError):
+            projects.update_settings(db, ui.actor(), project["id"], changed)
+            when = ("The quick model refits with them now; full retrains use them from the next one."
+                    if "head" in changed else "They apply from the next refit or retrain.")
+            st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
     else:
         st.info("Nothing changed.")
 
@@ -116,5 +117,6 @@ intended = st.text_area("What the model is for, and what it must not be used for
                         help="Written into the model card (README.md) of every exported model.",
                         key=f"intended_use:{project['id']}")
 if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
-    projects.set_intended_use(db, ui.actor(), project["id"], intended)
-    st.success("Saved: exported model cards state it.")
+    with ui.refusals():
+        projects.set_intended_use(db, ui.actor(), project["id"], intended)
+        st.success("Saved: exported model cards state it.")

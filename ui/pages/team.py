@@ -12,9 +12,9 @@ actor = ui.actor()
 st.title("Team")
 
 
-def flash_error(err: Exception) -> None:
-    st.error(ui.plain(str(err)))
-
+TEAM_FLASH = "team_flash"  # the Team page's message for the next run (after a change redraws the tables)
+if flash := st.session_state.pop(TEAM_FLASH, None):
+    st.success(ui.plain(flash))
 
 if not auth.team_mode(db):
     st.info("Sieve runs in single-user mode: nobody signs in. Create the first admin account to start team mode; "
@@ -23,12 +23,9 @@ if not auth.team_mode(db):
         name = st.text_input("Admin name", value=actor.name)
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Create admin and sign in", type="primary"):
-            try:
+            with ui.refusals():
                 auth.create_user(db, actor, name, password, auth.ADMIN)
                 st.query_params["session"] = auth.login(db, name, password).token
-            except auth.AuthError as err:
-                flash_error(err)
-            else:
                 st.rerun()
     st.stop()
 
@@ -47,14 +44,12 @@ with st.form("new_user", clear_on_submit=True):
     assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=project_names.get,
                               key="new_user_projects")
     if st.form_submit_button("Create account", type="primary"):
-        try:
+        with ui.refusals():
             created = auth.create_user(db, actor, name, password, role)
             for project_id in assigned:
                 auth.assign(db, actor, created.user_id, project_id)
-        except auth.AuthError as err:
-            flash_error(err)
-        else:
-            st.success(f"Created {ui.plain(created.name)} ({role}).")
+            st.session_state[TEAM_FLASH] = f"Created {created.name} ({role})."
+            st.rerun()  # the accounts table above shows the new account at once
 
 if accounts:
     with st.expander("Change an account"):
@@ -68,7 +63,7 @@ if accounts:
         password = st.text_input("New password (leave empty to keep)", type="password", key=f"edit_pw_{user_id}")
         active = st.checkbox("Active", value=bool(chosen["active"]), key=f"edit_active_{user_id}")
         if st.button("Save account", key=f"edit_save_{user_id}"):
-            try:
+            with ui.refusals():
                 if role != chosen["role"]:
                     auth.set_role(db, actor, user_id, role)
                 for project_id in set(wanted) ^ set(now_assigned):
@@ -77,9 +72,7 @@ if accounts:
                     auth.set_password(db, actor, user_id, password)
                 if active != bool(chosen["active"]):
                     auth.set_active(db, actor, user_id, active)
-            except auth.AuthError as err:
-                flash_error(err)
-            else:
+                st.session_state[TEAM_FLASH] = f"Saved {chosen['name']}."
                 st.rerun()
 
 project_id = st.session_state.get(state.PROJECT_ID)

@@ -1,0 +1,90 @@
+"""Roles in the pages headless (AppTest, issue 19): what a role cannot do is not offered, and a refusal
+is one plain sentence (no traceback); an annotator without a project is told so."""
+import re
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import store
+from core.labeling import annotate
+from core.team import auth
+from tests.conftest import ROOT, make_project
+from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
+from tests.unit.test_roles import PASSWORD, team
+from ui import state
+
+
+@pytest.fixture
+def project(db, monkeypatch):
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    pid = make_project(db, **REGISTRY_PROJECT)
+    people = team(db, pid, "ann1")
+    encoder_id, ids = fake_encoder(db, pid)
+    fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=store.example_ids(db, pid)[:5])
+    return pid, people
+
+
+def signed_in(db, name: str, pid: int | None, page: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.query_params["session"] = auth.login(db, name, PASSWORD).token
+    if pid is not None:
+        app.query_params["project"] = str(pid)
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def unescaped(elements) -> list[str]:
+    """What people read: ui.plain escapes Markdown with backslashes."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+
+
+def labels(app) -> set[str]:
+    return {b.label for b in app.button}
+
+
+def test_an_annotator_is_not_offered_train_pin_or_predict(db, project):
+    pid, _ = project
+    app = signed_in(db, "ann1", pid, "ui/pages/model.py")
+    assert not any(label.startswith(("Train now", "Pin", "Unpin", "Predict")) for label in labels(app))
+    assert [t.label for t in app.tabs] == ["How good is it?", "Where is it wrong?", "Versions"]
+
+
+def test_a_reviewer_may_train_but_is_not_offered_pin(db, project):
+    pid, _ = project
+    app = signed_in(db, "rev", pid, "ui/pages/model.py")
+    assert any(label.startswith("Train now") for label in labels(app))
+    assert not any(label.startswith(("Pin", "Unpin")) for label in labels(app))
+    assert "Predict on new data" in [t.label for t in app.tabs]  # reviewers export
+
+
+def test_a_deactivated_annotators_next_key_gets_a_sentence_not_a_traceback(db, project):
+    pid, people = project
+    app = signed_in(db, "ann1", pid, "ui/pages/annotate.py")
+    auth.set_active(db, people["ada"], people["ann1"].user_id, False)
+    app.button(key=f"label_{store.classes(db, pid)[0]['id']}").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "This account no longer exists or was deactivated." in unescaped(app.error)
+    assert not store.current_labels(db, pid)
+
+
+def test_an_annotator_opening_a_text_someone_else_labeled_is_told_so(db, project):
+    pid, people = project
+    example_id = store.example_ids(db, pid, store.Split.EVAL)[0]
+    annotate.submit_label(db, people["ada"], pid, annotate.NextText.direct(example_id), "yes")
+    app = signed_in(db, "ann1", pid, "ui/pages/annotate.py")
+    app.session_state[state.label_example(pid)] = (example_id, annotate.FROM_EVAL_MISTAKE)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Someone else labeled this text" in e for e in unescaped(app.error))
+
+
+def test_an_annotator_without_a_project_is_told_so(db, project):
+    _, people = project
+    auth.create_user(db, people["ada"], "newcomer", PASSWORD, auth.ANNOTATOR)
+    app = signed_in(db, "newcomer", None, "ui/pages/annotate.py")
+    shown = unescaped(app.info)
+    assert any("No project is open to you yet" in s for s in shown), shown
+    assert not any("Create a project first" in s or "create one on the Projects page" in s for s in shown)
