@@ -2,9 +2,11 @@
 import re
 from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 
 from core import store
+from core.plain_text import neutral
 from core.jobs import kinds
 from ui import state
 
@@ -14,8 +16,22 @@ _MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def plain(text: str) -> str:
-    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions)."""
-    return _MARKUP.sub(r"\\\1", str(text)).replace("\n", " ")
+    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions,
+    button and radio labels), without bidirectional controls (`core.plain_text`)."""
+    return _MARKUP.sub(r"\\\1", neutral(text)).replace("\n", " ")
+
+
+def text(value: str, where=st) -> None:
+    """A user string (a text to label, guidelines) as plain text in `where` (st, a column): st.text
+    parses nothing; the bidirectional controls go too."""
+    where.text(neutral(value))
+
+
+def table(rows) -> pd.DataFrame:
+    """Rows (dicts or a DataFrame) for st.dataframe with every string cell neutral: cells are
+    never Markdown, but an override character in a name would still reverse it."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    return frame.map(lambda v: neutral(v) if isinstance(v, str) else v)
 
 
 def file_stem(project: dict) -> str:

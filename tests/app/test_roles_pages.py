@@ -88,3 +88,25 @@ def test_an_annotator_without_a_project_is_told_so(db, project):
     shown = unescaped(app.info)
     assert any("No project is open to you yet" in s for s in shown), shown
     assert not any("Create a project first" in s or "create one on the Projects page" in s for s in shown)
+
+
+MARKDOWN_CLASSES = ["$\\alpha$", ":red[x]", "[site](http://example.com)"]
+
+
+def test_adjudicate_shows_class_and_user_names_as_plain_text(db, monkeypatch):
+    """Class names are Markdown-proof on the radio (its options are Markdown) and in the vote lines;
+    a right-to-left override in a name does not reach the page."""
+    import ui
+
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    pid = make_project(db, texts=[f"text {i}" for i in range(6)], classes=MARKDOWN_CLASSES, name="md", overlap=100)
+    people = team(db, pid, "ann1", "ma\u202ery")
+    example_id = store.example_ids(db, pid)[0]
+    annotate.submit_label(db, people["ann1"], pid, annotate.NextText.direct(example_id), MARKDOWN_CLASSES[0])
+    annotate.submit_label(db, people["ma\u202ery"], pid, annotate.NextText.direct(example_id), MARKDOWN_CLASSES[1])
+    app = signed_in(db, "rev", pid, "ui/pages/adjudicate.py")
+    radio = app.radio(key=f"adj_label_{example_id}")
+    assert list(radio.options) == [ui.plain(c) for c in MARKDOWN_CLASSES]
+    lines = [m.value for m in app.markdown]
+    assert "- **ann1**: \\$\\\\alpha\\$" in lines and "- **mary**: \\:red\\[x\\]" in lines, lines
+    assert not any("\u202e" in m for m in lines)

@@ -116,3 +116,23 @@ def test_every_changing_call_in_the_pages_is_inside_ui_refusals():
             if not guarded:
                 missing.append(f"{path.relative_to(ROOT)}:{call.lineno} {ast.unparse(call.func)}")
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- user strings as plain text
+
+def test_bidi_controls_are_taken_out_of_every_user_string():
+    from core.plain_text import BIDI_CONTROLS, neutral, neutral_rows
+
+    wanted = {*"\u202a\u202b\u202c\u202d\u202e", *"\u2066\u2067\u2068\u2069", "\u200e", "\u200f", "\u061c"}
+    assert set(BIDI_CONTROLS) == wanted
+    assert neutral("ad\u202emin\u2066 x\u200f") == "admin x"
+    assert neutral("مرحبا") == "مرحبا"  # right-to-left letters stay
+    assert neutral_rows([{"who": "\u202eeve", "n": 3}]) == [{"who": "eve", "n": 3}]
+
+
+def test_ui_plain_escapes_markdown_and_takes_out_bidi_controls():
+    import ui
+
+    assert ui.plain("$\\alpha$ :red[x] [site](http://e.com) \u202eeve") == (
+        "\\$\\\\alpha\\$ \\:red\\[x\\] \\[site\\]\\(http\\:\\/\\/e\\.com\\) eve")
+    assert list(ui.table([{"who": "\u202eeve"}])["who"]) == ["eve"]

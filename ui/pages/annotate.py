@@ -108,7 +108,7 @@ st.session_state[version_key] = served["id"] if served else None
 
 if project["guidelines"]:
     with st.expander("Guidelines"):
-        st.text(project["guidelines"])
+        ui.text(project["guidelines"])
 
 kind, message = st.session_state.pop(state.FLASH, (None, None))
 if kind == "error":
@@ -124,7 +124,7 @@ with left:
         if shown.split == store.Split.EVAL:
             st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
         with st.container(border=True):
-            st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
+            ui.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
         columns = st.columns(min(len(classes), 4) or 1)
         for i, cls in enumerate(classes):
             columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
@@ -170,5 +170,5 @@ with st.expander("Find texts by keyword (to find rare classes)"):
             st.caption("No unlabeled text contains that.")
         for hit in hits:
             hit_text, hit_button = st.columns([5, 1])
-            hit_text.text(hit["text"][:300])
+            ui.text(hit["text"][:300], hit_text)
             hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))

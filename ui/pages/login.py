@@ -3,6 +3,7 @@ import streamlit as st
 
 from core import store
 from core.team import auth
+import ui
 
 db = store.connect()
 st.title("Sign in to Sieve")
@@ -14,7 +15,7 @@ if submitted:
     try:
         session = auth.login(db, name, password)
     except auth.AuthError as err:
-        st.error(str(err))
+        st.error(ui.plain(str(err)))
     else:
         st.query_params["session"] = session.token
         st.rerun()

@@ -125,7 +125,7 @@ with wrong:
     mistakes = registry.wrong_on_eval(db, ui.actor(), served)  # an annotator's own labels only
     if mistakes:
         table = pd.DataFrame(mistakes)
-        pick = st.dataframe(table[["text", "label", "predicted", "confidence"]], hide_index=True, width="stretch",
+        pick = st.dataframe(ui.table(table[["text", "label", "predicted", "confidence"]]), hide_index=True, width="stretch",
                             on_select="rerun", selection_mode="single-row", key="wrong_eval",
                             column_config={"confidence": st.column_config.ProgressColumn(
                                 "confidence", format="percent", min_value=0, max_value=1)})
@@ -140,14 +140,14 @@ with wrong:
                     f"{differ:,} of {compared:,} unlabeled texts · select a row to label it")
         if rows:
             table = pd.DataFrame(rows)
-            pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
+            pick = st.dataframe(ui.table(table.drop(columns="example_id")), hide_index=True, width="stretch",
                                 on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
                 label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
-    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
-                                                        model_report.newest_label_times(db, versions))),
+    st.dataframe(ui.table(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
+                                                    model_report.newest_label_times(db, versions))),
                  hide_index=True, width="stretch")
     st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
                "without a pin it is the one trained on the newest labels, except that a full training is served "
@@ -184,7 +184,7 @@ with versions_tab:
         compared, differ, diff_rows = registry.disagreements(db, by_number[min(a, b)], by_number[max(a, b)], limit=50)
         st.caption(f"They predict different classes for {differ:,} of {compared:,} unlabeled pool texts.")
         if diff_rows:
-            st.dataframe(pd.DataFrame(diff_rows).drop(columns="example_id"), hide_index=True, width="stretch")
+            st.dataframe(ui.table(pd.DataFrame(diff_rows).drop(columns="example_id")), hide_index=True, width="stretch")
     else:
         st.caption("A second version is needed to compare.")
 

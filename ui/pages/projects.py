@@ -57,8 +57,8 @@ if not existing:  # the first run: what Sieve does and what to do, on this one s
             "random texts from it is ready in seconds, and a first model follows after a few labels.")
 if existing:
     st.dataframe(
-        pd.DataFrame([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
-                       "classes": ", ".join(p["classes"])} for p in existing]),
+        ui.table([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
+                   "classes": ", ".join(p["classes"])} for p in existing]),
         hide_index=True, width="stretch")
 
 create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
@@ -147,7 +147,7 @@ with add:
                 with ui.refusals(imports.ImportFailed):
                     plan = imports.add_to_project(db, ui.actor(), project_id, frame, text_column,
                                                   None if label_column == "(none)" else label_column)
-                    st.success(f"Added {plan.summary()}.")
+                    st.success(ui.plain(f"Added {plan.summary()}."))
 
 with manage:
     if selected is None:

@@ -89,7 +89,7 @@ try:
     wanted = saved.with_changes(form)
 except project_settings.SettingsError as err:
     wanted = None
-    st.error(str(err))
+    st.error(ui.plain(str(err)))
 
 device = store.worker_device(db)
 if family_spec.slow_on_cpu and wanted is not None and device != "cuda":

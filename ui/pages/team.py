@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import store
 from core.team import auth, quality, team_report
+from core.plain_text import neutral
 import ui
 from ui import state
 
@@ -33,7 +34,7 @@ accounts = auth.users(db)
 projects = store.projects(db)
 project_names = {p["id"]: p["name"] for p in projects}
 st.subheader("Accounts")
-st.dataframe(pd.DataFrame(team_report.account_rows(db, project_names)), hide_index=True)
+st.dataframe(ui.table(team_report.account_rows(db, project_names)), hide_index=True)
 
 with st.form("new_user", clear_on_submit=True):
     st.markdown("**New account**")
@@ -41,7 +42,7 @@ with st.form("new_user", clear_on_submit=True):
     name = c1.text_input("Name", key="new_user_name")
     password = c2.text_input("Password", type="password", key="new_user_password")
     role = c3.selectbox("Role", auth.ROLES, index=auth.ROLES.index(auth.ANNOTATOR), key="new_user_role")
-    assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=project_names.get,
+    assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=lambda i: neutral(project_names[i]),
                               key="new_user_projects")
     if st.form_submit_button("Create account", type="primary"):
         with ui.refusals():
@@ -54,12 +55,12 @@ with st.form("new_user", clear_on_submit=True):
 if accounts:
     with st.expander("Change an account"):
         by_id = {u["id"]: u for u in accounts}
-        user_id = st.selectbox("Account", list(by_id), format_func=lambda i: by_id[i]["name"], key="edit_user")
+        user_id = st.selectbox("Account", list(by_id), format_func=lambda i: neutral(by_id[i]["name"]), key="edit_user")
         chosen = by_id[user_id]
         role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(chosen["role"]), key=f"edit_role_{user_id}")
         now_assigned = auth.assigned_projects(db, user_id)
         wanted = st.multiselect("Projects", list(project_names), default=[p for p in now_assigned if p in project_names],
-                                format_func=project_names.get, key=f"edit_projects_{user_id}")
+                                format_func=lambda i: neutral(project_names[i]), key=f"edit_projects_{user_id}")
         password = st.text_input("New password (leave empty to keep)", type="password", key=f"edit_pw_{user_id}")
         active = st.checkbox("Active", value=bool(chosen["active"]), key=f"edit_active_{user_id}")
         if st.button("Save account", key=f"edit_save_{user_id}"):
@@ -80,11 +81,11 @@ if project_id is not None and project_id in project_names:
     st.subheader(f"Annotators · {ui.plain(project_names[project_id])}")
     figures = quality.team_figures(db, project_id, quality.latest_analysis(db, project_id))
     if figures:
-        st.dataframe(pd.DataFrame(figures).rename(columns=team_report.annotator_columns()), hide_index=True,
+        st.dataframe(ui.table(pd.DataFrame(figures).rename(columns=team_report.annotator_columns())), hide_index=True,
             column_config={"changed by decisions": st.column_config.NumberColumn(format="percent")})
         st.caption("Kappa with others comes from the latest analysis (Review page).")
     else:
         st.caption("No labels yet.")
 
 st.subheader("Audit log")
-st.dataframe(pd.DataFrame(team_report.audit_rows(db, project_names)), hide_index=True)
+st.dataframe(ui.table(team_report.audit_rows(db, project_names)), hide_index=True)
