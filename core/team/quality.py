@@ -278,20 +278,28 @@ def reviewed(db, project_id: int) -> set[int]:
 # ---------------------------------------------------------------- per annotator
 
 
+def _round(value: float, digits: int) -> float:
+    return round(float(value), digits)
+
+
 def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict]:
     """Per annotator: labels, labels per hour (over their active spans), median seconds per label,
-    mean kappa with others (from the latest analysis), and the share of their labels a decision changed."""
+    kappa with others (from the latest analysis: the mean over their pairs weighted by the texts each
+    pair shares) with the shared texts it rests on, and the share of their labels a decision changed.
+    Rounded as shown (people read them; nobody needs a twelfth digit)."""
     rows = annotator_labels(db, project_id)
     decided = decisions(db, project_id)
     per: dict[str, list[dict]] = {}
     for row in rows:
         if row["annotator"] != store.IMPORTED:
             per.setdefault(row["annotator"], []).append(row)
-    kappas: dict[str, list[float]] = {}
+    # Each pair's kappa counts by the texts it rests on: a kappa over 3 shared texts says little
+    # next to one over 300, so the mean is weighted by them, and the count is shown beside it.
+    kappas: dict[str, list[tuple[float, int]]] = {}
     for pair in ((analysis or {}).get("agreement") or {}).get("pairs", []):
         if pair["kappa"] is not None:
-            kappas.setdefault(pair["a"], []).append(pair["kappa"])
-            kappas.setdefault(pair["b"], []).append(pair["kappa"])
+            kappas.setdefault(pair["a"], []).append((pair["kappa"], pair["texts"]))
+            kappas.setdefault(pair["b"], []).append((pair["kappa"], pair["texts"]))
     out = []
     for name, labels in sorted(per.items()):
         seconds = [r["seconds"] for r in labels if r["seconds"] is not None]
@@ -299,9 +307,12 @@ def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict
         # Active time: gaps over 10 minutes are breaks, not labeling.
         active = sum(min(b - a, 600.0) for a, b in zip(times, times[1:])) + (np.median(seconds) if seconds else 0)
         changed = sum(1 for r in labels if r["example_id"] in decided and decided[r["example_id"]]["label"] != r["label"])
+        pairs = kappas.get(name, [])
+        shared = sum(texts for _, texts in pairs)
         out.append({"annotator": name, "labels": len(labels),
-                    "labels_per_hour": len(labels) / (active / 3600) if active > 0 else None,
-                    "median_seconds": float(np.median(seconds)) if seconds else None,
-                    "kappa_with_others": float(np.mean(kappas[name])) if name in kappas else None,
-                    "changed_share": changed / len(labels)})
+                    "labels_per_hour": _round(len(labels) / (active / 3600), 1) if active > 0 else None,
+                    "median_seconds": _round(float(np.median(seconds)), 1) if seconds else None,
+                    "kappa_with_others": _round(sum(k * t for k, t in pairs) / shared, 2) if shared else None,
+                    "shared_texts": shared,
+                    "changed_share": _round(changed / len(labels), 3)})
     return out

@@ -110,3 +110,13 @@ def test_adjudicate_shows_class_and_user_names_as_plain_text(db, monkeypatch):
     lines = [m.value for m in app.markdown]
     assert "- **ann1**: \\$\\\\alpha\\$" in lines and "- **mary**: \\:red\\[x\\]" in lines, lines
     assert not any("\u202e" in m for m in lines)
+
+
+def test_the_accounts_table_shows_a_new_account_at_once(db, project):
+    app = signed_in(db, "ada", project[0], "ui/pages/team.py")
+    app.text_input(key="new_user_name").input("newcomer")
+    app.text_input(key="new_user_password").input(PASSWORD)
+    next(b for b in app.button if b.label == "Create account").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "newcomer" in list(app.dataframe[0].value["name"])
+    assert any("Created newcomer" in s for s in unescaped(app.success))

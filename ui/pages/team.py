@@ -83,7 +83,9 @@ if project_id is not None and project_id in project_names:
     if figures:
         st.dataframe(ui.table(pd.DataFrame(figures).rename(columns=team_report.annotator_columns())), hide_index=True,
             column_config={"changed by decisions": st.column_config.NumberColumn(format="percent")})
-        st.caption("Kappa with others comes from the latest analysis (Review page).")
+        st.caption("Kappa with others: Cohen's kappa with each other annotator, averaged weighted by the texts each "
+                   "pair shares (the next column: few shared texts, little evidence); from the latest analysis "
+                   "(Review page).")
     else:
         st.caption("No labels yet.")
 
