@@ -10,6 +10,8 @@ audit are `core.team`'s. Callers use `from core import store; store.name(...)`.
 """
 from __future__ import annotations
 
+from core.store.classes import (add_class, guideline_versions, rename_class, set_class_description,
+                                set_guidelines)
 from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, migrate, now, overlap_key, schema_version,
                            transaction)
 from core.store.enums import Action, JobKind, JobStatus, Split
@@ -43,6 +45,7 @@ from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_ve
 
 
 __all__ = [
+    'add_class', 'guideline_versions', 'rename_class', 'set_class_description', 'set_guidelines',
     'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',

@@ -120,3 +120,22 @@ def test_the_accounts_table_shows_a_new_account_at_once(db, project):
     assert not app.exception, [e.value for e in app.exception]
     assert "newcomer" in list(app.dataframe[0].value["name"])
     assert any("Created newcomer" in s for s in unescaped(app.success))
+
+
+def test_settings_page_renames_and_adds_classes_and_versions_guidelines(db, project):
+    pid, _ = project
+    app = signed_in(db, "ada", pid, "ui/pages/settings.py")
+    app.selectbox(key="rename_class_from").select("no")
+    app.text_input(key="rename_class_to").input("nope").run()
+    next(b for b in app.button if b.label == "Rename class").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert store.class_names(db, pid) == ["yes", "nope"]
+    app.text_input(key="add_class_name").input("maybe").run()
+    next(b for b in app.button if b.label == "Add class").click().run()
+    app.text_area(key=f"guidelines:{pid}").input("Label the topic.").run()
+    next(b for b in app.button if b.label == "Save guidelines").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert store.class_names(db, pid) == ["yes", "nope", "maybe"]
+    table = next(d.value for d in app.dataframe if "class" in d.value.columns)
+    assert list(table["class"]) == ["yes", "nope", "maybe"]
+    assert [(v["text"], v["author"]) for v in store.guideline_versions(db, pid)] == [("Label the topic.", "ada")]

@@ -63,7 +63,8 @@ for issue in issues[:15]:
         reason = st.text_input("Why (optional)", key=f"rev_reason_{issue['example_id']}")
         keep, change, new = st.columns([1, 1, 2])
         target = new.selectbox("New label", names, key=f"rev_label_{issue['example_id']}", format_func=neutral,
-                               index=names.index(issue["suggested"]), label_visibility="collapsed")
+                               index=names.index(issue["suggested"]) if issue["suggested"] in names else 0,  # renamed since
+                               label_visibility="collapsed")
         decision = (issue["label"] if keep.button("Keep", key=f"rev_keep_{issue['example_id']}")
                     else target if change.button("Change", key=f"rev_change_{issue['example_id']}") else None)
         if decision is not None:
