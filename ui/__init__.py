@@ -15,10 +15,18 @@ from ui import state
 _MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+# GitHub-flavoured Markdown turns bare URLs, www. names and e-mail addresses into links after
+# escapes are resolved, so escaping cannot stop it: an invisible WORD JOINER (U+2060) before the
+# colon, the dot or the @ breaks the pattern without changing what people read.
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=ftp)(?=:)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)"
+                       r"|(?<=www)(?=\.)|(?=@)")
+
+
 def plain(text: str) -> str:
     """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions,
-    button and radio labels), without bidirectional controls (`core.plain_text`)."""
-    return _MARKUP.sub(r"\\\1", neutral(text)).replace("\n", " ")
+    button and radio labels): no formatting, LaTeX, colours, emoji codes or links, and no
+    bidirectional controls (`core.plain_text`)."""
+    return _MARKUP.sub(r"\\\1", _AUTOLINK.sub("\u2060", neutral(text))).replace("\n", " ")
 
 
 def text(value: str, where=st) -> None:

@@ -134,5 +134,7 @@ def test_ui_plain_escapes_markdown_and_takes_out_bidi_controls():
     import ui
 
     assert ui.plain("$\\alpha$ :red[x] [site](http://e.com) \u202eeve") == (
-        "\\$\\\\alpha\\$ \\:red\\[x\\] \\[site\\]\\(http\\:\\/\\/e\\.com\\) eve")
+        "\\$\\\\alpha\\$ \\:red\\[x\\] \\[site\\]\\(http\u2060\\:\\/\\/e\\.com\\) eve")
+    # Bare URLs, www. names and e-mail addresses are not autolinked (GFM does that after escapes).
+    assert ui.plain("www.e.com a@b.co") == "www\u2060\\.e\\.com a\u2060\\@b\\.co"
     assert list(ui.table([{"who": "\u202eeve"}])["who"]) == ["eve"]
