@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core import artifacts, store
-from core.learning import class_examples, classifiers, comparison, embeddings, strategies
+from core.learning import class_examples, classifiers, comparison, embeddings, neighbours, strategies
 from core.learning.classifiers import head
 from core.learning.classifiers.protocol import Progress
 from core.jobs import ray_backend
@@ -68,6 +68,7 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
     ids, vectors = ids[order], vectors[order]
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
         embeddings.write(tmp, ids, vectors)
+        neighbours.save(tmp, vectors)  # for density-weighted queries, so no refit has to compute it
         write_cold_start_queue(db, project_id, tmp, ids, vectors)
     with store.transaction(db) as conn:
         encoder_id = store.add_encoder(conn, project_id, store.NewEncoder(
@@ -288,6 +289,7 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
         trained.save(tmp / "model")
         embeddings.write(tmp, ids, vectors)
+        neighbours.save(tmp, vectors)
     progress(0.95, "publishing")
     info = trained.info
     params = {"family": family, family: args.to_dict(), "base_model": project["model"]}

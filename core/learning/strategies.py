@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.learning import neighbours
+
 MAX_KMEANS_POINTS = 20_000  # k-means over a sample this large finds the same typical texts, much faster
 
 
@@ -248,51 +250,9 @@ def badge(probs, embeddings, candidates, n, rng, **_) -> Selection:
     return Selection(pool[np.array(chosen, dtype=np.int64)], np.array(scores), "badge")
 
 
-DENSITY_SAMPLE = 5_000  # neighbours are looked for among this many pool texts (a fixed sample)
-DENSITY_K = 10
-_NEIGHBOURS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _fingerprint(embeddings) -> tuple:
-    """Shape plus a hash of about 2,000 evenly spaced rows: cheap on a memory-mapped 100k pool."""
-    import hashlib
-
-    step = max(1, len(embeddings) // 2048)
-    rows = np.ascontiguousarray(np.asarray(embeddings[::step], dtype=np.float32))
-    return tuple(embeddings.shape), hashlib.sha1(rows.data).hexdigest()
-
-
-def pool_neighbours(embeddings, k: int = DENSITY_K, sample: int = DENSITY_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, cosine similarities) of each pool text's k nearest other texts among a fixed
-    sample of the pool (seeded by the pool size, so the same pool always gets the same answer).
-
-    A function of the embeddings alone: memoised per pool (a project's embeddings change only
-    with its encoder), so each round pays only for the lookup.
-    """
-    key = (*_fingerprint(embeddings), k, sample)
-    if key in _NEIGHBOURS:
-        return _NEIGHBOURS[key]
-    points = np.asarray(embeddings, dtype=np.float32)
-    size = len(points)
-    reference = np.arange(size) if size <= sample else np.sort(
-        np.random.default_rng(size).choice(size, sample, replace=False))
-    k = min(k, len(reference) - 1)
-    ref_points = points[reference]
-    indices = np.empty((size, k), dtype=np.int64)
-    similarity = np.empty((size, k), dtype=np.float32)
-    for start in range(0, size, 2048):
-        block = np.arange(start, min(start + 2048, size))
-        sim = points[block] @ ref_points.T
-        own = np.searchsorted(reference, block)
-        own_hit = (own < len(reference)) & (reference[np.minimum(own, len(reference) - 1)] == block)
-        sim[np.flatnonzero(own_hit), own[own_hit]] = -np.inf  # a text is not its own neighbour
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        indices[block] = reference[top]
-        similarity[block] = np.take_along_axis(sim, top, axis=1)
-    if len(_NEIGHBOURS) > 8:
-        _NEIGHBOURS.clear()
-    _NEIGHBOURS[key] = (indices, similarity)
-    return indices, similarity
+# Each text's nearest neighbours (density, neighbour-smoothed margins) live in core.learning.neighbours,
+# computed once per encoder artifact in the embed lane and read from it by every refit.
+DENSITY_SAMPLE, DENSITY_K, pool_neighbours = neighbours.SAMPLE, neighbours.K, neighbours.pool_neighbours
 
 
 def density(embeddings) -> np.ndarray:
@@ -412,30 +372,16 @@ def logit_margin(probs, embeddings, candidates, n, rng, **_) -> Selection:
 
 
 def auto(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The default: k-means cold start until a model exists (labels of two classes), then
-    margin_diverse (the texts the model is most torn between, one per cluster of the batch).
-
-    `auto_density_binary` won the 2026-12-02 tuning run (bench/tune_strategies.py) but is not the
-    default yet: its density table (each text's mean cosine to its nearest neighbours in a 5,000-text
-    sample) is rebuilt in the refit after every encoder change, about 7 s for a 15k pool on this
-    2-core CPU, which breaks the 1 s refit budget; it becomes the default once that table is
-    computed with the pool's embeddings in the worker's embed lane.
-    """
-    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
-        return kmeans(probs, embeddings, candidates, n, rng)
-    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
-
-
-def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The tuning run's winner (not the default; see `auto`): k-means cold start, then on a
+    """The default: k-means cold start until a model exists (labels of two classes), then on a
     two-class project margin_density_diverse (texts the model is torn between that are typical of
     many others, one per cluster of the batch), and on more classes plain margin.
 
-    Chosen under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md, 2026-12-02):
-    on the tuning datasets' validation splits, with the default head and a class-balanced start,
-    density weighting gained 2.4 (mr) and 2.0 (sst2) points of macro-F1 AUC over margin on the
-    two binary datasets and lost 1.3-1.7 on the many-class ones (clinc150, emotion), where
-    plain margin beat margin_diverse by 0.8-0.9.
+    Chosen under the tuning protocol (bench/tune_strategies.py, docs/benchmarks.md, 2026-12-02; it
+    ran there as `auto_density_binary`): on the tuning datasets' validation splits, with the default
+    head and a class-balanced start, density weighting gained 2.4 (mr) and 2.0 (sst2) points of
+    macro-F1 AUC over margin on the two binary datasets and lost 1.3-1.7 on the many-class ones
+    (clinc150, emotion), where plain margin beat margin_diverse by 0.8-0.9. The density table
+    comes with the encoder artifact (core.learning.neighbours), so a refit only looks it up.
     """
     if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
         return kmeans(probs, embeddings, candidates, n, rng)
@@ -444,9 +390,16 @@ def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None
     return margin(probs, embeddings, candidates, n, rng, **context)
 
 
-def auto_previous(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
-    """The name the 2026-12-02 runs gave the default (`auto`), kept so their commands rerun."""
+def auto_density_binary(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
+    """`auto` under the name the 2026-12-02 tuning and held-out runs gave it, so their commands rerun."""
     return auto(probs, embeddings, candidates, n, rng, class_counts, **context)
+
+
+def auto_previous(probs, embeddings, candidates, n, rng, class_counts=None, **context) -> Selection:
+    """The default until 2026-12-03: k-means cold start, then margin_diverse on any number of classes."""
+    if probs is None or class_counts is None or sum(c > 0 for c in class_counts) < 2:
+        return kmeans(probs, embeddings, candidates, n, rng)
+    return margin_diverse(probs, embeddings, candidates, n, rng, **context)
 
 
 @dataclass(frozen=True)
@@ -465,7 +418,8 @@ class StrategySpec:
 SPECS: tuple[StrategySpec, ...] = (
     StrategySpec("auto", "Automatic (recommended)",
                  "Picked by the default strategy: typical texts until there is a model, then texts the model is "
-                 "torn between that differ from each other.", auto, needs_probs=False),
+                 "torn between (with two classes: typical ones that differ from each other).", auto,
+                 needs_probs=False),
     StrategySpec("random", "Random", "Picked at random.", random_sampling, needs_probs=False),
     StrategySpec("least_confidence", "Least confident",
                  "Picked because the model was unsure about it: even its best guess is weak.", least_confidence,
@@ -519,14 +473,13 @@ CANDIDATES: tuple[StrategySpec, ...] = (
     StrategySpec("logit_margin", "Smallest gap between the likeliest classes",
                  "Picked because the model's two likeliest classes were nearly tied for it.", logit_margin,
                  needs_probs=True),
-    # Won the 2026-12-02 tuning run; the default once its density table meets the refit budget (see `auto`).
-    StrategySpec("auto_density_binary", "Automatic, density-weighted on two classes",
-                 "Picked by the density-weighted rule: typical texts until there is a model, then texts the model "
-                 "is torn between (with two classes: typical ones that differ from each other).",
-                 auto_density_binary, needs_probs=False),
-    StrategySpec("auto_previous", "Automatic (the 2026-12-02 runs' name)",
+    # `auto` under the name the 2026-12-02 runs gave it (it won that tuning run), and the rule it replaced.
+    StrategySpec("auto_density_binary", "Automatic (the 2026-12-02 runs' name)",
                  "Picked by the default strategy, under the name the 2026-12-02 benchmark runs gave it.",
-                 auto_previous, needs_probs=False),
+                 auto_density_binary, needs_probs=False),
+    StrategySpec("auto_previous", "Automatic, the rule before 2026-12-03",
+                 "Picked by the previous default: typical texts until there is a model, then texts the model is "
+                 "torn between that differ from each other.", auto_previous, needs_probs=False),
 )
 KNOWN: dict[str, StrategySpec] = {s.name: s for s in SPECS + CANDIDATES}  # what `select` runs by name
 

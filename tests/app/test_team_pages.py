@@ -8,7 +8,6 @@ from core.labeling import annotate
 from core.team import auth, projects, quality
 from tests.conftest import ROOT, make_project
 from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
-import ui
 
 
 def label(db, pid, example_id, who, value):

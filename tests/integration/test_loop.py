@@ -36,6 +36,8 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     ids, vectors = np.load(f"{encoder['path']}/ids.npy"), np.load(f"{encoder['path']}/embeddings.npy")
     assert vectors.shape == (300, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
     assert ids.tolist() == store.example_ids(db, pid)  # one row per example, in id order
+    # The density table a two-class `auto` refit needs is built here, in the embed lane, not in the refit.
+    assert np.load(f"{encoder['path']}/neighbours.npy").shape == (300, 10)
 
     first = annotate.next_text(db, auth.local_actor("ann"), pid)
     assert first.strategy == "cold start: kmeans" and first.version_id is None
@@ -50,7 +52,7 @@ def test_import_label_refit_retrain_export(db, tmp_path):
     labeled = {r["example_id"] for r in store.current_labels(db, pid)}
     assert shown.example_id not in labeled and shown.split == store.Split.POOL
     assert shown.suggestion in CLASSES and 0 < shown.confidence <= 1
-    assert shown.strategy in ("kmeans", "margin_diverse")  # `auto` after the cold start
+    assert shown.strategy in ("kmeans", "margin")  # `auto` after the cold start (six classes: plain margin)
 
     # Eval sample: random order, labels count for eval accuracy, never for training.
     for _ in range(6):

@@ -10,7 +10,7 @@ from core import store
 from core.files import imports
 from core.labeling import scheduling
 from core.learning import comparison
-from core.team import auth, projects
+from core.team import auth
 from core.versions import model_report
 from core.settings import ProjectSettings
 from tests.conftest import TREC_CLASSES, dataset, run_queued

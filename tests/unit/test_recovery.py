@@ -6,7 +6,6 @@ or an export directory. The startup sweep removes those (past a grace period whi
 worker is live), SetFit's scratch directories of dead processes, and dead worker rows, whose
 running jobs go back to the queue at once instead of waiting for their heartbeat to go stale.
 """
-import json
 import os
 import socket
 import subprocess

@@ -67,22 +67,29 @@ def test_auto_is_kmeans_before_a_model_then_uncertainty(pool):
     assert strategies.select("auto", None, points, np.arange(200), 4, rng).strategy == "kmeans"
     assert strategies.select("auto", probs, points, np.arange(200), 4, rng, class_counts=[2, 0, 0]).strategy == "kmeans"
     assert strategies.select("auto", probs, points, np.arange(200), 4, rng,
-                             class_counts=[2, 1, 0]).strategy == "margin_diverse"
+                             class_counts=[2, 1, 0]).strategy == "margin"
 
 
-def test_auto_on_two_classes_is_margin_diverse_without_near_duplicates(pool):
-    """Chosen on the tuning datasets: margin_diverse also on binary data (no plain-margin rule)."""
-    probs, points = pool  # four tight clusters: most pairs inside a cluster are near-duplicates
+def test_auto_previous_is_the_rule_auto_replaced(pool):
+    """Until 2026-12-03 `auto` was k-means, then margin_diverse on any number of classes."""
+    probs, points = pool
     binary = np.column_stack([probs[:, 0], 1 - probs[:, 0]])
-    chosen = strategies.select("auto", binary, points, np.arange(200), 4, np.random.default_rng(0),
-                               class_counts=[2, 1])
-    similarity = points[chosen.indices] @ points[chosen.indices].T
-    assert chosen.strategy == "margin_diverse" and len(chosen.indices) == 4
-    assert similarity[~np.eye(4, dtype=bool)].max() < strategies.NEAR_DUPLICATE
-    distinct = np.eye(200)  # nothing alike: the batch comes from the top 3 x 4 by margin
-    top = strategies.select("margin", binary, distinct, np.arange(200), 12, np.random.default_rng(0))
-    auto = strategies.select("auto", binary, distinct, np.arange(200), 4, np.random.default_rng(0), class_counts=[2, 1])
-    assert set(auto.indices) <= set(top.indices)
+    assert strategies.select("auto_previous", None, points, np.arange(200), 4, np.random.default_rng(0)).strategy == "kmeans"
+    for p, counts in ((probs, [2, 1, 0]), (binary, [2, 1])):
+        previous = strategies.select("auto_previous", p, points, np.arange(200), 4, np.random.default_rng(0),
+                                     class_counts=counts)
+        diverse = strategies.select("margin_diverse", p, points, np.arange(200), 4, np.random.default_rng(0))
+        assert previous.strategy == "margin_diverse" and np.array_equal(previous.indices, diverse.indices)
+
+
+def test_auto_is_the_2026_12_02_tuning_winner_under_its_old_name_too(pool):
+    probs, points = pool
+    binary = np.column_stack([probs[:, 0], 1 - probs[:, 0]])
+    for p, counts in ((None, None), (probs, [2, 1, 0]), (binary, [2, 1])):
+        a = strategies.select("auto", p, points, np.arange(200), 4, np.random.default_rng(0), class_counts=counts)
+        b = strategies.select("auto_density_binary", p, points, np.arange(200), 4, np.random.default_rng(0),
+                              class_counts=counts)
+        assert a.strategy == b.strategy and np.array_equal(a.indices, b.indices)
 
 
 def test_auto_density_binary_is_kmeans_before_a_model_then_margin(pool):
@@ -177,6 +184,32 @@ def test_new_strategies_pick_only_candidates_and_repeat_with_a_seed(pool, name):
     assert len(set(first.indices.tolist())) == 10
     assert not set(first.indices.tolist()) & set(labeled.tolist())
     assert np.array_equal(first.indices, again.indices)
+
+
+def test_an_encoder_artifact_carries_its_neighbour_table_and_a_refit_reads_it_instead_of_computing(pool, tmp_path,
+                                                                                                   monkeypatch):
+    """The density table is built once in the embed lane (neighbours.save beside embeddings.npy);
+    a refit's query over the artifact's memory-mapped vectors only reads it (the 1 s refit budget)."""
+    from core.learning import embeddings, neighbours
+
+    _, points = pool
+    points = points.astype(np.float32)
+    embeddings.write(tmp_path, np.arange(len(points)), points)
+    neighbours.save(tmp_path, points)
+    mapped = embeddings.read(str(tmp_path))[1]
+    expected = neighbours.compute(points)
+    neighbours._MEMO.clear()
+
+    def no_computing(*_a, **_k):
+        raise AssertionError("the refit recomputed the neighbour table")
+
+    monkeypatch.setattr(neighbours, "compute", no_computing)
+    indices, similarity = strategies.pool_neighbours(mapped)
+    assert np.array_equal(indices, expected[0]) and np.allclose(similarity, expected[1])
+    binary = np.column_stack([np.linspace(0, 1, len(points)), 1 - np.linspace(0, 1, len(points))]).astype(np.float32)
+    neighbours._MEMO.clear()
+    assert strategies.select("auto", binary, mapped, np.arange(len(points)), 4, np.random.default_rng(0),
+                             class_counts=[2, 2]).strategy == "margin_density_diverse"
 
 
 def test_pool_neighbours_match_brute_force_and_exclude_the_text_itself(pool):

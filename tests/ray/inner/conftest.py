@@ -1,6 +1,5 @@
 """Runs inside `unshare --net` only (see tests/ray/test_ray_cluster.py): one local Ray cluster,
 2 CPUs, shared by the tests of this directory."""
-import os
 import shutil
 import tempfile
 
