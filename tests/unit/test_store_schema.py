@@ -26,7 +26,8 @@ def fresh_layout(tmp_path: Path) -> dict:
     return layout(store.connect(tmp_path / "fresh.db").conn)
 
 
-@pytest.mark.parametrize("version", range(1, schema.SCHEMA_VERSION + 1))
+# Fixtures exist for the versions the pre-package store made (1 to 6); later versions are this store's own.
+@pytest.mark.parametrize("version", sorted(int(p.stem.removeprefix("store_v")) for p in OLD.glob("store_v*.sql")))
 def test_an_old_database_migrates_to_the_current_schema_and_keeps_its_rows(tmp_path, version):
     path = tmp_path / f"v{version}.db"
     old = sqlite3.connect(path)
