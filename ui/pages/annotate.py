@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import store
 from core.labeling import annotate
+from core.plain_text import neutral
 import ui
 from ui import state
 
@@ -149,7 +150,8 @@ with right:
     if counts["eval"]:
         st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
                   help="Random texts the model never picks: its accuracy on them is an honest estimate.")
-    st.bar_chart(counts["per_class"], horizontal=True, height=40 + 28 * len(classes))
+    st.bar_chart({neutral(k): v for k, v in counts["per_class"].items()}, horizontal=True,
+                 height=40 + 28 * len(classes))
 
     @st.fragment(run_every="2s")
     def model_status() -> None:
