@@ -84,17 +84,24 @@ def on_undo() -> None:
     st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
 
-def on_pick(example_id: int) -> None:
-    with ui.refusals(annotate.AnnotationError):
-        st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
+def show(example_id: int, why: str) -> None:
+    """Show a chosen text (keyword search, "label this"); if someone else has it, say so and keep what is shown."""
+    with ui.refusals():
+        try:
+            st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, why)
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
         st.session_state[state.SHOWN_AT] = time.time()
+
+
+def on_pick(example_id: int) -> None:
+    show(example_id, "keyword search")
 
 
 picked = st.session_state.pop(state.label_example(project_id), None)  # "label this" from the Model page
-if picked is not None:  # someone else may hold that text: say so and keep what is shown
-    with ui.refusals(annotate.AnnotationError):
-        st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
-        st.session_state[state.SHOWN_AT] = time.time()
+if picked is not None:
+    show(*picked)
 if state_key not in st.session_state:
     advance()
 if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
