@@ -139,3 +139,44 @@ def test_settings_page_renames_and_adds_classes_and_versions_guidelines(db, proj
     table = next(d.value for d in app.dataframe if "class" in d.value.columns)
     assert list(table["class"]) == ["yes", "nope", "maybe"]
     assert [(v["text"], v["author"]) for v in store.guideline_versions(db, pid)] == [("Label the topic.", "ada")]
+
+
+HOSTILE = "**b** $x$ :red[r] [l](http://e.com) \u202eevil"  # Markdown, LaTeX, a colour, a link, an override
+RAW = ("**b**", "$x$", ":red[r]", "[l](", "http://e.com", "\u202e")
+
+
+@pytest.mark.parametrize("page", ["projects", "annotate", "model", "review", "adjudicate", "settings", "team",
+                                  "export"])
+def test_no_user_string_reaches_markdown_unescaped_on_any_page(db, monkeypatch, page):
+    """Every page, fed a project, classes, a description, guidelines, texts and a user name that are all
+    hostile: no element Streamlit renders as Markdown (text, captions, alerts, titles, button, tab,
+    expander and metric labels, radio options, help tooltips) holds one of them as written, and no
+    plain-text element, table cell or select option keeps a bidi override."""
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    pid = make_project(db, texts=[f"{HOSTILE} {i}" for i in range(40)], classes=[HOSTILE, "plain"],
+                       name=f"{HOSTILE} project", eval_fraction=0.25, overlap=100,
+                       class_details=[{"name": HOSTILE, "description": HOSTILE}])
+    people = team(db, pid, f"{HOSTILE} ann", "ann2")
+    with store.transaction(db) as conn:
+        store.set_guidelines(conn, pid, HOSTILE, f"{HOSTILE} ann")
+    example_id = store.example_ids(db, pid, store.Split.EVAL)[0]
+    annotate.submit_label(db, people[f"{HOSTILE} ann"], pid, annotate.NextText.direct(example_id), HOSTILE)
+    annotate.submit_label(db, people["ann2"], pid, annotate.NextText.direct(example_id), "plain")
+    encoder_id, ids = fake_encoder(db, pid)
+    fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=store.example_ids(db, pid)[:5])
+    app = signed_in(db, "ada", pid, f"ui/pages/{page}.py")
+    shown = []
+    for kind in ("markdown", "caption", "success", "error", "info", "warning", "title", "subheader", "header",
+                 "toast", "exception"):
+        shown += [(kind, e.value) for e in app.get(kind)]
+    shown += [("button", b.label) for b in app.button] + [("tab", t.label) for t in app.tabs]
+    shown += [("expander", e.label) for e in app.expander] + [("metric", m.label) for m in app.metric]
+    shown += [("radio", o) for r in app.radio for o in r.options]
+    shown += [("help", w.help) for w in [*app.button, *app.metric] if getattr(w, "help", None)]
+    found = [(kind, value) for kind, value in shown if any(raw in str(value) for raw in RAW)]
+    assert not found, found
+    # Plain-text elements and table cells parse nothing, but an override would still reverse them.
+    plain = [t.value for t in app.text] + [str(v) for d in app.dataframe for v in d.value.to_numpy().ravel()]
+    plain += [o for s in app.selectbox for o in s.options]
+    assert not [v for v in plain if "\u202e" in v], plain
+    assert not app.exception, [e.value for e in app.exception]
