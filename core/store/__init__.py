@@ -45,7 +45,6 @@ from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_ve
 
 
 __all__ = [
-    'add_class', 'guideline_versions', 'rename_class', 'set_class_description', 'set_guidelines',
     'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',
@@ -68,3 +67,4 @@ __all__ = [
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',
     'version_id_by_number', 'versions', 'waiting_for_second_label', 'worker_device', 'worker_heartbeat',
 ]
+__all__ += ['add_class', 'guideline_versions', 'rename_class', 'set_class_description', 'set_guidelines']  # classes.py
