@@ -27,7 +27,7 @@ def project(db, monkeypatch):
 
 def signed_in(db, name: str, pid: int | None, page: str) -> AppTest:
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    app.query_params["session"] = auth.login(db, name, PASSWORD).token
+    app.session_state[state.SESSION_TOKEN] = auth.login(db, name, PASSWORD).token  # AppTest sends no cookies
     if pid is not None:
         app.query_params["project"] = str(pid)
     app.run()
