@@ -138,3 +138,22 @@ def test_ui_plain_escapes_markdown_and_takes_out_bidi_controls():
     # Bare URLs, www. names and e-mail addresses are not autolinked (GFM does that after escapes).
     assert ui.plain("www.e.com a@b.co") == "www\u2060\\.e\\.com a\u2060\\@b\\.co"
     assert list(ui.table([{"who": "\u202eeve"}])["who"]) == ["eve"]
+
+
+def test_a_second_opinion_comes_without_the_models_suggestion(db):
+    """The model trained on the first annotator's label, so its suggestion on that text would be that
+    label: the second annotator of an overlap text gets none (a text nobody labeled keeps its own)."""
+    pid = make_project(db, **REGISTRY_PROJECT)
+    projects.update_settings(db, auth.local_actor(), pid, {"overlap": 100})
+    people = team(db, pid, "ann1", "ann2")
+    pool = store.example_ids(db, pid, store.Split.POOL)
+    label(db, people["ann1"], pid, pool[0], "yes")
+    encoder_id, ids = fake_encoder(db, pid)
+    fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=pool[:5])
+    second = annotate.next_text(db, people["ann2"], pid)
+    assert (second.example_id, second.strategy) == (pool[0], "second opinion")
+    assert second.suggestion is None and annotate.confident_suggestion(second) is None
+    assert annotate.refresh_suggestion(db, pid, second).suggestion is None
+    label(db, people["ann2"], pid, pool[0], "no")
+    fresh = annotate.next_text(db, people["ann2"], pid)
+    assert fresh.example_id != pool[0] and fresh.suggestion == "yes"
