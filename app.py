@@ -3,6 +3,8 @@
 The UI only reads and writes the store; training happens in the worker process, which
 this app starts by itself when no live worker is found.
 """
+from pathlib import Path
+
 import streamlit as st
 
 from core import store
@@ -10,25 +12,32 @@ from core.plain_text import neutral
 from core.jobs import worker
 from core.team import auth
 import ui
-from ui import state
+from ui import signin, state
 from ui.jobs import show_jobs
 
 st.set_page_config(page_title="Sieve", page_icon=":material/filter_alt:", layout="wide")
 db = store.connect()
 params = st.query_params
 
-# Team mode (once an admin account exists): a session token in the URL keeps a sign-in across
-# reloads; without a live one only the sign-in page is served. Single-user mode acts as a
-# local admin under the name typed in the sidebar, as before accounts existed.
+# Team mode (once an admin account exists): the session token comes from the HttpOnly cookie that the
+# sign-in set through serve.py's route (ui/signin.py), never from the URL; an old `?session=` is dropped
+# unread. Without a live session only the sign-in page is served. Single-user mode acts as a local
+# admin under the name typed in the sidebar, as before accounts existed.
 team = auth.team_mode(db)
-token = params.get("session") or st.session_state.get(state.SESSION_TOKEN)
+if "session" in params:
+    del params["session"]
+# (AppTest cannot send cookies: tests put a token in session state, which never leaves the server.)
+token = signin.token() or st.session_state.get(state.SESSION_TOKEN)
 actor = auth.session_actor(db, token) if team else None
-if team and actor is not None:
-    st.session_state[state.SESSION_TOKEN] = params["session"] = token  # page switches clear the URL's params
 if team and actor is None:
     st.session_state.pop(state.ACTOR, None)
     st.session_state.pop(state.SESSION_TOKEN, None)
-    st.navigation([st.Page("ui/pages/login.py", title="Sign in", icon=":material/login:")]).run()
+    # Every page's address serves the sign-in page and keeps its path and query (nothing of the page
+    # itself runs), so the reload after signing in lands where a deep link pointed (issue 19 item 4).
+    login = "ui/pages/login.py"
+    paths = sorted(p.stem for p in (Path(__file__).parent / "ui" / "pages").glob("*.py") if p.stem != "login")
+    st.navigation([st.Page(login, title="Sign in", icon=":material/login:", default=True)]
+                  + [st.Page(login, title="Sign in", url_path=path) for path in paths], position="hidden").run()
     st.stop()
 st.session_state[state.ACTOR] = actor
 
@@ -68,10 +77,9 @@ with st.sidebar:
         st.session_state[state.ANNOTATOR] = actor.name
         st.caption(f"Signed in as **{ui.plain(actor.name)}** ({actor.role})")
         if st.button("Sign out", icon=":material/logout:"):
-            auth.logout(db, token)
+            auth.logout(db, token)  # ends the session for every tab at once: core refuses its actor
             st.session_state.pop(state.SESSION_TOKEN, None)
-            del params["session"]
-            st.rerun()
+            signin.clear()
     else:
         st.session_state[state.ANNOTATOR] = st.text_input("Your name", value=ui.annotator(),
                                                    help="Recorded with every label you give.").strip() or "annotator"
@@ -79,6 +87,8 @@ with st.sidebar:
 
     @st.fragment(run_every="2s")
     def job_status():
+        if team and actor.session is not None and not auth.session_live(db, actor):
+            st.rerun()  # signed out in another tab (or expired): the whole page goes to the sign-in page
         started = worker.ensure_worker(db)
         live = store.live_workers(db)
         if live:

@@ -36,6 +36,17 @@ def remove_project_dir(project_id: int) -> None:
 
 
 @contextmanager
+def discarded_unless_published(final: Path) -> Iterator[None]:
+    """Remove an artifact directory already moved into place when the transaction that was to
+    publish its row fails (e.g. its job was cancelled): nothing unreferenced stays behind."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+
+
+@contextmanager
 def atomic_dir(parent: Path, prefix: str) -> Iterator[tuple[Path, Path]]:
     """Yield (temporary dir, final dir); the temporary one becomes the final one on success."""
     parent.mkdir(parents=True, exist_ok=True)

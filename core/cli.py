@@ -31,17 +31,21 @@ def _project(db, name: str) -> dict:
 # sits in site-packages, away from any .streamlit folder) serves exactly as a checkout does; a test
 # keeps them equal to .streamlit/config.toml, which `streamlit run app.py` reads in a checkout.
 STREAMLIT_SETTINGS = {"server.address": "localhost", "server.fileWatcherType": "none", "server.runOnSave": False,
+                      "server.enableXsrfProtection": True, "server.xsrfCookieSameSite": "strict",
+                      "server.enableCORS": True, "server.allowedHosts": ["localhost", "127.0.0.1", "::1"],
+                      "server.enableStaticServing": False, "server.enableAgentApi": False,
                       "client.toolbarMode": "minimal", "browser.gatherUsageStats": False}
 
 
 def streamlit_command(extra: list[str]) -> list[str]:
-    """The command `sieve run` executes: Streamlit on the app.py installed beside `core`, with the
+    """The command `sieve run` executes: Streamlit on the serve.py (app.py and the sign-in route) installed beside `core`, with the
     production settings first so that options given on the command line override them."""
     from core import config
 
-    flags = [f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
-             for key, value in STREAMLIT_SETTINGS.items()]
-    return [sys.executable, "-m", "streamlit", "run", str(config.app_path()), *flags, *extra]
+    flags = [f"--{key}={str(item).lower() if isinstance(item, bool) else item}"
+             for key, value in STREAMLIT_SETTINGS.items()
+             for item in (value if isinstance(value, list) else [value])]  # a list: the option once per item
+    return [sys.executable, "-m", "streamlit", "run", str(config.server_path()), *flags, *extra]
 
 
 def cmd_run(args) -> None:
@@ -51,8 +55,9 @@ def cmd_run(args) -> None:
 
     from core import config
 
-    if not config.app_path().exists():
-        sys.exit(f"error: the app is not where Sieve expects it: {config.app_path()} (a broken install?)")
+    for path in (config.app_path(), config.server_path()):
+        if not path.exists():
+            sys.exit(f"error: the app is not where Sieve expects it: {path} (a broken install?)")
     command = streamlit_command(args.streamlit_args)
     print(f"Sieve keeps its data in {config.data_dir()} (SIEVE_DATA_DIR changes it)", flush=True)
     print("+ " + shlex.join(command), flush=True)
@@ -224,6 +229,13 @@ def cmd_backup(args) -> None:
         sys.exit(f"error: {err}")
     print(f"backed up {summary['labels']} labels ({summary['annotations']} annotations) and "
           f"{summary['artifact_dirs']} artifact directories to {args.out} in {summary['seconds']:.1f} s")
+
+
+def cmd_unlock(args) -> None:
+    """Clear a name's failed sign-ins. No password: it runs on the host, where the database can be
+    read anyway; it is how an admin who cannot wait out the delay gets in."""
+    cleared = auth.unlock(store.connect(), args.name)
+    print(f"{args.name}: failed sign-ins cleared" if cleared else f"{args.name}: no failed sign-ins to clear")
 
 
 def cmd_restore(args) -> None:
@@ -410,6 +422,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="a directory written by `backup`")
     _user_option(p)
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("unlock", help="clear a name's failed sign-ins so it may sign in at once (run on the host)")
+    p.add_argument("name", help="the user name, as typed at sign-in")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("simulate", help="simulate active learning with an oracle over a labeled dataset")
     p.add_argument("--train", required=True, help="labeled CSV the oracle reveals labels from (the pool)")

@@ -25,6 +25,11 @@ def app_path() -> Path:
     return REPO_ROOT / "app.py"
 
 
+def server_path() -> Path:
+    """What `sieve run` serves: app.py plus the sign-in cookie route (serve.py, beside app.py)."""
+    return REPO_ROOT / "serve.py"
+
+
 def default_data_dir() -> Path:
     """`data/` beside app.py in a checkout; for an installed Sieve, never site-packages but the user's
     data folder: $XDG_DATA_HOME/sieve, else ~/.local/share/sieve (%LOCALAPPDATA%\\sieve on Windows)."""

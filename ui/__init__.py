@@ -1,4 +1,5 @@
 """Small helpers shared by the Streamlit pages (kept out of core: they use streamlit)."""
+import functools
 import re
 from contextlib import contextmanager
 
@@ -110,3 +111,20 @@ def refusals(*also: type[Exception]):
         yield
     except (auth.AuthError, *also) as err:
         st.error(plain(str(err)), icon=":material/block:")
+
+
+def callback(fn):
+    """For a widget callback that changes data. Callbacks run before app.py checks the session, with the
+    actor of the page's last run: after Sign out in another tab, core refuses that actor (auth.require)
+    and this skips the callback without a word, so the run that follows shows the sign-in page instead
+    of a refusal (issue 19 item 6)."""
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        from core.team import auth
+
+        held = st.session_state.get(state.ACTOR)
+        if held is not None and held.session is not None and not auth.session_live(store.connect(), held):
+            return None
+        return fn(*args, **kwargs)
+
+    return guarded

@@ -83,7 +83,8 @@ def publish(db, record: VersionRecord) -> int:
         (tmp / "classes.json").write_text(json.dumps(names))
     timings = {**record.timings, "metrics_s": t_metrics - t0, "query_s": t_query - t_metrics}
     params = {**record.params, "strategy": queue.strategy}
-    with store.transaction(db) as conn:
+    with artifacts.discarded_unless_published(final), store.transaction(db) as conn:
+        store.check_open(conn, record.job_id)  # a cancelled job (a deleted project) publishes nothing
         encoder_id = record.encoder_id
         if record.new_encoder is not None:
             encoder_id = store.add_encoder(conn, project_id, record.new_encoder)

@@ -70,7 +70,8 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
         embeddings.write(tmp, ids, vectors)
         neighbours.save(tmp, vectors)  # for density-weighted queries, so no refit has to compute it
         write_cold_start_queue(db, project_id, tmp, ids, vectors)
-    with store.transaction(db) as conn:
+    with artifacts.discarded_unless_published(final), store.transaction(db) as conn:
+        store.check_open(conn, job_id)  # a cancelled job (a deleted project) publishes nothing
         encoder_id = store.add_encoder(conn, project_id, store.NewEncoder(
             latest["model"] if latest else project["model"], str(final), len(ids), vectors.shape[1], seconds,
             latest["family"] if latest else classifiers.SENTENCE_ENCODER,
@@ -233,6 +234,7 @@ def compare_after_retrain(db, project_id: int, full: dict, new_row: dict, old_ro
     # The previous encoder stays in service: it becomes the latest encoder again, so head refits,
     # added texts and the next retrain's comparison all use it.
     with store.transaction(db) as conn:
+        store.check_open(conn, job_id)
         back = store.add_encoder(conn, project_id, store.NewEncoder(
             old_row["model"], old_row["path"], old_row["n"], old_row["dim"], old_row["seconds"] or 0.0,
             old_row["family"], version_id=old_row["version_id"]))

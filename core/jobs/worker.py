@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from core import config, store
+from core import artifacts, config, store
 from core.files import hf_datasets, model_export, predict
 from core.jobs import kinds, ray_backend, recovery, training
 from core.learning.classifiers.protocol import Progress
@@ -36,6 +36,10 @@ STOP_GRACE_S = float(os.environ.get("SIEVE_STOP_GRACE_S", "5"))
 
 class Interrupted(Exception):
     """The worker is stopping: the job is handed back to the queue, not failed."""
+
+
+class Cancelled(Exception):
+    """The job was cancelled while it ran (its project was deleted): stop, publish nothing."""
 
 
 # ---------------------------------------------------------------- what each job kind does, and where
@@ -97,7 +101,8 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
     def progress(fraction: float, message: str) -> None:
         if stop is not None and stop.is_set():
             raise Interrupted("the worker is stopping")
-        store.job_progress(db, job["id"], fraction, message)
+        if not store.job_progress(db, job["id"], fraction, message):
+            raise Cancelled(f"job {job['id']} is no longer running")
 
     try:
         spec = JOBS.get(kinds.kind_of(job))
@@ -106,15 +111,29 @@ def run_job(db, job: dict, stop: threading.Event | None = None) -> None:
         spec.run(db, job, progress)
     except Interrupted:
         log.info("job %s interrupted: the worker is stopping", job["id"])  # Worker.run hands it back
+    except (Cancelled, store.JobCancelled) as cancelled:
+        _discard(db, job, cancelled)
     except ray_backend.RayLost as lost:  # like a worker that died: re-queued, the attempt counts
         log.warning("job %s: %s", job["id"], lost)
         store.requeue_lost(db, job["id"], "a Ray node or actor was lost")
     except training.NothingToDo as reason:
         with store.transaction(db) as conn:
             store.finish_job(conn, job["id"], message=f"nothing to do: {reason}")
-    except Exception:
+    except Exception as error:
+        if store.job(db, job["id"]) is None:  # e.g. its files vanished with its deleted project
+            _discard(db, job, error)
+            return
         log.exception("job %s failed", job["id"])
         store.fail_job(db, job["id"], traceback.format_exc())
+
+
+def _discard(db, job: dict, why: BaseException) -> None:
+    """A cancelled job: nothing it computed was published (every publishing transaction checks the
+    job first, `store.check_open`); the files of a deleted project it may have written go too.
+    Project ids are never reused, so that directory can be no other project's."""
+    log.info("job %s (project %s) cancelled, its results discarded: %s", job["id"], job["project_id"], why)
+    if store.project(db, job["project_id"]) is None:
+        artifacts.remove_project_dir(job["project_id"])
 
 
 def _drop_superseded_heads(db, job: dict) -> None:

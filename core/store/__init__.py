@@ -17,7 +17,7 @@ from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, mig
 from core.store.enums import Action, JobKind, JobStatus, Split
 from core.store.examples import (example, example_count, example_ids, example_project, existing_hashes,
                                  insert_examples, search_examples, texts_by_id, unlabeled_count)
-from core.store.jobs import (WORKER_DIED, active_jobs, attempt_message, claim_job, db_workers,
+from core.store.jobs import (WORKER_DIED, JobCancelled, active_jobs, check_open, attempt_message, claim_job, db_workers,
                              drop_superseded_heads, enqueue, fail_job, finish_job, has_active_job, heartbeat_jobs,
                              job, job_progress, jobs, last_requested_watermark, latest_result, live_workers,
                              reap_worker, remove_worker, requeue_lost, requeue_stale_jobs, requeue_worker_jobs,
@@ -35,9 +35,9 @@ from core.store.projects import (change_settings, class_names, classes, create_p
                                  settings)
 from core.store.schema import SCHEMA_VERSION
 from core.store.team import (add_audit, add_decision, add_session, add_user, assigned_projects, audit_log,
-                             decided_examples, decisions, end_session, end_sessions, failed_logins, has_users,
+                             decided_examples, decisions, end_session, end_sessions, failed_logins, forget_sign_in_attempts, has_users,
                              is_assigned, other_active_admins, session_user, set_active, set_assigned,
-                             set_failed_logins, set_password_hash, set_role, user, user_exists, user_for_login,
+                             set_failed_logins, set_password_hash, set_role, set_sign_in_attempts, sign_in_attempts, user, user_exists, user_for_login,
                              users)
 from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_version, encoder, encoder_before, head_on_model_since, latest_encoder, latest_version, pin,
                                  pin_history, publish_version, set_pin, update_timing, version,
@@ -45,7 +45,7 @@ from core.store.versions import (NewEncoder, NewVersion, add_encoder, current_ve
 
 
 __all__ = [
-    'Action', 'BUSY_TIMEOUT_MS', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
+    'Action', 'BUSY_TIMEOUT_MS', 'JobCancelled', 'check_open', 'CURRENT_LABELS_SQL', 'NewEncoder', 'NewVersion',
     'IMPORTED', 'JobKind', 'JobStatus',
     'SCHEMA_VERSION', 'SHUFFLE_KEY', 'Split', 'StoreError', 'WORKER_DIED', 'active_jobs',
     'add_annotation', 'add_audit', 'add_decision', 'add_encoder', 'add_session', 'add_user', 'annotation_times',
@@ -53,7 +53,7 @@ __all__ = [
     'change_settings', 'claim_job', 'class_names', 'classes', 'connect', 'copy_from', 'copy_to', 'create_project',
     'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'disconnect', 'delete_project',
     'drop_superseded_heads', 'encoder', 'end_session', 'end_sessions', 'enqueue', 'example', 'example_count',
-    'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'finish_job',
+    'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'forget_sign_in_attempts', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
     'jobs', 'label_count', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',
     'last_requested_watermark', 'last_undoable', 'latest_encoder', 'latest_result', 'latest_version', 'lease',
@@ -62,7 +62,7 @@ __all__ = [
     'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker',
     'referenced_paths', 'release_leases', 'remove_worker', 'rename_project', 'requeue_stale_jobs',
     'requeue_lost', 'requeue_worker_jobs', 'encoder_before', 'head_on_model_since', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
-    'set_assigned', 'set_failed_logins', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
+    'set_assigned', 'set_failed_logins', 'set_sign_in_attempts', 'sign_in_attempts', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',
     'settings', 'shuffled_examples', 'skipped_by', 'texts_by_id', 'transaction', 'unavailable', 'unlabeled_count',
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',
     'version_id_by_number', 'versions', 'waiting_for_second_label', 'worker_device', 'worker_heartbeat',

@@ -49,7 +49,7 @@ def now() -> float:
 _local = threading.local()
 
 
-def connect(path: Path | str | None = None) -> sqlite_utils.Database:
+def connect(path: Path | str | None = None) -> "Database":
     """A connection for the current thread (sqlite3 connections must not be shared)."""
     path = str(path or config.db_path())
     cache = getattr(_local, "dbs", None)
@@ -61,7 +61,43 @@ def connect(path: Path | str | None = None) -> sqlite_utils.Database:
     return db
 
 
-def _open(path: str) -> sqlite_utils.Database:
+class Database(sqlite_utils.Database):
+    """A store handle. Used in the thread that opened it, it is that thread's connection; used in
+    any other thread, it is *that* thread's connection (`connect(path)` there).
+
+    Why: Streamlit runs each rerun in a new thread, and with fast reruns (its default) the next
+    rerun starts while the one it stopped still runs. A page's callbacks are closures over the
+    `db` of the run that drew them, and the next run calls them: with one connection shared by
+    two threads, a BEGIN IMMEDIATE inside the other's transaction failed ("cannot start a
+    transaction within a transaction", issue 19 item 2), and the writer lock, one flock on one
+    descriptor, did not keep them apart. A connection and its lock descriptor are now only ever
+    used by the thread that opened them."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, lock_fd: int | None):
+        self._path, self._owner, self._own_conn, self._own_lock_fd = path, threading.current_thread(), conn, lock_fd
+        super().__init__(conn)
+
+    def _here(self) -> "Database":
+        """This thread's handle on the same database."""
+        if threading.current_thread() is self._owner or self._path == ":memory:":
+            return self
+        return connect(self._path)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        here = self._here()
+        return here._own_conn
+
+    @conn.setter
+    def conn(self, value: sqlite3.Connection) -> None:  # sqlite_utils.Database.__init__ sets it
+        self._own_conn = value
+
+    @property
+    def writer_lock_fd(self) -> int | None:
+        return self._here()._own_lock_fd
+
+
+def _open(path: str) -> Database:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     handles = _Handles(conn, None)
@@ -72,8 +108,7 @@ def _open(path: str) -> sqlite_utils.Database:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.create_function("sieve_overlap_key", 2, overlap_key, deterministic=True)
         handles.lock_fd = _writer_lock_fd(path)
-        db = sqlite_utils.Database(conn)
-        db.writer_lock_fd = handles.lock_fd
+        db = Database(conn, path, handles.lock_fd)
         # Both close when the Database goes away: with its thread (Streamlit runs each rerun in a
         # new one) or with disconnect(). Without this every thread left a descriptor open.
         db.sieve_handles = weakref.finalize(db, handles.close)
@@ -146,6 +181,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     Keep the work inside short: every other writer (annotators, the worker) waits for it.
     Read what can be read before it.
     """
+    db = db._here() if isinstance(db, Database) else db  # this thread's connection and lock, both
     conn = db.conn
     with _writer_turn(db):
         conn.execute("BEGIN IMMEDIATE")
@@ -168,15 +204,30 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Bring the database to `schema.SCHEMA_VERSION`: every missing version's statements, one by
-    one, and its row in `schema_version`, all in one transaction (a failure leaves no half of it)."""
+    one, and its row in `schema_version`, all in one transaction (a failure leaves no half of it).
+
+    A version that rebuilds tables (`schema.NO_FOREIGN_KEYS`) runs with foreign keys off for this
+    connection (the pragma is a no-op inside a transaction, so it is set before), else dropping a
+    parent table would cascade into its children; `foreign_key_check` must find nothing before it
+    commits."""
     if schema_version(db) >= schema.SCHEMA_VERSION:
         return
-    with transaction(db) as conn:
-        current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-        for version in sorted(v for v in schema.MIGRATIONS if v > current):
-            for statement in schema.MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    conn = db.conn
+    rebuilds = any(v in schema.NO_FOREIGN_KEYS for v in schema.MIGRATIONS if v > schema_version(db))
+    if rebuilds:
+        conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with transaction(db) as conn:
+            current = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            for version in sorted(v for v in schema.MIGRATIONS if v > current):
+                for statement in schema.MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            if rebuilds and (broken := conn.execute("PRAGMA foreign_key_check").fetchall()):
+                raise sqlite3.IntegrityError(f"the migration would break foreign keys: {broken[:5]}")
+    finally:
+        if rebuilds:
+            conn.execute("PRAGMA foreign_keys=ON")
 
 
 # ---------------------------------------------------------------- helpers

@@ -6,8 +6,13 @@ import sqlite3
 from pathlib import Path
 
 from core import config
-from core.store.db import _decode, _one, _rows, now, transaction
+from core.store.db import StoreError, _decode, _one, _rows, now, transaction
 from core.store.enums import JobStatus
+
+
+class JobCancelled(StoreError):
+    """The job is gone (its project was deleted, which deletes its jobs) or no longer open: whatever it
+    computed is discarded, never published (issue 19 item 1)."""
 
 
 def enqueue(conn: sqlite3.Connection, project_id: int, kind: str, params: dict | None = None,
@@ -69,10 +74,26 @@ def active_jobs(db, project_id: int) -> list[dict]:
         db, "SELECT * FROM jobs WHERE project_id = ? AND status IN ('queued', 'running') ORDER BY id", (project_id,))]
 
 
-def job_progress(db, job_id: int, progress: float, message: str) -> None:
+def job_progress(db, job_id: int, progress: float, message: str) -> bool:
+    """Record a running job's progress; False when the job is no longer running (cancelled: its
+    project was deleted, or it was handed back), so the worker can stop computing for nothing."""
     with transaction(db) as conn:
-        conn.execute("UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? AND status = 'running'",
-                     (progress, message, now(), job_id))
+        return conn.execute(
+            "UPDATE jobs SET progress = ?, message = ?, heartbeat_at = ? WHERE id = ? AND status = 'running'",
+            (progress, message, now(), job_id)).rowcount > 0
+
+
+def check_open(conn: sqlite3.Connection, job_id: int | None) -> None:
+    """Refuse (JobCancelled) to publish for a job that is gone, finished, or whose project is gone.
+
+    Call first inside the transaction that publishes the job's result: the check and the rows it
+    writes then commit together, so a project deleted meanwhile never receives them. Ids are never
+    reused (schema v7), so a job id names one job forever."""
+    if job_id is None:
+        return
+    if conn.execute("""SELECT 1 FROM jobs j JOIN projects p ON p.id = j.project_id
+                       WHERE j.id = ? AND j.status IN ('queued', 'running')""", (job_id,)).fetchone() is None:
+        raise JobCancelled(f"job {job_id} was cancelled (its project was deleted, or it is no longer open)")
 
 
 def heartbeat_jobs(db, worker_id: str) -> None:
@@ -82,18 +103,25 @@ def heartbeat_jobs(db, worker_id: str) -> None:
 
 def finish_job(conn: sqlite3.Connection, job_id: int, version_id: int | None = None, message: str = "done",
                result: dict | None = None) -> None:
-    conn.execute(
+    """Mark an open job done; JobCancelled (the transaction then rolls back what it published with
+    it) when the job is gone or already finished."""
+    updated = conn.execute(
         """UPDATE jobs SET status = 'done', progress = 1, message = ?, finished_at = ?, result_version_id = ?,
-               result = ? WHERE id = ?""",
+               result = ? WHERE id = ? AND status IN ('queued', 'running')""",
         (message, now(), version_id, json.dumps(result) if result is not None else None, job_id),
-    )
+    ).rowcount
+    if not updated:
+        raise JobCancelled(f"job {job_id} was cancelled (its project was deleted, or it is no longer open)")
 
 
 def fail_job(db, job_id: int, error: str) -> None:
     """Retry a failed job until MAX_ATTEMPTS, then leave it failed with its error for the UI."""
     reason = error.strip().splitlines()[-1][:200] if error and error.strip() else "unknown error"
     with transaction(db) as conn:
-        attempts = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        row = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:  # cancelled: its project was deleted meanwhile
+            return
+        attempts = row[0]
         status = JobStatus.FAILED if attempts >= config.MAX_ATTEMPTS else JobStatus.QUEUED
         conn.execute("UPDATE jobs SET status = ?, worker = NULL, error = ?, message = ?, finished_at = ? WHERE id = ?",
                      (status, error, attempt_message(attempts, reason), now(), job_id))
@@ -136,7 +164,10 @@ def requeue_lost(db, job_id: int, reason: str) -> str:
     """A job whose remote compute was lost (a Ray node or actor died): handed back like a job whose
     worker died, the attempt counted, failed for good after MAX_ATTEMPTS. Returns the message."""
     with transaction(db) as conn:
-        attempts = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        row = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:  # cancelled: its project was deleted meanwhile
+            return "cancelled"
+        attempts = row[0]
         failed = attempts >= config.MAX_ATTEMPTS
         message = (attempt_message(attempts, reason) if failed
                    else f"{reason}; re-queued (attempt {attempts} of {config.MAX_ATTEMPTS})")

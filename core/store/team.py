@@ -64,6 +64,7 @@ def set_password_hash(conn: sqlite3.Connection, user_id: int, password_hash: str
     if reset_failures:
         conn.execute("UPDATE users SET password_hash = ?, failed_logins = 0, retry_at = 0 WHERE id = ?",
                      (password_hash, user_id))
+        conn.execute("DELETE FROM sign_in_attempts WHERE name = (SELECT name FROM users WHERE id = ?)", (user_id,))
     else:
         conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
 
@@ -75,6 +76,30 @@ def failed_logins(db, user_id: int) -> int:
 def set_failed_logins(conn: sqlite3.Connection, user_id: int, failures: int, retry_at: float) -> None:
     """Failed sign-ins in a row, and when the next attempt may be made (0, 0 after a success)."""
     conn.execute("UPDATE users SET failed_logins = ?, retry_at = ? WHERE id = ?", (failures, retry_at, user_id))
+
+
+def sign_in_attempts(conn: sqlite3.Connection, name: str) -> tuple[int, float]:
+    """(failed sign-ins in a row, when the next may be checked) for a name typed, known or not."""
+    row = conn.execute("SELECT failures, retry_at FROM sign_in_attempts WHERE name = ?", (name,)).fetchone()
+    return (row[0], row[1]) if row else (0, 0.0)
+
+
+def set_sign_in_attempts(conn: sqlite3.Connection, name: str, failures: int, retry_at: float) -> None:
+    """Record a name's failures in a row (0 clears them); an account of that name shows the count
+    too. Call inside the transaction that read them (`transaction()`: attempts take turns)."""
+    if failures:
+        conn.execute("""INSERT INTO sign_in_attempts (name, failures, retry_at) VALUES (?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, retry_at = excluded.retry_at""",
+                     (name, failures, retry_at))
+    else:
+        conn.execute("DELETE FROM sign_in_attempts WHERE name = ?", (name,))
+    conn.execute("UPDATE users SET failed_logins = ?, retry_at = ? WHERE name = ?", (failures, retry_at, name))
+
+
+def forget_sign_in_attempts(conn: sqlite3.Connection, before: float) -> None:
+    """Drop the counts of names whose delay ended before `before`: names typed once (anyone can
+    type any) do not pile up."""
+    conn.execute("DELETE FROM sign_in_attempts WHERE retry_at < ?", (before,))
 
 
 # ---------------------------------------------------------------- sessions

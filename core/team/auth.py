@@ -13,14 +13,16 @@ deactivated user takes effect at once (the UI hiding a button is not the check).
 
 Passwords are hashed with argon2id (argon2-cffi, salted, constant-time verification); neither
 a password nor a session token is ever stored or logged in clear: sessions keep a SHA-256 of
-their random token. Failed logins make the next attempt wait longer, and many in a row lock
-the account for a while.
+their random token. Failed sign-ins make the next attempt wait longer, up to a cap, per name
+typed (known or not); nothing locks an account for good: the only admin can always get in by
+waiting the delay, and the host can clear it (`python -m core unlock NAME`). Passwords too
+common, too simple (zxcvbn), all blank or the user's own name are refused.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -46,13 +48,20 @@ WHAT = {LABEL: "label texts", ADJUDICATE: "settle disagreements", REVIEW: "revie
         BACKUP: "back up or restore Sieve"}
 
 MIN_PASSWORD = 8
+# zxcvbn's score (0-4) a password needs: 3 is "safely unguessable" (about 10^8 guesses or more),
+# which refuses "password", "12345678" and the like, and, with the delays below, leaves an online
+# guesser no chance.
+MIN_PASSWORD_SCORE = 3
 SESSION_S = 12 * 3600  # a session expires this long after sign-in
-# After the n-th failed login in a row, the next attempt waits FAIL_DELAY_S(n) seconds;
-# LOCKOUT_AFTER failures in a row lock the account for LOCKOUT_S.
+# Delay-only policy (issue 19 item 5): after the n-th failed sign-in in a row with a name, the next
+# attempt with it is checked only fail_delay_s(n) seconds later (earlier ones are refused unchecked):
+# free for FREE_FAILURES, then 1, 2, 4, ... s up to MAX_DELAY_S. No lock-out: a lock-out of N
+# failures lets anyone who knows a name lock its owner out, the only admin included; the cap keeps
+# a guesser to one try a minute per name. The count and the delay are reserved in one write
+# transaction before the password is checked, so attempts sent at once take turns.
 FREE_FAILURES = 2
-MAX_DELAY_S = 30.0
-LOCKOUT_AFTER = 10
-LOCKOUT_S = 15 * 60
+MAX_DELAY_S = 60.0
+FORGET_AFTER_S = 24 * 3600  # a name's failures are forgotten a day after its last delay ended
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters (RFC 9106 low-memory)
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -72,11 +81,16 @@ class Forbidden(AuthError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting. `user_id` is None only for the local actor of single-user mode."""
+    """Who is acting. `user_id` is None only for the local actor of single-user mode.
+
+    `session` is the SHA-256 of the sign-in token this actor came from (never the token), or None
+    (the command line, single-user mode). `require` refuses an actor whose session has ended, so a
+    tab that still holds the actor after Sign out in another tab cannot change anything (issue 19)."""
 
     name: str
     role: str
     user_id: int | None = None
+    session: str | None = field(default=None, compare=False)  # who acts, not how, makes two actors equal
 
 
 def local_actor(name: str = "local") -> Actor:
@@ -86,8 +100,6 @@ def local_actor(name: str = "local") -> Actor:
 
 def fail_delay_s(failures: int) -> float:
     """Seconds the next attempt waits after `failures` failed logins in a row."""
-    if failures >= LOCKOUT_AFTER:
-        return float(LOCKOUT_S)
     if failures <= FREE_FAILURES:
         return 0.0
     return min(2.0 ** (failures - FREE_FAILURES - 1), MAX_DELAY_S)
@@ -112,13 +124,21 @@ def require(db, actor: Actor, permission: str, project_id: int | None = None) ->
     row = store.user(db, actor.user_id)
     if row is None or not row["active"]:
         raise Forbidden("This account no longer exists or was deactivated.")
+    if actor.session is not None and not session_live(db, actor):
+        raise Forbidden("You are signed out (or your session expired): sign in again.")
     name, role = row["name"], row["role"]
     if permission not in PERMISSIONS[role]:
         raise Forbidden(f"{name} is {_article(role)} {role}: only "
                         f"{' and '.join(r + 's' for r in ROLES if permission in PERMISSIONS[r])} may {WHAT[permission]}.")
     if role == ANNOTATOR and project_id is not None and not is_assigned(db, actor.user_id, project_id):
         raise Forbidden(f"{name} is not assigned to this project; an admin can assign it.")
-    return Actor(name, role, actor.user_id)
+    return Actor(name, role, actor.user_id, actor.session)
+
+
+def session_live(db, actor: Actor) -> bool:
+    """Whether the session this actor came from is still open (not signed out, not expired)."""
+    row = store.session_user(db, actor.session, store.now())
+    return row is not None and row["id"] == actor.user_id
 
 
 def allowed(db, actor: Actor, permission: str, project_id: int | None = None) -> bool:
@@ -159,9 +179,23 @@ def audit_log(db, limit: int = 200) -> list[dict]:
 # ---------------------------------------------------------------- users
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str, name: str = "") -> None:
+    """Refuse (AuthError, with what to do instead) a password that is too short, all blank, the
+    user's own name, or too easy to guess by zxcvbn (common passwords, keyboard runs, repeats,
+    dates, names, words with the usual substitutions, and the user's name inside it)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise AuthError(f"A password needs at least {MIN_PASSWORD} characters.")
+    if not password.strip():
+        raise AuthError("A password cannot be only spaces.")
+    squeezed = "".join(password.split()).casefold()
+    if name.strip() and squeezed in ("".join(name.split()).casefold(), "".join(name.split()).casefold()[::-1]):
+        raise AuthError("A password cannot be the user's own name.")
+    from zxcvbn import zxcvbn  # pure Python; imported here so importing auth stays quick
+
+    verdict = zxcvbn(password[:100], user_inputs=[name, "sieve"])  # its cost grows with the length
+    if verdict["score"] < MIN_PASSWORD_SCORE:
+        hint = verdict["feedback"].get("warning") or "It is too easy to guess."
+        raise AuthError(f"Choose a harder password: {hint.rstrip('.')}. A few unrelated words make a good one.")
 
 
 def _check_name(name: str) -> str:
@@ -177,7 +211,7 @@ def create_user(db, actor: Actor | None, name: str, password: str, role: str) ->
     name = _check_name(name)
     if role not in ROLES:
         raise AuthError(f"Unknown role {role!r}; choose from {', '.join(ROLES)}.")
-    _check_password(password)
+    check_password(password, name)
     digest = _hasher.hash(password)
     with store.transaction(db) as conn:
         first = not store.has_users(db)
@@ -235,7 +269,8 @@ def set_password(db, actor: Actor, user_id: int, password: str) -> None:
     """An admin sets anyone's password; a user their own. Their other sessions end."""
     if not (isinstance(actor, Actor) and actor.user_id == user_id and team_mode(db)):
         actor = require(db, actor, USERS)
-    _check_password(password)
+    row = store.user(db, user_id)
+    check_password(password, row["name"] if row else "")
     digest = _hasher.hash(password)
     with store.transaction(db) as conn:
         store.set_password_hash(conn, user_id, digest)
@@ -278,40 +313,54 @@ def login(db, name: str, password: str, now: float | None = None) -> Session:
     with store.transaction(db) as conn:
         store.add_session(conn, _token_hash(token), actor.user_id, t, expires)
         audit(conn, actor, "sign in")
-    return Session(actor, token, expires)
+    return Session(Actor(actor.name, actor.role, actor.user_id, _token_hash(token)), token, expires)
+
+
+WRONG = "Wrong name or password."
 
 
 def authenticate(db, name: str, password: str, now: float | None = None) -> Actor:
     """The user of a name and password, AuthError otherwise; no session (the command line uses it).
 
-    Unknown names and wrong passwords get the same message and cost the same argon2 check.
-    After FREE_FAILURES failures in a row each attempt must wait longer (fail_delay_s), and
-    attempts made before then are refused unchecked; LOCKOUT_AFTER failures lock the account."""
+    First, in one write transaction, the attempt takes its turn: refused unchecked while the name
+    must wait (`fail_delay_s`), else counted as a failure in advance with the delay that follows
+    it, so attempts sent at once are checked one after another and at most FREE_FAILURES + 1 of
+    them before the delay applies. Then the password is checked (argon2, outside the transaction);
+    a success clears the count. Unknown names go the same way against a dummy hash: the same
+    message, the same delays, the same work, so nothing tells whether a name exists."""
     t = store.now() if now is None else now
-    row = store.user_for_login(db, (name or "").strip())
-    if row is not None and t < row["retry_at"]:
-        wait = row["retry_at"] - t
-        if row["failed_logins"] >= LOCKOUT_AFTER:
-            raise AuthError(f"Too many failed sign-ins: this account is locked for {wait / 60:.0f} more minutes.")
-        raise AuthError(f"Too many failed sign-ins: wait {wait:.0f} s before trying again.")
+    typed = (name or "").strip()[:200]
+    with store.transaction(db) as conn:
+        store.forget_sign_in_attempts(conn, t - FORGET_AFTER_S)
+        failures, retry_at = store.sign_in_attempts(conn, typed)
+        if t < retry_at:
+            raise AuthError(f"Too many failed sign-ins with this name: wait {max(retry_at - t, 1):.0f} s "
+                            f"before trying again.")
+        store.set_sign_in_attempts(conn, typed, failures + 1, t + fail_delay_s(failures + 1))
+    row = store.user_for_login(db, typed) if typed else None
     try:
         _hasher.verify(row["password_hash"] if row is not None else _DUMMY_HASH, password or "")
         ok = row is not None and bool(row["active"])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        if row is not None:
-            with store.transaction(db) as conn:
-                failures = store.failed_logins(db, row["id"]) + 1
-                store.set_failed_logins(conn, row["id"], failures, t + fail_delay_s(failures))
-                if failures == LOCKOUT_AFTER:
-                    audit(conn, Actor(row["name"], row["role"], row["id"]), "locked out", failures=failures)
-        raise AuthError("Wrong name or password.")
+        raise AuthError(WRONG)
     with store.transaction(db) as conn:
-        store.set_failed_logins(conn, row["id"], 0, 0)
+        store.set_sign_in_attempts(conn, typed, 0, 0)
         if _hasher.check_needs_rehash(row["password_hash"]):
             store.set_password_hash(conn, row["id"], _hasher.hash(password), reset_failures=False)
     return Actor(row["name"], row["role"], row["id"])
+
+
+def unlock(db, name: str) -> bool:
+    """Clear a name's failed sign-ins, so its next attempt is checked at once (the host's
+    `python -m core unlock NAME`: whoever can run it can read the database anyway). Audited."""
+    typed = (name or "").strip()
+    with store.transaction(db) as conn:
+        failures, _ = store.sign_in_attempts(conn, typed)
+        store.set_sign_in_attempts(conn, typed, 0, 0)
+        store.add_audit(conn, "host", "unlock sign-in", None, {"user": typed, "failures": failures})
+    return failures > 0
 
 
 def session_actor(db, token: str | None, now: float | None = None) -> Actor | None:
@@ -320,7 +369,7 @@ def session_actor(db, token: str | None, now: float | None = None) -> Actor | No
         return None
     t = store.now() if now is None else now
     row = store.session_user(db, _token_hash(token), t)
-    return Actor(row["name"], row["role"], row["id"]) if row else None
+    return Actor(row["name"], row["role"], row["id"], _token_hash(token)) if row else None
 
 
 def logout(db, token: str | None) -> None:

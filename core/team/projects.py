@@ -32,7 +32,10 @@ def rename_project(db, actor: auth.Actor, project_id: int, name: str) -> None:
 
 def delete_project(db, actor: auth.Actor, project_id: int) -> None:
     """Delete a project with its texts, labels, jobs and versions, and then its artifact
-    directory (admins only; audited)."""
+    directory (admins only; audited). Its jobs go with it: queued ones never run, and a running
+    one is cancelled, its results discarded (the worker finds it gone at its next progress report
+    and in the transaction that would publish, `store.check_open`). Ids are never reused, so
+    nothing of it can reach a project made afterwards."""
     actor = auth.require(db, actor, auth.DELETE, project_id)
     with store.transaction(db) as conn:
         name = store.delete_project(conn, project_id)

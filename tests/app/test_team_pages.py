@@ -8,6 +8,7 @@ from core.labeling import annotate
 from core.team import auth, projects, quality
 from tests.conftest import ROOT, make_project
 from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
+from ui import state
 
 
 def label(db, pid, example_id, who, value):
@@ -28,7 +29,7 @@ def signed_in(db, monkeypatch):
     fake_version(db, pid, encoder_id, ids, np.ones(len(ids), int), queue=[])
     auth.create_user(db, None, "ada", "correct horse battery", auth.ADMIN)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    app.query_params["session"] = auth.login(db, "ada", "correct horse battery").token
+    app.session_state[state.SESSION_TOKEN] = auth.login(db, "ada", "correct horse battery").token  # AppTest sends no cookies
     app.query_params["project"] = str(pid)
     app.run()
     assert not app.exception, [e.value for e in app.exception]

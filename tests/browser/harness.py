@@ -1,4 +1,4 @@
-"""Run the real app (`streamlit run app.py`) and drive it with a real Chromium (Playwright, sync API).
+"""Run the real app (`streamlit run serve.py`: app.py plus the sign-in cookie route) and drive it with a real Chromium (Playwright, sync API).
 
 Shared by tests/browser and bench/browser_latency.py. Nothing here imports pytest.
 
@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 class App:
-    """One `streamlit run app.py` on a free port with its own data directory."""
+    """One `streamlit run serve.py` on a free port with its own data directory."""
 
     def __init__(self, data_dir: Path, env: dict | None = None, port: int | None = None):
         self.data_dir = Path(data_dir).resolve()
@@ -62,7 +62,7 @@ class App:
     def start(self, timeout: float = 60.0) -> "App":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -304,3 +304,14 @@ def screenshot(page, folder: Path, name: str) -> Path:
         if size:
             page.set_viewport_size(size)
     return path
+
+
+def sign_in(page, name: str, password: str) -> None:
+    """Fill the sign-in form and wait for the signed-in sidebar: the page reloads once the sign-in cookie
+    is set (ui/signin.py), at the same address."""
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_label("Name", exact=True).fill(name)
+    main.get_by_label("Password", exact=True).fill(password)
+    main.get_by_role("button", name="Sign in").click()
+    page.locator('[data-testid="stSidebar"] >> text=Signed in as').wait_for(timeout=60_000)
+    wait_idle(page)

@@ -14,6 +14,7 @@ from tests.browser.test_annotate_browser import CLASSES, reviews, seed_projects
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass"
+SIGNED_IN = '[data-testid="stSidebar"] >> text=Signed in as'
 
 
 def submit_form(page, fields: dict, button: str) -> None:
@@ -29,7 +30,7 @@ def sign_in(browser, url: str, name: str):
     page = context.new_page()
     harness.goto(page, url)
     submit_form(page, {"Name": name, "Password": PASSWORD}, "Sign in")
-    page.wait_for_url("**session=**")
+    page.locator(SIGNED_IN).wait_for()  # the reload after the sign-in cookie is set
     harness.wait_idle(page)
     return context, page
 
@@ -47,7 +48,7 @@ def test_admin_annotators_overlap_adjudication_export(app_factory, browser, tmp_
         harness.goto(admin, app.url)
         harness.open_page(admin, "Team")
         submit_form(admin, {"Admin name": "ada", "Password": PASSWORD}, "Create admin and sign in")
-        admin.wait_for_url("**session=**")
+        admin.locator(SIGNED_IN).wait_for()
         harness.wait_idle(admin)
         for name, role in (("ann1", "annotator"), ("ann2", "annotator"), ("rev", "reviewer")):
             main = admin.locator('[data-testid="stMain"]')

@@ -135,7 +135,7 @@ def test_pip_install_gives_a_working_sieve_command(tmp_path):
     port = free_port()
     log = serve([sieve, "run", "--server.port", str(port), "--server.headless", "true"], elsewhere, env, port,
                 tmp_path / "sieve-run.log")
-    assert str(packaged / "app.py") in log, log
+    assert str(packaged / "serve.py") in log, log
     # the installed app itself renders (its pages resolve inside site-packages), with the project just made
     check = ("from streamlit.testing.v1 import AppTest\n"
              f"at = AppTest.from_file({str(packaged / 'app.py')!r}, default_timeout=60); at.run()\n"

@@ -59,10 +59,10 @@ def test_sieve_run_passes_exactly_the_settings_of_the_streamlit_config():
 
 def test_sieve_run_lets_command_line_options_override_the_defaults():
     command = cli.streamlit_command(["--server.port", "8502", "--server.address", "0.0.0.0"])
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(config.app_path())]
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(config.server_path())]
     assert "--server.address=localhost" in command and "--server.fileWatcherType=none" in command
     assert command.index("--server.address=localhost") < command.index("0.0.0.0"), "the last value wins"
-    assert config.app_path().is_file() and config.source_checkout()
+    assert config.app_path().is_file() and config.server_path().is_file() and config.source_checkout()
 
 
 def test_an_installed_sieve_keeps_its_data_out_of_site_packages(monkeypatch, tmp_path):

@@ -42,6 +42,7 @@ def refused(err: annotate.AnnotationError) -> None:
         advance()
 
 
+@ui.callback
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
     with ui.refusals():  # e.g. the account was deactivated while the text was shown
@@ -54,6 +55,7 @@ def on_label(label: str) -> None:
         advance()
 
 
+@ui.callback
 def on_skip() -> None:
     shown = st.session_state[state_key]
     with ui.refusals():
@@ -66,6 +68,7 @@ def on_skip() -> None:
         advance()
 
 
+@ui.callback
 def on_undo() -> None:
     again = False
     with ui.refusals():
@@ -95,6 +98,7 @@ def show(example_id: int, why: str) -> None:
         st.session_state[state.SHOWN_AT] = time.time()
 
 
+@ui.callback
 def on_pick(example_id: int) -> None:
     show(example_id, "keyword search")
 

@@ -1,9 +1,10 @@
-"""Sign in (team mode): name and password; the session token goes into the URL so a reload keeps it."""
+"""Sign in (team mode): name and password; the session token goes into an HttpOnly cookie (ui/signin.py)."""
 import streamlit as st
 
 from core import store
 from core.team import auth
 import ui
+from ui import signin
 
 db = store.connect()
 st.title("Sign in to Sieve")
@@ -17,7 +18,6 @@ if submitted:
     except auth.AuthError as err:
         st.error(ui.plain(str(err)))
     else:
-        st.query_params["session"] = session.token
-        st.rerun()
+        signin.hand_over(session.token)  # sets the cookie, then reloads this same address
 st.caption("Ask an admin for an account. Sessions end after "
            f"{auth.SESSION_S // 3600} hours or when you sign out.")

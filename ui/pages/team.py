@@ -6,7 +6,7 @@ from core import store
 from core.team import auth, quality, team_report
 from core.plain_text import neutral
 import ui
-from ui import state
+from ui import signin, state
 
 db = store.connect()
 actor = ui.actor()
@@ -25,9 +25,12 @@ if not auth.team_mode(db):
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Create admin and sign in", type="primary"):
             with ui.refusals():
+                if not signin.mounted():  # an admin who could not sign in would lock everyone out
+                    raise auth.AuthError("Team mode needs Sieve's server: start Sieve with `sieve run` "
+                                         "(or `streamlit run serve.py`), not `streamlit run app.py`.")
                 auth.create_user(db, actor, name, password, auth.ADMIN)
-                st.query_params["session"] = auth.login(db, name, password).token
-                st.rerun()
+                session = auth.login(db, name, password)
+                signin.hand_over(session.token)
     st.stop()
 
 accounts = auth.users(db)
