@@ -8,6 +8,10 @@ Two arms per dataset and seed, same annotator and data:
              device's cadence and time budget (on a CPU every 50 labels, 180 s)
   head only  the same without full retrains (retrain_every = 0)
 
+Seeds can run as separate processes (each with its own --out-dir) and be put together after:
+
+    python bench/app_schedule.py --merge out/seed0 out/seed1 out/seed2 --out-dir out/all
+
 Reports accuracy and macro-F1 of the version in service against labels given and against
 wall time, and what each retrain cost. Writes runs.json, summary.md and curves.png.
 """
@@ -55,6 +59,21 @@ def _rows(arms: dict, marks: list, served) -> list[str]:
     return lines
 
 
+def _per_seed(arms: dict, marks: list[int]) -> list[str]:
+    seeds = sorted({r["config"]["seed"] for runs in arms.values() for r in runs})
+    by = {(arm, r["config"]["seed"]): r for arm, runs in arms.items() for r in runs}
+    lines = ["| labels | " + " | ".join(f"{arm}, seed {s}" for arm in arms for s in seeds) + " | worst difference |",
+             "|---|" + "---|" * (len(arms) * len(seeds) + 1)]
+    for m in marks:
+        cells = [cell(served_at_labels(by[a, s], m)["macro_f1"]) if (a, s) in by else "—" for a in arms for s in seeds]
+        gaps = [served_at_labels(by["app", s], m)["macro_f1"] - served_at_labels(by["head only", s], m)["macro_f1"]
+                for s in seeds if ("app", s) in by and ("head only", s) in by
+                and served_at_labels(by["app", s], m)["macro_f1"] is not None
+                and served_at_labels(by["head only", s], m)["macro_f1"] is not None]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {f'{min(gaps):+.3f}' if gaps else '—'} |")
+    return lines
+
+
 def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: list[float]) -> str:
     lines = ["# The app's schedule on a clock", ""]
     for dataset, arms in results.items():
@@ -63,6 +82,8 @@ def markdown(results: dict, notes: dict, label_marks: list[int], time_marks: lis
                   "(eval-sample labels included; mean over seeds):", "",
                   "| arm | " + " | ".join(f"{n} labels" for n in label_marks) + " |",
                   "|---|" + "---|" * len(label_marks), *_rows(arms, label_marks, served_at_labels),
+                  "", "Macro-F1 of the version in service per seed (`served` - `head only` where both ran):", "",
+                  *_per_seed(arms, label_marks),
                   "", "Against wall time (minutes since the annotator started):", "",
                   "| arm | " + " | ".join(f"{t / 60:g} min" for t in time_marks) + " |",
                   "|---|" + "---|" * len(time_marks), *_rows(arms, time_marks, served_at_time),
@@ -113,6 +134,31 @@ def plot(results: dict, path: Path, seconds_per_label: float) -> None:
     figure.savefig(path, dpi=110)
 
 
+def merge(directories: list[str], out_dir: Path, seconds_per_label: float) -> None:
+    """One summary of runs written by separate invocations (one per seed, say): runs.json of each."""
+    every = [run for d in directories for run in json.loads((Path(d) / "runs.json").read_text())]
+    every.sort(key=lambda r: (r["config"]["dataset"], r["config"]["arm"], r["config"]["seed"]))
+    results, notes = {}, {}
+    for run in every:
+        c = run["config"]
+        results.setdefault(c["dataset"], {}).setdefault(c["arm"], []).append(run)
+        notes[c["dataset"]] = (f"merged from {', '.join(directories)}; pool {c['pool']}, eval sample {c['eval_sample']}, "
+                               f"test {c['test']}; {len(c['classes'])} classes; one label every {c['seconds_per_label']:g} s; "
+                               f"{c['labels']} labels; device {c['device']}; family {c['family']} {c['family_args']}; "
+                               f"retrain budget {c['retrain_budget_s']} s.")
+    for dataset, arms in results.items():
+        notes[dataset] += " Seeds: " + "; ".join(f"{a} {[r['config']['seed'] for r in runs]}" for a, runs in arms.items())
+    labels = every[0]["config"]["labels"]
+    label_marks = [n for n in (10, 30, 50, 100, 150, 200, 300, 500) if n <= labels]
+    end = labels * seconds_per_label
+    time_marks = sorted({round(end * f / 60) * 60.0 for f in (0.1, 0.25, 0.5, 0.75, 1.0)} - {0.0})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "runs.json").write_text(json.dumps(every))
+    (out_dir / "summary.md").write_text(markdown(results, notes, label_marks, time_marks))
+    plot(results, out_dir / "curves.png", seconds_per_label)
+    print(f"wrote {out_dir}/runs.json, summary.md, curves.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["trec6", "sst2", "ag_news"])
@@ -128,7 +174,10 @@ def main() -> None:
     parser.add_argument("--max-test", type=int, default=1000)
     parser.add_argument("--cache", help="data dir to cache base embeddings in (default: a scratch dir)")
     parser.add_argument("--out-dir", default="bench/out/app-schedule")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", help="put together the runs.json of earlier runs; runs nothing")
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.merge, Path(args.out_dir), args.seconds_per_label)
     use_data_dir(args.cache)
     from core.learning import embeddings
     from core.sim import app_schedule

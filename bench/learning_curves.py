@@ -139,6 +139,8 @@ def main() -> None:
                         help='the fast head\'s arguments as JSON, e.g. \'{"self_training": 0}\'')
     parser.add_argument("--class-prior", action="store_true",
                         help="zero-shot prior from the class names: class-covering start, mixed into the model")
+    parser.add_argument("--prior-fade", type=float, default=0.0,
+                        help="with --class-prior: the prior's share is F / (F + labels), after the usual cold start")
     parser.add_argument("--split", choices=["test", "validation"], default="test",
                         help="validation: for tuning only (docs/benchmarks.md, 'Tuning protocol')")
     parser.add_argument("--init-strategy", default="auto", choices=list(simulate.INIT_STRATEGIES))
@@ -161,7 +163,9 @@ def main() -> None:
         classifier = args.classifier + ("" if args.classifier == "head" else f" {args.family_args}")
         notes[name] = (f"{note}; {len(set(train['label']))} classes; {classifier} {head_args.to_dict()}; grid {args.grid} "
                        f"({init} + {rounds} × {batch}); initial set: {args.init_strategy}; seeds {args.seeds}"
-                       + ("; class-name prior" if args.class_prior else "") + ".")
+                       + ("; class-name prior" if args.class_prior else "")
+                       + (f" fading F / (F + n), F = {args.prior_fade:g}" if args.class_prior and args.prior_fade else "")
+                       + ".")
         summaries[name] = {}
         for strategy in args.strategies:
             results = []
@@ -173,7 +177,7 @@ def main() -> None:
                 result = simulate.run(train, test, simulate.SimulationArguments(
                     strategy=strategy, init=init, batch=batch, rounds=rounds, seed=seed, classifier=args.classifier,
                     init_strategy=args.init_strategy, family_args=family_args, head_args=head_args,
-                    class_prior=args.class_prior))
+                    class_prior=args.class_prior, prior_fade=args.prior_fade))
                 result["config"]["dataset"], result["wall_s"] = name, time.perf_counter() - started
                 results.append(result)
             runs += results

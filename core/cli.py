@@ -312,7 +312,7 @@ def cmd_simulate(args) -> None:
 def _simulate_app_schedule(args, train, test) -> None:
     """`simulate --schedule app`: the app's cadence on a clock (core.app_schedule)."""
     from core.sim import app_schedule
-    from core.labeling.annotate import EVAL_EVERY
+    from core.labeling.annotate import EARLY_EVAL_LABELS, EVAL_EVERY, EVAL_EVERY_EARLY
     from core.settings import ProjectSettings, SettingsError
 
     try:
@@ -345,7 +345,8 @@ def _simulate_app_schedule(args, train, test) -> None:
     fulls = sum(v["kind"] == "full" for v in versions)
     last = max(versions, key=lambda v: v["published_s"]) if versions else None
     print(f"{args.labels} labels in {args.labels * args.seconds_per_label:.0f} s of simulated time "
-          f"(one every {args.seconds_per_label:g} s; one in {EVAL_EVERY} for the eval sample, never trained on); "
+          f"(one every {args.seconds_per_label:g} s; one in {EVAL_EVERY_EARLY} for the eval sample until {EARLY_EVAL_LABELS} "
+          f"eval labels, then one in {EVAL_EVERY}; never trained on); "
           f"{len(versions)} versions ({len(versions) - fulls} head refits, {fulls} full retrains)"
           + (f"; the last published at {last['published_s']:.0f} s, trained on {last['n_train']} labels" if last else ""))
 

@@ -610,7 +610,7 @@ def _write_rows(conn, project_id: int, plan: ImportPlan, eval_fraction: float, s
             store.add_annotation(conn, project_id, ids[digest], "import", store.Action.LABEL, label=label)
     store.enqueue(conn, project_id, store.JobKind.EMBED, priority=10)
     if any(label is not None for label in plan.labels):
-        store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "imported labels"})
+        store.enqueue_coalesced(conn, project_id, store.JobKind.HEAD, {"reason": "imported labels"})
 
 
 def _cell(value) -> str:

@@ -106,6 +106,22 @@ def _interval(m: dict, key: str, name: str) -> str:
     return f"- {name}: {m[key]:.3f}{ci}"
 
 
+def _eval_trust(m: dict) -> str:
+    """How far to trust the eval figures, in words: an unbiased estimate, but on a few texts a rough one
+    (issue 20: a 25-text figure was called "the estimate to trust" while its interval spanned 36 points)."""
+    from core.versions import registry
+
+    n = m.get("eval_n", 0)
+    if not n:
+        return "There are no eval figures yet: no eval text was labeled when this version was trained."
+    if n < registry.FEW_EVAL_TEXTS:
+        return (f"Eval figures come from a random sample, so they are unbiased, but they rest on only {n} eval "
+                f"text{'s' if n != 1 else ''}: the true accuracy may be anywhere in the interval, so treat them as "
+                "rough until more eval texts are labeled.")
+    return (f"Eval figures come from a random sample of {n} eval texts, so they are unbiased; the true accuracy "
+            "lies in the interval with 95 % confidence.")
+
+
 def _lengths(params: dict) -> list[str]:
     """How much of each text the encoder saw in training and reads when it predicts."""
     family_args = params.get(params.get("family", ""), {})
@@ -165,7 +181,7 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
         *evaluation,
         "## All figures", "", "| metric | value |", "|---|---|", metrics, "",
         "Cross-validated figures refit the head on this version's embeddings using the labels it was trained on, "
-        "which active learning chose because they were hard, so they run low; eval figures come from a random sample and are the estimate to trust.", "",
+        "which active learning chose because they were hard, so they run low. " + _eval_trust(m), "",
         "## Training arguments", "", "```json", json.dumps({k: v for k, v in row["params"].items() if k != "history"},
                                                             indent=1), "```", "",
     ]

@@ -96,7 +96,7 @@ def publish(db, record: VersionRecord) -> int:
         if record.new_encoder is not None:
             # Labels given while the retrain ran are not in it: a head refit on the new encoder with
             # every current label follows at once, so the served model is never behind the labels.
-            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "refit on the new encoder with every label"},
+            store.enqueue_coalesced(conn, project_id, store.JobKind.HEAD, {"reason": "refit on the new encoder with every label"},
                           priority=10)
     return version_id
 

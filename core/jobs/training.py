@@ -6,6 +6,7 @@ point leaves the last good version serving.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -31,8 +32,38 @@ class NothingToDo(Exception):
 # ---------------------------------------------------------------- embed
 
 
+FIRST_EMBED_CHUNK = 256  # texts embedded and published first, so a first model can fit within seconds
+# Partial publishes up to this many texts recompute the cold-start queue (k-means, seconds); larger
+# ones keep the last one, which already holds typical texts of the pool, until the final publish.
+COLD_START_RECOMPUTE_UNTIL = 4_000
+
+
+def embed_order(db, project_id: int, missing: np.ndarray) -> np.ndarray:
+    """The texts to embed, those an annotator meets first first: labeled ones (a head fits on them
+    as soon as they are embedded), then the eval sample in its serving order, then the pool in the
+    shuffled order the Annotate page serves unembedded texts in (`store.SHUFFLE_KEY`)."""
+    labeled = {r["example_id"] for r in store.current_labels(db, project_id)}
+    evals = store.eval_in_order(db, project_id)
+    eval_rank = {example_id: i for i, example_id in enumerate(evals)}
+
+    def rank(example_id: int) -> tuple[int, int]:
+        if example_id in labeled:
+            return 0, 0
+        if example_id in eval_rank:
+            return 1, eval_rank[example_id]
+        return 2, (example_id * 2654435761) % 4294967296
+
+    return np.array(sorted(missing.tolist(), key=rank), dtype=np.int64)
+
+
 def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progress = _noop) -> int:
-    """Embed every example the latest encoder lacks (all of them the first time)."""
+    """Embed every example the latest encoder lacks (all of them the first time).
+
+    In growing chunks (FIRST_EMBED_CHUNK texts, then twice as many each time), each published as
+    it is done, so annotators label and a head fits on the embedded labeled texts while the rest
+    is embedded (issue 20: 426 s of "No model yet" for 8,057 texts); the texts shown first and
+    those already labeled go first (`embed_order`). Doubling keeps the rewrites of the growing
+    embedding file under twice its final size. Ray embeds in one piece."""
     project = store.project(db, project_id)
     latest = store.latest_encoder(db, project_id)
     model = latest["model"] if latest else project["model"]
@@ -47,17 +78,45 @@ def embed_pool(db, project_id: int, job_id: int | None = None, progress: Progres
     if ray_backend.configured():  # on the cluster's actor pool; the vectors come back here
         vectors = ray_backend.embed_texts(model, [texts[i] for i in missing], lambda f, m: progress(0.95 * f, m),
                                           family=latest["family"] if latest else None)
-    elif latest and latest["family"] == "transformer":
-        vectors = classifiers.load("transformer", Path(model)).embed_and_score([texts[i] for i in missing])[0]
+        return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
+    if latest and latest["family"] == "transformer":
+        encoder = classifiers.load("transformer", Path(model))
+
+        def encode(chunk_texts, _report):
+            return encoder.embed_and_score(chunk_texts)[0]
     else:
-        vectors = embeddings.encode(embeddings.load_encoder(model), [texts[i] for i in missing],
-                                    progress=lambda f, m: progress(0.95 * f, m))
-    return publish_embeddings(db, project_id, missing, vectors, time.perf_counter() - started, job_id)
+        encoder = embeddings.load_encoder(model)
+
+        def encode(chunk_texts, report):
+            return embeddings.encode(encoder, chunk_texts, progress=report)
+    remaining, done, size, encoder_id, total = missing, 0, FIRST_EMBED_CHUNK, None, len(missing)
+    while len(remaining):
+        ordered = embed_order(db, project_id, remaining)  # again each time: texts labeled meanwhile go next
+        chunk, remaining = ordered[:size], ordered[size:]
+
+        def report(fraction: float, _message: str, base=done, n=len(chunk)) -> None:
+            progress(0.95 * (base + fraction * n) / total, f"embedded {base + fraction * n:,.0f} of {total:,} texts")
+        vectors = encode([texts[i] for i in chunk], report)
+        done += len(chunk)
+        last = not len(remaining)
+        encoder_id = publish_embeddings(db, project_id, chunk, vectors, time.perf_counter() - started,
+                                        job_id, embedded=(done, total), finish=last,
+                                        cold_start=last or done <= COLD_START_RECOMPUTE_UNTIL)
+        if not last:
+            progress(0.95 * done / total, f"embedded {done:,} of {total:,} texts; labeling can use them")
+        size *= 2
+    return encoder_id
 
 
 def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray, seconds: float,
-                       job_id: int | None = None) -> int:
-    """Add embeddings of `ids` to the latest encoder's as a new encoder artifact, with a cold-start queue."""
+                       job_id: int | None = None, embedded: tuple[int, int] | None = None,
+                       cold_start: bool = True, finish: bool = True) -> int:
+    """Add embeddings of `ids` to the latest encoder's as a new encoder artifact, with a cold-start queue.
+
+    Nothing is published for a cancelled `job_id` (its project deleted); with `finish` (the last
+    chunk) the job is finished with it; `embedded` (done, of) says how far the job is.
+    Without `cold_start` the latest encoder's cold-start queue is kept (a partial publish of a large
+    pool: k-means over tens of thousands of texts takes half a minute on a loaded CPU)."""
     project = store.project(db, project_id)
     latest = store.latest_encoder(db, project_id)
     added = len(ids)
@@ -69,17 +128,22 @@ def publish_embeddings(db, project_id: int, ids: np.ndarray, vectors: np.ndarray
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "encoders", "enc") as (tmp, final):
         embeddings.write(tmp, ids, vectors)
         neighbours.save(tmp, vectors)  # for density-weighted queries, so no refit has to compute it
-        write_cold_start_queue(db, project_id, tmp, ids, vectors)
+        if cold_start or latest is None:
+            write_cold_start_queue(db, project_id, tmp, ids, vectors)
+        else:
+            for name in ("queue.npy", "queue_scores.npy"):
+                shutil.copyfile(Path(latest["path"]) / name, tmp / name)
     with artifacts.discarded_unless_published(final), store.transaction(db) as conn:
         store.check_open(conn, job_id)  # a cancelled job (a deleted project) publishes nothing
         encoder_id = store.add_encoder(conn, project_id, store.NewEncoder(
             latest["model"] if latest else project["model"], str(final), len(ids), vectors.shape[1], seconds,
             latest["family"] if latest else classifiers.SENTENCE_ENCODER,
             version_id=latest["version_id"] if latest else None))
-        if job_id is not None:
-            store.finish_job(conn, job_id, message=f"embedded {added:,} texts in {seconds:.1f} s")
+        if job_id is not None and finish:
+            total = embedded[1] if embedded else added
+            store.finish_job(conn, job_id, message=f"embedded {total:,} texts in {seconds:.1f} s")
         if store.label_count(db, project_id):
-            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "new embeddings"})
+            store.enqueue_coalesced(conn, project_id, store.JobKind.HEAD, {"reason": "new embeddings"})
     return encoder_id
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import functools
 import random
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core import store
+from core.jobs import kinds
 from core.labeling import scheduling
 from core.learning import embeddings, strategies
 from core.team import auth
@@ -128,7 +130,8 @@ def next_text(db, actor: auth.Actor, project_id: int, split: str = store.Split.P
     A text they were shown and have not answered yet (a live lease) comes back first. Then texts
     chosen for overlap that another annotator labeled and that wait for a second label; then pool
     texts come from the latest version's queue (the strategy's order), then any text the queue
-    does not cover; eval texts come in a random order the model never influences. Texts the
+    does not cover; eval texts come in the project's fixed shuffled order (`store.eval_in_order`),
+    which nothing about the texts or the model influences. Texts the
     annotator skipped come back last, the longest-ago skip first. Nobody is given a text they
     labeled, nor (outside overlap) one someone else labeled; the text comes without anyone's label.
     The choice and the lease are one write transaction, so two annotators never get the same
@@ -137,10 +140,13 @@ def next_text(db, actor: auth.Actor, project_id: int, split: str = store.Split.P
     annotator = auth.require(db, actor, auth.LABEL, project_id).name
     version = store.current_version(db, project_id)
     source = version or store.latest_encoder(db, project_id)
-    queued = _queued(source) if split == store.Split.POOL else []
+    # Eval texts: the project's fixed shuffle, first free one first (store.eval_in_order), never the model's order.
+    queued = (_queued(source) if split == store.Split.POOL
+              else [(i, None) for i in store.eval_in_order(db, project_id)])
     overlap = store.settings(db, project_id).overlap
     waiting = store.waiting_for_second_label(db, project_id, annotator, split, overlap)
-    queue_why = (version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
+    queue_why = ("eval sample (random)" if split == store.Split.EVAL
+                 else version["params"].get("strategy", "model queue") if version else "cold start: kmeans")
     rest_why = "eval sample (random)" if split == store.Split.EVAL else "not embedded yet (shuffled order)"
     with _writing(db) as conn:
         held = store.own_lease(conn, project_id, annotator, split)
@@ -182,6 +188,11 @@ def _labeled(db, project_id: int, example_id: int) -> bool:
 
 
 def _add_suggestion(db, project_id: int, version: dict, shown: NextText) -> None:
+    """The version's guess for a pool text. Never for an eval text (issue 20): eval labels never
+    train, so "your label teaches it the most" would be false, and a label nudged by the model's
+    guess would no longer measure the model."""
+    if shown.split == store.Split.EVAL:
+        return
     ids = embeddings.read(store.encoder(db, version["encoder_id"])["path"])[0]
     row = int(np.searchsorted(ids, shown.example_id))
     if row >= len(ids) or ids[row] != shown.example_id:
@@ -366,7 +377,14 @@ REASONS = {
 # Below this confidence a suggestion is noise (the queue holds the texts the model is least sure
 # of) and would only nudge the annotator, so it is not shown.
 SUGGESTION_MIN_CONFIDENCE = 0.75
-EVAL_EVERY = 10  # one text in this many comes from the eval sample while it has unlabeled texts
+# One text in EVAL_EVERY_EARLY comes from the eval sample until an annotator has EARLY_EVAL_LABELS
+# eval labels, then one in EVAL_EVERY. Why (issue 20; docs/benchmarks.md, `bench/eval_rate.py`):
+# at one in ten, 25 eval labels (an interval of +-17 points) took 250 labels; at one in five,
+# 50 eval labels (+-12 points) take 250, for 25 fewer training labels at a point where each one
+# moves the model little. Past 50 the interval narrows slowly, so the rate drops back.
+EVAL_EVERY_EARLY = 5
+EARLY_EVAL_LABELS = 50
+EVAL_EVERY = 10
 
 
 def describe(shown: NextText) -> tuple[str, str]:
@@ -386,13 +404,48 @@ def confident_suggestion(shown: NextText) -> tuple[str, float] | None:
     return shown.suggestion, shown.confidence
 
 
+def eval_due(pool_labels: int, eval_labels: int) -> bool:
+    """Whether the next text should be an eval text, given an annotator's labels so far: one in
+    EVAL_EVERY_EARLY until EARLY_EVAL_LABELS eval labels, then one in EVAL_EVERY."""
+    if eval_labels < EARLY_EVAL_LABELS:
+        return pool_labels >= (eval_labels + 1) * (EVAL_EVERY_EARLY - 1)
+    return pool_labels >= (EARLY_EVAL_LABELS * (EVAL_EVERY_EARLY - 1)
+                           + (eval_labels - EARLY_EVAL_LABELS + 1) * (EVAL_EVERY - 1))
+
+
 def choose_split(db, project_id: int, annotator: str) -> str:
-    """Pool or eval for the next text: one in EVAL_EVERY of an annotator's labels goes to the
-    eval sample (a random sample the model never picks from) until it is all labeled."""
+    """Pool or eval for the next text (`eval_due`): eval texts are a random sample the model never
+    picks from, served until it is all labeled."""
     if not store.example_count(db, project_id, store.Split.EVAL):
         return store.Split.POOL
     counts = store.labels_by_split(db, project_id, annotator)
-    due = counts.get(store.Split.POOL, 0) >= (counts.get(store.Split.EVAL, 0) + 1) * (EVAL_EVERY - 1)
+    due = eval_due(counts.get(store.Split.POOL, 0), counts.get(store.Split.EVAL, 0))
     if due and store.unlabeled_count(db, project_id, store.Split.EVAL):
         return store.Split.EVAL
     return store.Split.POOL
+
+
+def model_status(db, project_id: int, now: float | None = None) -> str:
+    """The served model in a line for the Annotate page; before the first one, what is happening.
+
+    While the texts are embedded it says how far along and how long is left, and that labeling
+    goes on meanwhile (issue 20: "No model yet... once two classes have labels" stood through 104
+    labels while 8,057 texts were embedded)."""
+    version = store.current_version(db, project_id)
+    if version is not None:
+        return f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
+    embedding = [j for j in store.active_jobs(db, project_id) if j["kind"] == store.JobKind.EMBED]
+    if not embedding:
+        return "No model yet: the first one trains once two classes have labels."
+    job = next((j for j in embedding if j["status"] == store.JobStatus.RUNNING), embedding[0])
+    if job["status"] != store.JobStatus.RUNNING:
+        doing = "preparing the texts for the model (waiting for the background worker to start)"
+    else:
+        line = kinds.status_line(job, time.time() if now is None else now).text
+        doing = "preparing the texts for the model: " + line.removeprefix(kinds.name(job) + ": ")
+    embedded = store.latest_encoder(db, project_id)
+    first = ("The first model trains on the labeled texts prepared so far as soon as two classes have labels."
+             if embedded else "The first model trains as soon as the first texts are prepared and two classes "
+                              "have labels.")
+    return f"No model yet: {doing}. Keep labeling meanwhile; every label is kept. {first}"
+

@@ -21,8 +21,8 @@ def _last_requested(db, project_id: int, kind: str) -> int:
 
 def schedule_training(db, conn, project_id: int) -> list[str]:
     """Enqueue a head refit every `refit_every` new labels and a full retrain at the project's
-    cadence (after every batch when the worker has a GPU). Full retrains are coalesced: while
-    one waits in the queue, new labels join it; while one runs, one more is queued to follow.
+    cadence (after every batch when the worker has a GPU). Both are coalesced (`store.enqueue_coalesced`):
+    while one waits in the queue, new labels join it; while one runs, one more is queued to follow.
 
     Runs inside the label's write transaction, so every query here reads by index and stops early."""
     settings = store.settings(db, project_id)
@@ -35,9 +35,9 @@ def schedule_training(db, conn, project_id: int) -> list[str]:
             continue
         if store.labels_since(db, project_id, _last_requested(db, project_id, kind), at_most=every) < every:
             continue
-        if kind == store.JobKind.FULL and store.has_active_job(db, project_id, store.JobKind.FULL, statuses=(store.JobStatus.QUEUED,)):
-            continue
-        store.enqueue(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
+        # One waiting job per kind and project: a due refit joins the one already queued (it reads
+        # the labels when it starts), so refits requested while the pool is embedded never pile up.
+        store.enqueue_coalesced(conn, project_id, kind, {"watermark": watermark, "reason": f"{every} new labels"})
         scheduled.append(kind)
     return scheduled
 

@@ -35,7 +35,7 @@ import pandas as pd
 from core import config
 from core.learning import class_examples, classifiers, comparison, embeddings, evaluation, strategies
 from core.sim import simulate
-from core.labeling.annotate import EVAL_EVERY
+from core.labeling.annotate import eval_due
 from core.learning.classifiers import head
 from core.files.imports import DEFAULT_EVAL_FRACTION, EVAL_CAP
 from core.jobs.label_arrays import class_counts
@@ -197,9 +197,9 @@ class _Replay:
                               **(current.scores if current else {"accuracy": None, "macro_f1": None})})
 
     def give_label(self) -> None:
-        """The annotator labels the next text: from the eval sample (one in EVAL_EVERY), else the served queue."""
-        if self.eval_labeled < len(self.eval_rows) and len(self.labeled) >= (self.eval_labeled + 1) * (EVAL_EVERY - 1):
-            self.eval_labeled += 1  # annotate.choose_split: one in EVAL_EVERY from the eval sample
+        """The annotator labels the next text: from the eval sample when due (`annotate.eval_due`), else the served queue."""
+        if self.eval_labeled < len(self.eval_rows) and eval_due(len(self.labeled), self.eval_labeled):
+            self.eval_labeled += 1  # annotate.choose_split: one in five, then one in ten, from the eval sample
             return
         current = self.served()
         queue = current.queue if current is not None else self.cold

@@ -112,6 +112,9 @@ class SimulationArguments:
     initial: np.ndarray | list[int] | None = None
     class_prior: bool = False
     prior_temperature: float = 0.05
+    # > 0: the prior's share fades with the labels, F / (F + n) at n labels, instead of half and
+    # half, and the first labels are the strategy's own cold start, not the class-covering set.
+    prior_fade: float = 0.0
 
     def __post_init__(self):
         if self.classifier not in classifiers.CLASSIFIERS:
@@ -185,7 +188,7 @@ class _Simulation:
         args, data = self.args, self.data
         if args.initial is not None:
             return np.asarray(args.initial, dtype=np.int64)
-        if args.class_prior and args.init_strategy == "auto":
+        if args.class_prior and args.init_strategy == "auto" and not args.prior_fade:
             return strategies.class_cover(self.prior_pool, self.pool_vectors, np.arange(len(data.pool_texts)),
                                           args.init, self.rng).indices
         return initial_set(args.init_strategy, args.strategy, self.pool_vectors, data.y_pool, args.init, self.rng)
@@ -198,9 +201,11 @@ class _Simulation:
         probs = self._fit_and_score_pool(unlabeled) if has_model else None  # no model: the app's cold start
         fit_s = time.perf_counter() - t0  # train + score the pool: what a round costs in the app
         test_probs = self._score_test() if has_model else None
-        if self.args.class_prior:  # the prior alone before a model, then half and half
-            probs = self.prior_pool if probs is None else (probs + self.prior_pool) / 2
-            test_probs = self.prior_test if test_probs is None else (test_probs + self.prior_test) / 2
+        if self.args.class_prior:  # the prior alone before a model, then mixed in (half and half, or fading)
+            fade = self.args.prior_fade
+            share = fade / (fade + len(self.labeled)) if fade else 0.5
+            probs = self.prior_pool if probs is None else (1 - share) * probs + share * self.prior_pool
+            test_probs = self.prior_test if test_probs is None else (1 - share) * test_probs + share * self.prior_test
         self.probs = probs
         pool_predictions, test_predictions = self._predictions(has_model, probs, test_probs)
         uncertainty = stopping.mean_uncertainty(probs[unlabeled]) if has_model else None  # no model, no signal
@@ -259,7 +264,7 @@ def _result(args: SimulationArguments, data: LabeledData, steps: list[dict]) -> 
     return {
         "config": {**args.config(), "pool": len(data.pool_texts), "test": len(data.test_texts), "classes": data.names,
                    "head": args.head_args.to_dict(), "family": args.family_args.to_dict() if args.family_args else None,
-                   "class_prior": args.class_prior},
+                   "class_prior": args.class_prior, "prior_fade": args.prior_fade},
         "steps": steps,
         "auc": float(np.mean(accuracies)),
         "auc_macro_f1": float(np.mean([s["macro_f1"] for s in steps])),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from core.store.classes import (add_class, guideline_versions, rename_class, set_class_description,
                                 set_guidelines)
-from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, migrate, now, overlap_key, schema_version,
+from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, eval_order_key, migrate, now, overlap_key, schema_version,
                            transaction)
 from core.store.enums import Action, JobKind, JobStatus, Split
 from core.store.examples import (example, example_count, example_ids, example_project, existing_hashes,
                                  insert_examples, search_examples, texts_by_id, unlabeled_count)
 from core.store.jobs import (WORKER_DIED, JobCancelled, active_jobs, check_open, attempt_message, claim_job, db_workers,
-                             drop_superseded_heads, enqueue, fail_job, finish_job, has_active_job, heartbeat_jobs,
+                             drop_superseded_heads, enqueue, enqueue_coalesced, fail_job, finish_job, has_active_job,
+                             heartbeat_jobs,
                              job, job_progress, jobs, last_requested_watermark, latest_result, live_workers,
                              reap_worker, remove_worker, requeue_lost, requeue_stale_jobs, requeue_worker_jobs,
                              unresolved_failures, worker_device, worker_heartbeat)
@@ -26,7 +27,7 @@ from core.store.labels import (CURRENT_LABELS_SQL, IMPORTED, add_annotation, ann
                                annotations, annotator_labels, current_labels, label_count, labels_at,
                                labels_by_split, labels_since, last_undoable, max_annotation_id,
                                newest_annotation_at)
-from core.store.leases import (SHUFFLE_KEY, label_holders, lease, lease_holder, overlap_chosen, own_lease,
+from core.store.leases import (SHUFFLE_KEY, eval_in_order, label_holders, lease, lease_holder, overlap_chosen, own_lease,
                                release_leases, second_label_open, shuffled_examples, skipped_by, unavailable,
                                waiting_for_second_label)
 from core.store.maintenance import copy_from, copy_to, move_paths, open_intact, referenced_paths
@@ -52,7 +53,8 @@ __all__ = [
     'annotations', 'annotator_labels', 'assigned_projects', 'attempt_message', 'audit_log',
     'change_settings', 'claim_job', 'class_names', 'classes', 'connect', 'copy_from', 'copy_to', 'create_project',
     'current_labels', 'current_version', 'db_workers', 'decided_examples', 'decisions', 'disconnect', 'delete_project',
-    'drop_superseded_heads', 'encoder', 'end_session', 'end_sessions', 'enqueue', 'example', 'example_count',
+    'drop_superseded_heads', 'encoder', 'end_session', 'end_sessions', 'enqueue', 'enqueue_coalesced', 'eval_in_order',
+    'eval_order_key', 'example', 'example_count',
     'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'forget_sign_in_attempts', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
     'jobs', 'label_count', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',

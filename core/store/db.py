@@ -42,6 +42,16 @@ def overlap_key(project_id: int, example_id: int) -> float:
     return int.from_bytes(digest, "big") / 2.0 ** 64
 
 
+def eval_order_key(project_id: int, example_id: int) -> float:
+    """A fixed pseudo-random number in [0, 1) per text: eval texts are served in ascending order of
+    it (issue 20). A keyed hash of the ids alone, so the order is a uniform shuffle that no text's
+    length, position in the file, lease history or the model can influence, and the eval labels
+    given so far are always (up to skips and texts others hold) the first ones of that shuffle:
+    a simple random sample of the eval sample, at any point."""
+    digest = hashlib.blake2b(f"{project_id}:{example_id}".encode(), digest_size=8, person=b"sieve-ev").digest()
+    return int.from_bytes(digest, "big") / 2.0 ** 64
+
+
 def now() -> float:
     return time.time()
 

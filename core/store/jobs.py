@@ -24,20 +24,42 @@ def enqueue(conn: sqlite3.Connection, project_id: int, kind: str, params: dict |
     return cur.lastrowid
 
 
+def enqueue_coalesced(conn: sqlite3.Connection, project_id: int, kind: str, params: dict | None = None,
+                      priority: int = 0) -> int:
+    """Queue a job of this kind unless one already waits for the project: then the waiting one
+    takes the newer label watermark and stays the only one (it reads the labels when it starts,
+    so it covers them). A refit or retrain never piles up (issue 20: 18 queued refits while the
+    pool was embedded). Returns the id of the job that will do it. Call inside `transaction()`."""
+    row = conn.execute("SELECT id FROM jobs WHERE project_id = ? AND kind = ? AND status = 'queued' ORDER BY id LIMIT 1",
+                       (project_id, kind)).fetchone()
+    if row is None:
+        return enqueue(conn, project_id, kind, params, priority)
+    watermark = (params or {}).get("watermark")
+    if watermark is not None:
+        conn.execute("""UPDATE jobs SET params = json_set(params, '$.watermark', ?), priority = max(priority, ?)
+                        WHERE id = ?""", (watermark, priority, row[0]))
+    elif priority:
+        conn.execute("UPDATE jobs SET priority = max(priority, ?) WHERE id = ?", (priority, row[0]))
+    return row[0]
+
+
 def claim_job(db, worker_id: str, kinds: tuple[str, ...]) -> dict | None:
     """Atomically move the next runnable queued job of these kinds to 'running'.
 
-    A head refit waits while its project still has embedding work pending, because it
-    needs the pool's embeddings.
+    While its project has embedding work pending, a head refit waits only until the first
+    embeddings are published (it fits on the labeled texts embedded so far, and the embed job
+    publishes the texts shown first, first); a full retrain waits until the embedding ends, then
+    runs (it trains on and re-embeds the whole pool), rather than finding nothing to do.
     """
     marks = ",".join("?" * len(kinds))
     t = now()
     with transaction(db) as conn:
         row = conn.execute(
             f"""SELECT id FROM jobs j WHERE status = 'queued' AND kind IN ({marks})
-                  AND NOT (kind = 'head' AND EXISTS (
+                  AND NOT (kind IN ('head', 'full') AND EXISTS (
                       SELECT 1 FROM jobs e WHERE e.project_id = j.project_id AND e.kind = 'embed'
-                        AND e.status IN ('queued', 'running')))
+                        AND e.status IN ('queued', 'running'))
+                      AND (kind = 'full' OR NOT EXISTS (SELECT 1 FROM encoders c WHERE c.project_id = j.project_id)))
                 ORDER BY priority DESC, id LIMIT 1""",
             kinds,
         ).fetchone()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.store.db import now, overlap_key
+from core.store.db import eval_order_key, now, overlap_key
 from core.store.enums import Action
 from core.store.labels import IMPORTED, in_effect, not_undone
 
@@ -104,6 +104,22 @@ def shuffled_examples(conn: sqlite3.Connection, project_id: int, split: str, fro
         f"""SELECT id, {SHUFFLE_KEY} FROM examples WHERE project_id = ? AND split = ?
               AND {SHUFFLE_KEY} >= ? AND {SHUFFLE_KEY} < ? ORDER BY {SHUFFLE_KEY} LIMIT ?""",
         (project_id, split, from_key, to_key, limit)).fetchall()
+
+
+def eval_in_order(db, project_id: int) -> list[int]:
+    """The eval texts nobody has labeled yet, in the project's fixed shuffled order (`eval_order_key`).
+
+    Every annotator takes the first free one, so the labeled eval texts are always the head of one
+    uniform shuffle: a simple random sample of the eval sample. (Before issue 20 each claim read
+    the ring from a random point, which picks a text with the chance of the gap before it: not
+    uniform, and the labeled set was no prefix of anything.) Read outside the claim transaction;
+    the claim checks each text again. The eval sample is small (at most a few hundred per import)."""
+    rows = db.conn.execute(
+        f"""SELECT e.id FROM examples e WHERE e.project_id = ? AND e.split = 'eval'
+              AND NOT EXISTS (SELECT 1 FROM annotations a INDEXED BY annotations_project
+                              WHERE a.project_id = e.project_id AND a.example_id = e.id AND {in_effect("a")})""",
+        (project_id,)).fetchall()
+    return sorted((r[0] for r in rows), key=lambda example_id: eval_order_key(project_id, example_id))
 
 
 def own_lease(conn: sqlite3.Connection, project_id: int, annotator: str, split: str) -> int | None:

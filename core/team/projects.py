@@ -16,7 +16,7 @@ def update_settings(db, actor: auth.Actor, project_id: int, changes: dict) -> Pr
         before, updated = store.change_settings(conn, project_id, changes)
         auth.audit(conn, actor, "change settings", project_id, changes=changes)
         if updated.head != before.head and store.label_count(db, project_id):
-            store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": "quick-model settings changed"},
+            store.enqueue_coalesced(conn, project_id, store.JobKind.HEAD, {"reason": "quick-model settings changed"},
                           priority=10)
     return updated
 

@@ -136,7 +136,7 @@ def adjudicate(db, actor: auth.Actor, project_id: int, example_id: int, label: s
                                          previous.label if previous else None, reason.strip())
         auth.audit(conn, actor, source, project_id, example_id=example_id, label=label,
                    previous=previous.label if previous else None, reason=reason.strip())
-        store.enqueue(conn, project_id, store.JobKind.HEAD, {"reason": source})
+        store.enqueue_coalesced(conn, project_id, store.JobKind.HEAD, {"reason": source})
     return decision_id
 
 

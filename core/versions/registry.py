@@ -139,7 +139,8 @@ class EvalBreakdown:
             return None
         covered = len(self.names) - len(missing)
         return (f"These figures rest on {self.n} labeled eval text{'s' if self.n != 1 else ''}, covering {covered} of "
-                f"{len(self.names)} classes, so they will move a lot as more eval texts are labeled."
+                f"{len(self.names)} classes, so they are rough: the true accuracy may be anywhere in the interval, and the figures will move a lot as more "
+                f"eval texts are labeled."
                 + (f" No eval texts yet for: {', '.join(missing)}." if missing else ""))
 
     def confusion(self) -> list[dict]:

@@ -71,3 +71,28 @@ def test_intended_use_is_saved_from_settings(at, db):
     app.text_area(key=f"intended_use:{pid}").set_value("Sort reviews.").run()
     next(b for b in app.button if b.label == "Save intended use").click().run()
     assert not app.exception and store.project(db, pid)["intended_use"] == "Sort reviews."
+
+
+def test_the_eval_estimate_is_shown_only_with_its_interval_and_a_warning_on_few_texts(db, monkeypatch):
+    """Issue 20: "56 %" on 25 eval texts read as a fact while the truth was 75 %."""
+    import json
+
+    monkeypatch.setenv("SIEVE_WORKER", "external")
+    pid = make_project(db, **REGISTRY_PROJECT)
+    encoder_id, ids = fake_encoder(db, pid)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
+    for example_id, label in zip(evals[:4], ["yes", "no"] * 2):
+        annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), label)
+    version_id = fake_version(db, pid, encoder_id, ids, np.arange(len(ids)) % 2, queue=[])
+    metrics = {"eval_accuracy": 0.5, "eval_accuracy_low": 0.15, "eval_accuracy_high": 0.85,
+               "eval_macro_f1": 0.5, "eval_n": 4}
+    db.conn.execute("UPDATE model_versions SET metrics = ? WHERE id = ?", (json.dumps(metrics), version_id))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.session_state[state.ANNOTATOR] = "alice"
+    app.session_state[state.PROJECT_ID] = pid
+    app.run()
+    app.switch_page("ui/pages/model.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    accuracy = next(m for m in app.metric if m.label.startswith("Eval accuracy"))
+    assert accuracy.value == "15%–85%"
+    assert any("rest on 4 labeled eval texts" in w.value and "rough" in w.value for w in app.warning)

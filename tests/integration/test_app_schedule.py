@@ -21,11 +21,11 @@ def _run(labels: int, seconds_per_label: float, **settings):
     return app_schedule.run(train, test, args)
 
 
-def test_head_refits_follow_the_cadence_and_one_label_in_ten_is_for_the_eval_sample(data_dir):
+def test_head_refits_follow_the_cadence_and_one_label_in_five_is_for_the_eval_sample(data_dir):
     result = _run(60, 30.0, retrain_every=0)  # slow annotator: every refit lands before the next label
     rows = result["labeled_rows"]
     assert len(rows) == len(set(rows)), "a text was given twice"
-    assert result["eval_labels"] == 6 and len(rows) == 54  # choose_split: one in ten from the eval sample
+    assert result["eval_labels"] == 12 and len(rows) == 48  # choose_split: one in five (early) from the eval sample
     heads = [v for v in result["versions"] if v["kind"] == "head"]
     assert heads and all(v["n_train"] % 5 == 0 for v in heads)  # refit_every = 5
     assert not [v for v in result["versions"] if v["kind"] == "full"]

@@ -167,9 +167,10 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
         splits.append(shown.split)
         annotate.submit_label(db, auth.local_actor("ann"), pid, shown, gold[shown.text])
         run_queued(db, (store.JobKind.HEAD,))
-    assert splits.count(store.Split.EVAL) == 4 and splits[9] == store.Split.EVAL and splits[:9].count(store.Split.EVAL) == 0
+    # one in five from the eval sample at first (issue 20): the 5th, 10th, ... text
+    assert splits.count(store.Split.EVAL) == 8 and splits[4] == store.Split.EVAL and splits[:4].count(store.Split.EVAL) == 0
     metrics = store.current_version(db, pid)["metrics"]
-    assert metrics["eval_n"] == 4
+    assert metrics["eval_n"] == 8
     assert metrics["eval_accuracy_low"] <= metrics["eval_accuracy"] <= metrics["eval_accuracy_high"]
 
     from streamlit.testing.v1 import AppTest
@@ -183,5 +184,5 @@ def test_eval_texts_are_interleaved_and_every_version_gets_an_interval(db, monke
     at.switch_page("ui/pages/model.py").run()
     assert not at.exception
     assert any(m.label.startswith("Eval accuracy") for m in at.metric)
-    assert any("4 eval texts" in c.value for c in at.caption)
+    assert any("on 8 eval texts" in c.value for c in at.caption)
     assert not any("No eval figures yet" in i.value for i in at.info)

@@ -92,6 +92,28 @@ def test_a_class_name_prior_scores_before_the_first_label(data_dir):
     assert doc["steps"][-1]["accuracy"] > 1 / 6
 
 
+def test_a_fading_class_name_prior_starts_as_the_app_does_and_fades(data_dir):
+    """Issue 25: with `prior_fade` F the prior's share is F / (F + n); the first labels are the
+    strategy's own cold start (as without the prior), not the class-covering set, and with a huge
+    F the scores are the prior's alone."""
+    from core.sim import simulate
+
+    train, test = dataset("trec6", "train", 300), dataset("trec6", "test", 100)
+    common = dict(strategy="auto", init=6, batch=6, rounds=1, seed=0)
+    plain = simulate.run(train, test, simulate.SimulationArguments(**common))
+    fading = simulate.run(train, test, simulate.SimulationArguments(**common, class_prior=True, prior_fade=10))
+    prior_only = simulate.run(train, test, simulate.SimulationArguments(**common, class_prior=True, prior_fade=1000))
+    assert fading["config"]["prior_fade"] == 10
+    # The k-means cold start, not the class-covering one: scored on 6 labels, then 12.
+    assert [s["n_labels"] for s in fading["steps"]] == [6, 12]
+    data = simulate.LabeledData.prepare(train, test)
+    prior = (data.test_vectors @ data.class_vectors.T).argmax(1)
+    from core.learning import evaluation
+    assert prior_only["steps"][0]["accuracy"] == pytest.approx(evaluation.scores(data.y_test, prior)["accuracy"], abs=0.02)
+    assert plain["steps"][0]["accuracy"] != fading["steps"][0]["accuracy"] or \
+        plain["steps"][0]["macro_f1"] != fading["steps"][0]["macro_f1"]
+
+
 def test_simulate_cli_uses_the_class_names_unless_told_not_to(tmp_path, data_dir):
     dataset("trec6", "train", 300).to_csv(tmp_path / "train.csv", index=False)
     dataset("trec6", "test", 100).to_csv(tmp_path / "test.csv", index=False)

@@ -95,3 +95,26 @@ def test_each_class_keeps_at_most_its_gold_share_of_pseudo_labels():
     rows, pseudo = np.arange(10), np.array([0] * 8 + [1] * 2)  # most confident first within a class
     kept_rows, kept = head.cap_by_gold(rows, pseudo, np.array([1, 4]), per_label=3)
     assert kept_rows.tolist() == [0, 1, 2, 8, 9] and kept.tolist() == [0, 0, 0, 1, 1]
+
+def test_a_class_names_weight_fades_with_its_gold_labels():
+    """Issue 25: the name of a class weighs `class_name_weight` while the class has no gold label
+    and F / (F + g) of that with g gold labels; the defaults leave every row at weight 1."""
+    args = head.HeadArguments(class_name_weight=4.0, class_name_fade=2.0)
+    np.testing.assert_allclose(head.class_name_weights(np.array([0, 2, 6]), args), [4.0, 2.0, 1.0])
+    assert head.example_weights(np.array([0, 3]), 2, 3, head.HeadArguments()) is None
+    np.testing.assert_allclose(head.example_weights(np.array([0, 2]), 2, 2, args), [4.0, 2.0, 1.0, 1.0])
+
+
+def test_a_heavier_class_name_pulls_its_texts_to_its_class():
+    """A text halfway between a class's name and another class's gold labels goes to the name's
+    class once the name weighs more than one example, and to the labeled class when it weighs less."""
+    names = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    gold = np.array([[0.1, 1.0], [0.0, 0.9], [0.2, 1.1]], dtype=np.float32)  # class 1 only
+    between = np.array([[0.6, 0.6]], dtype=np.float32)
+
+    def p_first(**values):
+        model = head.fit(gold, np.array([1, 1, 1]), head.HeadArguments(self_training=0, **values),
+                         class_examples=names)
+        return head.predict_proba(model, between, 2)[0, 0]
+
+    assert p_first(class_name_weight=0.2) < p_first() < p_first(class_name_weight=5.0)

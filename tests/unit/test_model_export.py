@@ -28,6 +28,10 @@ def test_model_card_states_intervals_eval_sample_per_class_and_intended_use(db, 
     assert "| yes | 0.667 | 1.000 | 0.800 | 2 |" in card and "| no | 0.000 | 0.000 | 0.000 | 1 |" in card
     assert "Triage support tickets; not for legal decisions." in card
     assert f"Labels trained on: {v['n_labels']} (the newest given" in card
+    assert "estimate to trust" not in card  # issue 20: not on 3 (or 25) eval texts
+    assert "rest on only 3 eval texts" in card and "rough" in card
+    v["metrics"].update(eval_n=400)
+    assert "rough" not in model_export.model_card(v, ["yes", "no"], "setfit", "default")
 
 
 def test_pinned_version_is_what_the_export_page_and_cli_take(db, project):

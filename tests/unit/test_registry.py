@@ -154,7 +154,8 @@ def test_the_model_page_warns_while_eval_figures_rest_on_few_texts(db, two_versi
     label_eval(db, pid, ["yes"] * 2)
     breakdown = registry.eval_breakdown(db, store.version(db, second), store.max_annotation_id(db, pid))
     assert breakdown.classes_without_eval_texts() == ["no"]
-    assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they will "
+    assert breakdown.caution() == ("These figures rest on 2 labeled eval texts, covering 1 of 2 classes, so they are "
+                                   "rough: the true accuracy may be anywhere in the interval, and the figures will "
                                    "move a lot as more eval texts are labeled. No eval texts yet for: no.")
     assert registry.eval_breakdown(db, store.version(db, first)).caution() is None  # no eval labels: nothing to caution
 def test_pin_history_in_words():

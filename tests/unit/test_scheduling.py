@@ -17,6 +17,9 @@ def queued(db, pid, kind):
 
 
 def claim_full(db):
+    while (embed := store.claim_job(db, "test-worker", (store.JobKind.EMBED,))) is not None:
+        with store.transaction(db) as conn:  # a full retrain waits for the pool's embedding to end
+            store.finish_job(conn, embed["id"])
     job = store.claim_job(db, "test-worker", (store.JobKind.FULL,))
     assert job is not None
     return job
@@ -72,6 +75,27 @@ def test_refits_scheduled_every_n_labels(db):
     for i, example_id in enumerate(store.example_ids(db, pid)[:7]):
         annotate.submit_label(db, auth.local_actor("ann"), pid, annotate.NextText.direct(example_id), "yes" if i % 2 else "no")
     kinds = [j["kind"] for j in store.jobs(db, pid) if j["status"] == store.JobStatus.QUEUED]
-    assert kinds.count(store.JobKind.HEAD) == 2 and kinds.count(store.JobKind.FULL) == 1
+    # two refits were due (at 3 and 6 labels): one waits, never two (issue 20: 18 piled up during embedding)
+    assert kinds.count(store.JobKind.HEAD) == 1 and kinds.count(store.JobKind.FULL) == 1
+    head = next(j for j in store.jobs(db, pid) if j["kind"] == store.JobKind.HEAD and j["status"] == "queued")
+    assert head["params"]["watermark"] == store.max_annotation_id(db, pid) - 1  # it took the newer watermark (6th label)
 
 
+
+
+def test_while_the_pool_is_embedded_a_refit_waits_for_the_first_vectors_and_a_retrain_for_the_end(db):
+    """Issue 20: retrains due during the embedding were dropped ("pool not embedded yet")."""
+    from tests.unit.test_registry import fake_encoder
+
+    pid = make_project(db, texts=TEXTS)
+    projects.update_settings(db, auth.local_actor(), pid, {"retrain_every": 5})
+    embed = store.claim_job(db, "w", (store.JobKind.EMBED,))  # the import's embed job, now running
+    label(db, pid, store.example_ids(db, pid)[:10])
+    assert len(queued(db, pid, store.JobKind.HEAD)) == 1 and len(queued(db, pid, store.JobKind.FULL)) == 1
+    assert store.claim_job(db, "w", (store.JobKind.HEAD, store.JobKind.FULL)) is None  # nothing embedded yet
+    fake_encoder(db, pid)  # the first chunk is published; the embed job still runs
+    assert store.claim_job(db, "w", (store.JobKind.HEAD, store.JobKind.FULL))["kind"] == store.JobKind.HEAD
+    assert store.claim_job(db, "w", (store.JobKind.FULL,)) is None  # waits for the whole pool
+    with store.transaction(db) as conn:
+        store.finish_job(conn, embed["id"])
+    assert store.claim_job(db, "w", (store.JobKind.FULL,))["kind"] == store.JobKind.FULL

@@ -29,7 +29,9 @@ def test_transaction_rolls_back_everything(db):
 def test_claim_is_atomic_across_threads(data_dir):
     db = store.connect()
     pid = make_project(db)
+    embed = store.claim_job(db, "w", (store.JobKind.EMBED,))
     with store.transaction(db) as conn:
+        store.finish_job(conn, embed["id"])  # a full retrain waits for the pool's embedding (issue 20)
         for _ in range(20):
             store.enqueue(conn, pid, store.JobKind.FULL)
     claimed: list[int] = []

@@ -170,8 +170,7 @@ with right:
         version = store.current_version(db, project_id)
         if (version["id"] if version else None) != st.session_state.get(version_key):
             st.rerun(scope="app")
-        st.caption(f"Model: version {version['number']} ({version['kind']}, {version['n_labels']} labels)"
-                   if version else "No model yet: the first one trains once two classes have labels.")
+        st.caption(ui.plain(annotate.model_status(db, project_id)))
 
     model_status()
 

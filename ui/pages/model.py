@@ -73,10 +73,12 @@ with overview:
         st.warning(ui.plain(caution))
     scores = st.columns(4)
     if "eval_accuracy" in m:
-        scores[0].metric(f"Eval accuracy · version {served['number']}", f"{m['eval_accuracy']:.0%}",
-                         help="On the eval sample: random texts the model never picks.")
-        scores[0].caption(f"95 % interval {m['eval_accuracy_low']:.0%} to {m['eval_accuracy_high']:.0%}, "
-                          f"{m['eval_n']} eval texts")
+        # Never the point figure alone (issue 20): on 25 texts "56 %" read as a fact while the truth was 75 %.
+        scores[0].metric(f"Eval accuracy · version {served['number']}",
+                         f"{m['eval_accuracy_low']:.0%}–{m['eval_accuracy_high']:.0%}",
+                         help="The 95 % interval on the eval sample: random texts the model never picks.")
+        scores[0].caption(f"Measured {m['eval_accuracy']:.0%} on {m['eval_n']} eval texts; the true accuracy is "
+                          "likely anywhere in the interval above.")
         scores[1].metric("Eval macro-F1", f"{m['eval_macro_f1']:.2f}")
         scores[1].caption(f"95 % interval {m['eval_macro_f1_low']:.2f} to {m['eval_macro_f1_high']:.2f}"
                           if "eval_macro_f1_low" in m else "Interval shown from 10 eval texts on.")
@@ -90,7 +92,7 @@ with overview:
                    "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
                    "are labeled.")
     else:
-        st.info("No eval figures yet: label some eval texts (one text in ten on the Annotate page comes from the "
+        st.info("No eval figures yet: label some eval texts (one text in five on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
 
     left, right = st.columns(2)

@@ -94,6 +94,11 @@ class HeadArguments:
     # of them. Chosen on the tuning datasets (+10 points of macro-F1 AUC on their mean, most
     # of it on clinc150; docs/benchmarks.md); `fit` uses it only where given the class examples.
     class_names: bool = True
+    # The sample weight of a class's name: `class_name_weight` while the class has no gold
+    # label, fading as w(g) = class_name_weight * class_name_fade / (class_name_fade + g) with
+    # its gold count g when `class_name_fade` > 0 (0: the same weight at any count, as before).
+    class_name_weight: float = 1.0
+    class_name_fade: float = 0.0
 
     def __post_init__(self):
         if self.kind not in HEADS:
@@ -104,6 +109,8 @@ class HeadArguments:
             raise ValueError("pseudo_weight must be in (0, 1].")
         if not 0 <= int(self.pseudo_min_gold) <= 100 or not 0 <= int(self.pseudo_start_gold) <= 100:
             raise ValueError("pseudo_min_gold and pseudo_start_gold must be between 0 and 100 labels.")
+        if not 0 < float(self.class_name_weight) <= 100 or not 0 <= float(self.class_name_fade) <= 1000:
+            raise ValueError("class_name_weight must be in (0, 100] and class_name_fade in [0, 1000].")
 
     @classmethod
     def logistic(cls, C: float = 10.0, class_weight: str | None = "balanced",
@@ -151,13 +158,15 @@ def fit(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments | Non
     known = max(int(np.max(label_ids, initial=-1)) + 1,
                 len(class_examples) if args.class_names and class_examples is not None else 0)
     gold = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=known)  # before the class names join
+    n_gold = len(label_ids)
     embeddings, label_ids = with_class_examples(embeddings, label_ids, args, class_examples)
     if len(np.unique(label_ids)) < 2:
         raise ValueError("A model needs labels of at least two classes.")
+    weights = example_weights(gold, len(label_ids) - n_gold, n_gold, args)
     # One BLAS/OpenMP thread: on these small problems threads cost more than they give
     # (a 520-label logistic regression took 250 ms with 2 threads, 12 ms with one).
     with _thread_pools().limit(limits=1):
-        model = _fit_supervised(embeddings, label_ids, args)
+        model = _fit_supervised(embeddings, label_ids, args, sample_weight=weights)
         if unlabeled is None or len(unlabeled) == 0 or not args.self_training or not _takes_sample_weight(model):
             return model
         if args.pseudo_start_gold and gold.min() < args.pseudo_start_gold:
@@ -170,7 +179,25 @@ def fit(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments | Non
             model.self_training_check_ = check  # read with `self_training_decision`
             if not check["self_train"]:
                 return model
-        return _self_train(model, embeddings, label_ids, unlabeled, args, gold)
+        return _self_train(model, embeddings, label_ids, unlabeled, args, gold, weights)
+
+
+def class_name_weights(gold: np.ndarray, args: HeadArguments) -> np.ndarray:
+    """The sample weight of each class's name example, from its class's gold count."""
+    weight = np.full(len(gold), float(args.class_name_weight))
+    if args.class_name_fade > 0:
+        weight *= args.class_name_fade / (args.class_name_fade + np.asarray(gold, dtype=np.float64))
+    return weight
+
+
+def example_weights(gold: np.ndarray, n_names: int, n_gold: int, args: HeadArguments) -> np.ndarray | None:
+    """Per-row weights of the rows `with_class_examples` returns (names first), or None where every
+    row weighs 1 (the plain fit, unchanged)."""
+    if not n_names or (args.class_name_weight == 1.0 and args.class_name_fade == 0):
+        return None
+    if not _takes_sample_weight(build(args)):  # k-NN: every example counts once
+        return None
+    return np.concatenate([class_name_weights(gold[:n_names], args), np.ones(n_gold)])
 
 
 def with_class_examples(embeddings: np.ndarray, label_ids: np.ndarray, args: HeadArguments,
@@ -314,7 +341,7 @@ def cap_by_gold(rows: np.ndarray, pseudo: np.ndarray, gold: np.ndarray, per_labe
 
 
 def _self_train(model, embeddings: np.ndarray, label_ids: np.ndarray, unlabeled: np.ndarray,
-                args: HeadArguments, gold: np.ndarray | None = None):
+                args: HeadArguments, gold: np.ndarray | None = None, base_weights: np.ndarray | None = None):
     """Self-training (Yarowsky, ACL 1995; Lee, 'Pseudo-Label', 2013), one round: on the shared
     datasets it added up to 7 points of learning-curve AUC where pseudo-labels are precise."""
     rows, pseudo = pseudo_labels(model, unlabeled, int(round(args.self_training * len(label_ids))))
@@ -325,7 +352,8 @@ def _self_train(model, embeddings: np.ndarray, label_ids: np.ndarray, unlabeled:
     if len(rows) == 0:
         return model
     x, y = np.concatenate([embeddings, unlabeled[rows]]), np.concatenate([label_ids, pseudo])
-    weights = np.concatenate([np.ones(len(label_ids)), np.full(len(rows), float(args.pseudo_weight))])
+    weights = np.concatenate([np.ones(len(label_ids)) if base_weights is None else base_weights,
+                              np.full(len(rows), float(args.pseudo_weight))])
     balanced = _balanced_params(args)
     if balanced:
         # 'balanced' would be recomputed over gold + pseudo-labels, which mostly come from the
