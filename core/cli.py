@@ -97,6 +97,10 @@ def _require(db, args, permission: str, project_id: int | None = None) -> auth.A
 
 
 def cmd_worker(args) -> None:
+    import os
+
+    if nice := config.worker_nice():  # before torch is imported or any thread starts: they all inherit it
+        os.nice(nice)
     from core.jobs.worker import LANES, Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -104,7 +108,6 @@ def cmd_worker(args) -> None:
     if unknown := [lane for lane in lanes if lane not in LANES]:
         sys.exit(f"error: unknown lane {', '.join(unknown)}; the lanes are {', '.join(LANES)}")
     worker = Worker(lanes=lanes)
-    import os
     import signal
 
     # SIGTERM (kill, systemd) and SIGINT (Ctrl-C) both stop the worker cleanly: running jobs go back

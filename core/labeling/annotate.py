@@ -16,7 +16,7 @@ import numpy as np
 
 from core import store
 from core.jobs import kinds
-from core.labeling import scheduling
+from core.labeling import pace, scheduling
 from core.learning import embeddings, strategies
 from core.team import auth
 
@@ -334,7 +334,12 @@ def _check_example(db, project_id: int, example_id: int) -> None:
 
 
 def progress(db, project_id: int) -> dict:
-    """Label counts for the progress bar: total, per class, since the current model, eval."""
+    """Label counts for the Annotate page: pool labels in all and per class, pool labels since the
+    current model (None without one), eval labels, and `pace.Progress` against pool and budget.
+
+    Every count here is of pool labels unless it says eval: "Labels 18" beside "Since the current
+    model 20" (eval labels counted in one and not the other, and no model at all) read as a
+    contradiction (issue 20 item 6)."""
     labels = store.current_labels(db, project_id)
     names = store.class_names(db, project_id)
     per_class = {name: 0 for name in names}
@@ -342,14 +347,22 @@ def progress(db, project_id: int) -> dict:
         if row["split"] == store.Split.POOL:
             per_class[row["label"]] = per_class.get(row["label"], 0) + 1
     version = store.current_version(db, project_id)
+    pool_labels = sum(per_class.values())
+    eval_labels = sum(r["split"] == store.Split.EVAL for r in labels)
+    n_pool = store.example_count(db, project_id, store.Split.POOL)
+    n_eval = store.example_count(db, project_id, store.Split.EVAL)
+    since = (sum(r["split"] == store.Split.POOL and r["annotation_id"] > version["label_watermark"] for r in labels)
+             if version else None)
     return {
-        "labels": sum(per_class.values()),
+        "labels": pool_labels,
         "per_class": per_class,
-        "eval_labels": sum(r["split"] == store.Split.EVAL for r in labels),
-        "pool": store.example_count(db, project_id, store.Split.POOL),
-        "eval": store.example_count(db, project_id, store.Split.EVAL),
-        "since_model": store.labels_since(db, project_id, version["label_watermark"]) if version else len(labels),
+        "eval_labels": eval_labels,
+        "pool": n_pool,
+        "eval": n_eval,
+        "since_model": since,
         "version": version,
+        "progress": pace.Progress(pool_labels, n_pool, eval_labels, n_eval,
+                                  store.settings(db, project_id).label_budget),
     }
 
 
@@ -449,3 +462,26 @@ def model_status(db, project_id: int, now: float | None = None) -> str:
                               "have labels.")
     return f"No model yet: {doing}. Keep labeling meanwhile; every label is kept. {first}"
 
+
+FROM_HISTORY = "changed in the label history"
+
+
+@_locks_as_busy
+def relabel(db, actor: auth.Actor, project_id: int, example_id: int, label: str) -> int:
+    """Change one of the annotator's past labels (found in their label history, issue 20 item 8):
+    a new label annotation is appended, as undo appends one, so the old label stays on record and
+    the new one is in effect from now on. Refused for a text the annotator never labeled, and (as a
+    label is) for a text someone else holds or labeled outside overlap."""
+    annotator = auth.require(db, actor, auth.LABEL, project_id).name
+    if label not in store.class_names(db, project_id):
+        raise AnnotationError(f"{label!r} is not a class of this project.")
+    _check_example(db, project_id, example_id)
+    overlap = store.settings(db, project_id).overlap
+    with _writing(db) as conn:
+        if annotator not in store.label_holders(conn, project_id, example_id):
+            raise AnnotationError("You have not labeled that text: label it on the Annotate page.")
+        _ensure_free(conn, project_id, example_id, annotator, overlap=overlap)
+        annotation_id = store.add_annotation(conn, project_id, example_id, annotator, store.Action.LABEL, label=label,
+                                             strategy=FROM_HISTORY)
+        scheduling.schedule_training(db, conn, project_id)
+    return annotation_id

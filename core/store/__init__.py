@@ -25,8 +25,8 @@ from core.store.jobs import (WORKER_DIED, JobCancelled, active_jobs, check_open,
                              unresolved_failures, worker_device, worker_heartbeat)
 from core.store.labels import (CURRENT_LABELS_SQL, IMPORTED, add_annotation, annotation_times,
                                annotations, annotator_labels, current_labels, label_count, labels_at,
-                               labels_by_split, labels_since, last_undoable, max_annotation_id,
-                               newest_annotation_at)
+                               label_history, labels_by_split, labels_since, last_undoable, max_annotation_id,
+                               newest_annotation_at, recent_label_times)
 from core.store.leases import (SHUFFLE_KEY, eval_in_order, label_holders, lease, lease_holder, overlap_chosen, own_lease,
                                release_leases, second_label_open, shuffled_examples, skipped_by, unavailable,
                                waiting_for_second_label)
@@ -57,11 +57,11 @@ __all__ = [
     'eval_order_key', 'example', 'example_count',
     'example_ids', 'example_project', 'existing_hashes', 'fail_job', 'failed_logins', 'forget_sign_in_attempts', 'finish_job',
     'has_active_job', 'has_users', 'heartbeat_jobs', 'insert_examples', 'is_assigned', 'job', 'job_progress',
-    'jobs', 'label_count', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',
+    'jobs', 'label_count', 'label_history', 'label_holders', 'labels_at', 'labels_by_split', 'labels_since',
     'last_requested_watermark', 'last_undoable', 'latest_encoder', 'latest_result', 'latest_version', 'lease',
     'lease_holder', 'live_workers', 'max_annotation_id', 'migrate', 'move_paths', 'newest_annotation_at', 'now',
     'open_intact', 'other_active_admins', 'overlap_chosen', 'overlap_key', 'own_lease', 'pin', 'pin_history',
-    'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker',
+    'project', 'project_by_name', 'project_table', 'projects', 'publish_version', 'reap_worker', 'recent_label_times',
     'referenced_paths', 'release_leases', 'remove_worker', 'rename_project', 'requeue_stale_jobs',
     'requeue_lost', 'requeue_worker_jobs', 'encoder_before', 'head_on_model_since', 'schema_version', 'search_examples', 'second_label_open', 'session_user', 'set_active',
     'set_assigned', 'set_failed_logins', 'set_sign_in_attempts', 'sign_in_attempts', 'set_intended_use', 'set_password_hash', 'set_pin', 'set_role',

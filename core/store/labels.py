@@ -166,3 +166,29 @@ def labels_at(db, project_id: int, watermark: int, split: str | None = None) -> 
         sql += " WHERE example_id IN (SELECT id FROM examples WHERE project_id = ? AND split = ?)"
         params += (project_id, split)
     return _rows(db, sql + " ORDER BY example_id", params)
+
+
+def _like(query: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') that matches `query` literally anywhere in a text."""
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def label_history(db, project_id: int, annotator: str, query: str = "", limit: int = 50) -> list[dict]:
+    """The annotator's labels in effect, newest first: {annotation_id, example_id, text, label,
+    created_at, split}; only texts containing `query` when it is not blank (issue 20 item 8)."""
+    sql = f"""SELECT c.annotation_id, c.example_id, e.text, c.label, c.created_at, e.split
+              FROM ({labels_in_effect(per_annotator=True)}) c JOIN examples e ON e.id = c.example_id
+              WHERE c.annotator = ?"""
+    params: tuple = (project_id, annotator)
+    if query.strip():
+        sql += " AND e.text LIKE ? ESCAPE '\\'"
+        params += (_like(query.strip()),)
+    return _rows(db, sql + " ORDER BY c.annotation_id DESC LIMIT ?", params + (limit,))
+
+
+def recent_label_times(db, project_id: int, annotator: str, limit: int = 2000) -> list[tuple[float, float | None]]:
+    """(created_at, seconds shown) of the annotator's newest label annotations, newest first
+    (undone ones too: the time was spent) (index on (project_id, annotator, id))."""
+    return [tuple(r) for r in db.conn.execute(
+        f"""SELECT created_at, seconds FROM annotations WHERE project_id = ? AND annotator = ?
+             AND action = '{Action.LABEL}' ORDER BY id DESC LIMIT ?""", (project_id, annotator, limit))]

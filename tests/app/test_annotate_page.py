@@ -86,14 +86,15 @@ def test_headerless_csv_is_noticed_and_read_without_a_header(db, monkeypatch):
     header = next(c for c in at.checkbox if c.label == "The first row is a header")
     assert header.value is False
     assert at.selectbox[0].options == ["column_1"]
+    header.check().run()  # the user knows better: the first row becomes the column name again
+    assert at.selectbox[0].options == ["I loved this film and would watch it again."]
+    next(c for c in at.checkbox if c.label == "The first row is a header").uncheck().run()
+    assert at.selectbox[0].options == ["column_1"]
     at.text_input(key="class_spec").set_value("pos, neg").run()
     next(b for b in at.button if b.label == "Create project").click().run()
     assert not at.exception and not at.error
     [project] = store.projects(db)
-    assert store.example_count(db, project["id"]) == 3
-    header = next(c for c in at.checkbox if c.label == "The first row is a header")
-    header.check().run()  # the user knows better: the first row becomes the column name again
-    assert at.selectbox[0].options == ["I loved this film and would watch it again."]
+    assert store.example_count(db, project["id"]) == 3  # the form is empty again afterwards (issue 20)
 
 
 GOLD = b"text,label\nfirst,pos\nsecond,neg\nthird,\nfourth,pos\n"

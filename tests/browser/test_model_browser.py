@@ -134,6 +134,7 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
     # Predict on new data with the pinned version, through the worker, and download the predictions.
     harness.open_page(page, "Model")
     page.get_by_role("tab", name="Predict on new data").click()
+    harness.wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": "new.csv", "mimeType": "text/csv",
                 "buffer": pd.DataFrame({"text": NEW_TEXTS}).to_csv(index=False).encode()}])

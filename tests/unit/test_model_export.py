@@ -60,3 +60,37 @@ def test_model_card_shows_user_words_as_written_and_no_figures_for_classes_witho
     assert "| no | – | – | – | 0 (no eval texts of this class yet) |" in card
 
 
+
+
+def test_model_card_names_the_base_model_by_its_id_and_says_what_was_trained(db, project):
+    """Issue 20 item 7: the card showed the server's path as the base model and "head, family setfit"."""
+    pid, _ = project
+    encoder_id = store.latest_encoder(db, pid)["id"]
+    ids = np.array(store.example_ids(db, pid))
+    v = store.version(db, fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[]))
+    body = "/srv/sieve/data/encoders/7/model"  # an encoder directory on the server
+    card = model_export.model_card(v, ["yes", "no"], "setfit", body, facts=model_export.card_facts(db, v))
+    assert "- Base model: sentence-transformers/all-MiniLM-L6-v2" in card
+    assert "/srv/sieve" not in card and "family setfit" not in card and "(head," not in card
+    assert "A logistic-regression classifier trained on" in card and "the encoder itself was not changed" in card
+    # The promise "never pickled" and SetFit's own model_head.pkl, reconciled where the user reads it.
+    assert "`model_head.pkl`. That file is SetFit's own format, a pickle" in card
+    assert "sieve_head/" in card and "no pickle" in card
+
+
+def test_what_a_full_training_trained_in_words():
+    row = {"number": 3, "kind": store.JobKind.FULL, "n_labels": 120, "params": {"family": "setfit"}, "metrics": {}}
+    words = model_export.trained_words(row, "setfit", "sentence-transformers/all-MiniLM-L6-v2")
+    assert words.startswith("SetFit: sentence-transformers/all-MiniLM-L6-v2 fine-tuned on pairs of the 120 labeled")
+    assert "fine-tuned end to end" in model_export.trained_words({**row, "params": {"family": "transformer"}},
+                                                                  "transformer", "bert-base-uncased")
+    assert model_export.base_model_id("/home/me/models/my-encoder") == "a local model directory named 'my-encoder'"
+    assert model_export.base_model_id("intfloat/e5-small-v2") == "intfloat/e5-small-v2"
+
+
+def test_the_readme_says_where_setfits_pickle_is_and_how_to_avoid_it():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    promise = readme[readme.index("never pickled") - 400: readme.index("never pickled") + 600]
+    assert "model_head.pkl" in promise and "SetFit's own format" in promise and "sieve_head" in promise

@@ -4,9 +4,9 @@ import time
 import streamlit as st
 
 from core import store
-from core.labeling import annotate
-from core.plain_text import neutral
+from core.labeling import annotate, pace
 import ui
+from ui import charts
 from ui import state
 
 db = store.connect()
@@ -18,6 +18,7 @@ classes = store.classes(db, project_id)
 ui.title("Annotate", project)
 state_key = state.shown(project_id, annotator)
 version_key = state.served_version(project_id)
+HISTORY_ROWS = 20
 
 
 def seconds_shown() -> float:
@@ -156,13 +157,22 @@ with left:
 
 with right:
     counts = annotate.progress(db, project_id)
-    st.metric("Labels", counts["labels"], help="Labeled texts in the pool (the model trains on these).")
-    st.metric("Since the current model", counts["since_model"])
+    st.metric("Labels", counts["labels"], help="Labeled pool texts: the model trains on these.")
+    if counts["since_model"] is not None:
+        st.metric("New since the current model", counts["since_model"],
+                  help="Pool labels given after the served model was trained.")
     if counts["eval"]:
         st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
                   help="Random texts the model never picks: its accuracy on them is an honest estimate.")
-    st.bar_chart({neutral(k): v for k, v in counts["per_class"].items()}, horizontal=True,
-                 height=40 + 28 * len(classes))
+    done = counts["progress"]
+    st.progress(done.pool_labeled / done.pool if done.pool else 0.0, text=done.pool_words())
+    if budget_words := done.budget_words():
+        st.progress(done.budget_fraction(), text=budget_words)
+    st.caption(f"This session: {pace.session_pace(db, project_id, annotator).words()}",
+               help="Your labels since your last pause of 30 minutes or more; time per label is the median "
+                    "time a text was on screen before you labeled it.")
+    if counts["labels"]:
+        st.altair_chart(charts.class_counts(counts["per_class"]), width="stretch")
 
     @st.fragment(run_every="2s")
     def model_status() -> None:
@@ -184,3 +194,33 @@ with st.expander("Find texts by keyword (to find rare classes)"):
             hit_text, hit_button = st.columns([5, 1])
             ui.text(hit["text"][:300], hit_text)
             hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))
+
+
+def on_relabel(example_id: int, key: str) -> None:
+    try:
+        annotate.relabel(db, actor, project_id, example_id, st.session_state[key])
+    except annotate.AnnotationError as err:
+        st.session_state[state.FLASH] = ("error", str(err))
+        return
+    st.session_state[state.FLASH] = ("saved", f"Changed to “{st.session_state[key]}”.")
+
+
+# Drawn only while open (on_change="rerun"), so labeling does not pay for it on every key press.
+with st.expander("Your labels: find one and change it", key=f"history:{project_id}", on_change="rerun") as history:
+    if history.open:
+        looking_for = st.text_input("Text contains", key=f"history_query:{project_id}",
+                                    placeholder="a word from the text (blank: your newest labels)")
+        rows = store.label_history(db, project_id, annotator, looking_for, limit=HISTORY_ROWS)
+        if not rows:
+            st.caption("No label of yours matches." if looking_for.strip() else "You have not labeled anything yet.")
+        names = [cls["name"] for cls in classes]
+        for row in rows:
+            text_column, label_column, button_column = st.columns([5, 2, 1], vertical_alignment="center")
+            text_column.text(row["text"][:300])
+            text_column.caption(f"{ui.plain(row['label'])} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(row['created_at']))}"
+                                + (" · eval text" if row["split"] == store.Split.EVAL else ""))
+            key = f"history_label:{row['annotation_id']}"
+            label_column.selectbox("Label", names, index=names.index(row["label"]) if row["label"] in names else 0,
+                                   key=key, label_visibility="collapsed")
+            button_column.button("Change", key=f"history_change:{row['annotation_id']}", on_click=on_relabel,
+                                 args=(row["example_id"], key))

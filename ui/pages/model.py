@@ -35,17 +35,23 @@ def label_this(example_id: int, why: str) -> None:
     st.switch_page("ui/pages/annotate.py")
 
 
+def drawn_versions() -> tuple[int | None, int | None]:
+    latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
+    return latest["id"] if latest else None, served["id"] if served else None
+
+
 @st.fragment(run_every="2s")
 def live():
     """Job progress; the whole page redraws when a version is published or the pin changes."""
     show_jobs(store.active_jobs(db, project_id))
-    latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
-    drawn = (latest["id"] if latest else None, served["id"] if served else None)
-    if st.session_state.setdefault(seen_key, drawn) != drawn:
-        st.session_state[seen_key] = drawn
+    if drawn_versions() != st.session_state.get(seen_key):
         st.rerun(scope="app")
 
 
+# What this run draws. Recorded here, not in the fragment: a pin's own rerun drew the new pin, and
+# the fragment then saw "a change" and redrew the whole page a second time (issue 20: the pin took
+# 7-8 s to show).
+st.session_state[seen_key] = drawn_versions()
 live()
 versions = store.versions(db, project_id)
 if not versions:

@@ -41,6 +41,8 @@ def read_upload(upload) -> pd.DataFrame:
 
 if flash := st.session_state.pop(state.PROJECTS_FLASH, None):
     st.success(ui.plain(flash))
+if st.session_state.pop(state.PROJECT_CREATED, False):  # the next step, one click away
+    st.page_link("ui/pages/annotate.py", label="Start labeling on the Annotate page", icon=":material/label:")
 existing = store.project_table(db)
 if not existing:  # the first run: what Sieve does and what to do, on this one screen
     st.subheader("Welcome to Sieve")
@@ -64,7 +66,11 @@ if existing:
 create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
 
 with create:
-    upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in imports.FORMATS}), key="new_upload",
+    # A new key after each creation gives an empty form: the one just used kept its file and every
+    # field filled in, as if the project were still to be created (issue 20 item 6).
+    created = st.session_state.get(state.CREATE_FORM, 0)
+    upload = st.file_uploader("Texts to label", type=sorted({k.lstrip(".") for k in imports.FORMATS}),
+                              key="new_upload" + (f"_{created}" if created else ""),
                               help="CSV, TSV, JSONL, JSON (a list of records), Parquet, or TXT with one text per line.")
     if upload is not None:
         frame = read_upload(upload)
@@ -125,7 +131,9 @@ with create:
                     eval_fraction=eval_percent / 100)
                 st.session_state[state.PROJECT_ID] = project_id
                 st.session_state[state.PROJECTS_FLASH] = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
-                                                   "the background; you can start labeling now (Annotate).")
+                                                   "the background; you can start labeling now.")
+                st.session_state[state.PROJECT_CREATED] = True
+                st.session_state[state.CREATE_FORM] = created + 1
                 st.rerun()  # the sidebar and the table show the new project at once
 
 selected = store.project(db, st.session_state[state.PROJECT_ID]) if st.session_state.get(state.PROJECT_ID) else None

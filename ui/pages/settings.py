@@ -17,43 +17,64 @@ saved: project_settings.ProjectSettings = project["settings"]
 ui.title("Settings", project)
 n_labels = store.label_count(db, project["id"])
 n_texts = store.example_count(db, project["id"])
+drawn = st.session_state.setdefault(state.settings_drawn(project["id"]), {})
+
+
+def synced(name: str, stored) -> str:
+    """The widget key of one setting, its value kept in step with the store.
+
+    A widget without a key is a new widget whenever its default changes, and a save changes the
+    defaults: the next change the user made (right after a save) came back as the stored value
+    and Save said "Nothing changed" (issue 20). Keyed widgets keep their value; this sets it to the
+    stored one when first drawn, and again when the stored value moves (someone else saved) while
+    the user had left the widget alone, so a save never writes a stale value back.
+    """
+    key = f"settings:{project['id']}:{name}"
+    if key not in st.session_state or (name in drawn and drawn[name] != stored
+                                       and st.session_state[key] == drawn[name]):
+        st.session_state[key] = stored
+    drawn[name] = stored
+    return key
+
 
 st.subheader("When models train")
 left, right = st.columns(2)
 refit_every = left.number_input(
-    "Update the quick model every N new labels", 1, 1000, saved.refit_every,
+    "Update the quick model every N new labels", 1, 1000, key=synced("refit_every", saved.refit_every),
     help="The quick model (a logistic-regression head on cached sentence embeddings) refits in under a second.")
 automatic = right.toggle(
-    "Full training at the automatic pace", saved.retrain_every is None,
+    "Full training at the automatic pace", key=synced("automatic", saved.retrain_every is None),
     help="After every batch when the worker has a GPU; every "
          f"{project_settings.CPU_RETRAIN_EVERY} labels on a CPU.")
 retrain_every = right.number_input("Full training every N new labels (0: only with Train now)", 0, 100_000,
-                                   saved.full_retrain_every(store.worker_device(db)), disabled=automatic)
+                                   key=synced("retrain_every", saved.full_retrain_every(store.worker_device(db))),
+                                   disabled=automatic)
 strategy = left.selectbox("Which texts to show next", list(strategies.STRATEGIES),
-                          index=list(strategies.STRATEGIES).index(saved.strategy),
+                          key=synced("strategy", saved.strategy),
                           format_func=lambda name: strategies.STRATEGIES[name].title,
                           help="Automatic: typical texts (k-means) until a model exists, then the ones it is least "
                                "sure about, spread out so a batch holds no near-duplicates (strategy `auto`).")
 budget = right.number_input("Label budget (0: none; shown as a stopping signal)", 0, 1_000_000,
-                            saved.label_budget or 0)
+                            key=synced("label_budget", saved.label_budget or 0))
 overlap = left.number_input(  # a team setting: one person alone has nobody to agree with
-    "Overlap: % of texts labeled by two annotators", 0, 100, saved.overlap,
+    "Overlap: % of texts labeled by two annotators", 0, 100, key=synced("overlap", saved.overlap),
     help="For agreement figures (Review page); which texts is random among the queued ones. Each of these "
          "texts takes one label from each of two different annotators; disagreements go to the Adjudicate page.",
 ) if auth.team_mode(db) else saved.overlap
 
 st.subheader("Quick model (updated every few labels)")
 head_left, head_right = st.columns(2)
-head_kind = head_left.selectbox("Quick model type", list(head.HEADS), index=list(head.HEADS).index(saved.head.kind),
+head_kind = head_left.selectbox("Quick model type", list(head.HEADS), key=synced("head_kind", saved.head.kind),
                                 format_func=lambda kind: kind.replace("_", " ").capitalize(),
                                 help="A scikit-learn classifier on the sentence embeddings (the 'head').")
 self_training = head_right.number_input(
-    "Also learn from the texts it is surest about (per label, 0: off)", 0.0, 20.0, float(saved.head.self_training),
+    "Also learn from the texts it is surest about (per label, 0: off)", 0.0, 20.0,
+    key=synced("self_training", float(saved.head.self_training)),
     format="%g", step=1.0, help="Self-training with pseudo-labels: confident pool texts count as labels. It added up to 7 points "
                    "of learning-curve AUC on the benchmark datasets (docs/benchmarks.md). Not used by k-nearest "
                    "neighbours.")
 class_names = head_left.toggle(
-    "Learn from the class names too", saved.head.class_names,
+    "Learn from the class names too", key=synced("class_names", saved.head.class_names),
     help="Each class's name, and its description if it has one, counts as one labeled example of that class. "
          "The model then knows every class from the start, also classes nobody has labeled yet. Turn it off "
          "if your class names are codes (such as A, B, C) that say nothing about their texts.")
@@ -64,11 +85,12 @@ if head_kind != saved.head.kind:
 
 st.subheader("Full training (fine-tunes the language model)")
 time_budget = st.number_input(
-    "Time budget per full training, seconds (0: automatic)", 0, 24 * 3600, saved.retrain_budget_s or 0,
+    "Time budget per full training, seconds (0: automatic)", 0, 24 * 3600,
+    key=synced("retrain_budget_s", saved.retrain_budget_s or 0),
     help=f"Training stops when this is spent and uses what it learned so far. Automatic: "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
-family = st.selectbox("Model family", classifiers.FAMILIES, index=classifiers.FAMILIES.index(saved.family),
+family = st.selectbox("Model family", classifiers.FAMILIES, key=synced("family", saved.family),
                       format_func=classifiers.title,
                       help="; ".join(f"{s.title}: {s.description}" for s in classifiers.SPECS.values()) + ".")
 family_spec = classifiers.spec(family)
@@ -76,12 +98,12 @@ current = saved.family_arguments(family)
 inputs: dict = {}  # each field's input value, by classifiers.field_key
 for row in family_spec.rows:
     for column, field in zip(st.columns([f.width for f in row]), row):
-        value = field.widget_value(current.to_dict())
+        key = synced(f"{family}:{classifiers.field_key(field)}", field.widget_value(current.to_dict()))
         disabled = field.enabled_by is not None and not inputs.get(field.enabled_by)
         if field.kind == classifiers.TOGGLE:
-            shown = column.toggle(field.label, value, help=field.help, disabled=disabled)
+            shown = column.toggle(field.label, key=key, help=field.help, disabled=disabled)
         else:
-            shown = column.number_input(field.label, *field.bounds, value, format=field.format, help=field.help,
+            shown = column.number_input(field.label, *field.bounds, key=key, format=field.format, help=field.help,
                                         disabled=disabled)
         inputs[classifiers.field_key(field)] = shown
 

@@ -1,0 +1,76 @@
+"""How one annotator is getting on (issue 20 item 9): the pace of the current session and progress
+against the pool and the label budget, for the Annotate page."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from core import store
+
+SESSION_GAP_S = 30 * 60  # a pause longer than this between two labels starts a new session
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The annotator's current session: labels since their last pause of SESSION_GAP_S or more."""
+
+    labels: int
+    minutes: float  # from the first label's showing to the newest label
+    seconds_per_label: float | None  # median time a text was shown before its label
+    labels_per_hour: float | None  # None until the session has two labels
+
+    def words(self) -> str:
+        if not self.labels:
+            return "No labels yet in this session."
+        parts = [f"{self.labels} label{'' if self.labels == 1 else 's'} in {self.minutes:.0f} min"]
+        if self.labels_per_hour is not None:
+            parts.append(f"{self.labels_per_hour:.0f} labels/hour")
+        if self.seconds_per_label is not None:
+            parts.append(f"{self.seconds_per_label:.1f} s per label")
+        return " · ".join(parts)
+
+
+def session_pace(db, project_id: int, annotator: str, now: float | None = None) -> Pace:
+    times = store.recent_label_times(db, project_id, annotator)  # newest first
+    now = store.now() if now is None else now
+    if not times or now - times[0][0] > SESSION_GAP_S:
+        return Pace(0, 0.0, None, None)
+    session = [times[0]]
+    for at, seconds in times[1:]:
+        if session[-1][0] - at > SESSION_GAP_S:
+            break
+        session.append((at, seconds))
+    shown = [s for _, s in session if s is not None]
+    first_shown = session[-1][1] or 0.0  # the first label's text was on screen this long before it
+    span = session[0][0] - session[-1][0] + first_shown
+    per_hour = len(session) * 3600 / span if len(session) >= 2 and span > 0 else None
+    return Pace(len(session), span / 60, statistics.median(shown) if shown else None, per_hour)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Labels against what there is to label and the budget (counts of texts with a label in effect)."""
+
+    pool_labeled: int
+    pool: int
+    eval_labeled: int
+    eval: int
+    budget: int | None
+
+    @property
+    def labeled(self) -> int:
+        return self.pool_labeled + self.eval_labeled
+
+    def pool_words(self) -> str:
+        share = f" ({self.pool_labeled / self.pool:.0%})" if self.pool else ""
+        return f"{self.pool_labeled:,} of {self.pool:,} pool texts labeled{share}"
+
+    def budget_words(self) -> str | None:
+        if not self.budget:
+            return None
+        left = self.budget - self.labeled
+        return (f"{self.labeled:,} of a budget of {self.budget:,} labels"
+                + (f": {left:,} to go" if left > 0 else ": the budget is spent"))
+
+    def budget_fraction(self) -> float | None:
+        return min(1.0, self.labeled / self.budget) if self.budget else None
