@@ -197,12 +197,13 @@ with st.expander("Find texts by keyword (to find rare classes)"):
 
 
 def on_relabel(example_id: int, key: str) -> None:
-    try:
-        annotate.relabel(db, actor, project_id, example_id, st.session_state[key])
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.FLASH] = ("saved", f"Changed to “{st.session_state[key]}”.")
+    with ui.refusals():  # e.g. the account was deactivated meanwhile
+        try:
+            annotate.relabel(db, actor, project_id, example_id, st.session_state[key])
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.FLASH] = ("saved", f"Changed to “{st.session_state[key]}”.")
 
 
 # Drawn only while open (on_change="rerun"), so labeling does not pay for it on every key press.
