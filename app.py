@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import store
+from core.plain_text import neutral
 from core.jobs import worker
 from core.team import auth
 import ui
@@ -68,7 +69,7 @@ with st.sidebar:
         current = st.session_state.get(state.PROJECT_ID)
         st.session_state[state.PROJECT_ID] = st.selectbox(
             "Project", ids, index=ids.index(current) if current in ids else len(ids) - 1,
-            format_func={p["id"]: p["name"] for p in projects}.get)
+            format_func={p["id"]: neutral(p["name"]) for p in projects}.get)
         params["project"] = str(st.session_state[state.PROJECT_ID])
     else:
         st.session_state[state.PROJECT_ID] = None

@@ -1,10 +1,13 @@
 """Small helpers shared by the Streamlit pages (kept out of core: they use streamlit)."""
 import functools
 import re
+from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 
 from core import store
+from core.plain_text import neutral
 from core.jobs import kinds
 from ui import state
 
@@ -13,9 +16,31 @@ from ui import state
 _MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+# GitHub-flavoured Markdown turns bare URLs, www. names and e-mail addresses into links after
+# escapes are resolved, so escaping cannot stop it: an invisible WORD JOINER (U+2060) before the
+# colon, the dot or the @ breaks the pattern without changing what people read.
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=ftp)(?=:)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)"
+                       r"|(?<=www)(?=\.)|(?=@)")
+
+
 def plain(text: str) -> str:
-    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions)."""
-    return _MARKUP.sub(r"\\\1", str(text)).replace("\n", " ")
+    """`text` escaped so that Streamlit's Markdown shows it literally (titles, labels, captions,
+    button and radio labels): no formatting, LaTeX, colours, emoji codes or links, and no
+    bidirectional controls (`core.plain_text`)."""
+    return _MARKUP.sub(r"\\\1", _AUTOLINK.sub("\u2060", neutral(text))).replace("\n", " ")
+
+
+def text(value: str, where=st) -> None:
+    """A user string (a text to label, guidelines) as plain text in `where` (st, a column): st.text
+    parses nothing; the bidirectional controls go too."""
+    where.text(neutral(value))
+
+
+def table(rows) -> pd.DataFrame:
+    """Rows (dicts or a DataFrame) for st.dataframe with every string cell neutral: cells are
+    never Markdown, but an override character in a name would still reverse it."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    return frame.map(lambda v: neutral(v) if isinstance(v, str) else v)
 
 
 def file_stem(project: dict) -> str:
@@ -63,6 +88,29 @@ def actor():
 def annotator() -> str:
     """The name labels are recorded under in this session."""
     return st.session_state.get(state.ANNOTATOR, "annotator")
+
+
+def can(db, permission: str, project_id: int | None = None) -> bool:
+    """Whether this session's actor may do `permission` (core's `auth.allowed`): pages hide what it
+    would refuse. Hiding is a courtesy; `core` still checks every call."""
+    from core.team import auth
+
+    return auth.allowed(db, actor(), permission, project_id)
+
+
+@contextmanager
+def refusals(*also: type[Exception]):
+    """Put around every call into `core` that changes data: a refusal (`auth.AuthError`: the role,
+    the project assignment, a deactivated or signed-out account), or one of `also`, is shown as one
+    plain sentence instead of a traceback, and the rest of the block is skipped.
+
+    In a widget callback the sentence appears at the top of the page on the rerun that follows."""
+    from core.team import auth
+
+    try:
+        yield
+    except (auth.AuthError, *also) as err:
+        st.error(plain(str(err)), icon=":material/block:")
 
 
 def callback(fn):

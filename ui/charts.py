@@ -1,4 +1,5 @@
-"""The Model page's pictures (Altair). Presentation only: every figure comes from `core`.
+"""The Model page's pictures (Altair). Presentation only: every figure comes from `core`. Class names
+are axis labels (never Markdown); their bidirectional controls are taken out.
 
 Colours come from Streamlit's Altair theme (st.altair_chart's default) so the charts read in light
 and dark themes; only the confusion matrix picks a sequential scheme, with cell counts written in
@@ -6,6 +7,8 @@ a colour that contrasts with the cell.
 """
 import altair as alt
 import pandas as pd
+
+from core.plain_text import neutral, neutral_rows  # class names reach the axes: no bidi controls
 
 PERCENT = alt.Scale(domain=[0, 1])
 
@@ -37,7 +40,7 @@ def learning_curve(rows: list[dict], against: str = "labels") -> alt.Chart:
 
 def per_class_bars(rows: list[dict]) -> alt.Chart:
     """Precision, recall and F1 of each class, grouped by class."""
-    data = pd.DataFrame(rows).melt(id_vars=["class", "support"], value_vars=["precision", "recall", "f1"],
+    data = pd.DataFrame(neutral_rows(rows)).melt(id_vars=["class", "support"], value_vars=["precision", "recall", "f1"],
                                    var_name="figure", value_name="value")
     data["figure"] = data["figure"].replace({"f1": "F1"})
     order = ["precision", "recall", "F1"]
@@ -52,6 +55,7 @@ def per_class_bars(rows: list[dict]) -> alt.Chart:
 
 def confusion_heatmap(rows: list[dict], names: list[str]) -> alt.Chart:
     """Eval texts by true class (rows) and predicted class (columns); shade = share of the true class."""
+    rows, names = neutral_rows(rows), [neutral(n) for n in names]
     data = pd.DataFrame(rows)
     base = alt.Chart(data).encode(
         x=alt.X("predicted:N", sort=names, title="predicted", axis=alt.Axis(labelAngle=-30)),
@@ -67,7 +71,7 @@ def confusion_heatmap(rows: list[dict], names: list[str]) -> alt.Chart:
 
 def label_timeline(rows: list[dict]) -> alt.Chart:
     """Labels per class as they arrived (stacked)."""
-    data = pd.DataFrame(rows)
+    data = pd.DataFrame(neutral_rows(rows))
     data["when"] = pd.to_datetime(data["time"], unit="s", utc=True).dt.tz_convert(None)
     return alt.Chart(data).mark_area(opacity=0.85).encode(
         x=alt.X("when:T", title="time", axis=time_axis(data["when"])),
@@ -79,7 +83,7 @@ def label_timeline(rows: list[dict]) -> alt.Chart:
 
 def compare_f1(rows: list[dict]) -> alt.Chart:
     """Per-class F1 of two versions side by side."""
-    data = pd.DataFrame(rows)
+    data = pd.DataFrame(neutral_rows(rows))
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("class:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)), xOffset="version:N",
         y=alt.Y("f1:Q", title="F1 on the same eval texts", scale=PERCENT),
@@ -98,7 +102,7 @@ def cross_validated(rows: list[dict]) -> alt.Chart:
 def class_counts(per_class: dict[str, int]) -> alt.Chart:
     """Labels per class as horizontal bars with whole-number ticks (Streamlit's own bar chart put
     "0.000000" on the axis of an empty project, issue 20 item 6)."""
-    data = pd.DataFrame({"class": list(per_class), "labels": list(per_class.values())})
+    data = pd.DataFrame({"class": [neutral(c) for c in per_class], "labels": list(per_class.values())})
     return alt.Chart(data).mark_bar().encode(
         y=alt.Y("class:N", title=None, sort=None),
         x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),

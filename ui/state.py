@@ -10,6 +10,7 @@ ACTOR = "actor"  # the signed-in user (team mode), set by app.py on every run
 SESSION_TOKEN = "session_token"  # the sign-in token, kept across page switches that clear the URL
 FLASH = "flash"  # the Annotate page's message for the next run: ("saved" | "error", text)
 PROJECTS_FLASH = "projects_flash"  # the Projects page's message for the next run
+SETTINGS_FLASH = "settings_flash"  # the Settings page's message after a class or guidelines change
 PROJECT_CREATED = "project_created"  # a project was just created: the Projects page links to Annotate
 CREATE_FORM = "create_form"  # how many projects this session created: the create form's uploader key
 SHOWN_AT = "shown_at"  # when the text on the Annotate page was shown (seconds per label)

@@ -39,7 +39,7 @@ def export_model(db, version_id: int, out_dir: Path) -> Path:
 
         return multilabel_export.export_model(db, row, out_dir)
     enc = store.encoder(db, row["encoder_id"])
-    names = json.loads((Path(row["path"]) / "classes.json").read_text())
+    names = class_names(db, row)
     model_dir = Path(enc["path"]) / "model"
     family = export_family(db, row)
     note = ""
@@ -56,8 +56,40 @@ def export_model(db, version_id: int, out_dir: Path) -> Path:
         # A fresh encoder: saving it with a head must not touch the cached one that embeds texts.
         body = embeddings.open_encoder(str(model_dir) if model_dir.exists() else enc["model"])
         setfit_family.save_setfit_dir(body, head.load(row["path"]), names, out_dir)
+    relabel(out_dir, names)
     (out_dir / "README.md").write_text(model_card(row, names, family, enc["model"], note, card_facts(db, row)))
     return out_dir
+
+
+def class_names(db, version: dict) -> list[str]:
+    """The version's classes by their current names. A model holds its classes by position, and a
+    class keeps its position for good (`core.store.classes`): the names it was trained with, renamed
+    since, are the current names at those positions; classes added since come after and it has none."""
+    trained = json.loads((Path(version["path"]) / "classes.json").read_text())
+    current = store.class_names(db, version["project_id"])
+    return current[:len(trained)] if len(current) >= len(trained) else trained
+
+
+def relabel(model_dir: Path, names: list[str]) -> None:
+    """Write `names` into an exported model's own label lists (a class renamed after training):
+    the transformer's config.json id2label / label2id, SetFit's config_setfit.json labels and
+    Sieve's head classes.json. A file that is not there is left alone."""
+    config_json = model_dir / "config.json"
+    if config_json.exists():
+        config = json.loads(config_json.read_text())
+        if "id2label" in config and len(config["id2label"]) == len(names):
+            config["id2label"] = {str(i): n for i, n in enumerate(names)}
+            config["label2id"] = {n: i for i, n in enumerate(names)}
+            config_json.write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    setfit_json = model_dir / "config_setfit.json"
+    if setfit_json.exists():
+        config = json.loads(setfit_json.read_text())
+        if config.get("labels") is not None and len(config["labels"]) == len(names):
+            config["labels"] = list(names)
+            setfit_json.write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    for own in model_dir.glob("*/classes.json"):
+        if len(json.loads(own.read_text())) == len(names):
+            own.write_text(json.dumps(list(names)))
 
 
 def card_facts(db, row: dict) -> dict:

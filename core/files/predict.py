@@ -146,7 +146,10 @@ def predict_texts(db, version: dict, texts: Sequence[str], progress: Progress | 
 
 
 def predictions_frame(texts: Sequence[str], probs: np.ndarray, names: list[str]) -> pd.DataFrame:
-    """text, predicted, confidence, then p(<class>) for every class."""
+    """text, predicted, confidence, then p(<class>) for every class. A version trained before a class
+    was added has no column for it (classes are appended, so its columns are the first ones): 0 there."""
+    if probs.shape[1] < len(names):
+        probs = np.pad(probs, ((0, 0), (0, len(names) - probs.shape[1])))
     best = probs.argmax(1) if len(probs) else np.zeros(0, int)
     frame = pd.DataFrame({"text": list(texts), "predicted": [names[i] for i in best],
                           "confidence": probs.max(1) if len(probs) else np.zeros(0)})

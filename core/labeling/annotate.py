@@ -176,9 +176,15 @@ def _show(db, project_id: int, example_id: int, version: dict | None, why: str, 
     row = store.example(db, example_id)
     shown = NextText(example_id, row["text"], row["meta"], row["split"], why, score,
                      version["id"] if version else None)
-    if version is not None:
+    if version is not None and not _labeled(db, project_id, example_id):
         _add_suggestion(db, project_id, version, shown)
     return shown
+
+
+def _labeled(db, project_id: int, example_id: int) -> bool:
+    """Whether a label is in effect on the text. The model then learned that label, so its
+    suggestion would show a second annotator (overlap) the first one's label: none is shown."""
+    return bool(store.label_holders(db.conn, project_id, example_id))
 
 
 def _add_suggestion(db, project_id: int, version: dict, shown: NextText) -> None:
@@ -206,7 +212,8 @@ def refresh_suggestion(db, project_id: int, shown: NextText) -> NextText:
         return shown
     fresh = NextText(shown.example_id, shown.text, shown.meta, shown.split, shown.strategy, shown.score,
                      version["id"])
-    _add_suggestion(db, project_id, version, fresh)
+    if not _labeled(db, project_id, shown.example_id):
+        _add_suggestion(db, project_id, version, fresh)
     return fresh
 
 

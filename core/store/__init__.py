@@ -10,6 +10,8 @@ audit are `core.team`'s. Callers use `from core import store; store.name(...)`.
 """
 from __future__ import annotations
 
+from core.store.classes import (add_class, guideline_versions, rename_class, set_class_description,
+                                set_guidelines)
 from core.store.db import (BUSY_TIMEOUT_MS, StoreError, connect, disconnect, eval_order_key, migrate, now, overlap_key, schema_version,
                            transaction)
 from core.store.enums import Action, JobKind, JobStatus, Split
@@ -67,3 +69,4 @@ __all__ = [
     'unresolved_failures', 'update_timing', 'user', 'user_exists', 'user_for_login', 'users', 'version',
     'version_id_by_number', 'versions', 'waiting_for_second_label', 'worker_device', 'worker_heartbeat',
 ]
+__all__ += ['add_class', 'guideline_versions', 'rename_class', 'set_class_description', 'set_guidelines']  # classes.py

@@ -30,6 +30,9 @@ def create_project(conn: sqlite3.Connection, name: str, classes: list[dict], gui
          now(), kind),
     )
     project_id = cur.lastrowid
+    if guidelines:  # the first version (who created the project is in the audit log)
+        conn.execute("INSERT INTO guideline_versions (project_id, text, author, created_at) VALUES (?, ?, '', ?)",
+                     (project_id, guidelines, now()))
     for position, cls in enumerate(classes):
         conn.execute(
             "INSERT INTO classes (project_id, name, shortcut, description, position) VALUES (?, ?, ?, ?, ?)",

@@ -4,7 +4,7 @@ A version once released never changes; a change of schema is a new version at th
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _V1 = [
     """
@@ -420,5 +420,22 @@ _V8 = [
     "ALTER TABLE projects ADD COLUMN kind TEXT NOT NULL DEFAULT 'single' CHECK (kind IN ('single', 'multi'))",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
+# v9: guidelines are edited after creation, and every version is kept with who wrote it and when
+# (the guidelines a project already had become its first version, author unknown).
+_V9 = [
+    """
+    CREATE TABLE IF NOT EXISTS guideline_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS guideline_versions_project ON guideline_versions(project_id, id)",
+    """INSERT INTO guideline_versions (project_id, text, author, created_at)
+       SELECT id, guidelines, '', created_at FROM projects WHERE guidelines != ''""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 9: _V9}
 assert max(MIGRATIONS) == SCHEMA_VERSION

@@ -224,7 +224,8 @@ def create_user(db, actor: Actor | None, name: str, password: str, role: str) ->
         if store.user_exists(db, name):
             raise AuthError(f"A user called {name!r} already exists.")
         user_id = store.add_user(conn, name, role, digest)
-        audit(conn, actor, "create user", user=name, role=role)
+        # The first admin creates itself (nobody else could): the log says so, not "local".
+        audit(conn, Actor(name, role, user_id) if first else actor, "create user", user=name, role=role)
     return Actor(name, role, user_id)
 
 
@@ -311,6 +312,7 @@ def login(db, name: str, password: str, now: float | None = None) -> Session:
     expires = t + SESSION_S
     with store.transaction(db) as conn:
         store.add_session(conn, _token_hash(token), actor.user_id, t, expires)
+        audit(conn, actor, "sign in")
     return Session(Actor(actor.name, actor.role, actor.user_id, _token_hash(token)), token, expires)
 
 
@@ -372,5 +374,8 @@ def session_actor(db, token: str | None, now: float | None = None) -> Actor | No
 
 def logout(db, token: str | None) -> None:
     if token:
+        actor = session_actor(db, token)
         with store.transaction(db) as conn:
             store.end_session(conn, _token_hash(token))
+            if actor is not None:
+                audit(conn, actor, "sign out")

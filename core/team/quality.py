@@ -33,6 +33,16 @@ def annotator_labels(db, project_id: int) -> list[dict]:
     return store.annotator_labels(db, project_id)
 
 
+def own_labels_only(db, actor: auth.Actor | None) -> bool:
+    """Whether `actor` may see only their own labels: annotators label blind (another person's label,
+    or an overlap text's first label while it waits for its second, would sway them). Read from the
+    store, so a role changed a moment ago counts. None (no actor given): an internal caller, sees all."""
+    if actor is None or actor.user_id is None:
+        return False  # single-user mode: the local admin
+    row = store.user(db, actor.user_id)
+    return row is None or not row["active"] or row["role"] == auth.ANNOTATOR
+
+
 def decisions(db, project_id: int) -> dict[int, dict]:
     """The adjudication or review decision in effect per text (the newest)."""
     return store.decisions(db, project_id)
@@ -83,8 +93,11 @@ def final_labels(db, project_id: int, split: str | None = None) -> list[FinalLab
     return out
 
 
-def disagreements(db, project_id: int) -> list[FinalLabel]:
-    """Texts whose annotators gave different labels and that nobody adjudicated yet, ties first."""
+def disagreements(db, project_id: int, actor: auth.Actor | None = None) -> list[FinalLabel]:
+    """Texts whose annotators gave different labels and that nobody adjudicated yet, ties first
+    (none for an annotator: they see no other person's labels)."""
+    if own_labels_only(db, actor):
+        return []
     rows = [f for f in final_labels(db, project_id)
             if f.source in (MAJORITY, DISPUTED) and len(set(f.votes.values())) > 1]
     return sorted(rows, key=lambda f: (f.source != DISPUTED, f.example_id))
@@ -97,8 +110,11 @@ def proposed_label(item: FinalLabel) -> str:
     return label if label is not None else Counter(item.votes.values()).most_common(1)[0][0]
 
 
-def open_issues(db, project_id: int, analysis: dict) -> list[dict]:
-    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first."""
+def open_issues(db, project_id: int, analysis: dict, actor: auth.Actor | None = None) -> list[dict]:
+    """The analysis's suspicious labels that no reviewer has kept or changed yet, most suspicious first
+    (none for an annotator: each issue names every annotator's label)."""
+    if own_labels_only(db, actor):
+        return []
     done = reviewed(db, project_id)
     return [issue for issue in analysis["issues"] if issue["example_id"] not in done]
 
@@ -262,20 +278,28 @@ def reviewed(db, project_id: int) -> set[int]:
 # ---------------------------------------------------------------- per annotator
 
 
+def _round(value: float, digits: int) -> float:
+    return round(float(value), digits)
+
+
 def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict]:
     """Per annotator: labels, labels per hour (over their active spans), median seconds per label,
-    mean kappa with others (from the latest analysis), and the share of their labels a decision changed."""
+    kappa with others (from the latest analysis: the mean over their pairs weighted by the texts each
+    pair shares) with the shared texts it rests on, and the share of their labels a decision changed.
+    Rounded as shown (people read them; nobody needs a twelfth digit)."""
     rows = annotator_labels(db, project_id)
     decided = decisions(db, project_id)
     per: dict[str, list[dict]] = {}
     for row in rows:
         if row["annotator"] != store.IMPORTED:
             per.setdefault(row["annotator"], []).append(row)
-    kappas: dict[str, list[float]] = {}
+    # Each pair's kappa counts by the texts it rests on: a kappa over 3 shared texts says little
+    # next to one over 300, so the mean is weighted by them, and the count is shown beside it.
+    kappas: dict[str, list[tuple[float, int]]] = {}
     for pair in ((analysis or {}).get("agreement") or {}).get("pairs", []):
         if pair["kappa"] is not None:
-            kappas.setdefault(pair["a"], []).append(pair["kappa"])
-            kappas.setdefault(pair["b"], []).append(pair["kappa"])
+            kappas.setdefault(pair["a"], []).append((pair["kappa"], pair["texts"]))
+            kappas.setdefault(pair["b"], []).append((pair["kappa"], pair["texts"]))
     out = []
     for name, labels in sorted(per.items()):
         seconds = [r["seconds"] for r in labels if r["seconds"] is not None]
@@ -283,9 +307,12 @@ def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict
         # Active time: gaps over 10 minutes are breaks, not labeling.
         active = sum(min(b - a, 600.0) for a, b in zip(times, times[1:])) + (np.median(seconds) if seconds else 0)
         changed = sum(1 for r in labels if r["example_id"] in decided and decided[r["example_id"]]["label"] != r["label"])
+        pairs = kappas.get(name, [])
+        shared = sum(texts for _, texts in pairs)
         out.append({"annotator": name, "labels": len(labels),
-                    "labels_per_hour": len(labels) / (active / 3600) if active > 0 else None,
-                    "median_seconds": float(np.median(seconds)) if seconds else None,
-                    "kappa_with_others": float(np.mean(kappas[name])) if name in kappas else None,
-                    "changed_share": changed / len(labels)})
+                    "labels_per_hour": _round(len(labels) / (active / 3600), 1) if active > 0 else None,
+                    "median_seconds": _round(float(np.median(seconds)), 1) if seconds else None,
+                    "kappa_with_others": _round(sum(k * t for k, t in pairs) / shared, 2) if shared else None,
+                    "shared_texts": shared,
+                    "changed_share": _round(changed / len(labels), 3)})
     return out

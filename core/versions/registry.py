@@ -19,7 +19,7 @@ import numpy as np
 
 from core import store
 from core.learning import embeddings
-from core.team import auth
+from core.team import auth, quality
 
 
 class RegistryError(ValueError):
@@ -167,9 +167,19 @@ def eval_breakdown(db, version: dict, watermark: int | None = None) -> EvalBreak
     return EvalBreakdown(found, true, predicted.astype(np.int64), confidence, names)
 
 
-def wrong_on_eval(db, version: dict, limit: int = 200) -> list[dict]:
-    """Eval texts (labeled now) the version gets wrong, least confident mistakes last."""
+def wrong_on_eval(db, actor: auth.Actor | None, version: dict, limit: int = 200) -> list[dict]:
+    """Eval texts (labeled now) the version gets wrong, least confident mistakes last.
+
+    For an annotator, only the texts they labeled themselves, measured against their own label:
+    they see no other person's labels (nor an overlap text's first label before they give theirs)."""
     b = eval_breakdown(db, version, store.max_annotation_id(db, version["project_id"]))
+    if quality.own_labels_only(db, actor):
+        position = {name: i for i, name in enumerate(b.names)}
+        own = {r["example_id"]: position[r["label"]] for r in store.annotator_labels(db, version["project_id"])
+               if r["annotator"] == actor.name and r["split"] == store.Split.EVAL and r["label"] in position}
+        keep = np.array([int(i) in own for i in b.example_ids], dtype=bool)
+        true = np.array([own.get(int(i), -1) for i in b.example_ids], dtype=np.int64)
+        b = EvalBreakdown(b.example_ids[keep], true[keep], b.predicted[keep], b.confidence[keep], b.names)
     wrong = np.flatnonzero(b.true != b.predicted)
     wrong = wrong[np.argsort(-b.confidence[wrong], kind="stable")][:limit]
     texts = store.texts_by_id(db, b.example_ids[wrong].tolist())

@@ -125,3 +125,20 @@ def test_debtags_imports_as_a_multi_label_project(db):
     finals = multilabel.final_sets(db, pid)
     assert len(finals) == len(plan.texts)
     assert sum(len(f.labels) for f in finals) / len(finals) > 1.3
+
+
+def test_renaming_a_class_of_a_multi_label_project_renames_it_inside_every_set(db):
+    """Classes are editable after creation (issue 19 item 13): in a multi-label project a label is a
+    set, so the rename must reach the class's place inside each stored set, not only whole labels."""
+    from core.team import classes as class_edits
+
+    pid = _multi(db)
+    actor = auth.local_actor()
+    first = annotate.next_text(db, actor, pid)
+    multilabel.submit_labels(db, actor, pid, first, ["feature", "bug"])
+    second = annotate.next_text(db, actor, pid)
+    multilabel.submit_labels(db, actor, pid, second, ["billing"])
+    assert class_edits.rename_class(db, actor, pid, "bug", "defect") == 1
+    finals = {f.example_id: f.labels for f in multilabel.final_sets(db, pid)}
+    assert finals == {first.example_id: ["defect", "feature"], second.example_id: ["billing"]}
+    assert store.class_names(db, pid) == ["billing", "defect", "feature"]

@@ -115,7 +115,7 @@ def test_eval_breakdown_uses_the_labels_a_version_saw(db, two_versions):
     label_eval(db, pid, ["yes"] * 3)
     assert registry.eval_breakdown(db, store.version(db, first)).n == 0  # published before those labels
     assert registry.eval_breakdown(db, store.version(db, first), store.max_annotation_id(db, pid)).n == 3
-    wrong = registry.wrong_on_eval(db, store.version(db, second))
+    wrong = registry.wrong_on_eval(db, None, store.version(db, second))
     rows = {int(np.searchsorted(ids, i)) for i in eval_ids[:3]}
     assert {w["example_id"] for w in wrong} == {int(ids[r]) for r in rows if r % 2 == 1}
     assert all(w["label"] == "yes" and w["predicted"] == "no" for w in wrong)

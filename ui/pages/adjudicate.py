@@ -3,7 +3,7 @@ import streamlit as st
 
 from core import store
 from core.labeling import annotate
-from core.team import auth, quality
+from core.team import quality
 import ui
 
 db = store.connect()
@@ -12,7 +12,7 @@ project_id = project["id"]
 actor = ui.actor()
 ui.title("Adjudicate", project)
 names = store.class_names(db, project_id)
-pending = quality.disagreements(db, project_id)
+pending = quality.disagreements(db, project_id, actor)
 st.caption(f"{len(pending)} texts where annotators disagree and nobody decided yet. Ties have no final label "
            "(the model leaves them out) until you decide; majority labels count until then.")
 if not pending:
@@ -21,20 +21,18 @@ if not pending:
 version = store.current_version(db, project_id)
 for item in pending[:20]:
     with st.container(border=True):
-        st.text(store.example(db, item.example_id)["text"])
+        ui.text(store.example(db, item.example_id)["text"])
         for annotator, label in sorted(item.votes.items()):
             st.markdown(f"- **{ui.plain(annotator)}**: {ui.plain(label)}")
         view = annotate.suggestion(db, project_id, item.example_id)
         if version is not None and view is not None:
             st.caption(f"Model (version {version['number']}): {ui.plain(view[0])} ({view[1]:.0%})")
-        choice = st.radio("Final label", names, horizontal=True, key=f"adj_label_{item.example_id}",
+        choice = st.radio("Final label", names, horizontal=True, format_func=ui.plain,  # options are Markdown
+                          key=f"adj_label_{item.example_id}",
                           index=names.index(quality.proposed_label(item)))
         reason = st.text_input("Why (optional)", key=f"adj_reason_{item.example_id}")
         if st.button("Decide", key=f"adj_go_{item.example_id}", type="primary"):
-            try:
+            with ui.refusals(store.StoreError):
                 quality.adjudicate(db, actor, project_id, item.example_id, choice, reason)
-            except (auth.AuthError, store.StoreError) as err:
-                st.error(ui.plain(str(err)))
-            else:
                 st.toast(f"Decided: {ui.plain(choice)}")
                 st.rerun()

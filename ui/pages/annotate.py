@@ -31,13 +31,14 @@ def seconds_shown() -> float:
 
 
 def advance() -> None:
-    try:
-        split = annotate.choose_split(db, project_id, annotator)
-        st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
-    except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.SHOWN_AT] = time.time()
+    with ui.refusals():
+        try:
+            split = annotate.choose_split(db, project_id, annotator)
+            st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
+        except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.SHOWN_AT] = time.time()
 
 
 def refused(err: annotate.AnnotationError) -> None:
@@ -50,34 +51,39 @@ def refused(err: annotate.AnnotationError) -> None:
 @ui.callback
 def on_label(label: str) -> None:
     shown = st.session_state[state_key]
-    try:
-        annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
-    except annotate.AnnotationError as err:
-        refused(err)
-        return
-    st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
-    advance()
+    with ui.refusals():  # e.g. the account was deactivated while the text was shown
+        try:
+            annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
+        except annotate.AnnotationError as err:
+            refused(err)
+            return
+        st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
+        advance()
 
 
 @ui.callback
 def on_skip() -> None:
     shown = st.session_state[state_key]
-    try:
-        annotate.skip(db, actor, project_id, shown.example_id,
-                      seconds=seconds_shown())
-    except annotate.AnnotationError as err:
-        refused(err)
-        return
-    st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
-    advance()
+    with ui.refusals():
+        try:
+            annotate.skip(db, actor, project_id, shown.example_id, seconds=seconds_shown())
+        except annotate.AnnotationError as err:
+            refused(err)
+            return
+        st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
+        advance()
 
 
 @ui.callback
 def on_undo() -> None:
-    try:
-        again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
+    again = False
+    with ui.refusals():
+        try:
+            again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+    if again is False:  # refused
         return
     if again is None:
         st.session_state[state.FLASH] = ("error", "Nothing to undo.")
@@ -87,20 +93,25 @@ def on_undo() -> None:
     st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
 
+def show(example_id: int, why: str) -> None:
+    """Show a chosen text (keyword search, "label this"); if someone else has it, say so and keep what is shown."""
+    with ui.refusals():
+        try:
+            st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, why)
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.SHOWN_AT] = time.time()
+
+
 @ui.callback
 def on_pick(example_id: int) -> None:
-    try:
-        st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, "keyword search")
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.SHOWN_AT] = time.time()
+    show(example_id, "keyword search")
 
 
 picked = st.session_state.pop(state.label_example(project_id), None)  # "label this" from the Model page
 if picked is not None:
-    st.session_state[state_key] = annotate.show_example(db, actor, project_id, picked[0], picked[1])
-    st.session_state[state.SHOWN_AT] = time.time()
+    show(*picked)
 if state_key not in st.session_state:
     advance()
 if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
@@ -115,7 +126,7 @@ st.session_state[version_key] = served["id"] if served else None
 
 if project["guidelines"]:
     with st.expander("Guidelines"):
-        st.text(project["guidelines"])
+        ui.text(project["guidelines"])
 
 kind, message = st.session_state.pop(state.FLASH, (None, None))
 if kind == "error":
@@ -131,7 +142,7 @@ with left:
         if shown.split == store.Split.EVAL:
             st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
         with st.container(border=True):
-            st.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
+            ui.text(shown.text)  # plain text: nothing from the data is parsed as HTML or Markdown
         columns = st.columns(min(len(classes), 4) or 1)
         for i, cls in enumerate(classes):
             columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
@@ -186,17 +197,18 @@ with st.expander("Find texts by keyword (to find rare classes)"):
             st.caption("No unlabeled text contains that.")
         for hit in hits:
             hit_text, hit_button = st.columns([5, 1])
-            hit_text.text(hit["text"][:300])
+            ui.text(hit["text"][:300], hit_text)
             hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))
 
 
 def on_relabel(example_id: int, key: str) -> None:
-    try:
-        annotate.relabel(db, actor, project_id, example_id, st.session_state[key])
-    except annotate.AnnotationError as err:
-        st.session_state[state.FLASH] = ("error", str(err))
-        return
-    st.session_state[state.FLASH] = ("saved", f"Changed to “{st.session_state[key]}”.")
+    with ui.refusals():  # e.g. the account was deactivated meanwhile
+        try:
+            annotate.relabel(db, actor, project_id, example_id, st.session_state[key])
+        except annotate.AnnotationError as err:
+            st.session_state[state.FLASH] = ("error", str(err))
+            return
+        st.session_state[state.FLASH] = ("saved", f"Changed to “{st.session_state[key]}”.")
 
 
 # Drawn only while open (on_change="rerun"), so labeling does not pay for it on every key press.

@@ -20,12 +20,14 @@ st.subheader("Labels")
 count = store.label_count(db, project_id)
 st.caption(f"{count:,} labeled texts (the latest label of each; undone labels are left out).")
 fmt = st.radio("Format", exports.EXPORT_FORMATS, horizontal=True)
-st.download_button(f"Download labels ({fmt})", data=exports.export_labels(db, ui.actor(), project_id, fmt),
-                   file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
+with ui.refusals():
+    st.download_button(f"Download labels ({fmt})", data=exports.export_labels(db, ui.actor(), project_id, fmt),
+                       file_name=f"{ui.file_stem(project)}-labels.{fmt}", disabled=count == 0)
 if st.button("Prepare Hugging Face dataset (zip)", disabled=count == 0,
              help="A datasets directory (save_to_disk) with a ClassLabel of the project's classes and the eval "
                   "sample as its own split; load it with datasets.load_from_disk. The worker prepares it."):
-    st.session_state[state.dataset_job(project_id)] = scheduling.request_dataset_export(db, ui.actor(), project_id)
+    with ui.refusals():
+        st.session_state[state.dataset_job(project_id)] = scheduling.request_dataset_export(db, ui.actor(), project_id)
 
 
 @st.fragment(run_every="1s")
@@ -57,7 +59,9 @@ st.caption(f"Version {version['number']} ({version['kind']}, {version['n_labels'
            + (f", pinned by {ui.plain(pinned['pinned_by'])}" if pinned else ", the newest") + "). The folder in the zip "
            f"loads without Sieve: `{classifiers.loader(family)}`.")
 if st.button("Prepare model zip", help="The worker writes the zip; labeling goes on meanwhile."):
-    st.session_state[state.export_job(project_id)] = scheduling.request_export(db, ui.actor(), project_id, version["id"])
+    with ui.refusals():
+        st.session_state[state.export_job(project_id)] = scheduling.request_export(db, ui.actor(), project_id,
+                                                                                   version["id"])
 
 
 @st.fragment(run_every="1s")

@@ -3,6 +3,7 @@ import streamlit as st
 
 from core import store
 from core.team import auth
+import ui
 from ui import signin
 
 db = store.connect()
@@ -15,7 +16,7 @@ if submitted:
     try:
         session = auth.login(db, name, password)
     except auth.AuthError as err:
-        st.error(str(err))
+        st.error(ui.plain(str(err)))
     else:
         signin.hand_over(session.token)  # sets the cookie, then reloads this same address
 st.caption("Ask an admin for an account. Sessions end after "

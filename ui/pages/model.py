@@ -8,6 +8,7 @@ from core.files import imports, predict
 from core.jobs import kinds
 from core.labeling import annotate, scheduling
 from core.learning import classifiers, stopping
+from core.team import auth
 from core.versions import model_report, registry
 import ui
 from ui import state
@@ -25,10 +26,12 @@ if project["kind"] == "multi":  # one-vs-rest heads and multi-label figures (iss
 family_title = classifiers.title(project["settings"].family)
 seen_key = state.model_page_versions(project_id)
 
-if st.button(f"Train now ({family_title})", type="primary",
-             help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
-                  "refit the quick model. Labeling goes on meanwhile."):
-    st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project_id).message))
+if ui.can(db, auth.TRAIN, project_id) and st.button(
+        f"Train now ({family_title})", type="primary",
+        help=f"Train the full model ({family_title}) on every label given so far, re-embed the pool and "
+             "refit the quick model. Labeling goes on meanwhile."):
+    with ui.refusals():
+        st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project_id).message))
 
 
 def label_this(example_id: int, why: str) -> None:
@@ -68,8 +71,10 @@ if pinned:
                "and exports take it, while newer versions keep training. Unpin under Versions to follow the newest.",
                icon=":material/push_pin:")
 
-overview, wrong, versions_tab, predict_tab = st.tabs(
-    ["How good is it?", "Where is it wrong?", "Versions", "Predict on new data"])
+may_predict = ui.can(db, auth.EXPORT, project_id)  # predictions take the model out of Sieve, as an export does
+tabs = st.tabs(["How good is it?", "Where is it wrong?", "Versions"] + (["Predict on new data"] if may_predict else []))
+overview, wrong, versions_tab = tabs[:3]
+predict_tab = tabs[3] if may_predict else None
 
 with overview:
     curve = model_report.learning_curve(versions)
@@ -130,10 +135,10 @@ with overview:
 
 with wrong:
     st.markdown(f"**Eval texts version {served['number']} gets wrong** · select a row to label it again")
-    mistakes = registry.wrong_on_eval(db, served)
+    mistakes = registry.wrong_on_eval(db, ui.actor(), served)  # an annotator's own labels only
     if mistakes:
         table = pd.DataFrame(mistakes)
-        pick = st.dataframe(table[["text", "label", "predicted", "confidence"]], hide_index=True, width="stretch",
+        pick = st.dataframe(ui.table(table[["text", "label", "predicted", "confidence"]]), hide_index=True, width="stretch",
                             on_select="rerun", selection_mode="single-row", key="wrong_eval",
                             column_config={"confidence": st.column_config.ProgressColumn(
                                 "confidence", format="percent", min_value=0, max_value=1)})
@@ -148,29 +153,32 @@ with wrong:
                     f"{differ:,} of {compared:,} unlabeled texts · select a row to label it")
         if rows:
             table = pd.DataFrame(rows)
-            pick = st.dataframe(table.drop(columns="example_id"), hide_index=True, width="stretch",
+            pick = st.dataframe(ui.table(table.drop(columns="example_id")), hide_index=True, width="stretch",
                                 on_select="rerun", selection_mode="single-row", key="disagree")
             if pick.selection.rows:
                 label_this(int(table["example_id"][pick.selection.rows[0]]), annotate.FROM_VERSION_DISAGREEMENT)
 
 with versions_tab:
-    st.dataframe(pd.DataFrame(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
-                                                        model_report.newest_label_times(db, versions))),
+    st.dataframe(ui.table(model_report.version_rows(versions, served["id"], pinned and pinned["version_id"],
+                                                    model_report.newest_label_times(db, versions))),
                  hide_index=True, width="stretch")
     st.caption("'served' marks the version annotators get and exports take ('pinned' when someone pinned it); "
                "without a pin it is the one trained on the newest labels, except that a full training is served "
                "only if a quick model on its encoder beats one on the previous encoder on texts the training "
                "never saw ('why served or not' gives the figures).")
     numbers = [v["number"] for v in reversed(versions)]
-    pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
-    choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
-                               key="pin_choice")
-    if pin_col.button("Pin this version", icon=":material/push_pin:"):
-        registry.pin(db, ui.actor(), project_id, choice)
-        st.rerun()
-    if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-        registry.unpin(db, ui.actor(), project_id)
-        st.rerun()
+    if ui.can(db, auth.SETTINGS, project_id):
+        pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
+        choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                                   key="pin_choice")
+        if pin_col.button("Pin this version", icon=":material/push_pin:"):
+            with ui.refusals():
+                registry.pin(db, ui.actor(), project_id, choice)
+                st.rerun()
+        if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
+            with ui.refusals():
+                registry.unpin(db, ui.actor(), project_id)
+                st.rerun()
     if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
         st.caption(ui.plain(pins))
 
@@ -189,56 +197,55 @@ with versions_tab:
         compared, differ, diff_rows = registry.disagreements(db, by_number[min(a, b)], by_number[max(a, b)], limit=50)
         st.caption(f"They predict different classes for {differ:,} of {compared:,} unlabeled pool texts.")
         if diff_rows:
-            st.dataframe(pd.DataFrame(diff_rows).drop(columns="example_id"), hide_index=True, width="stretch")
+            st.dataframe(ui.table(pd.DataFrame(diff_rows).drop(columns="example_id")), hide_index=True, width="stretch")
     else:
         st.caption("A second version is needed to compare.")
 
-with predict_tab:
-    st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
-                "comes back with the predicted class, its confidence and every class's probability.")
-    upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
-                              key="predict_file")
-    if upload is not None:
-        try:
-            table = imports.read_table(upload.getvalue(), upload.name)
-        except imports.ImportFailed as err:
-            st.error(ui.plain(str(err)))
-            table = None
-        if table is not None:
-            columns = list(table.columns)
-            c1, c2, c3 = st.columns(3)
-            column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
-            version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
-                                          key="predict_version")
-            fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
-            st.caption(f"{len(table):,} rows.")
-            if st.button("Predict", type="primary"):
-                try:
-                    st.session_state[state.predict_job(project_id)] = predict.request_predict(
-                        db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"], table, column, fmt,
-                        upload.name)
-                except predict.PredictFailed as err:
-                    st.error(ui.plain(str(err)))
+if predict_tab is not None:
+    with predict_tab:
+        st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
+                    "comes back with the predicted class, its confidence and every class's probability.")
+        upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
+                                  key="predict_file")
+        if upload is not None:
+            try:
+                table = imports.read_table(upload.getvalue(), upload.name)
+            except imports.ImportFailed as err:
+                st.error(ui.plain(str(err)))
+                table = None
+            if table is not None:
+                columns = list(table.columns)
+                c1, c2, c3 = st.columns(3)
+                column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
+                version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
+                                              key="predict_version")
+                fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
+                st.caption(f"{len(table):,} rows.")
+                if st.button("Predict", type="primary"):
+                    with ui.refusals(predict.PredictFailed):
+                        st.session_state[state.predict_job(project_id)] = predict.request_predict(
+                            db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"],
+                            table, column, fmt, upload.name)
 
-    @st.fragment(run_every="1s")
-    def prediction_status() -> None:
-        job_id = st.session_state.get(state.predict_job(project_id))
-        job = store.job(db, job_id) if job_id else None
-        if job is None:
-            return
-        done = predict.finished(db, job_id)
-        if done is not None:
-            r = done["result"]
-            fmt = done["params"]["format"]
-            st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
-            st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
-                               file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-        elif job["status"] == store.JobStatus.FAILED:
-            st.error(f"The prediction failed: {ui.plain(job['message'])}")
-        else:
-            show_job(job)
+        @st.fragment(run_every="1s")
+        def prediction_status() -> None:
+            job_id = st.session_state.get(state.predict_job(project_id))
+            job = store.job(db, job_id) if job_id else None
+            if job is None:
+                return
+            done = predict.finished(db, job_id)
+            if done is not None:
+                r = done["result"]
+                fmt = done["params"]["format"]
+                st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
+                st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
+                                   file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
+            elif job["status"] == store.JobStatus.FAILED:
+                st.error(f"The prediction failed: {ui.plain(job['message'])}")
+            else:
+                show_job(job)
 
-    prediction_status()
+        prediction_status()
 
 with st.expander("Recent jobs"):
     st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")

@@ -59,8 +59,8 @@ if not existing:  # the first run: what Sieve does and what to do, on this one s
             "random texts from it is ready in seconds, and a first model follows after a few labels.")
 if existing:
     st.dataframe(
-        pd.DataFrame([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
-                       "classes": ", ".join(p["classes"])} for p in existing]),
+        ui.table([{"project": p["name"], "texts": p["texts"], "labels": p["labels"],
+                   "classes": ", ".join(p["classes"])} for p in existing]),
         hide_index=True, width="stretch")
 
 create, add, manage = st.tabs(["New project", "Add data to the selected project", "Rename or delete"])
@@ -129,15 +129,12 @@ with create:
                      "ten you label comes from it, so the model's accuracy on it is an honest estimate.")
             refit_every = st.number_input("Refit the fast model every N labels", 1, 1000, 5)
         if st.button("Create project", type="primary"):
-            try:
+            with ui.refusals(imports.ImportFailed):
                 plan = io_module.plan_import(frame, text_column, label_column, names)
                 project_id = imports.create_project_from_plan(
                     db, ui.actor(), name, plan, details.to_dict("records"), guidelines, model.strip() or "default",
                     ProjectSettings(refit_every=int(refit_every)),
                     eval_fraction=eval_percent / 100, kind="multi" if multi else "single")
-            except imports.ImportFailed as err:
-                show_error(str(err))
-            else:
                 st.session_state[state.PROJECT_ID] = project_id
                 st.session_state[state.PROJECTS_FLASH] = (f"Created “{name.strip()}”: {plan.summary()}. Embedding runs in "
                                                    "the background; you can start labeling now.")
@@ -161,14 +158,11 @@ with add:
             label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],
                                         key="add_label")
             if st.button("Add texts", type="primary"):
-                try:
+                with ui.refusals(imports.ImportFailed):
                     plan = (multilabel_io if project["kind"] == "multi" else imports).add_to_project(
                         db, ui.actor(), project_id, frame, text_column,
-                                             None if label_column == "(none)" else label_column)
-                except imports.ImportFailed as err:
-                    show_error(str(err))
-                else:
-                    st.success(f"Added {plan.summary()}.")
+                        None if label_column == "(none)" else label_column)
+                    st.success(ui.plain(f"Added {plan.summary()}."))
 
 with manage:
     if selected is None:
@@ -177,18 +171,16 @@ with manage:
         project, project_id = selected, selected["id"]
         new_name = st.text_input("Project name", value=project["name"], key=f"rename_{project_id}")
         if st.button("Rename") and new_name.strip() != project["name"]:
-            try:
+            with ui.refusals(store.StoreError):
                 projects.rename_project(db, ui.actor(), project_id, new_name)
-            except store.StoreError as err:
-                show_error(str(err))
-            else:
                 st.session_state[state.PROJECTS_FLASH] = f"Renamed to “{new_name.strip()}”."
                 st.rerun()
         st.divider()
         st.caption("Deleting removes the project's texts, labels and models for good. Export them first.")
         confirm = st.text_input("Type the project's name to delete it", key=f"delete_{project_id}")
         if st.button("Delete project", type="primary", disabled=confirm != project["name"]):
-            projects.delete_project(db, ui.actor(), project_id)
-            st.session_state[state.PROJECT_ID] = None
-            st.session_state[state.PROJECTS_FLASH] = f"Deleted “{project['name']}”."
-            st.rerun()
+            with ui.refusals():
+                projects.delete_project(db, ui.actor(), project_id)
+                st.session_state[state.PROJECT_ID] = None
+                st.session_state[state.PROJECTS_FLASH] = f"Deleted “{project['name']}”."
+                st.rerun()

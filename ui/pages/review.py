@@ -4,7 +4,8 @@ import time
 import streamlit as st
 
 from core import store
-from core.team import auth, quality
+from core.team import quality
+from core.plain_text import neutral
 import ui
 from ui import state
 from ui.jobs import show_job
@@ -18,10 +19,8 @@ names = store.class_names(db, project_id)
 analysis = quality.latest_analysis(db, project_id)
 if st.button("Analyse labels now", help="The worker ranks every final label by out-of-fold predictions of the "
                                         "current model (cleanlab) and measures agreement."):
-    try:
+    with ui.refusals():
         st.session_state[state.analysis_job(project_id)] = quality.request_analysis(db, actor, project_id)
-    except auth.AuthError as err:
-        st.error(ui.plain(str(err)))
 
 
 @st.fragment(run_every="1s")
@@ -52,25 +51,23 @@ if agreement["texts"]:
     alpha = agreement["alpha"]
     st.metric("Krippendorff's alpha", "n/a" if alpha is None else f"{alpha:.2f}",
               help=f"Over {agreement['texts']} texts labeled by two or more annotators.")
-    st.dataframe([{"annotators": f"{p['a']} / {p['b']}", "texts": p["texts"], "agreement": p["agreement"],
-                   "Cohen's kappa": p["kappa"]} for p in agreement["pairs"]], hide_index=True)
-issues = quality.open_issues(db, project_id, analysis)
+    st.dataframe(ui.table([{"annotators": f"{p['a']} / {p['b']}", "texts": p["texts"], "agreement": p["agreement"],
+                            "Cohen's kappa": p["kappa"]} for p in agreement["pairs"]]), hide_index=True)
+issues = quality.open_issues(db, project_id, analysis, actor)
 st.subheader(f"Most suspicious labels ({len(issues)} not reviewed yet)")
 for issue in issues[:15]:
     with st.container(border=True):
-        st.text(store.example(db, issue["example_id"])["text"])
+        ui.text(store.example(db, issue["example_id"])["text"])
         st.markdown(f"Label: **{ui.plain(issue['label'])}** · model suggests **{ui.plain(issue['suggested'])}** "
                     f"({issue['confidence']:.0%}) · label quality {issue['quality']:.2f}")
         reason = st.text_input("Why (optional)", key=f"rev_reason_{issue['example_id']}")
         keep, change, new = st.columns([1, 1, 2])
-        target = new.selectbox("New label", names, key=f"rev_label_{issue['example_id']}",
-                               index=names.index(issue["suggested"]), label_visibility="collapsed")
+        target = new.selectbox("New label", names, key=f"rev_label_{issue['example_id']}", format_func=neutral,
+                               index=names.index(issue["suggested"]) if issue["suggested"] in names else 0,  # renamed since
+                               label_visibility="collapsed")
         decision = (issue["label"] if keep.button("Keep", key=f"rev_keep_{issue['example_id']}")
                     else target if change.button("Change", key=f"rev_change_{issue['example_id']}") else None)
         if decision is not None:
-            try:
+            with ui.refusals(store.StoreError):
                 quality.adjudicate(db, actor, project_id, issue["example_id"], decision, reason, source=quality.REVIEW)
-            except (auth.AuthError, store.StoreError) as err:
-                st.error(ui.plain(str(err)))
-            else:
                 st.rerun()

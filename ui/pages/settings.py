@@ -1,9 +1,12 @@
-"""Settings: how the project's models are trained and when."""
+"""Settings: how the project's models are trained and when; its classes and guidelines."""
+import time
+
 import streamlit as st
 
 from core import settings as project_settings, store
 from core.learning import classifiers, strategies
-from core.team import auth, projects
+from core.plain_text import neutral
+from core.team import auth, classes as project_classes, projects
 from core.learning.classifiers import head
 import ui
 from ui import state
@@ -112,7 +115,7 @@ try:
     wanted = saved.with_changes(form)
 except project_settings.SettingsError as err:
     wanted = None
-    st.error(str(err))
+    st.error(ui.plain(str(err)))
 
 device = store.worker_device(db)
 if family_spec.slow_on_cpu and wanted is not None and device != "cuda":
@@ -127,10 +130,11 @@ if family_spec.slow_on_cpu and wanted is not None and device != "cuda":
 if st.button("Save settings", type="primary", disabled=wanted is None):
     changed = project_settings.changes(saved, wanted)
     if changed:
-        projects.update_settings(db, ui.actor(), project["id"], changed)
-        when = ("The quick model refits with them now; full retrains use them from the next one."
-                if "head" in changed else "They apply from the next refit or retrain.")
-        st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
+        with ui.refusals(project_settings.SettingsError):
+            projects.update_settings(db, ui.actor(), project["id"], changed)
+            when = ("The quick model refits with them now; full retrains use them from the next one."
+                    if "head" in changed else "They apply from the next refit or retrain.")
+            st.success(f"Saved: {', '.join(project_settings.describe(saved, changed))}. {when}")
     else:
         st.info("Nothing changed.")
 
@@ -139,5 +143,58 @@ intended = st.text_area("What the model is for, and what it must not be used for
                         help="Written into the model card (README.md) of every exported model.",
                         key=f"intended_use:{project['id']}")
 if st.button("Save intended use", disabled=intended.strip() == project["intended_use"]):
-    projects.set_intended_use(db, ui.actor(), project["id"], intended)
-    st.success("Saved: exported model cards state it.")
+    with ui.refusals():
+        projects.set_intended_use(db, ui.actor(), project["id"], intended)
+        st.success("Saved: exported model cards state it.")
+
+st.subheader("Classes and guidelines")
+if flash := st.session_state.pop(state.SETTINGS_FLASH, None):
+    st.success(ui.plain(flash))
+st.caption("Renaming a class renames it on every label and decision; models keep their classes in the same order, "
+           "so a model trained before keeps meaning the same classes. A new class comes last, with the next free key.")
+current_classes = store.classes(db, project["id"])
+st.dataframe(ui.table([{"class": c["name"], "key": c["shortcut"] or "", "description": c["description"]}
+                       for c in current_classes]), hide_index=True)
+class_names = [c["name"] for c in current_classes]
+rename_col, describe_col, add_col = st.columns(3)
+with rename_col:
+    old_name = st.selectbox("Class to rename", class_names, format_func=neutral, key="rename_class_from")
+    new_name = st.text_input("New name", key="rename_class_to")
+    if st.button("Rename class", disabled=not new_name.strip() or new_name.strip() == old_name):
+        with ui.refusals(store.StoreError):
+            n = project_classes.rename_class(db, ui.actor(), project["id"], old_name, new_name)
+            st.session_state[state.SETTINGS_FLASH] = f"Renamed {old_name} to {new_name.strip()} ({n:,} labels)."
+            st.rerun()  # the table above and every class list show the new name
+with describe_col:
+    described = st.selectbox("Class to describe", class_names, format_func=neutral, key="describe_class")
+    before = next((c["description"] for c in current_classes if c["name"] == described), "")
+    description = st.text_area("Description", value=before, key=f"describe_class_text:{described}",
+                               help="Annotators see it on the class's button; the model learns from it with the name.")
+    if st.button("Save description", disabled=description.strip() == before):
+        with ui.refusals(store.StoreError):
+            project_classes.describe_class(db, ui.actor(), project["id"], described, description)
+            st.session_state[state.SETTINGS_FLASH] = f"Saved the description of {described}."
+            st.rerun()
+with add_col:
+    added = st.text_input("New class", key="add_class_name")
+    added_description = st.text_input("Its description (optional)", key="add_class_description")
+    if st.button("Add class", disabled=not added.strip()):
+        with ui.refusals(store.StoreError):
+            project_classes.add_class(db, ui.actor(), project["id"], added, added_description)
+            st.session_state[state.SETTINGS_FLASH] = f"Added {added.strip()}."
+            st.rerun()
+
+guidelines = st.text_area("Guidelines for annotators", value=project["guidelines"],
+                          key=f"guidelines:{project['id']}", help="Shown on the Annotate page. Every version is kept.")
+if st.button("Save guidelines", disabled=guidelines.strip() == project["guidelines"]):
+    with ui.refusals():
+        number = project_classes.set_guidelines(db, ui.actor(), project["id"], guidelines)
+        st.session_state[state.SETTINGS_FLASH] = f"Saved as version {number} of the guidelines."
+        st.rerun()
+history = project_classes.guideline_versions(db, project["id"])
+if history:
+    with st.expander(f"Earlier versions of the guidelines ({len(history)})"):
+        for version in reversed(history):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(version["created_at"]))
+            st.caption(ui.plain(f"Version {version['number']} · {version['author'] or 'at creation'} · {when}"))
+            ui.text(version["text"] or "(empty)")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import store
 from core.team import auth, quality, team_report
+from core.plain_text import neutral
 import ui
 from ui import signin, state
 
@@ -12,9 +13,9 @@ actor = ui.actor()
 st.title("Team")
 
 
-def flash_error(err: Exception) -> None:
-    st.error(ui.plain(str(err)))
-
+TEAM_FLASH = "team_flash"  # the Team page's message for the next run (after a change redraws the tables)
+if flash := st.session_state.pop(TEAM_FLASH, None):
+    st.success(ui.plain(flash))
 
 if not auth.team_mode(db):
     st.info("Sieve runs in single-user mode: nobody signs in. Create the first admin account to start team mode; "
@@ -23,15 +24,12 @@ if not auth.team_mode(db):
         name = st.text_input("Admin name", value=actor.name)
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Create admin and sign in", type="primary"):
-            try:
+            with ui.refusals():
                 if not signin.mounted():  # an admin who could not sign in would lock everyone out
                     raise auth.AuthError("Team mode needs Sieve's server: start Sieve with `sieve run` "
                                          "(or `streamlit run serve.py`), not `streamlit run app.py`.")
                 auth.create_user(db, actor, name, password, auth.ADMIN)
                 session = auth.login(db, name, password)
-            except auth.AuthError as err:
-                flash_error(err)
-            else:
                 signin.hand_over(session.token)
     st.stop()
 
@@ -39,7 +37,7 @@ accounts = auth.users(db)
 projects = store.projects(db)
 project_names = {p["id"]: p["name"] for p in projects}
 st.subheader("Accounts")
-st.dataframe(pd.DataFrame(team_report.account_rows(db, project_names)), hide_index=True)
+st.dataframe(ui.table(team_report.account_rows(db, project_names)), hide_index=True)
 
 with st.form("new_user", clear_on_submit=True):
     st.markdown("**New account**")
@@ -47,31 +45,29 @@ with st.form("new_user", clear_on_submit=True):
     name = c1.text_input("Name", key="new_user_name")
     password = c2.text_input("Password", type="password", key="new_user_password")
     role = c3.selectbox("Role", auth.ROLES, index=auth.ROLES.index(auth.ANNOTATOR), key="new_user_role")
-    assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=project_names.get,
+    assigned = st.multiselect("Projects (annotators)", list(project_names), format_func=lambda i: neutral(project_names[i]),
                               key="new_user_projects")
     if st.form_submit_button("Create account", type="primary"):
-        try:
+        with ui.refusals():
             created = auth.create_user(db, actor, name, password, role)
             for project_id in assigned:
                 auth.assign(db, actor, created.user_id, project_id)
-        except auth.AuthError as err:
-            flash_error(err)
-        else:
-            st.success(f"Created {ui.plain(created.name)} ({role}).")
+            st.session_state[TEAM_FLASH] = f"Created {created.name} ({role})."
+            st.rerun()  # the accounts table above shows the new account at once
 
 if accounts:
     with st.expander("Change an account"):
         by_id = {u["id"]: u for u in accounts}
-        user_id = st.selectbox("Account", list(by_id), format_func=lambda i: by_id[i]["name"], key="edit_user")
+        user_id = st.selectbox("Account", list(by_id), format_func=lambda i: neutral(by_id[i]["name"]), key="edit_user")
         chosen = by_id[user_id]
         role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(chosen["role"]), key=f"edit_role_{user_id}")
         now_assigned = auth.assigned_projects(db, user_id)
         wanted = st.multiselect("Projects", list(project_names), default=[p for p in now_assigned if p in project_names],
-                                format_func=project_names.get, key=f"edit_projects_{user_id}")
+                                format_func=lambda i: neutral(project_names[i]), key=f"edit_projects_{user_id}")
         password = st.text_input("New password (leave empty to keep)", type="password", key=f"edit_pw_{user_id}")
         active = st.checkbox("Active", value=bool(chosen["active"]), key=f"edit_active_{user_id}")
         if st.button("Save account", key=f"edit_save_{user_id}"):
-            try:
+            with ui.refusals():
                 if role != chosen["role"]:
                     auth.set_role(db, actor, user_id, role)
                 for project_id in set(wanted) ^ set(now_assigned):
@@ -80,9 +76,7 @@ if accounts:
                     auth.set_password(db, actor, user_id, password)
                 if active != bool(chosen["active"]):
                     auth.set_active(db, actor, user_id, active)
-            except auth.AuthError as err:
-                flash_error(err)
-            else:
+                st.session_state[TEAM_FLASH] = f"Saved {chosen['name']}."
                 st.rerun()
 
 project_id = st.session_state.get(state.PROJECT_ID)
@@ -90,11 +84,13 @@ if project_id is not None and project_id in project_names:
     st.subheader(f"Annotators · {ui.plain(project_names[project_id])}")
     figures = quality.team_figures(db, project_id, quality.latest_analysis(db, project_id))
     if figures:
-        st.dataframe(pd.DataFrame(figures).rename(columns=team_report.annotator_columns()), hide_index=True,
+        st.dataframe(ui.table(pd.DataFrame(figures).rename(columns=team_report.annotator_columns())), hide_index=True,
             column_config={"changed by decisions": st.column_config.NumberColumn(format="percent")})
-        st.caption("Kappa with others comes from the latest analysis (Review page).")
+        st.caption("Kappa with others: Cohen's kappa with each other annotator, averaged weighted by the texts each "
+                   "pair shares (the next column: few shared texts, little evidence); from the latest analysis "
+                   "(Review page).")
     else:
         st.caption("No labels yet.")
 
 st.subheader("Audit log")
-st.dataframe(pd.DataFrame(team_report.audit_rows(db, project_names)), hide_index=True)
+st.dataframe(ui.table(team_report.audit_rows(db, project_names)), hide_index=True)
