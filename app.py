@@ -42,19 +42,32 @@ if team and actor is None:
 st.session_state[state.ACTOR] = actor
 
 can = (lambda permission: auth.allowed(db, actor, permission)) if team else (lambda permission: True)
-pages = [st.Page("ui/pages/projects.py", title="Projects", icon=":material/folder:", default=True)
-         if can(auth.MANAGE_PROJECTS) else None,
-         st.Page("ui/pages/annotate.py", title="Annotate", icon=":material/label:",
-                 default=not can(auth.MANAGE_PROJECTS)),
+annotate_first = not can(auth.MANAGE_PROJECTS)
+# (file stem, title, icon, offered to this role), in sidebar order.
+PAGES = [("projects", "Projects", ":material/folder:", can(auth.MANAGE_PROJECTS)),
+         ("annotate", "Annotate", ":material/label:", True),
          # Disagreements need two annotators, so only a team (accounts) has something to adjudicate.
-         st.Page("ui/pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:")
-         if team and can(auth.ADJUDICATE) else None,
-         st.Page("ui/pages/review.py", title="Review", icon=":material/fact_check:") if can(auth.REVIEW) else None,
-         st.Page("ui/pages/model.py", title="Model", icon=":material/monitoring:"),
-         st.Page("ui/pages/export.py", title="Export", icon=":material/download:") if can(auth.EXPORT) else None,
-         st.Page("ui/pages/settings.py", title="Settings", icon=":material/tune:") if can(auth.SETTINGS) else None,
-         st.Page("ui/pages/team.py", title="Team", icon=":material/group:") if can(auth.USERS) else None]
-navigation = st.navigation([p for p in pages if p is not None])
+         ("adjudicate", "Adjudicate", ":material/gavel:", team and can(auth.ADJUDICATE)),
+         ("review", "Review", ":material/fact_check:", can(auth.REVIEW)),
+         ("model", "Model", ":material/monitoring:", True),
+         ("export", "Export", ":material/download:", can(auth.EXPORT)),
+         ("settings", "Settings", ":material/tune:", can(auth.SETTINGS)),
+         ("team", "Team", ":material/group:", can(auth.USERS))]
+
+
+def not_for_this_role() -> None:
+    st.info("Your role does not include this page. Pick a page in the sidebar.")
+
+
+offered = [st.Page(f"ui/pages/{stem}.py", title=title, icon=icon, default=stem == "projects")
+           for stem, title, icon, allowed in PAGES if allowed]
+if annotate_first:  # "/" is Annotate for a role without Projects, and /annotate stays Annotate (a link an admin copied)
+    offered.append(st.Page("ui/pages/annotate.py", title="Annotate", url_path="start", default=True,
+                           visibility="hidden"))
+# A link to a page this role does not have opens a plain sentence, not Streamlit's "Page not found" dialog.
+offered += [st.Page(not_for_this_role, title="Not available", url_path=stem, visibility="hidden")
+            for stem, _, _, allowed in PAGES if not allowed]
+navigation = st.navigation(offered)
 
 # The project and the annotator's name live in the URL too, so a reload (or a bookmark) keeps them.
 if state.ANNOTATOR not in st.session_state and params.get("name", "").strip():

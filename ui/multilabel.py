@@ -26,14 +26,15 @@ def annotate_page(db, project: dict, actor) -> None:
     shown_key, chosen_key = state.shown(project_id, annotator), _chosen_key(project_id, annotator)
 
     def advance() -> None:
-        try:
-            split = annotate.choose_split(db, project_id, annotator)
-            st.session_state[shown_key] = annotate.next_text(db, actor, project_id, split)
-        except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
-            return
-        st.session_state[chosen_key] = set()
-        st.session_state[state.SHOWN_AT] = time.time()
+        with ui.refusals():  # a refusal (signed out, deactivated, unassigned) is one sentence, and nothing moves on
+            try:
+                split = annotate.choose_split(db, project_id, annotator)
+                st.session_state[shown_key] = annotate.next_text(db, actor, project_id, split)
+            except annotate.AnnotationError as err:
+                st.session_state[state.FLASH] = ("error", str(err))
+                return
+            st.session_state[chosen_key] = set()
+            st.session_state[state.SHOWN_AT] = time.time()
 
     def seconds() -> float:
         return time.time() - st.session_state.get(state.SHOWN_AT, time.time())
@@ -42,17 +43,20 @@ def annotate_page(db, project: dict, actor) -> None:
         chosen = st.session_state.setdefault(chosen_key, set())
         chosen.symmetric_difference_update({name})
 
+    @ui.callback
     def submit(labels: list[str]) -> None:
-        try:
-            multilabel.submit_labels(db, actor, project_id, st.session_state[shown_key], labels, seconds())
-        except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
-            if isinstance(err, annotate.TextTaken):
-                advance()
-            return
-        st.session_state[state.FLASH] = ("saved", "Saved: " + (", ".join(labels) if labels else "none of these") + ".")
-        advance()
+        with ui.refusals():
+            try:
+                multilabel.submit_labels(db, actor, project_id, st.session_state[shown_key], labels, seconds())
+            except annotate.AnnotationError as err:
+                st.session_state[state.FLASH] = ("error", str(err))
+                if isinstance(err, annotate.TextTaken):
+                    advance()
+                return
+            st.session_state[state.FLASH] = ("saved", "Saved: " + (", ".join(labels) if labels else "none of these") + ".")
+            advance()
 
+    @ui.callback
     def confirm() -> None:
         chosen = st.session_state.get(chosen_key, set())
         if not chosen:
@@ -60,27 +64,31 @@ def annotate_page(db, project: dict, actor) -> None:
             return
         submit([c["name"] for c in classes if c["name"] in chosen])
 
+    @ui.callback
     def skip() -> None:
-        try:
-            annotate.skip(db, actor, project_id, st.session_state[shown_key].example_id, seconds=seconds())
-        except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
-            return
-        st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
-        advance()
+        with ui.refusals():
+            try:
+                annotate.skip(db, actor, project_id, st.session_state[shown_key].example_id, seconds=seconds())
+            except annotate.AnnotationError as err:
+                st.session_state[state.FLASH] = ("error", str(err))
+                return
+            st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
+            advance()
 
+    @ui.callback
     def undo() -> None:
-        try:
-            again = annotate.undo_and_show(db, actor, project_id)
-        except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
-            return
-        if again is None:
-            st.session_state[state.FLASH] = ("error", "Nothing to undo.")
-            return
-        st.session_state[shown_key], st.session_state[chosen_key] = again, set()
-        st.session_state[state.SHOWN_AT] = time.time()
-        st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
+        with ui.refusals():
+            try:
+                again = annotate.undo_and_show(db, actor, project_id)
+            except annotate.AnnotationError as err:
+                st.session_state[state.FLASH] = ("error", str(err))
+                return
+            if again is None:
+                st.session_state[state.FLASH] = ("error", "Nothing to undo.")
+                return
+            st.session_state[shown_key], st.session_state[chosen_key] = again, set()
+            st.session_state[state.SHOWN_AT] = time.time()
+            st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
 
     if shown_key not in st.session_state:
         advance()

@@ -158,3 +158,35 @@ def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, 
         assert_sign_in_only(tab_c)
     finally:
         context.close()
+
+
+def test_an_annotator_follows_an_annotate_link_and_a_link_to_a_page_the_role_lacks(app_factory, browser, tmp_path):
+    """A new user's trial: for an annotator Annotate was the page at "/" only, so /annotate?project=1 (the
+    link an admin copies) opened Streamlit's blocking "Page not found" dialog; /team did the same."""
+    import os
+
+    app, data_dir = team_app(app_factory, tmp_path)
+    os.environ["SIEVE_DATA_DIR"] = str(data_dir)
+    try:
+        db = store.connect()
+        admin = auth.authenticate(db, "ada", PASSWORD)
+        ann = auth.create_user(db, admin, "ann", PASSWORD, auth.ANNOTATOR)
+        auth.assign(db, admin, ann.user_id, 1)
+    finally:
+        os.environ.pop("SIEVE_DATA_DIR")
+    context = new_context(browser)
+    try:
+        page = context.new_page()
+        harness.goto(page, app.url + "/annotate?project=1")
+        assert_sign_in_only(page)
+        sign_in(page, "ann")
+        page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.startsWith('Annotate')")
+        harness.wait_idle(page)
+        assert page.get_by_text("Page not found").count() == 0
+        assert harness.shown_text(page)
+        harness.goto(page, app.url + "/team")
+        page.get_by_text("Your role does not include this page").wait_for()
+        assert page.get_by_text("Page not found").count() == 0
+        assert "Audit" not in harness.main_text(page)
+    finally:
+        context.close()

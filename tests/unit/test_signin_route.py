@@ -1,6 +1,7 @@
 """The sign-in cookie route (ui/signin.py, issue 19 item 3): a one-time code buys one HttpOnly, SameSite=Strict
 cookie, only from this app's own origin; codes are spent once and expire."""
 import asyncio
+import concurrent.futures
 import json
 
 from starlette.requests import Request
@@ -22,7 +23,9 @@ def call(method: str, body: dict | None = None, origin: str | None = f"http://{H
 
     scope = {"type": "http", "method": method, "path": signin.route_path(), "headers": headers, "query_string": b"",
              "scheme": scheme, "server": ("127.0.0.1", 8501)}
-    return asyncio.run(signin._session(Request(scope, receive)))
+    # In a thread of its own: in the full suite the browser tests' Playwright loop may be running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, signin._session(Request(scope, receive))).result()
 
 
 def cookies(response) -> list[str]:

@@ -19,7 +19,8 @@ ui.title("Annotate", project)
 if project["kind"] == "multi":  # sets of labels: its own page (issue 21)
     from ui import multilabel
 
-    multilabel.annotate_page(db, project, actor)
+    with ui.refusals():
+        multilabel.annotate_page(db, project, actor)
     st.stop()
 state_key = state.shown(project_id, annotator)
 version_key = state.served_version(project_id)
