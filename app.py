@@ -56,6 +56,7 @@ PAGES = [("projects", "Projects", ":material/folder:", can(auth.MANAGE_PROJECTS)
 
 
 def not_for_this_role() -> None:
+    st.title("Not available")
     st.info("Your role does not include this page. Pick a page in the sidebar.")
 
 
