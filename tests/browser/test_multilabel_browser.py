@@ -101,6 +101,16 @@ def test_multilabel_project_by_keyboard_export_and_model(app, page, screenshots,
     assert got == expected  # list columns, exactly what was imported and typed
     assert [got[t] for t, _ in typed] == [a for _, a in typed]
 
+    # Refits after the typed labels may still run: let them finish, so the zip and the app's
+    # predictions below come from the same version.
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        with project_db(app) as conn:
+            if not conn.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()[0]:
+                break
+        time.sleep(1)
+    page.reload()
+    harness.wait_idle(page)
     page.get_by_role("button", name="Prepare model zip").click()
     button = page.get_by_role("button", name="Download model (zip)")
     button.wait_for(timeout=240_000)
