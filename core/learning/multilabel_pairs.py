@@ -1,0 +1,66 @@
+"""Contrastive text pairs for fine-tuning an encoder on label sets (issue 21, setfit #500).
+
+Two rules for which pairs are positives:
+  - `shared`: the two texts share at least one label (two "none of these" texts are positives too);
+  - `identical`: the two texts have exactly the same label set (what SetFit does when it is given
+    label lists without a `multi_target_strategy`, the behaviour setfit #500 reported).
+Every other pair is a negative. `pairs` draws a balanced, interleaved list (positive, negative,
+positive, ...) with a fixed seed: each anchor text in a shuffled order gets one random positive
+partner (when it has one) and one random negative partner, round after round, until `n_pairs`.
+Plain numpy over the 0/1 label matrix; no ML library.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RULES = ("shared", "identical")
+DEFAULT_RULE = "shared"  # chosen on a debtags validation split (docs/benchmarks.md, "Multi-label full retrains")
+
+
+def positive_matrix(Y: np.ndarray, rule: str = DEFAULT_RULE) -> np.ndarray:
+    """texts x texts bool: which pairs are positives under `rule` (the diagonal is False)."""
+    Y = np.asarray(Y, dtype=bool)
+    if rule == "shared":
+        inter = Y.astype(np.int32) @ Y.T.astype(np.int32)
+        empty = ~Y.any(1)
+        positive = (inter > 0) | (empty[:, None] & empty[None, :])
+    elif rule == "identical":
+        _, inverse = np.unique(Y, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).reshape(-1)
+        positive = inverse[:, None] == inverse[None, :]
+    else:
+        raise ValueError(f"Unknown pair rule {rule!r}; use one of {', '.join(RULES)}.")
+    np.fill_diagonal(positive, False)
+    return positive
+
+
+def pairs(Y: np.ndarray, n_pairs: int, rule: str = DEFAULT_RULE, seed: int = 0) -> list[tuple[int, int, float]]:
+    """At most `n_pairs` (row i, row j, 1.0 positive / 0.0 negative), alternating positive and
+    negative while both kinds exist. Empty when there are fewer than two texts."""
+    n = len(Y)
+    if n < 2 or n_pairs < 1:
+        return []
+    positive = positive_matrix(Y, rule)
+    negative = ~positive
+    np.fill_diagonal(negative, False)
+    rng = np.random.default_rng(seed)
+    pos_of = [np.flatnonzero(row) for row in positive]
+    neg_of = [np.flatnonzero(row) for row in negative]
+    if not any(len(p) for p in pos_of) and not any(len(q) for q in neg_of):
+        return []
+    out: list[tuple[int, int, float]] = []
+    while len(out) < n_pairs:
+        for i in rng.permutation(n):
+            for partners, label in ((pos_of[i], 1.0), (neg_of[i], 0.0)):
+                if len(partners) and len(out) < n_pairs:
+                    out.append((int(i), int(partners[rng.integers(len(partners))]), label))
+            if len(out) >= n_pairs:
+                break
+    return out
+
+
+def pair_texts(texts, Y: np.ndarray, n_pairs: int, rule: str = DEFAULT_RULE, seed: int = 0) -> dict[str, list]:
+    """The pairs as columns `sentence_1`, `sentence_2`, `label` (what a cosine-similarity loss reads)."""
+    drawn = pairs(Y, n_pairs, rule, seed)
+    return {"sentence_1": [texts[i] for i, _, _ in drawn], "sentence_2": [texts[j] for _, j, _ in drawn],
+            "label": [label for _, _, label in drawn]}
