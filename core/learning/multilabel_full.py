@@ -94,9 +94,7 @@ def load_transformer(path: Path):
     from core.learning.classifiers import transformer
 
     meta = json.loads((Path(path) / TRANSFORMER_JSON).read_text())
-    trained = transformer.load(Path(path))
-    trained.max_length = int(meta["max_length"])
-    return trained, meta["classes"], np.asarray(meta["thresholds"], dtype=np.float64)
+    return transformer.load(Path(path)), meta["classes"], np.asarray(meta["thresholds"], dtype=np.float64)
 
 
 def train(family: str, model, texts: Sequence[str], Y: np.ndarray, classes: list[str], args,

@@ -90,9 +90,21 @@ time_budget = st.number_input(
     help=f"Training stops when this is spent and uses what it learned so far. Automatic: "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
-family = st.selectbox("Model family", classifiers.FAMILIES, key=synced("family", saved.family),
+multi_label = project["kind"] == "multi"
+family_options = project_settings.families_for(project["kind"])  # multi-label: SetFit or a transformer
+family = st.selectbox("Model family", family_options,
+                      key=synced("family", saved.family if saved.family in family_options else family_options[0]),
                       format_func=classifiers.title,
-                      help="; ".join(f"{s.title}: {s.description}" for s in classifiers.SPECS.values()) + ".")
+                      help="; ".join(f"{classifiers.SPECS[f].title}: {classifiers.SPECS[f].description}"
+                                     for f in family_options) + ".")
+multi_target = saved.multi_target_strategy
+if multi_label and family == "setfit":
+    multi_target = st.selectbox(
+        "How SetFit's head treats the labels (multi_target_strategy)", project_settings.MULTI_TARGET_STRATEGIES,
+        key=synced("multi_target_strategy", saved.multi_target_strategy),
+        help="One logistic regression per label either way (as SetFit's one-vs-rest and multi-output wrap the same "
+             "one), each with its threshold tuned on labels the model did not train on. The encoder learns from "
+             "pairs of texts: two texts that share a label count as similar.")
 family_spec = classifiers.spec(family)
 current = saved.family_arguments(family)
 inputs: dict = {}  # each field's input value, by classifiers.field_key
@@ -109,7 +121,7 @@ for row in family_spec.rows:
 
 form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
         "strategy": strategy, "label_budget": int(budget) or None, "overlap": int(overlap), "retrain_budget_s": int(time_budget) or None,
-        "head": head_values, "family": family,
+        "head": head_values, "family": family, "multi_target_strategy": multi_target,
         "family_args": {family: family_spec.changed_arguments(inputs, current)}}
 try:
     wanted = saved.with_changes(form)

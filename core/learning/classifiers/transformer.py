@@ -389,4 +389,9 @@ def load(path: Path) -> TrainedTransformer:
     on = embeddings.device()
     embeddings.check_model_dir(path)
     model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True).to(on)
-    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), 128, TrainingInfo(device=on))
+    max_length = 128
+    if (Path(path) / "multilabel.json").exists():  # a multi-label one scores at the length it trained at
+        import json
+
+        max_length = int(json.loads((Path(path) / "multilabel.json").read_text())["max_length"])
+    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), max_length, TrainingInfo(device=on))
