@@ -55,7 +55,7 @@ def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, 
                  "the multi-label retrain")
         job = store.job(db, job_id)
         assert job["status"] == store.JobStatus.DONE, job["error"]
-        full = store.version(db, job["version_id"])
+        full = store.version(db, job["result_version_id"])
         head = wait_for(lambda: (v := store.latest_version(db, pid)) and v["kind"] == "head"
                         and v["id"] > full["id"] and v, 60, "the head refit on the new encoder")
     finally:
@@ -69,7 +69,9 @@ def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, 
     assert encoder["id"] != base["id"] and encoder["family"] == "sentence-transformers"
     assert head["encoder_id"] == encoder["id"]  # the heads after it use the fine-tuned encoder
     # the fine-tuned encoder embeds at the base encoder's own length, not the 32 tokens it trained at
-    assert json.loads((data_dir / encoder["model"] / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
+    from core.learning import embeddings
+
+    assert embeddings.open_encoder(encoder["model"]).max_seq_length == embeddings.open_encoder(None).max_seq_length
     # the annotate flow reads it exactly as a head version: probabilities, thresholds, queue
     probs = np.load(f"{full['path']}/probs.npy")
     assert probs.shape == (120, len(classes)) and len(multilabel.thresholds(full)) == len(classes)
