@@ -136,3 +136,17 @@ def train(family: str, model, texts: Sequence[str], Y: np.ndarray, classes: list
         _, probs = trained.embed_and_score([texts[i] for i in held_rows])
         thresholds = ml.tune_thresholds(probs, Y[held_rows])
     return TrainedMultiLabel(family, list(classes), thresholds, trained.info, transformer=trained, params=params)
+
+
+def describe_version(version: dict) -> tuple[str, str]:
+    """(what the version is, where its thresholds come from), in a user's words (Model page)."""
+    p = version["params"]
+    if version["kind"] != "full":
+        what = "one-vs-rest heads"
+    elif p.get("family") == "transformer":
+        what = "a fine-tuned transformer (one sigmoid per label)"
+    else:
+        what = "SetFit: the encoder fine-tuned on texts sharing a label, then one-vs-rest heads" \
+            if p.get("pair_rule", "shared") == "shared" else "SetFit: the encoder fine-tuned, then one-vs-rest heads"
+    tuned = version["metrics"].get("thresholds_tuned_on", "cross-validation on the labeled pool texts")
+    return what, f"Thresholds were tuned on {tuned}, never on the eval sample."

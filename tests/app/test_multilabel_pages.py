@@ -89,3 +89,8 @@ def test_settings_page_lets_a_multi_label_project_choose_its_family(db, monkeypa
     assert not any("multi_target_strategy" in s.label for s in at.selectbox)  # SetFit's setting only
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception and store.settings(db, pid).family == "transformer"
+    at.switch_page("ui/pages/model.py").run()
+    assert not at.exception
+    button(at, "Train now (transformer fine-tuning)").click().run()  # a multi-label full retrain, queued
+    assert not at.exception
+    assert [j["kind"] for j in store.active_jobs(db, pid)].count(store.JobKind.FULL) == 1
