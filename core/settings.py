@@ -19,7 +19,7 @@ CPU_RETRAIN_EVERY = 50  # a SetFit retrain takes a minute or more on a CPU: not 
 AUTO_RETRAIN_BUDGET_S = {"cpu": 180, "cuda": 120}
 
 
-MULTI_TARGET_STRATEGIES = ("one-vs-rest", "multi-output")  # as core.learning.multilabel_full (no ML import here)
+MULTI_TARGET_STRATEGIES = ("one-vs-rest", "multi-output", "classifier-chain")  # core.learning.multilabel_full
 MULTILABEL_FAMILIES = ("setfit", "transformer")  # the families a multi-label project's full retrain can use
 
 
@@ -49,7 +49,7 @@ class ProjectSettings:
     # Percent of texts (0-100) also sent to a second annotator, to measure agreement; which
     # texts is a fixed hash per text (`store.overlap_chosen`), so random among the queued ones.
     overlap: int = 0
-    # Multi-label projects: how SetFit's head treats the labels (core.learning.multilabel_full).
+    # Multi-label projects: how the heads on the sentence encoder treat the labels (core.learning.multilabel_full).
     multi_target_strategy: str = "one-vs-rest"
 
     def __post_init__(self):

@@ -20,6 +20,7 @@ from pathlib import Path
 from core import store
 from core.learning import embeddings
 from core.learning import multilabel as ml
+from core.learning import multilabel_chain as mc
 
 LOADER = '''import json
 from pathlib import Path
@@ -32,9 +33,24 @@ here = Path(__file__).resolve().parent if "__file__" in globals() else Path(".")
 
 def load(directory=here):
     directory = Path(directory)
-    head = json.loads((directory / "head_multilabel.json").read_text())
+    chain = directory / "head_multilabel_chain.json"  # a classifier chain, else one-vs-rest heads
+    head = json.loads((chain if chain.exists() else directory / "head_multilabel.json").read_text())
     encoder = SentenceTransformer(str(directory / "encoder"), model_kwargs={"use_safetensors": True})
     return encoder, head
+
+
+def decide(z, head):
+    """Labels kept per text from the linear scores z; in a classifier chain label j also adds
+    chain[j][k] for every earlier label k already kept."""
+    thresholds = np.asarray(head["thresholds"])
+    if "chain" not in head:
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))) >= thresholds
+    chain = np.asarray(head["chain"])
+    keep = np.zeros(z.shape, dtype=bool)
+    for j in range(z.shape[1]):
+        zj = z[:, j] + keep[:, :j].astype(np.float64) @ chain[j, :j]
+        keep[:, j] = 1.0 / (1.0 + np.exp(-np.clip(zj, -40, 40))) >= thresholds[j]
+    return keep
 
 
 def predict(texts, directory=here):
@@ -43,8 +59,7 @@ def predict(texts, directory=here):
     # batch_size as Sieve embeds (padding differs per batch, and a probability can sit on its threshold)
     x = encoder.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True).astype(np.float64)
     z = x @ np.asarray(head["coef"]).T + np.asarray(head["intercept"])
-    probs = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-    keep = probs >= np.asarray(head["thresholds"])
+    keep = decide(z, head)
     return [[c for c, k in zip(head["classes"], row) if k] for row in keep]
 
 
@@ -82,8 +97,11 @@ def autocast_dtype(device):
 def load(directory=here):
     directory = Path(directory)
     meta = json.loads((directory / "multilabel.json").read_text())
-    head_file = directory / "head_multilabel.json"  # present when a head on its embeddings predicts
-    head = json.loads(head_file.read_text()) if head_file.exists() else None
+    head = None  # present when heads on its embeddings predict: a classifier chain, or one-vs-rest
+    for name in ("head_multilabel_chain.json", "head_multilabel.json"):
+        if (directory / name).exists():
+            head = json.loads((directory / name).read_text())
+            break
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(str(directory))
     model = AutoModelForSequenceClassification.from_pretrained(str(directory), use_safetensors=True).to(device).eval()
@@ -97,7 +115,7 @@ def predict(texts, directory=here, batch_size=64):
     dtype = autocast_dtype(model.device.type)
     order = np.argsort([len(t) for t in texts])  # batches of similar length, as Sieve scores
     classes = head["classes"] if head else meta["classes"]
-    probs = np.zeros((len(texts), len(classes)))
+    probs = np.zeros((len(texts), len(classes)))  # the transformer's own head; else the heads' linear scores
     for start in range(0, len(texts), batch_size):
         rows = order[start:start + batch_size]
         encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=meta["max_length"],
@@ -110,11 +128,24 @@ def predict(texts, directory=here, batch_size=64):
             mask = encoded["attention_mask"].unsqueeze(-1).float()
             pooled = (output.hidden_states[-1].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
             x = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy().astype(np.float32).astype(np.float64)
-            z = x @ np.asarray(head["coef"]).T + np.asarray(head["intercept"])
-            probs[rows] = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-    probs = probs.astype(np.float32).astype(np.float64) if head is None else probs
-    keep = probs >= np.asarray(head["thresholds"] if head else meta["thresholds"])
+            probs[rows] = x @ np.asarray(head["coef"]).T + np.asarray(head["intercept"])
+    if head is None:
+        keep = probs.astype(np.float32).astype(np.float64) >= np.asarray(meta["thresholds"])
+    else:
+        keep = decide(probs, head)
     return [[c for c, k in zip(classes, row) if k] for row in keep]
+
+
+def decide(z, head):
+    """Labels kept per text from the heads' linear scores z; in a classifier chain label j also
+    adds chain[j][k] for every earlier label k already kept."""
+    thresholds = np.asarray(head["thresholds"])
+    chain = np.asarray(head["chain"]) if "chain" in head else None
+    keep = np.zeros(z.shape, dtype=bool)
+    for j in range(z.shape[1]):
+        zj = z[:, j] + (keep[:, :j].astype(np.float64) @ chain[j, :j] if chain is not None else 0.0)
+        keep[:, j] = 1.0 / (1.0 + np.exp(-np.clip(zj, -40, 40))) >= thresholds[j]
+    return keep
 
 
 if __name__ == "__main__":
@@ -141,7 +172,7 @@ def export_model(db, version: dict, out_dir: Path) -> Path:
         return _export_transformer(db, version, enc, out_dir)
     body = embeddings.open_encoder(enc["model"])  # a fresh copy: saving must not touch the cached one
     body.save(str(out_dir / "encoder"), safe_serialization=True)
-    model = ml.MultiLabelHead.load(Path(version["path"]))
+    model = mc.load_head(Path(version["path"]))
     model.save(out_dir)
     (out_dir / "classes.json").write_text(json.dumps(model.classes, ensure_ascii=False))
     (out_dir / "predict.py").write_text(LOADER)
@@ -158,11 +189,11 @@ def _export_transformer(db, version: dict, enc: dict, out_dir: Path) -> Path:
     meta = json.loads((Path(enc["model"]) / multilabel_full.TRANSFORMER_JSON).read_text())
     classes = json.loads((Path(version["path"]) / "classes.json").read_text())
     thresholds = _version_thresholds(version)
-    head_file = Path(version["path"]) / ml.HEAD_JSON
-    if head_file.exists():  # a head refitted on the transformer's embeddings
-        shutil.copyfile(head_file, out_dir / ml.HEAD_JSON)
-    else:
-        (out_dir / ml.HEAD_JSON).unlink(missing_ok=True)
+    for name in (ml.HEAD_JSON, mc.HEAD_CHAIN_JSON):  # heads refitted on the transformer's embeddings
+        if (Path(version["path"]) / name).exists():
+            shutil.copyfile(Path(version["path"]) / name, out_dir / name)
+        else:
+            (out_dir / name).unlink(missing_ok=True)
     (out_dir / multilabel_full.TRANSFORMER_JSON).write_text(json.dumps(
         {**meta, "classes": classes, "thresholds": thresholds.tolist()}, ensure_ascii=False))
     (out_dir / "classes.json").write_text(json.dumps(classes, ensure_ascii=False))
@@ -188,9 +219,14 @@ def describe_model(version: dict, transformer: bool) -> str:
                 "one sigmoid per label)")
     else:
         what = "one logistic regression per label (one-vs-rest, balanced) on the encoder's normalised embeddings"
+        if p.get("head", {}).get("kind", "").startswith("classifier-chain") \
+                or p.get("multi_target_strategy") == "classifier-chain":
+            what = ("a classifier chain: one logistic regression per label (balanced) on the encoder's normalised "
+                    "embeddings and the decisions on the labels before it, in the order of the classes")
         if version["kind"] == store.JobKind.FULL:
-            what += (f", the encoder fine-tuned with SetFit's contrastive loss (pairs: {p.get('pair_rule', 'shared')}"
-                     f" labels; multi_target_strategy {p.get('multi_target_strategy', 'one-vs-rest')})")
+            rule = "texts sharing a label" if p.get("pair_rule", "shared") == "shared" else "texts with the same set"
+            what += (f", the encoder fine-tuned with SetFit's contrastive loss (positive pairs: {rule}; "
+                     f"multi_target_strategy {p.get('multi_target_strategy', 'one-vs-rest')})")
         elif transformer:
             what += ", the encoder a fine-tuned transformer (mean-pooled last hidden state)"
     return f"- Model: {what}; each label's threshold was tuned on {tuned} (never on the eval sample below)."
@@ -234,15 +270,14 @@ def predict_sets(db, version: dict, texts: list[str]) -> list[list[str]]:
 
         trained, _, _ = multilabel_full.load_transformer(Path(enc["model"]))
         vectors, probs = trained.embed_and_score(list(texts))
-        head_file = Path(version["path"]) / ml.HEAD_JSON
-        if head_file.exists():
-            model = ml.MultiLabelHead.load(Path(version["path"]))
+        if any((Path(version["path"]) / name).exists() for name in (ml.HEAD_JSON, mc.HEAD_CHAIN_JSON)):
+            model = mc.load_head(Path(version["path"]))
             pred = model.predict(vectors)
             classes = model.classes
         else:
             classes = json.loads((Path(version["path"]) / "classes.json").read_text())
             pred = probs >= _version_thresholds(version)
         return [[classes[j] for j in row.nonzero()[0]] for row in pred]
-    model = ml.MultiLabelHead.load(Path(version["path"]))
+    model = mc.load_head(Path(version["path"]))
     vectors = embeddings.encode(embeddings.load_encoder(enc["model"]), texts)
     return [[model.classes[j] for j in row.nonzero()[0]] for row in model.predict(vectors)]

@@ -60,8 +60,14 @@ def refit(db, project_id: int, job_id: int | None = None) -> int:
     order = np.argsort(rows)
     rows, Y = rows[order], Y[order]
     examples = class_examples.for_encoder(encoder_row, store.classes(db, project_id)) if settings.head.class_names else None
-    model = ml.fit(np.asarray(vectors[rows], dtype=np.float32), Y, classes, class_examples=examples,
-                   seed=int(watermark))
+    chained = settings.multi_target_strategy == "classifier-chain"
+    if chained:  # each label also reads the decisions on the labels before it (core.learning.multilabel_chain)
+        from core.learning import multilabel_chain
+
+        fit = multilabel_chain.fit
+    else:
+        fit = ml.fit
+    model = fit(np.asarray(vectors[rows], dtype=np.float32), Y, classes, class_examples=examples, seed=int(watermark))
     t_fit = time.perf_counter()
     probs = model.probabilities(np.asarray(vectors, dtype=np.float32))
     t_score = time.perf_counter()
@@ -82,7 +88,8 @@ def refit(db, project_id: int, job_id: int | None = None) -> int:
         (tmp / "thresholds.json").write_text(json.dumps(model.thresholds.tolist()))
         (tmp / "classes.json").write_text(json.dumps(classes))
     timings = {"fit_s": t_fit - t0, "score_s": t_score - t_fit, "total_s": time.perf_counter() - t0}
-    params = {"head": {"kind": "one-vs-rest logistic", "C": ml.DEFAULT_C, "class_names": examples is not None},
+    params = {"head": {"kind": "classifier-chain logistic" if chained else "one-vs-rest logistic", "C": ml.DEFAULT_C,
+                       "class_names": examples is not None},
               "multilabel": True, "strategy": strategy}
     previous = store.latest_version(db, project_id)
     with store.transaction(db) as conn:

@@ -5,10 +5,12 @@ never trained on (never on the eval sample).
 Families:
   - `setfit`: contrastive fine-tuning on text pairs (`core.learning.multilabel_pairs`, by default
     texts that share a label are positives), then one logistic regression per label on the new
-    embeddings (`core.learning.multilabel.MultiLabelHead`, plain JSON) with the project's
-    `multi_target_strategy`: "one-vs-rest" and "multi-output" both fit one independent balanced
-    logistic regression per label, as SetFit's OneVsRestClassifier and MultiOutputClassifier do
-    around the same LogisticRegression, so for this head they are the same model;
+    embeddings (plain JSON) with the project's `multi_target_strategy`: "one-vs-rest" and
+    "multi-output" both fit one independent balanced logistic regression per label
+    (`core.learning.multilabel.MultiLabelHead`), as SetFit's OneVsRestClassifier and
+    MultiOutputClassifier do around the same LogisticRegression, so for this head they are the
+    same model; "classifier-chain" lets each label also read the decisions on the labels before
+    it (`core.learning.multilabel_chain`). The head refits between retrains follow the same setting;
   - `transformer`: sequence classification with problem_type="multi_label_classification"
     (binary cross-entropy, one sigmoid per label); its own head predicts.
 
@@ -58,7 +60,7 @@ class TrainedMultiLabel:
     thresholds: np.ndarray
     info: TrainingInfo
     body: object | None = None  # setfit: the fine-tuned SentenceTransformer
-    head: ml.MultiLabelHead | None = None  # setfit: the per-label logistic regressions
+    head: object | None = None  # setfit: ml.MultiLabelHead, or multilabel_chain.ChainHead
     transformer: object | None = None  # transformer: core.learning.classifiers.transformer.TrainedTransformer
     params: dict = field(default_factory=dict)
 
@@ -120,6 +122,17 @@ def train(family: str, model, texts: Sequence[str], Y: np.ndarray, classes: list
                                                          args, progress, budget)
         X = embeddings.encode(body, texts)
         thresholds = np.full(Y.shape[1], 0.5)
+        if multi_target_strategy == "classifier-chain":
+            from core.learning import multilabel_chain as mc
+
+            if len(held_rows):
+                coef, chain, intercept = mc.fit_weights(X[train_rows], Y[train_rows])
+                thresholds = mc.tune_in_order(X[held_rows].astype(np.float64) @ coef.T + intercept, chain,
+                                              Y[held_rows])
+            coef, chain, intercept = mc.fit_weights(X, Y)
+            head = mc.ChainHead(list(classes), coef, chain, intercept, thresholds)
+            params["pair_rule"] = args.pair_rule
+            return TrainedMultiLabel(family, list(classes), thresholds, info, body=body, head=head, params=params)
         if len(held_rows):
             coef, intercept = ml.fit_weights(X[train_rows], Y[train_rows])
             thresholds = ml.tune_thresholds(ml.sigmoid(X[held_rows].astype(np.float64) @ coef.T + intercept),
@@ -142,7 +155,8 @@ def describe_version(version: dict) -> tuple[str, str]:
     """(what the version is, where its thresholds come from), in a user's words (Model page)."""
     p = version["params"]
     if version["kind"] != "full":
-        what = "one-vs-rest heads"
+        what = "a classifier chain" if p.get("head", {}).get("kind", "").startswith("classifier-chain") \
+            else "one-vs-rest heads"
     elif p.get("family") == "transformer":
         what = "a fine-tuned transformer (one sigmoid per label)"
     else:

@@ -5,6 +5,7 @@ predicts the app's label sets in a fresh process without Sieve."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def sets_outside_sieve(exports: list, texts: list[str], tmp_path) -> list:
 
 
 def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, data_dir, tmp_path):
-    settings = ProjectSettings(retrain_every=0, multi_target_strategy="multi-output", family="setfit",
+    settings = ProjectSettings(retrain_every=0, multi_target_strategy="classifier-chain", family="setfit",
                                family_args={"setfit": {"max_steps": 4, "batch_size": 8, "max_length": 32}})
     pid, classes = debtags_project(db, settings)
     process = start_worker(data_dir)
@@ -62,7 +63,10 @@ def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, 
         stop_worker(process)
     p = full["params"]
     assert full["kind"] == "full" and p["multilabel"] and p["family"] == "setfit"
-    assert p["pair_rule"] == "shared" and p["multi_target_strategy"] == "multi-output"
+    assert p["pair_rule"] == "shared" and p["multi_target_strategy"] == "classifier-chain"
+    # each label also reads the decisions on the labels before it, in the retrain and in the refits after it
+    assert (Path(full["path"]) / "head_multilabel_chain.json").exists() and head["params"]["head"]["kind"] == \
+        "classifier-chain logistic"
     assert full["timings"]["train_steps"] == 4 and full["n_labels"] == 80
     assert p["held_back"] == 16 and "held-back slice of 16" in full["metrics"]["thresholds_tuned_on"]
     encoder = store.encoder(db, full["encoder_id"])
@@ -83,7 +87,7 @@ def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, 
     texts = multilabel_dataset("test", n=30)["text"].tolist()
     outs = [model_export.export_model(db, v["id"], tmp_path / f"v{v['id']}") for v in (full, head)]
     card = (outs[0] / "README.md").read_text()
-    assert "Load it without Sieve" in card and "SetFit" in card and "held-back slice" in card
+    assert "Load it without Sieve" in card and "SetFit" in card and "held-back slice" in card and "chain" in card
     app = [multilabel_export.predict_sets(db, v, texts) for v in (full, head)]
     assert any(app[0]) and sets_outside_sieve(outs, texts, tmp_path) == app
 

@@ -98,13 +98,14 @@ family = st.selectbox("Model family", family_options,
                       help="; ".join(f"{classifiers.SPECS[f].title}: {classifiers.SPECS[f].description}"
                                      for f in family_options) + ".")
 multi_target = saved.multi_target_strategy
-if multi_label and family == "setfit":
+if multi_label:
     multi_target = st.selectbox(
-        "How SetFit's head treats the labels (multi_target_strategy)", project_settings.MULTI_TARGET_STRATEGIES,
+        "How the heads treat the labels (multi_target_strategy)", project_settings.MULTI_TARGET_STRATEGIES,
         key=synced("multi_target_strategy", saved.multi_target_strategy),
-        help="One logistic regression per label either way (as SetFit's one-vs-rest and multi-output wrap the same "
-             "one), each with its threshold tuned on labels the model did not train on. The encoder learns from "
-             "pairs of texts: two texts that share a label count as similar.")
+        help="The heads on the sentence encoder (every quick refit, and SetFit's head): one-vs-rest and multi-output "
+             "fit one logistic regression per label (the same model, as in SetFit); classifier-chain lets each label "
+             "also read the decisions on the labels before it. Each threshold is tuned on labels the model did not "
+             "train on. A transformer's full version predicts with its own head.")
 family_spec = classifiers.spec(family)
 current = saved.family_arguments(family)
 inputs: dict = {}  # each field's input value, by classifiers.field_key
