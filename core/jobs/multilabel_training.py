@@ -3,7 +3,8 @@ embeddings, thresholds tuned by cross-validation on the pool's labels, figures o
 sample, the next queue by a multi-label strategy, published as a `head` version.
 
 A version directory holds `probs.npy` (texts x labels, each label's own probability),
-`thresholds.json`, `head_multilabel.json` (`core.learning.multilabel`), `queue.npy`,
+`thresholds.json`, `head_multilabel.json` (`core.learning.multilabel`; a classifier chain's is
+`head_multilabel_chain.json`, `core.learning.multilabel_chain`), `queue.npy`,
 `queue_scores.npy` and `classes.json`, so the annotate flow reads its queue as for single-label.
 Before the first version the embed job's k-means cold start (typical, diverse texts) serves.
 
@@ -11,7 +12,7 @@ A full retrain (`full_retrain`) trains the project's family on the label sets
 (`core.learning.multilabel_full`: SetFit with shared-label pairs, or a transformer with
 problem_type="multi_label_classification"), re-embeds the pool with the fine-tuned encoder at the
 base encoder's own length, and publishes a `full` version with the same files (a transformer's
-version has no `head_multilabel.json`: its own head scored `probs.npy`) and a new encoder; a head
+version has no head file: its own head scored `probs.npy`) and a new encoder; a head
 refit on that encoder with every current label follows at once.
 """
 from __future__ import annotations
