@@ -224,7 +224,9 @@ def describe_model(version: dict, transformer: bool) -> str:
             what = ("a classifier chain: one logistic regression per label (balanced) on the encoder's normalised "
                     "embeddings and the decisions on the labels before it, in the order of the classes")
         if version["kind"] == store.JobKind.FULL:
-            rule = "texts sharing a label" if p.get("pair_rule", "shared") == "shared" else "texts with the same set"
+            from core.learning import multilabel_pairs
+
+            rule = multilabel_pairs.WORDS.get(p.get("pair_rule", "shared"), p.get("pair_rule"))
             what += (f", the encoder fine-tuned with SetFit's contrastive loss (positive pairs: {rule}; "
                      f"multi_target_strategy {p.get('multi_target_strategy', 'one-vs-rest')})")
         elif transformer:

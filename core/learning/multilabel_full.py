@@ -160,7 +160,10 @@ def describe_version(version: dict) -> tuple[str, str]:
     elif p.get("family") == "transformer":
         what = "a fine-tuned transformer (one sigmoid per label)"
     else:
-        what = "SetFit: the encoder fine-tuned on texts sharing a label, then one-vs-rest heads" \
-            if p.get("pair_rule", "shared") == "shared" else "SetFit: the encoder fine-tuned, then one-vs-rest heads"
+        from core.learning import multilabel_pairs
+
+        heads = "a classifier chain" if p.get("multi_target_strategy") == "classifier-chain" else "one-vs-rest heads"
+        rule = multilabel_pairs.WORDS.get(p.get("pair_rule", "shared"), "pairs of texts")
+        what = f"SetFit: the encoder fine-tuned on pairs of {rule}, then {heads}"
     tuned = version["metrics"].get("thresholds_tuned_on", "cross-validation on the labeled pool texts")
     return what, f"Thresholds were tuned on {tuned}, never on the eval sample."

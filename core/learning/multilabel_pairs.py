@@ -1,10 +1,12 @@
 """Contrastive text pairs for fine-tuning an encoder on label sets (issue 21, setfit #500).
 
-Two rules for which pairs are positives:
+Rules for which pairs are positives:
   - `shared`: the two texts share at least one label (two "none of these" texts are positives too);
+  - `jaccard`: the same pairs as `shared`, each pair's target similarity the Jaccard overlap of
+    the two sets (|A & B| / |A | B|: 1 for the same set, 0.5 for {a} and {a, b}) instead of 1;
   - `identical`: the two texts have exactly the same label set (what SetFit does when it is given
     label lists without a `multi_target_strategy`, the behaviour setfit #500 reported).
-Every other pair is a negative. `pairs` draws a balanced, interleaved list (positive, negative,
+Every other pair is a negative (target 0). `pairs` draws a balanced, interleaved list (positive, negative,
 positive, ...) with a fixed seed: each anchor text in a shuffled order gets one random positive
 partner (when it has one) and one random negative partner, round after round, until `n_pairs`.
 Plain numpy over the 0/1 label matrix; no ML library.
@@ -13,14 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-RULES = ("shared", "identical")
+RULES = ("shared", "jaccard", "identical")
+WORDS = {"shared": "texts sharing a label", "jaccard": "texts sharing a label, as similar as their sets overlap",
+         "identical": "texts with the same label set"}
 DEFAULT_RULE = "shared"  # chosen on a debtags validation split (docs/benchmarks.md, "Multi-label full retrains")
 
 
 def positive_matrix(Y: np.ndarray, rule: str = DEFAULT_RULE) -> np.ndarray:
     """texts x texts bool: which pairs are positives under `rule` (the diagonal is False)."""
     Y = np.asarray(Y, dtype=bool)
-    if rule == "shared":
+    if rule in ("shared", "jaccard"):
         inter = Y.astype(np.int32) @ Y.T.astype(np.int32)
         empty = ~Y.any(1)
         positive = (inter > 0) | (empty[:, None] & empty[None, :])
@@ -34,9 +38,16 @@ def positive_matrix(Y: np.ndarray, rule: str = DEFAULT_RULE) -> np.ndarray:
     return positive
 
 
+def jaccard(Y: np.ndarray, i: int, j: int) -> float:
+    a, b = np.asarray(Y[i], dtype=bool), np.asarray(Y[j], dtype=bool)
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else float((a & b).sum()) / union
+
+
 def pairs(Y: np.ndarray, n_pairs: int, rule: str = DEFAULT_RULE, seed: int = 0) -> list[tuple[int, int, float]]:
-    """At most `n_pairs` (row i, row j, 1.0 positive / 0.0 negative), alternating positive and
-    negative while both kinds exist. Empty when there are fewer than two texts."""
+    """At most `n_pairs` (row i, row j, target similarity: 1.0 positive, the Jaccard overlap under
+    `jaccard`, 0.0 negative), alternating positive and negative while both kinds exist. Empty when
+    there are fewer than two texts."""
     n = len(Y)
     if n < 2 or n_pairs < 1:
         return []
@@ -53,7 +64,8 @@ def pairs(Y: np.ndarray, n_pairs: int, rule: str = DEFAULT_RULE, seed: int = 0) 
         for i in rng.permutation(n):
             for partners, label in ((pos_of[i], 1.0), (neg_of[i], 0.0)):
                 if len(partners) and len(out) < n_pairs:
-                    out.append((int(i), int(partners[rng.integers(len(partners))]), label))
+                    j = int(partners[rng.integers(len(partners))])
+                    out.append((int(i), j, jaccard(Y, i, j) if rule == "jaccard" and label else label))
             if len(out) >= n_pairs:
                 break
     return out

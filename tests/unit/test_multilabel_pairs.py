@@ -57,3 +57,11 @@ def test_multi_target_strategy_is_a_checked_project_setting():
     with pytest.raises(SettingsError, match="multi-target strategy"):
         ProjectSettings(multi_target_strategy="chain")
     assert families_for("multi") == ("setfit", "transformer") and "setfit-diff" in families_for("single")
+
+
+def test_jaccard_rule_targets_the_overlap_of_the_sets():
+    drawn = mp.pairs(Y, 400, "jaccard", seed=0)
+    targets = {(min(i, j), max(i, j)): label for i, j, label in drawn}
+    assert targets[(0, 1)] == 0.5 and targets.get((4, 5)) == 1.0  # {x} vs {x, y}; none vs none
+    assert all(label == 0.0 for (i, j), label in targets.items() if not mp.positive_matrix(Y)[i, j])
+    assert (mp.positive_matrix(Y, "jaccard") == mp.positive_matrix(Y, "shared")).all()
