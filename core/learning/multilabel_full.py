@@ -165,5 +165,5 @@ def describe_version(version: dict) -> tuple[str, str]:
         heads = "a classifier chain" if p.get("multi_target_strategy") == "classifier-chain" else "one-vs-rest heads"
         rule = multilabel_pairs.WORDS.get(p.get("pair_rule", "shared"), "pairs of texts")
         what = f"SetFit: the encoder fine-tuned on pairs of {rule}, then {heads}"
-    tuned = version["metrics"].get("thresholds_tuned_on", "cross-validation on the labeled pool texts")
+    tuned = version["metrics"].get("thresholds_tuned_on", "out-of-fold probabilities of the labeled pool texts")
     return what, f"Thresholds were tuned on {tuned}, never on the eval sample."
