@@ -45,7 +45,8 @@ def sets_outside_sieve(exports: list, texts: list[str], tmp_path) -> list:
 
 def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, data_dir, tmp_path):
     settings = ProjectSettings(retrain_every=0, multi_target_strategy="classifier-chain", family="setfit",
-                               family_args={"setfit": {"max_steps": 4, "batch_size": 8, "max_length": 32}})
+                               family_args={"setfit": {"max_steps": 4, "batch_size": 8, "max_length": 32,
+                                                         "pair_rule": "shared"}})
     pid, classes = debtags_project(db, settings)
     process = start_worker(data_dir)
     try:
