@@ -42,8 +42,10 @@ def test_pairs_are_labelled_by_the_rule_balanced_and_seeded():
 def test_the_default_rule_is_the_one_chosen_on_validation_and_setfit_uses_it():
     from core.learning.classifiers.setfit_family import SetFitArguments
 
-    assert mp.DEFAULT_RULE == "identical" == SetFitArguments().pair_rule  # docs/benchmarks.md
-    assert (mp.positive_matrix(Y) == mp.positive_matrix(Y, "identical")).all()
+    assert mp.DEFAULT_RULE == "jaccard" == SetFitArguments().pair_rule  # docs/benchmarks.md
+    # by default texts sharing a label are positives, as similar as their sets overlap
+    assert (mp.positive_matrix(Y) == mp.positive_matrix(Y, "shared")).all()
+    assert {round(label, 2) for _, _, label in mp.pairs(Y, 200, seed=1)} == {0.0, 0.5, 1.0}
 
 
 def test_text_columns_and_edge_cases():

@@ -43,7 +43,7 @@ class SetFitArguments(FamilyArguments):
     warm_steps: int = 10  # step cap of a retrain that continues from a fine-tuned encoder
     # Multi-label projects only: which text pairs are positives (core.learning.multilabel_pairs;
     # its DEFAULT_RULE, chosen on a debtags validation split).
-    pair_rule: str = "identical"
+    pair_rule: str = "jaccard"
 
     def __post_init__(self):
         from core.learning import multilabel_pairs
