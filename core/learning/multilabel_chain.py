@@ -46,7 +46,7 @@ class ChainHead:
         (Path(directory) / HEAD_CHAIN_JSON).write_text(json.dumps(self.to_dict()))
 
     @classmethod
-    def load(cls, directory: Path) -> "ChainHead":
+    def load(cls, directory: Path) -> ChainHead:
         d = json.loads((Path(directory) / HEAD_CHAIN_JSON).read_text())
         return cls(d["classes"], np.asarray(d["coef"], dtype=np.float64), np.asarray(d["chain"], dtype=np.float64),
                    np.asarray(d["intercept"], dtype=np.float64), np.asarray(d["thresholds"], dtype=np.float64))

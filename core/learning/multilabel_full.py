@@ -21,16 +21,17 @@ after the thresholds are tuned (the encoder never saw the held-back texts).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from core.learning import embeddings
 from core.learning import multilabel as ml
 from core.learning.classifiers.protocol import Progress, TimeBudget, TrainingInfo
-from core.settings import MULTI_TARGET_STRATEGIES, MULTILABEL_FAMILIES as FAMILIES
+from core.settings import MULTI_TARGET_STRATEGIES
+from core.settings import MULTILABEL_FAMILIES as FAMILIES
 
 DEFAULT_MULTI_TARGET_STRATEGY = MULTI_TARGET_STRATEGIES[0]
 HOLD_BACK, MIN_HELD, MIN_TO_HOLD_BACK = 0.2, 10, 30
@@ -114,7 +115,7 @@ def train(family: str, model, texts: Sequence[str], Y: np.ndarray, classes: list
     tuned_on = (f"a held-back slice of {len(held_rows)} labeled pool texts the model never trained on"
                 if len(held_rows) else "none (too few labels to hold some back): 0.5 for every label")
     params = {"multi_target_strategy": multi_target_strategy if family == "setfit" else None,
-              "held_back": int(len(held_rows)), "thresholds_tuned_on": tuned_on}
+              "held_back": len(held_rows), "thresholds_tuned_on": tuned_on}
     if family == "setfit":
         from core.learning.classifiers import setfit_family
 

@@ -15,7 +15,13 @@ from core.files import model_export, multilabel_export, multilabel_io
 from core.labeling import annotate, multilabel, scheduling
 from core.settings import ProjectSettings
 from core.team import auth
-from tests.conftest import multilabel_dataset, run_queued, stop_worker, wait_for, without_sieve
+from tests.conftest import (
+    multilabel_dataset,
+    run_queued,
+    stop_worker,
+    wait_for,
+    without_sieve,
+)
 from tests.integration.test_worker_process import start_worker
 
 pytestmark = pytest.mark.integration
@@ -106,7 +112,7 @@ def test_transformer_multilabel_retrain_exports_the_apps_sets(db, tmp_path):
     assert full["timings"]["train_steps"] == 4  # 64 texts trained on (16 held back), batches of 16, 1 epoch
     encoder = store.encoder(db, full["encoder_id"])
     assert encoder["family"] == "transformer"
-    config = json.loads(open(encoder["model"] + "/config.json").read())
+    config = json.loads((Path(encoder["model"]) / "config.json").read_text())
     assert config["problem_type"] == "multi_label_classification" and len(config["id2label"]) == len(classes)
     probs = np.load(f"{full['path']}/probs.npy")
     assert probs.shape == (120, len(classes)) and not np.allclose(probs.sum(1), 1, atol=1e-2)  # sigmoids, not softmax
