@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core import config, store
+from core.learning import multilabel
 from core.team import auth
 
 
@@ -499,8 +500,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
     p.add_argument("--multilabel", action="store_true",
                    help="multi-label data: the label column (default labels) holds sets joined by | or ; or JSON lists")
-    p.add_argument("--ml-strategy", default="min_margin", choices=["mean_entropy", "min_margin", "cardinality", "random"],
-                   help="with --multilabel: the query strategy (default min_margin)")
+    p.add_argument("--ml-strategy", default=multilabel.DEFAULT_STRATEGY, choices=multilabel.STRATEGIES,
+                   help=f"with --multilabel: the query strategy (default {multilabel.DEFAULT_STRATEGY})")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--schedule", choices=["rounds", "app"], default="rounds",
