@@ -52,7 +52,7 @@ def agreement_section(db, project_id: int, actor) -> None:
 def adjudicate_page(db, project: dict, actor) -> None:
     project_id = project["id"]
     pending = multilabel_quality.conflicts(db, project_id, actor)
-    st.caption(f"{len(pending)} texts where annotators' sets differ on a label nobody decided yet. Decide each "
+    st.caption(f"{len(pending)} {'text' if len(pending) == 1 else 'texts'} where annotators' sets differ on a label nobody decided yet. Decide each "
                "disputed label; until then a label counts when more than half the annotators gave it (a tie: left out).")
     version = store.current_version(db, project_id)
     names = store.class_names(db, project_id)

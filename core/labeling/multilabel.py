@@ -99,6 +99,13 @@ def decode_decision(stored: str | None, classes: list[str]) -> dict[str, int] | 
     return None
 
 
+def decision_changes(decision_label: str, annotator_label: str, classes: list[str]) -> bool:
+    """Whether a stored decision changed any label of this annotator's stored set."""
+    decided = decode_decision(decision_label, classes) or {}
+    mine = set(labelsets.decode(annotator_label) or [])
+    return any(bool(v) != (name in mine) for name, v in decided.items())
+
+
 def majority(votes: dict[str, list[str]], label: str) -> int | None:
     """1 when more than half the annotators give `label`, 0 when fewer than half do, None on a tie."""
     given = sum(label in v for v in votes.values())

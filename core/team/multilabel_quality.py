@@ -136,13 +136,6 @@ def accept_majority(db, actor: auth.Actor, project_id: int, example_id: int, rea
                              reason)
 
 
-def changed_by_decision(decision_label: str, annotator_label: str, classes: list[str]) -> bool:
-    """Whether a decision changed any label of this annotator's set (for the Team page's figures)."""
-    decided = multilabel.decode_decision(decision_label, classes) or {}
-    mine = set(multilabel.labelsets.decode(annotator_label) or [])
-    return any(bool(v) != (name in mine) for name, v in decided.items())
-
-
 # ---------------------------------------------------------------- agreement (worker side)
 
 

@@ -249,12 +249,8 @@ def label_issues(db, project_id: int, max_folds: int = 5, seed: int = 0) -> list
 
 
 def analyse(db, project_id: int) -> dict:
-    """The `quality` job: agreement and suspicious labels, stored as the job's result (a multi-label
-    project: agreement per label and over sets, `core.team.multilabel_quality`)."""
-    if store.project_kind(db, project_id) == "multi":
-        from core.team import multilabel_quality
-
-        return multilabel_quality.analyse(db, project_id)
+    """The `quality` job of a single-label project: agreement and suspicious labels, stored as the job's
+    result (a multi-label project's job runs `core.team.multilabel_quality.analyse`)."""
     return {"agreement": agreement(db, project_id), "issues": label_issues(db, project_id),
             "labels": len(final_labels(db, project_id))}
 
@@ -309,10 +305,10 @@ def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict
             kappas.setdefault(pair["a"], []).append((pair["kappa"], pair["texts"]))
             kappas.setdefault(pair["b"], []).append((pair["kappa"], pair["texts"]))
     if store.project_kind(db, project_id) == "multi":  # a decision per label changes some of a set, or none
-        from core.team import multilabel_quality
+        from core.labeling import multilabel
 
         classes = store.class_names(db, project_id)
-        changed_by = lambda decision, mine: multilabel_quality.changed_by_decision(decision, mine, classes)  # noqa: E731
+        changed_by = lambda decision, mine: multilabel.decision_changes(decision, mine, classes)  # noqa: E731
     else:
         changed_by = lambda decision, mine: decision != mine  # noqa: E731
     out = []
