@@ -154,6 +154,9 @@ def test_a_single_label_style_decision_on_a_multi_label_project_is_refused_and_b
         store.add_decision(conn, pid, e1, "x", "rev", quality.ADJUDICATION, None, "")
     assert _finals(db, pid)[e1] == (["x"], multilabel.MAJORITY)
     assert [c.label for c in mlq.conflicts(db, pid)[0].open] == ["y"]
+    # a whole set (a JSON list) decides every label
+    assert multilabel.decode_decision('["y"]', CLASSES) == {"x": 0, "y": 1, "z": 0}
+    assert multilabel.decode_decision('"x"', CLASSES) is None and multilabel.decode_decision("x", CLASSES) is None
 
 
 def test_adjudication_per_label_checks_roles_kind_and_values(db):
