@@ -90,10 +90,12 @@ def adjudicate_page(db, project: dict, actor) -> None:
                     multilabel_quality.accept_majority(db, actor, project_id, item.example_id, reason)
                     st.toast("Decided by the majority.")
                     st.rerun()
-    agreement_section(db, project_id, actor)
+    with ui.refusals():
+        agreement_section(db, project_id, actor)
 
 
 def team_section(db, project_id: int, actor) -> None:
     """The Team page's part for a multi-label project: agreement per label."""
-    agreement_section(db, project_id, actor)
+    with ui.refusals():
+        agreement_section(db, project_id, actor)
 

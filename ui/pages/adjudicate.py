@@ -14,7 +14,8 @@ ui.title("Adjudicate", project)
 if project["kind"] == "multi":  # conflicts and decisions per label, agreement per label (issue 21)
     from ui import multilabel_team
 
-    multilabel_team.adjudicate_page(db, project, actor)
+    with ui.refusals():
+        multilabel_team.adjudicate_page(db, project, actor)
     st.stop()
 names = store.class_names(db, project_id)
 pending = quality.disagreements(db, project_id, actor)
