@@ -13,6 +13,7 @@ import streamlit as st
 from core import store
 from core.labeling import annotate, multilabel
 from core.learning import stopping
+from core.plain_text import neutral  # multiselect chips are not Markdown: no escaping, no bidi controls
 from core.versions import model_report
 import ui
 from ui import charts, state
@@ -175,7 +176,7 @@ def model_page(db, project: dict) -> None:
         st.caption("The bands are 95 % bootstrap intervals over the labeled eval texts.")
     names = [r["label"] for r in m["eval_per_label"]]
     chosen = st.multiselect("Per-label curves", names, default=model_report.weakest_labels(version),
-                            format_func=ui.plain, help="At first the five labels with the lowest F1 now.",
+                            format_func=neutral, help="At first the five labels with the lowest F1 now (of those with eval texts).",
                             key=f"ml_curve_labels_{project['id']}")
     if chosen:
         st.altair_chart(charts.per_label_curves(model_report.per_label_curve(versions, chosen)), width="stretch")

@@ -47,8 +47,9 @@ def multilabel_curve(versions: list[dict]) -> list[dict]:
 
 
 def weakest_labels(version: dict, at_most: int = 5) -> list[str]:
-    """The served multi-label version's labels with the lowest eval F1 (fewest eval texts first on ties)."""
-    per_label = version["metrics"].get("eval_per_label", [])
+    """The served multi-label version's labels with the lowest eval F1 (fewest eval texts first on
+    ties), among labels with eval texts: a label without any has no F1 to speak of."""
+    per_label = [r for r in version["metrics"].get("eval_per_label", []) if r["support"] > 0]
     return [r["label"] for r in sorted(per_label, key=lambda r: (r["f1"], r["support"]))[:at_most]]
 
 
