@@ -175,8 +175,9 @@ with right:
     if budget_words := done.budget_words():
         st.progress(done.budget_fraction(), text=budget_words)
     st.caption(f"This session: {pace.session_pace(db, project_id, annotator).words()}",
-               help="Your labels since your last pause of 30 minutes or more; time per label is the median "
-                    "time a text was on screen before you labeled it.")
+               help="Your labels since your last pause of 30 minutes or more (an undone label is not counted); "
+                    "time per label is the median time a text was on screen before you labeled it. Labels per hour "
+                    f"appear from {pace.MIN_RATE_LABELS} labels over {pace.MIN_RATE_MINUTES:.0f} minutes on.")
     if counts["labels"]:
         st.altair_chart(charts.class_counts(counts["per_class"]), width="stretch")
 
