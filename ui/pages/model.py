@@ -82,6 +82,9 @@ with overview:
     breakdown = registry.eval_breakdown(db, served)
     if caution := breakdown.caution():
         st.warning(ui.plain(caution))
+    sample = registry.eval_sample(db, project_id)
+    if sample_note := sample.note(m.get("eval_accuracy_low"), m.get("eval_accuracy_high")):
+        st.warning(ui.plain(sample_note), icon=":material/balance:")
     scores = st.columns(4)
     if "eval_accuracy" in m:
         # Never the point figure alone (issue 20): on 25 texts "56 %" read as a fact while the truth was 75 %.
@@ -100,8 +103,9 @@ with overview:
                                        key="curve_axis") or "labels"
         st.altair_chart(charts.learning_curve(curve, against), width="stretch")
         st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
-                   "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
-                   "are labeled.")
+                   "while annotating. The bands are 95 % confidence intervals; "
+                   + ("every eval text is labeled, so they cannot narrow further (see above)." if sample.used_up
+                      else "they narrow as more eval texts are labeled."))
     else:
         st.info("No eval figures yet: label some eval texts (one text in five on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
