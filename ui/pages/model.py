@@ -40,6 +40,18 @@ def label_this(example_id: int, why: str) -> None:
     st.switch_page("ui/pages/annotate.py")
 
 
+@ui.callback
+def on_pin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.pin(db, ui.actor(), project_id, st.session_state["pin_choice"])
+
+
+@ui.callback
+def on_unpin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.unpin(db, ui.actor(), project_id)
+
+
 def drawn_versions() -> tuple[int | None, int | None]:
     latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
     return latest["id"] if latest else None, served["id"] if served else None
@@ -173,16 +185,13 @@ with versions_tab:
     numbers = [v["number"] for v in reversed(versions)]
     if ui.can(db, auth.SETTINGS, project_id):
         pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
-        choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
-                                   key="pin_choice")
-        if pin_col.button("Pin this version", icon=":material/push_pin:"):
-            with ui.refusals():
-                registry.pin(db, ui.actor(), project_id, choice)
-                st.rerun()
-        if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-            with ui.refusals():
-                registry.unpin(db, ui.actor(), project_id)
-                st.rerun()
+        pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                          key="pin_choice")
+        # Callbacks, so the click's own run draws the new pin from the top of the page (issue 20: the
+        # buttons called st.rerun(), so the run they started drew the old state, was cut short, and a
+        # second run drew the new one: "pinned" still showed 1.5 s after Unpin under load).
+        pin_col.button("Pin this version", icon=":material/push_pin:", on_click=on_pin)
+        unpin_col.button("Unpin: follow the newest", disabled=pinned is None, on_click=on_unpin)
     if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
         st.caption(ui.plain(pins))
 
