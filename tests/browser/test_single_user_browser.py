@@ -1,5 +1,7 @@
 """One person, one browser, a long session (issue 20): settings saved back to back both land, and a
 past label is found in the label history and changed there."""
+import itertools
+
 import pytest
 
 try:
@@ -175,5 +177,5 @@ def test_the_labels_per_class_chart_draws_a_bar_per_class_and_names_that_do_not_
     assert all(bar["height"] >= 8 and bar["width"] > 2 for bar in drawn["bars"]), drawn["bars"]
     names = sorted(drawn["names"], key=lambda n: n["top"])
     assert [n["text"] for n in names] and sorted(n["text"] for n in names) == sorted(CLASSES), names
-    for upper, lower in zip(names, names[1:]):
+    for upper, lower in itertools.pairwise(names):
         assert upper["bottom"] <= lower["top"] + 0.5, f"class names overlap: {names}"
