@@ -38,6 +38,18 @@ def learning_curve(rows: list[dict], against: str = "labels") -> alt.Chart:
     return (band + line).properties(height=280)
 
 
+def per_label_curves(rows: list[dict]) -> alt.Chart:
+    """Eval F1 of a few labels against labels given, one line per label (multi-label projects)."""
+    data = pd.DataFrame(neutral_rows(rows))
+    base = alt.Chart(data).encode(x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),
+                                  color=alt.Color("label:N", title=None, legend=alt.Legend(orient="top")))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("F1:Q", title="F1 on the eval sample", scale=PERCENT),
+        tooltip=["version", "labels", "label", alt.Tooltip("F1:Q", format=".2f"), alt.Tooltip("low:Q", format=".2f"),
+                 alt.Tooltip("high:Q", format=".2f"), "eval texts"])
+    return line.properties(height=260)
+
+
 def per_class_bars(rows: list[dict]) -> alt.Chart:
     """Precision, recall and F1 of each class, grouped by class."""
     data = pd.DataFrame(neutral_rows(rows)).melt(id_vars=["class", "support"], value_vars=["precision", "recall", "f1"],

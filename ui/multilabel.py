@@ -12,8 +12,10 @@ import streamlit as st
 
 from core import store
 from core.labeling import annotate, multilabel
+from core.learning import stopping
+from core.versions import model_report
 import ui
-from ui import state
+from ui import charts, state
 
 
 def _chosen_key(project_id: int, annotator: str) -> str:
@@ -168,3 +170,21 @@ def model_page(db, project: dict) -> None:
             for r, t in zip(m["eval_per_label"], thresholds)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption("Thresholds were tuned by cross-validation on the labeled pool texts, never on the eval sample.")
+    versions = store.versions(db, project["id"])
+    curve = model_report.multilabel_curve(versions)
+    if curve:
+        st.markdown("**Learning curve** · every version on the eval sample")
+        st.altair_chart(charts.learning_curve(curve), width="stretch")
+        st.caption("The bands are 95 % bootstrap intervals over the labeled eval texts.")
+    names = [r["label"] for r in m["eval_per_label"]]
+    chosen = st.multiselect("Per-label curves", names, default=model_report.weakest_labels(version),
+                            format_func=ui.plain, help="At first the five labels with the lowest F1 now.",
+                            key=f"ml_curve_labels_{project['id']}")
+    if chosen:
+        st.altair_chart(charts.per_label_curves(model_report.per_label_curve(versions, chosen)), width="stretch")
+    st.markdown("**Should you stop labeling?**")
+    for signal in stopping.signals(versions, project["settings"].label_budget):
+        (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
+    st.caption("For label sets, kappa is the mean over labels of each label's agreement between a version's pool "
+               "predictions and the previous version's, and uncertainty is the mean over texts and labels of how "
+               "near each label's probability is to its threshold.")

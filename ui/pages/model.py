@@ -4,15 +4,14 @@ import streamlit as st
 
 from ui import charts
 from core import store
-from core.files import imports, predict
 from core.jobs import kinds
 from core.labeling import annotate, scheduling
 from core.learning import classifiers, stopping
 from core.team import auth
 from core.versions import model_report, registry
 import ui
-from ui import state
-from ui.jobs import show_job, show_jobs
+from ui import predictions, state
+from ui.jobs import show_jobs
 
 db = store.connect()
 project = ui.current_project(db)
@@ -22,6 +21,9 @@ if project["kind"] == "multi":  # one-vs-rest heads and multi-label figures (iss
     from ui import multilabel
 
     multilabel.model_page(db, project)
+    if ui.can(db, auth.EXPORT, project_id) and store.versions(db, project_id):  # as the tab below
+        st.subheader("Predict on new data")
+        predictions.predict_panel(db, project, store.versions(db, project_id), store.current_version(db, project_id))
     st.stop()
 family_title = classifiers.title(project["settings"].family)
 seen_key = state.model_page_versions(project_id)
@@ -216,49 +218,7 @@ with versions_tab:
 
 if predict_tab is not None:
     with predict_tab:
-        st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
-                    "comes back with the predicted class, its confidence and every class's probability.")
-        upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
-                                  key="predict_file")
-        if upload is not None:
-            try:
-                table = imports.read_table(upload.getvalue(), upload.name)
-            except imports.ImportFailed as err:
-                st.error(ui.plain(str(err)))
-                table = None
-            if table is not None:
-                columns = list(table.columns)
-                c1, c2, c3 = st.columns(3)
-                column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
-                version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
-                                              key="predict_version")
-                fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
-                st.caption(f"{len(table):,} rows.")
-                if st.button("Predict", type="primary"):
-                    with ui.refusals(predict.PredictFailed):
-                        st.session_state[state.predict_job(project_id)] = predict.request_predict(
-                            db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"],
-                            table, column, fmt, upload.name)
-
-        @st.fragment(run_every="1s")
-        def prediction_status() -> None:
-            job_id = st.session_state.get(state.predict_job(project_id))
-            job = store.job(db, job_id) if job_id else None
-            if job is None:
-                return
-            done = predict.finished(db, job_id)
-            if done is not None:
-                r = done["result"]
-                fmt = done["params"]["format"]
-                st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
-                st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
-                                   file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-            elif job["status"] == store.JobStatus.FAILED:
-                st.error(f"The prediction failed: {ui.plain(job['message'])}")
-            else:
-                show_job(job)
-
-        prediction_status()
+        predictions.predict_panel(db, project, versions, served)
 
 with st.expander("Recent jobs"):
     st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")
