@@ -113,7 +113,10 @@ def annotate_page(db, project: dict, actor) -> None:
                        toggle, confirm, submit, skip, undo)
     with right:
         counts = annotate.progress(db, project_id)
-        st.metric("Labeled texts", counts["labels"])
+        st.metric("Labeled texts", counts["labels"], help="Labeled pool texts: the model trains on these.")
+        if counts["eval"]:  # as the single-label page shows it
+            st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
+                      help="Random texts the model never picks: its figures on them are an honest estimate.")
         version = store.current_version(db, project_id)
         st.caption(f"Model: version {version['number']} ({version['n_labels']} labeled texts)" if version
                    else "No model yet: the first one trains once a few texts have labels.")

@@ -66,6 +66,27 @@ def test_label_sets_by_toggle_confirm_and_none_of_these(db, monkeypatch):
     assert any("No model yet" in i.value for i in at.info)
 
 
+def test_multilabel_annotate_counts_eval_labels_as_single_label_does(db, monkeypatch):
+    """New-user trial (issue 20): single-label Annotate shows "Eval labels n / N", multi-label did not."""
+    import pandas as pd
+
+    from core.files import multilabel_io
+    from core.labeling import annotate
+    from core.team import auth
+
+    frame = pd.DataFrame({"text": [f"ticket number {i} about something" for i in range(40)]})
+    plan = multilabel_io.plan_import(frame, "text", None, ["billing", "bug", "feature"])
+    pid = multilabel_io.create_project(db, auth.local_actor(), "tickets", plan, eval_fraction=0.25)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
+    multilabel.submit_labels(db, auth.local_actor("alice"), pid, annotate.NextText.direct(evals[0]), ["bug"])
+    at = new_app(monkeypatch)
+    at.session_state[state.PROJECT_ID] = pid
+    at.switch_page("ui/pages/annotate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown.get("Eval labels") == f"1 / {len(evals)}", shown
+
+
 def test_model_page_shows_curves_per_label_curves_and_stopping_signals(db, monkeypatch):
     """Two refits of a real multi-label project (debtags, the real encoder): the Model page draws the
     learning curve over both versions, per-label curves for the weakest labels, and the stopping

@@ -42,6 +42,18 @@ def label_this(example_id: int, why: str) -> None:
     st.switch_page("ui/pages/annotate.py")
 
 
+@ui.callback
+def on_pin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.pin(db, ui.actor(), project_id, st.session_state["pin_choice"])
+
+
+@ui.callback
+def on_unpin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.unpin(db, ui.actor(), project_id)
+
+
 def drawn_versions() -> tuple[int | None, int | None]:
     latest, served = store.latest_version(db, project_id), store.current_version(db, project_id)
     return latest["id"] if latest else None, served["id"] if served else None
@@ -84,6 +96,9 @@ with overview:
     breakdown = registry.eval_breakdown(db, served)
     if caution := breakdown.caution():
         st.warning(ui.plain(caution))
+    sample = registry.eval_sample(db, project_id)
+    if sample_note := sample.note(m.get("eval_accuracy_low"), m.get("eval_accuracy_high")):
+        st.warning(ui.plain(sample_note), icon=":material/balance:")
     scores = st.columns(4)
     if "eval_accuracy" in m:
         # Never the point figure alone (issue 20): on 25 texts "56 %" read as a fact while the truth was 75 %.
@@ -102,8 +117,9 @@ with overview:
                                        key="curve_axis") or "labels"
         st.altair_chart(charts.learning_curve(curve, against), width="stretch")
         st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
-                   "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
-                   "are labeled.")
+                   "while annotating. The bands are 95 % confidence intervals; "
+                   + ("every eval text is labeled, so they cannot narrow further (see above)." if sample.used_up
+                      else "they narrow as more eval texts are labeled."))
     else:
         st.info("No eval figures yet: label some eval texts (one text in five on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
@@ -171,16 +187,13 @@ with versions_tab:
     numbers = [v["number"] for v in reversed(versions)]
     if ui.can(db, auth.SETTINGS, project_id):
         pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
-        choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
-                                   key="pin_choice")
-        if pin_col.button("Pin this version", icon=":material/push_pin:"):
-            with ui.refusals():
-                registry.pin(db, ui.actor(), project_id, choice)
-                st.rerun()
-        if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-            with ui.refusals():
-                registry.unpin(db, ui.actor(), project_id)
-                st.rerun()
+        pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                          key="pin_choice")
+        # Callbacks, so the click's own run draws the new pin from the top of the page (issue 20: the
+        # buttons called st.rerun(), so the run they started drew the old state, was cut short, and a
+        # second run drew the new one: "pinned" still showed 1.5 s after Unpin under load).
+        pin_col.button("Pin this version", icon=":material/push_pin:", on_click=on_pin)
+        unpin_col.button("Unpin: follow the newest", disabled=pinned is None, on_click=on_unpin)
     if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
         st.caption(ui.plain(pins))
 
