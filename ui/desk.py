@@ -34,6 +34,7 @@ class Desk:
     ready: bool = False  # False: `shown` is answered (or none was picked yet): pick the next text
     shown_at: float = field(default_factory=time.time)
     flash: tuple[str, str] | None = None  # ("saved" | "error", message) for the next run to show
+    chosen: set = field(default_factory=set)  # multi-label: the classes toggled on for `shown`
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _tickets: Any = field(default_factory=itertools.count, repr=False)
     _serving: int = 0
@@ -59,7 +60,7 @@ class Desk:
                 self._turns.notify_all()
 
     def show(self, shown) -> None:
-        self.shown, self.ready, self.shown_at = shown, True, time.time()
+        self.shown, self.ready, self.shown_at, self.chosen = shown, True, time.time(), set()
 
     def seconds(self) -> float:
         """How long the text has been on screen."""

@@ -13,7 +13,6 @@ PROJECTS_FLASH = "projects_flash"  # the Projects page's message for the next ru
 SETTINGS_FLASH = "settings_flash"  # the Settings page's message after a class or guidelines change
 PROJECT_CREATED = "project_created"  # a project was just created: the Projects page links to Annotate
 CREATE_FORM = "create_form"  # how many projects this session created: the create form's uploader key
-SHOWN_AT = "shown_at"  # when the text on the multi-label Annotate page was shown (seconds per label)
 
 
 def shown(project_id: int, annotator: str) -> str:
