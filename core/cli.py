@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core import config, store
+from core.learning import multilabel
 from core.team import auth
 
 
@@ -215,7 +216,7 @@ def cmd_predict(args) -> None:
     probs = np.concatenate([scorer(texts[i:i + predict.CHUNK]) for i in range(0, len(texts), predict.CHUNK)]) \
         if texts else np.zeros((0, len(store.class_names(db, project["id"]))))
     done = time.perf_counter()
-    frame = predict.predictions_frame(texts, probs, store.class_names(db, project["id"]))
+    frame = predict.frame_for(version, texts, probs, store.class_names(db, project["id"]))
     Path(args.out).write_bytes(predict.to_bytes(frame, fmt))
     print(f"predicted {len(texts):,} texts with version {version['number']} in {done - loaded:.2f} s "
           f"({len(texts) / max(done - loaded, 1e-9):,.0f} texts/s; loading the model took {loaded - started:.1f} s); "
@@ -443,7 +444,8 @@ def parser() -> argparse.ArgumentParser:
     _user_option(p)
     p.set_defaults(func=cmd_export_model)
 
-    p = sub.add_parser("predict", help="predict the classes of a file's texts with a model version")
+    p = sub.add_parser("predict", help="predict the classes of a file's texts with a model version (a multi-label "
+                       "project: each text's set of labels and every label's probability)")
     p.add_argument("file", help="CSV, TSV, JSONL, JSON, Parquet or TXT, read as an import reads it")
     p.add_argument("--project", required=True)
     p.add_argument("--version", type=int, help="version number (default: the one served: pinned, else the newest)")
@@ -499,8 +501,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--save-model", type=Path, help="write the final model here (the export format)")
     p.add_argument("--multilabel", action="store_true",
                    help="multi-label data: the label column (default labels) holds sets joined by | or ; or JSON lists")
-    p.add_argument("--ml-strategy", default="min_margin", choices=["mean_entropy", "min_margin", "cardinality", "random"],
-                   help="with --multilabel: the query strategy (default min_margin)")
+    p.add_argument("--ml-strategy", default=multilabel.DEFAULT_STRATEGY, choices=multilabel.STRATEGIES,
+                   help=f"with --multilabel: the query strategy (default {multilabel.DEFAULT_STRATEGY})")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--schedule", choices=["rounds", "app"], default="rounds",

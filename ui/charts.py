@@ -38,6 +38,18 @@ def learning_curve(rows: list[dict], against: str = "labels") -> alt.Chart:
     return (band + line).properties(height=280)
 
 
+def per_label_curves(rows: list[dict]) -> alt.Chart:
+    """Eval F1 of a few labels against labels given, one line per label (multi-label projects)."""
+    data = pd.DataFrame(neutral_rows(rows))
+    base = alt.Chart(data).encode(x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),
+                                  color=alt.Color("label:N", title=None, legend=alt.Legend(orient="top")))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("F1:Q", title="F1 on the eval sample", scale=PERCENT),
+        tooltip=["version", "labels", "label", alt.Tooltip("F1:Q", format=".2f"), alt.Tooltip("low:Q", format=".2f"),
+                 alt.Tooltip("high:Q", format=".2f"), "eval texts"])
+    return line.properties(height=260)
+
+
 def per_class_bars(rows: list[dict]) -> alt.Chart:
     """Precision, recall and F1 of each class, grouped by class."""
     data = pd.DataFrame(neutral_rows(rows)).melt(id_vars=["class", "support"], value_vars=["precision", "recall", "f1"],
@@ -99,12 +111,20 @@ def cross_validated(rows: list[dict]) -> alt.Chart:
         color=alt.Color("metric:N", title=None)).properties(height=220)
 
 
+CLASS_ROW_PX = 22  # one bar of `class_counts` and its gap
+
+
 def class_counts(per_class: dict[str, int]) -> alt.Chart:
     """Labels per class as horizontal bars with whole-number ticks (Streamlit's own bar chart put
-    "0.000000" on the axis of an empty project, issue 20 item 6)."""
+    "0.000000" on the axis of an empty project, issue 20 item 6).
+
+    Sized by its plot area, one CLASS_ROW_PX row per class: Streamlit's default autosize ("fit")
+    takes `height` as the whole chart, axes included, and the axis under the bars took all of a
+    small one, so the bars had no height and the class names were drawn on top of one another
+    (issue 20, a new user's trial). "fit-x" fits only the width to the column."""
     data = pd.DataFrame({"class": [neutral(c) for c in per_class], "labels": list(per_class.values())})
     return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("class:N", title=None, sort=None),
+        y=alt.Y("class:N", title=None, sort=None, axis=alt.Axis(labelLimit=120)),
         x=alt.X("labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=["class", "labels"],
-    ).properties(height=28 + 24 * len(per_class))
+    ).properties(height=CLASS_ROW_PX * len(per_class), autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))

@@ -5,99 +5,109 @@ confirms the set, 0 answers "none of these" (an explicit empty set, not a skip),
 Backspace undoes. Nothing is preselected: the model's suggestion (every label at or above its
 threshold) is shown as a caption, so it cannot slip into the answer unread.
 """
-import time
 
 import pandas as pd
 import streamlit as st
 
 from core import store
 from core.labeling import annotate, multilabel
+from core.learning import stopping
+from core.plain_text import neutral  # multiselect chips are not Markdown: no escaping, no bidi controls
+from core.versions import model_report
 import ui
-from ui import state
-
-
-def _chosen_key(project_id: int, annotator: str) -> str:
-    return f"multilabel_chosen_{project_id}_{annotator}"
+from ui import charts, desk, state
 
 
 def annotate_page(db, project: dict, actor) -> None:
+    """As the single-label page, what is shown lives on a desk handed to the callbacks (ui/desk.py):
+    toggles, saves, skips and undos a few ms apart take turns and never touch st.session_state, so a
+    save cannot be stopped after its label but before it moves on (the next Enter saved the same
+    text again, with the next text's toggles added)."""
     project_id, annotator = project["id"], actor.name
     classes = store.classes(db, project_id)
-    shown_key, chosen_key = state.shown(project_id, annotator), _chosen_key(project_id, annotator)
+    here = desk.desk(state.desk(project_id, annotator), actor)
 
-    def advance() -> None:
+    def advance(on: desk.Desk) -> None:
+        on.ready = False
         with ui.refusals():  # a refusal (signed out, deactivated, unassigned) is one sentence, and nothing moves on
             try:
                 split = annotate.choose_split(db, project_id, annotator)
-                st.session_state[shown_key] = annotate.next_text(db, actor, project_id, split)
+                on.show(annotate.next_text(db, on.actor, project_id, split))
             except annotate.AnnotationError as err:
-                st.session_state[state.FLASH] = ("error", str(err))
-                return
-            st.session_state[chosen_key] = set()
-            st.session_state[state.SHOWN_AT] = time.time()
+                on.flash = ("error", str(err))
 
-    def seconds() -> float:
-        return time.time() - st.session_state.get(state.SHOWN_AT, time.time())
+    @desk.callback
+    def toggle(on: desk.Desk, name: str) -> None:
+        if on.ready and on.shown is not None:
+            on.chosen.symmetric_difference_update({name})
 
-    def toggle(name: str) -> None:
-        chosen = st.session_state.setdefault(chosen_key, set())
-        chosen.symmetric_difference_update({name})
-
-    @ui.callback
-    def submit(labels: list[str]) -> None:
+    def save(on: desk.Desk, labels: list[str]) -> None:
         with ui.refusals():
             try:
-                multilabel.submit_labels(db, actor, project_id, st.session_state[shown_key], labels, seconds())
+                multilabel.submit_labels(db, on.actor, project_id, on.shown, labels, on.seconds())
             except annotate.AnnotationError as err:
-                st.session_state[state.FLASH] = ("error", str(err))
+                on.flash = ("error", str(err))
                 if isinstance(err, annotate.TextTaken):
-                    advance()
+                    advance(on)
                 return
-            st.session_state[state.FLASH] = ("saved", "Saved: " + (", ".join(labels) if labels else "none of these") + ".")
-            advance()
+            on.flash = ("saved", "Saved: " + (", ".join(labels) if labels else "none of these") + ".")
+            advance(on)
 
-    @ui.callback
-    def confirm() -> None:
-        chosen = st.session_state.get(chosen_key, set())
-        if not chosen:
-            st.session_state[state.FLASH] = ("error", "Pick at least one class, or press 0 for “none of these”.")
+    @desk.callback
+    def none_of_these(on: desk.Desk) -> None:
+        if on.ready and on.shown is not None:
+            save(on, [])
+
+    @desk.callback
+    def confirm(on: desk.Desk) -> None:
+        if not on.ready or on.shown is None:
             return
-        submit([c["name"] for c in classes if c["name"] in chosen])
+        if not on.chosen:
+            on.flash = ("error", "Pick at least one class, or press 0 for “none of these”.")
+            return
+        save(on, [c["name"] for c in classes if c["name"] in on.chosen])
 
-    @ui.callback
-    def skip() -> None:
+    @desk.callback
+    def skip(on: desk.Desk) -> None:
+        if not on.ready or on.shown is None:
+            return
         with ui.refusals():
             try:
-                annotate.skip(db, actor, project_id, st.session_state[shown_key].example_id, seconds=seconds())
+                annotate.skip(db, on.actor, project_id, on.shown.example_id, seconds=on.seconds())
             except annotate.AnnotationError as err:
-                st.session_state[state.FLASH] = ("error", str(err))
+                on.flash = ("error", str(err))
                 return
-            st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
-            advance()
+            on.flash = ("saved", "Skipped: it comes back after the rest.")
+            advance(on)
 
-    @ui.callback
-    def undo() -> None:
+    @desk.callback
+    def undo(on: desk.Desk) -> None:
         with ui.refusals():
             try:
-                again = annotate.undo_and_show(db, actor, project_id)
+                again = annotate.undo_and_show(db, on.actor, project_id)
             except annotate.AnnotationError as err:
-                st.session_state[state.FLASH] = ("error", str(err))
+                on.flash = ("error", str(err))
                 return
             if again is None:
-                st.session_state[state.FLASH] = ("error", "Nothing to undo.")
+                on.flash = ("error", "Nothing to undo.")
                 return
-            st.session_state[shown_key], st.session_state[chosen_key] = again, set()
-            st.session_state[state.SHOWN_AT] = time.time()
-            st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
+            on.show(again)
+            on.flash = ("saved", "Undone: label it again.")
 
-    if shown_key not in st.session_state:
-        advance()
-    shown = st.session_state.get(shown_key)
-    kind, message = st.session_state.pop(state.FLASH, (None, None))
+    with here.lock:
+        if not here.ready:
+            advance(here)
+        ready, shown, chosen, flash = here.ready, here.shown, set(here.chosen), here.flash
+        here.flash = None
+    st.session_state[state.shown(project_id, annotator)] = shown  # what this run draws, for other readers (tests)
+    kind, message = flash or (None, None)
     if kind == "error":
         st.error(ui.plain(message))
     elif kind == "saved":
         st.toast(ui.plain(message))
+    if not ready:  # no text could be picked (the store was busy): say so, offer a retry
+        st.button("Try again")
+        return
     if project["guidelines"]:
         with st.expander("Guidelines"):
             st.text(project["guidelines"])
@@ -106,17 +116,19 @@ def annotate_page(db, project: dict, actor) -> None:
         return
     left, right = st.columns([3, 1])  # the text in a column, as on the single-label page
     with left:
-        _annotate_body(db, project_id, classes, shown, st.session_state.setdefault(chosen_key, set()),
-                       toggle, confirm, submit, skip, undo)
+        _annotate_body(db, project_id, classes, shown, chosen, here, toggle, confirm, none_of_these, skip, undo)
     with right:
         counts = annotate.progress(db, project_id)
-        st.metric("Labeled texts", counts["labels"])
+        st.metric("Labeled texts", counts["labels"], help="Labeled pool texts: the model trains on these.")
+        if counts["eval"]:  # as the single-label page shows it
+            st.metric("Eval labels", f"{counts['eval_labels']} / {counts['eval']}",
+                      help="Random texts the model never picks: its figures on them are an honest estimate.")
         version = store.current_version(db, project_id)
         st.caption(f"Model: version {version['number']} ({version['n_labels']} labeled texts)" if version
                    else "No model yet: the first one trains once a few texts have labels.")
 
 
-def _annotate_body(db, project_id, classes, shown, chosen, toggle, confirm, submit, skip, undo) -> None:
+def _annotate_body(db, project_id, classes, shown, chosen, here, toggle, confirm, none_of_these, skip, undo) -> None:
     if shown.split == store.Split.EVAL:
         st.caption(":material/balance: Eval text: picked at random to measure the model honestly.")
     with st.container(border=True):
@@ -128,13 +140,13 @@ def _annotate_body(db, project_id, classes, shown, chosen, toggle, confirm, subm
         columns[i % len(columns)].button(
             ("✓ " if on else "") + ui.plain(cls["name"]), key=f"toggle_{cls['id']}", type="primary" if on else "secondary",
             help=ui.plain(cls["description"]) or None, shortcut=cls["shortcut"] or None, on_click=toggle,
-            args=(cls["name"],), width="stretch")
+            args=(here, cls["name"]), width="stretch")
     with st.container(horizontal=True):
-        st.button("Save the set", shortcut="Enter", type="primary", on_click=confirm, key="ml_confirm")
-        st.button("None of these", shortcut="0", on_click=submit, args=([],), key="ml_none",
+        st.button("Save the set", shortcut="Enter", type="primary", on_click=confirm, args=(here,), key="ml_confirm")
+        st.button("None of these", shortcut="0", on_click=none_of_these, args=(here,), key="ml_none",
                   help="No class applies (recorded as an answer, unlike Skip).")
-        st.button("Skip", shortcut="Right", on_click=skip, key="ml_skip")
-        st.button("Undo", shortcut="Backspace", on_click=undo, key="ml_undo")
+        st.button("Skip", shortcut="Right", on_click=skip, args=(here,), key="ml_skip")
+        st.button("Undo", shortcut="Backspace", on_click=undo, args=(here,), key="ml_undo")
     version = store.current_version(db, project_id)
     suggested = multilabel.suggested_labels(db, project_id, version, shown.example_id) if version else None
     if suggested is not None:
@@ -177,3 +189,21 @@ def model_page(db, project: dict) -> None:
             for r, t in zip(m["eval_per_label"], thresholds)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(tuned)
+    versions = store.versions(db, project["id"])
+    curve = model_report.multilabel_curve(versions)
+    if curve:
+        st.markdown("**Learning curve** · every version on the eval sample")
+        st.altair_chart(charts.learning_curve(curve), width="stretch")
+        st.caption("The bands are 95 % bootstrap intervals over the labeled eval texts.")
+    names = [r["label"] for r in m["eval_per_label"]]
+    chosen = st.multiselect("Per-label curves", names, default=model_report.weakest_labels(version),
+                            format_func=neutral, help="At first the five labels with the lowest F1 now (of those with eval texts).",
+                            key=f"ml_curve_labels_{project['id']}")
+    if chosen:
+        st.altair_chart(charts.per_label_curves(model_report.per_label_curve(versions, chosen)), width="stretch")
+    st.markdown("**Should you stop labeling?**")
+    for signal in stopping.signals(versions, project["settings"].label_budget):
+        (st.success if signal.fired else st.info)(signal.explanation, icon=":material/flag:" if signal.fired else None)
+    st.caption("For label sets, kappa is the mean over labels of each label's agreement between a version's pool "
+               "predictions and the previous version's, and uncertainty is the mean over texts and labels of how "
+               "near each label's probability is to its threshold.")

@@ -13,12 +13,16 @@ PROJECTS_FLASH = "projects_flash"  # the Projects page's message for the next ru
 SETTINGS_FLASH = "settings_flash"  # the Settings page's message after a class or guidelines change
 PROJECT_CREATED = "project_created"  # a project was just created: the Projects page links to Annotate
 CREATE_FORM = "create_form"  # how many projects this session created: the create form's uploader key
-SHOWN_AT = "shown_at"  # when the text on the Annotate page was shown (seconds per label)
 
 
 def shown(project_id: int, annotator: str) -> str:
     """The `NextText` on the Annotate page."""
     return f"shown:{project_id}:{annotator}"
+
+
+def desk(project_id: int, annotator: str) -> str:
+    """The Annotate page's `ui.desk.Desk`: the text shown, when, and the message for the next run."""
+    return f"desk:{project_id}:{annotator}"
 
 
 def settings_drawn(project_id: int) -> str:

@@ -53,6 +53,10 @@ class ImportPlan:
     blank: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    def eval_texts(self, eval_fraction: float) -> int:
+        """How many of these texts an import with `eval_fraction` puts in the eval sample."""
+        return eval_sample_size(sum(label is None for label in self.labels), eval_fraction) if eval_fraction else 0
+
     def summary(self) -> str:
         parts = [_count(len(self.texts), "text")]
         labeled = sum(label is not None for label in self.labels)

@@ -9,6 +9,10 @@ does the same in-process (`predict_texts`).
 
 A version predicts as it scores the pool: a `full` version with its family's own model, a `head`
 version by embedding with its encoder and applying its head (arrays, never a pickle: `head.load`).
+A multi-label version (issue 21) embeds the same way and applies its one-vs-rest heads: each text
+gets its set of labels (every label whose probability reaches the label's threshold, the sets the
+app serves: `multilabel_export.predict_sets`) in a `labels` column (a list in Parquet, a JSON list
+in CSV) and every label's probability.
 """
 from __future__ import annotations
 
@@ -85,11 +89,37 @@ def request_predict(db, actor, project_id: int, version_id: int, frame: pd.DataF
 # ---------------------------------------------------------------- scoring
 
 
-def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
-    """A function from texts to class probabilities (one column per project class) for this version."""
+def is_multilabel(version: dict) -> bool:
+    """A multi-label version: one-vs-rest heads with per-label thresholds (`core.learning.multilabel`)."""
+    return bool(version["params"].get("multilabel"))
+
+
+def _multilabel_head(version: dict):
+    from core.learning import multilabel as ml
+
+    return ml.MultiLabelHead.load(Path(version["path"]))
+
+
+def _embedder(enc: dict) -> Callable[[Sequence[str]], np.ndarray]:
+    """The encoder's normalised embeddings, as the pool was embedded."""
     from core.learning import classifiers, embeddings
 
+    if enc["family"] == "transformer":
+        body = classifiers.load("transformer", Path(enc["model"]))
+        return lambda texts: body.embed_and_score(list(texts))[0]
+    encoder = embeddings.load_encoder(enc["model"])
+    return lambda texts: embeddings.encode(encoder, list(texts))
+
+
+def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
+    """A function from texts to class probabilities (one column per project class) for this version
+    (a multi-label version: each label's own probability)."""
+    from core.learning import classifiers
+
     enc = store.encoder(db, version["encoder_id"])
+    if is_multilabel(version):
+        model, embed = _multilabel_head(version), _embedder(enc)
+        return lambda texts: model.probabilities(embed(texts))
     n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
     if version["kind"] == store.JobKind.FULL:
         model = classifiers.load(version["params"].get("family", "setfit"), Path(enc["path"]) / "model")
@@ -100,12 +130,7 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
         raise ValueError(f"Version {version['number']} was stored by an older Sieve as a pickle, which Sieve no "
                          "longer loads; predict with a newer version (the next head refit makes one).")
     fitted = head.load(version["path"])  # arrays and settings, never a pickle
-    if enc["family"] == "transformer":
-        body = classifiers.load("transformer", Path(enc["model"]))
-        embed = lambda texts: body.embed_and_score(list(texts))[0]  # noqa: E731
-    else:
-        encoder = embeddings.load_encoder(enc["model"])
-        embed = lambda texts: embeddings.encode(encoder, list(texts))  # noqa: E731
+    embed = _embedder(enc)
     return lambda texts: head.predict_proba(fitted, embed(texts), n_classes)
 
 
@@ -116,6 +141,9 @@ def score_on_ray(db, version: dict, texts: Sequence[str], progress: Progress | N
 
     enc = store.encoder(db, version["encoder_id"])
     report = (lambda f, m: progress(0.05 + 0.9 * f, m)) if progress else None
+    if is_multilabel(version):
+        vectors = ray_backend.embed_texts(enc["model"], list(texts), report, family=enc["family"])
+        return _multilabel_head(version).probabilities(vectors)
     if version["kind"] == store.JobKind.FULL:
         family = version["params"].get("family", "setfit")
         return ray_backend.score_texts(family, Path(enc["path"]) / "model", list(texts), report)[1]
@@ -158,8 +186,32 @@ def predictions_frame(texts: Sequence[str], probs: np.ndarray, names: list[str])
     return frame
 
 
+def multilabel_frame(texts: Sequence[str], probs: np.ndarray, names: list[str], thresholds: np.ndarray) -> pd.DataFrame:
+    """text, labels (the set: every label whose probability reaches its threshold, in class order),
+    then p(<class>) for every class. A class added after the version was trained: probability 0,
+    never in a set."""
+    pad = len(names) - probs.shape[1]
+    if pad > 0:
+        probs = np.pad(probs, ((0, 0), (0, pad)))
+        thresholds = np.concatenate([thresholds, np.full(pad, np.inf)])
+    keep = probs >= np.asarray(thresholds)[:len(names)]
+    frame = pd.DataFrame({"text": list(texts), "labels": [[names[j] for j in np.flatnonzero(row)] for row in keep]})
+    for i, name in enumerate(names):
+        frame[f"p({name})"] = probs[:, i]
+    return frame
+
+
+def frame_for(version: dict, texts: Sequence[str], probs: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """The predictions file of this version: `multilabel_frame` for a multi-label one, else `predictions_frame`."""
+    if is_multilabel(version):
+        return multilabel_frame(texts, probs, names, _multilabel_head(version).thresholds)
+    return predictions_frame(texts, probs, names)
+
+
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     buffer = stdio.BytesIO()
+    if fmt == "csv" and "labels" in frame.columns:  # a multi-label set: a JSON list in a CSV cell
+        frame = frame.assign(labels=[json.dumps(list(s), ensure_ascii=False) for s in frame["labels"]])
     if fmt == "csv":
         exports.formula_safe(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     else:
@@ -180,7 +232,7 @@ def run_predict(db, job: dict, progress: Progress) -> None:
     probs = predict_texts(db, version, texts, progress)
     seconds = time.perf_counter() - started
     names = store.class_names(db, job["project_id"])
-    frame = predictions_frame(texts, probs, names)
+    frame = frame_for(version, texts, probs, names)
     with artifacts.atomic_dir(output_dir(job["project_id"]), f"job{job['id']}") as (tmp, final):
         (tmp / f"predictions.{params['format']}").write_bytes(to_bytes(frame, params["format"]))
     source.unlink(missing_ok=True)

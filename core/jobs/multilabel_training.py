@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,20 @@ def label_matrix(db, project_id: int, ids: np.ndarray, classes: list[str], split
     present = (rows < len(ids)) & (ids[np.minimum(rows, max(len(ids) - 1, 0))] == example_ids)
     Y = labelsets.one_hot([f.labels for f, keep in zip(finals, present) if keep], classes)
     return rows[present], Y
+
+
+def stability(db, previous: dict | None, ids: np.ndarray, predicted: np.ndarray) -> dict:
+    """Per-label kappa between this and the previous multi-label version's pool predictions (the
+    stabilizing-predictions stopping signal, core.learning.stopping), on the texts both scored."""
+    if previous is None or not (Path(previous["path"]) / "thresholds.json").exists():
+        return {}
+    old_probs = np.load(Path(previous["path"]) / "probs.npy", mmap_mode="r")
+    old_thresholds = np.asarray(json.loads((Path(previous["path"]) / "thresholds.json").read_text()))
+    old_ids = embeddings.read(store.encoder(db, previous["encoder_id"])["path"])[0]
+    common, old_rows, new_rows = np.intersect1d(old_ids, ids, assume_unique=True, return_indices=True)
+    if len(common) == 0 or old_probs.shape[1] != predicted.shape[1]:
+        return {}
+    return {"kappa_previous": ml.set_agreement(np.asarray(old_probs[old_rows]) >= old_thresholds, predicted[new_rows])}
 
 
 def refit(db, project_id: int, job_id: int | None = None) -> int:
@@ -78,9 +93,13 @@ def refit(db, project_id: int, job_id: int | None = None) -> int:
     if len(eval_rows):
         metrics.update(ml.eval_figures(eval_Y, probs[eval_rows] >= model.thresholds, classes))
     candidates = unlabeled_pool_rows(db, project_id, ids, rows)
+    previous = store.latest_version(db, project_id)
+    metrics["mean_uncertainty"] = ml.pool_uncertainty(probs[candidates], model.thresholds)
+    metrics.update(stability(db, previous, ids, probs >= model.thresholds))
     strategy = ml.DEFAULT_STRATEGY
     queue, queue_scores = ml.rank(strategy, probs, model.thresholds, candidates, settings.queue_size,
-                                  np.random.default_rng(watermark), metrics["mean_cardinality"])
+                                  np.random.default_rng(watermark), metrics["mean_cardinality"],
+                                  label_counts=Y.sum(0), embeddings=vectors)
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "versions", "v") as (tmp, final):
         artifacts.save_npy(tmp / "probs.npy", probs.astype(np.float32))
         artifacts.save_npy(tmp / "queue.npy", ids[queue])
@@ -92,7 +111,6 @@ def refit(db, project_id: int, job_id: int | None = None) -> int:
     params = {"head": {"kind": "classifier-chain logistic" if chained else "one-vs-rest logistic", "C": ml.DEFAULT_C,
                        "class_names": examples is not None},
               "multilabel": True, "strategy": strategy}
-    previous = store.latest_version(db, project_id)
     with store.transaction(db) as conn:
         version_id = store.publish_version(conn, project_id, store.NewVersion(
             store.JobKind.HEAD, encoder_row["id"], str(final), watermark, int(len(rows)), metrics, params, timings,
@@ -148,9 +166,12 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress=_noop)
     if len(eval_rows):
         metrics.update(ml.eval_figures(eval_Y, probs[eval_rows] >= thresholds, classes))
     candidates = unlabeled_pool_rows(db, project_id, ids, rows)
+    metrics["mean_uncertainty"] = ml.pool_uncertainty(probs[candidates], thresholds)
+    metrics.update(stability(db, store.latest_version(db, project_id), ids, probs >= thresholds))
     strategy = ml.DEFAULT_STRATEGY
     queue, queue_scores = ml.rank(strategy, probs, thresholds, candidates, settings.queue_size,
-                                  np.random.default_rng(watermark), metrics["mean_cardinality"])
+                                  np.random.default_rng(watermark), metrics["mean_cardinality"],
+                                  label_counts=Y.sum(0), embeddings=vectors)
     with artifacts.atomic_dir(artifacts.project_dir(project_id) / "versions", "v") as (tmp, final):
         artifacts.save_npy(tmp / "probs.npy", probs.astype(np.float32))
         artifacts.save_npy(tmp / "queue.npy", ids[queue])

@@ -26,7 +26,7 @@ from core import artifacts, config, store
 from core.files import hf_datasets, model_export, predict
 from core.jobs import kinds, ray_backend, recovery, training
 from core.learning.classifiers.protocol import Progress
-from core.team import quality
+from core.team import multilabel_quality, quality
 
 log = logging.getLogger("sieve.worker")
 HEARTBEAT_S = 1.0
@@ -63,7 +63,8 @@ def _full_retrain(db, job: dict, progress: Progress) -> None:
 
 
 def _analyse(db, job: dict, progress: Progress) -> None:
-    result = quality.analyse(db, job["project_id"])  # outside the write transaction
+    multi = store.project_kind(db, job["project_id"]) == "multi"  # agreement per label (issue 21)
+    result = (multilabel_quality if multi else quality).analyse(db, job["project_id"])  # outside the write transaction
     with store.transaction(db) as conn:
         store.finish_job(conn, job["id"], message="analysed", result=result)
 

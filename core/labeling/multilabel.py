@@ -67,11 +67,57 @@ class FinalSet:
     labels: list[str]  # [] is "none of these"
     source: str  # adjudication, unanimous, majority, single
     votes: dict[str, list[str]] = field(default_factory=dict)  # annotator -> set
+    decided: dict[str, int] = field(default_factory=dict)  # label -> 0/1 a reviewer decided (the rest: majority)
+    decided_by: str | None = None
 
 
-def resolve(votes: dict[str, list[str]], classes: list[str]) -> tuple[list[str], str]:
-    """Per label, the majority of the annotators (more than half include it); a tie leaves it out
-    (adjudication per label is not built yet: a decision replaces the whole set)."""
+def encode_decision(decided: dict[str, int | bool], classes: list[str]) -> str:
+    """The stored form of a decision per label (the adjudications table's `label`): a JSON object
+    {label: 0 or 1} in class order. Unknown names refuse."""
+    unknown = sorted(set(decided) - set(classes))
+    if unknown:
+        raise labelsets.BadLabelSet("Not classes of this project: " + ", ".join(repr(u) for u in unknown[:10]) + ".")
+    return json.dumps({c: int(bool(decided[c])) for c in classes if c in decided}, ensure_ascii=False)
+
+
+def decode_decision(stored: str | None, classes: list[str]) -> dict[str, int] | None:
+    """A stored decision as {label: 0/1}: a JSON object decides those labels; a JSON list (a whole
+    set, the form before decisions per label) decides every label. Anything else (a bare class name:
+    a single-label style decision, which `core.team.quality.adjudicate` refuses on a multi-label
+    project) is None: no decision, so the annotators' majority stands and final sets never break."""
+    if stored is None:
+        return None
+    try:
+        value = json.loads(stored)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if isinstance(value, dict):
+        return {c: int(bool(value[c])) for c in classes if c in value}
+    if isinstance(value, list):
+        chosen = {str(v) for v in value}
+        return {c: int(c in chosen) for c in classes}
+    return None
+
+
+def decision_changes(decision_label: str, annotator_label: str, classes: list[str]) -> bool:
+    """Whether a stored decision changed any label of this annotator's stored set."""
+    decided = decode_decision(decision_label, classes) or {}
+    mine = set(labelsets.decode(annotator_label) or [])
+    return any(bool(v) != (name in mine) for name, v in decided.items())
+
+
+def majority(votes: dict[str, list[str]], label: str) -> int | None:
+    """1 when more than half the annotators give `label`, 0 when fewer than half do, None on a tie."""
+    given = sum(label in v for v in votes.values())
+    return 1 if 2 * given > len(votes) else 0 if 2 * given < len(votes) else None
+
+
+def resolve(votes: dict[str, list[str]], classes: list[str],
+            decided: dict[str, int] | None = None) -> tuple[list[str], str]:
+    """Per label: a reviewer's decision on it when there is one, else the majority of the annotators
+    (more than half include it); a tie leaves it out until someone decides it."""
+    if decided:
+        return [c for c in classes if (decided[c] if c in decided else majority(votes, c) == 1)], DECIDED
     if len(votes) == 1:
         return next(iter(votes.values())), SINGLE
     sets = [set(v) for v in votes.values()]
@@ -80,7 +126,9 @@ def resolve(votes: dict[str, list[str]], classes: list[str]) -> tuple[list[str],
 
 
 def final_sets(db, project_id: int, split: str | None = None) -> list[FinalSet]:
-    """Every labeled text with its final set of labels, by example id."""
+    """Every labeled text with its final set of labels, by example id: each label a reviewer decided
+    as decided (the newest decision of the text holds every label decided so far), the others by
+    the annotators' majority."""
     classes = store.class_names(db, project_id)
     decided = store.decisions(db, project_id)
     votes: dict[int, dict[str, list[str]]] = {}
@@ -92,11 +140,11 @@ def final_sets(db, project_id: int, split: str | None = None) -> list[FinalSet]:
     for example_id in sorted(splits):
         if split is not None and splits[example_id] != split:
             continue
-        if example_id in decided:
-            labels, source = labelsets.decode(decided[example_id]["label"]), DECIDED
-        else:
-            labels, source = resolve(votes[example_id], classes)
-        out.append(FinalSet(example_id, splits[example_id], labels, source, votes[example_id]))
+        decision = decided.get(example_id)
+        per_label = decode_decision(decision["label"], classes) if decision else None
+        labels, source = resolve(votes[example_id], classes, per_label)
+        out.append(FinalSet(example_id, splits[example_id], labels, source, votes[example_id], per_label or {},
+                            decision["reviewer"] if per_label else None))
     return out
 
 

@@ -8,16 +8,22 @@ from dataclasses import dataclass
 from core import store
 
 SESSION_GAP_S = 30 * 60  # a pause longer than this between two labels starts a new session
+# Labels per hour is shown only from MIN_RATE_LABELS labels over MIN_RATE_MINUTES minutes on: two
+# labels 3 s apart read "2560 labels/hour" (new-user trial, issue 20), a rate nobody keeps up. Ten
+# labels over two minutes put one slow or fast text at about a tenth of the figure, and take in
+# the pauses a session has (reading guidelines, a second look).
+MIN_RATE_LABELS = 10
+MIN_RATE_MINUTES = 2.0
 
 
 @dataclass(frozen=True)
 class Pace:
     """The annotator's current session: labels since their last pause of SESSION_GAP_S or more."""
 
-    labels: int
+    labels: int  # texts labeled in the session whose label no undo took back (a label given again counts once)
     minutes: float  # from the first label's showing to the newest label
     seconds_per_label: float | None  # median time a text was shown before its label
-    labels_per_hour: float | None  # None until the session has two labels
+    labels_per_hour: float | None  # None until MIN_RATE_LABELS labels over MIN_RATE_MINUTES minutes
 
     def words(self) -> str:
         if not self.labels:
@@ -31,20 +37,26 @@ class Pace:
 
 
 def session_pace(db, project_id: int, annotator: str, now: float | None = None) -> Pace:
+    """The session's labels counted from the store: the texts with a label of this session in effect
+    (a label undone is not one; a text labeled, undone and labeled again is one). Its span runs over
+    every label of the session, undone ones too: that time was spent."""
     times = store.recent_label_times(db, project_id, annotator)  # newest first
     now = store.now() if now is None else now
     if not times or now - times[0][0] > SESSION_GAP_S:
         return Pace(0, 0.0, None, None)
     session = [times[0]]
-    for at, seconds in times[1:]:
-        if session[-1][0] - at > SESSION_GAP_S:
+    for row in times[1:]:
+        if session[-1][0] - row[0] > SESSION_GAP_S:
             break
-        session.append((at, seconds))
-    shown = [s for _, s in session if s is not None]
+        session.append(row)
+    kept = [row for row in session if not row[3]]
+    labels = len({example_id for _, _, example_id, _ in kept})
+    shown = [seconds for _, seconds, _, _ in kept if seconds is not None]
     first_shown = session[-1][1] or 0.0  # the first label's text was on screen this long before it
     span = session[0][0] - session[-1][0] + first_shown
-    per_hour = len(session) * 3600 / span if len(session) >= 2 and span > 0 else None
-    return Pace(len(session), span / 60, statistics.median(shown) if shown else None, per_hour)
+    enough = labels >= MIN_RATE_LABELS and span >= MIN_RATE_MINUTES * 60
+    per_hour = labels * 3600 / span if enough else None
+    return Pace(labels, span / 60, statistics.median(shown) if shown else None, per_hour)
 
 
 @dataclass(frozen=True)

@@ -186,9 +186,11 @@ def label_history(db, project_id: int, annotator: str, query: str = "", limit: i
     return _rows(db, sql + " ORDER BY c.annotation_id DESC LIMIT ?", params + (limit,))
 
 
-def recent_label_times(db, project_id: int, annotator: str, limit: int = 2000) -> list[tuple[float, float | None]]:
-    """(created_at, seconds shown) of the annotator's newest label annotations, newest first
-    (undone ones too: the time was spent) (index on (project_id, annotator, id))."""
-    return [tuple(r) for r in db.conn.execute(
-        f"""SELECT created_at, seconds FROM annotations WHERE project_id = ? AND annotator = ?
-             AND action = '{Action.LABEL}' ORDER BY id DESC LIMIT ?""", (project_id, annotator, limit))]
+def recent_label_times(db, project_id: int, annotator: str, limit: int = 2000) -> list[tuple[float, float | None, int, bool]]:
+    """(created_at, seconds shown, example_id, undone) of the annotator's newest label annotations,
+    newest first, undone ones too (the time was spent; `undone` says an undo reverted it)
+    (index on (project_id, annotator, id), and annotations_reverts for the undo)."""
+    return [(r[0], r[1], r[2], bool(r[3])) for r in db.conn.execute(
+        f"""SELECT a.created_at, a.seconds, a.example_id, NOT ({not_undone("a")}) FROM annotations a
+             WHERE a.project_id = ? AND a.annotator = ? AND a.action = '{Action.LABEL}'
+             ORDER BY a.id DESC LIMIT ?""", (project_id, annotator, limit))]

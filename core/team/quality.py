@@ -126,6 +126,9 @@ def adjudicate(db, actor: auth.Actor, project_id: int, example_id: int, label: s
     actor = auth.require(db, actor, auth.ADJUDICATE if source == ADJUDICATION else auth.REVIEW, project_id)
     if source not in (ADJUDICATION, REVIEW):
         raise ValueError(f"unknown decision source {source!r}")
+    if store.project_kind(db, project_id) == "multi":  # one class for a set would break its final set
+        raise store.StoreError("This project is multi-label: decide each disputed label of the text "
+                               "(in or out) instead of one class for it.")
     if label not in store.class_names(db, project_id):
         raise store.StoreError(f"{label!r} is not a class of this project.")
     if store.example_project(db, example_id) != project_id:
@@ -246,7 +249,8 @@ def label_issues(db, project_id: int, max_folds: int = 5, seed: int = 0) -> list
 
 
 def analyse(db, project_id: int) -> dict:
-    """The `quality` job: agreement and suspicious labels, stored as the job's result."""
+    """The `quality` job of a single-label project: agreement and suspicious labels, stored as the job's
+    result (a multi-label project's job runs `core.team.multilabel_quality.analyse`)."""
     return {"agreement": agreement(db, project_id), "issues": label_issues(db, project_id),
             "labels": len(final_labels(db, project_id))}
 
@@ -300,13 +304,20 @@ def team_figures(db, project_id: int, analysis: dict | None = None) -> list[dict
         if pair["kappa"] is not None:
             kappas.setdefault(pair["a"], []).append((pair["kappa"], pair["texts"]))
             kappas.setdefault(pair["b"], []).append((pair["kappa"], pair["texts"]))
+    if store.project_kind(db, project_id) == "multi":  # a decision per label changes some of a set, or none
+        from core.labeling import multilabel
+
+        classes = store.class_names(db, project_id)
+        changed_by = lambda decision, mine: multilabel.decision_changes(decision, mine, classes)  # noqa: E731
+    else:
+        changed_by = lambda decision, mine: decision != mine  # noqa: E731
     out = []
     for name, labels in sorted(per.items()):
         seconds = [r["seconds"] for r in labels if r["seconds"] is not None]
         times = sorted(r["created_at"] for r in labels)
         # Active time: gaps over 10 minutes are breaks, not labeling.
         active = sum(min(b - a, 600.0) for a, b in zip(times, times[1:])) + (np.median(seconds) if seconds else 0)
-        changed = sum(1 for r in labels if r["example_id"] in decided and decided[r["example_id"]]["label"] != r["label"])
+        changed = sum(1 for r in labels if r["example_id"] in decided and changed_by(decided[r["example_id"]]["label"], r["label"]))
         pairs = kappas.get(name, [])
         shared = sum(texts for _, texts in pairs)
         out.append({"annotator": name, "labels": len(labels),

@@ -30,6 +30,37 @@ def learning_curve(versions: list[dict]) -> list[dict]:
     return rows
 
 
+MULTILABEL_SERIES = {"eval_micro_f1": "micro-F1", "eval_macro_f1": "macro-F1"}
+
+
+def multilabel_curve(versions: list[dict]) -> list[dict]:
+    """`learning_curve`'s rows for a multi-label project: micro- and macro-F1 with their bootstrap intervals."""
+    rows = []
+    for v in versions:
+        m = v["metrics"]
+        for key, name in MULTILABEL_SERIES.items():
+            if key in m:
+                low, high = m.get(f"{key}_ci", [m[key], m[key]])
+                rows.append({"labels": v["n_labels"], "version": v["number"], "created": v["created_at"],
+                             "metric": name, "value": m[key], "low": low, "high": high, "eval texts": m.get("eval_n", 0)})
+    return rows
+
+
+def weakest_labels(version: dict, at_most: int = 5) -> list[str]:
+    """The served multi-label version's labels with the lowest eval F1 (fewest eval texts first on
+    ties), among labels with eval texts: a label without any has no F1 to speak of."""
+    per_label = [r for r in version["metrics"].get("eval_per_label", []) if r["support"] > 0]
+    return [r["label"] for r in sorted(per_label, key=lambda r: (r["f1"], r["support"]))[:at_most]]
+
+
+def per_label_curve(versions: list[dict], labels: list[str]) -> list[dict]:
+    """Per-label learning curves: each version's eval F1 (with its bootstrap interval) for `labels`."""
+    wanted = set(labels)
+    return [{"labels": v["n_labels"], "version": v["number"], "label": r["label"], "F1": r["f1"],
+             "low": r["ci"][0], "high": r["ci"][1], "eval texts": r["support"]}
+            for v in versions for r in v["metrics"].get("eval_per_label", []) if r["label"] in wanted]
+
+
 def cross_validated_curve(versions: list[dict]) -> list[dict]:
     rows = []
     for v in versions:

@@ -152,6 +152,41 @@ class EvalBreakdown:
                 for i, t in enumerate(self.names) for j, p in enumerate(self.names)]
 
 
+ENLARGE_EVAL = ("To enlarge it, add more texts on the Projects page (Add texts) and keep a share of them for "
+                "the eval sample: a random draw of the new texts.")
+
+
+@dataclass(frozen=True)
+class EvalSample:
+    """The project's eval sample: its size and how many of its texts have a label in effect."""
+
+    labeled: int
+    size: int
+
+    @property
+    def used_up(self) -> bool:
+        return self.size > 0 and self.labeled >= self.size
+
+    def note(self, accuracy_low: float | None = None, accuracy_high: float | None = None) -> str | None:
+        """In words, when the sample limits the figures: every text of it labeled (the intervals cannot
+        narrow any more), or too small ever to reach FEW_EVAL_TEXTS; with how to enlarge it. None otherwise."""
+        if self.used_up:
+            width = (f" (accuracy {accuracy_low:.0%} to {accuracy_high:.0%})"
+                     if accuracy_low is not None and accuracy_high is not None else "")
+            return (f"All {self.size} eval texts are labeled: the eval figures cannot get more precise than "
+                    f"their intervals now{width}, and no eval texts come up on the Annotate page any more. "
+                    f"The eval sample was drawn when the texts were imported. {ENLARGE_EVAL}")
+        if 0 < self.size < FEW_EVAL_TEXTS:
+            return (f"The eval sample has only {self.size} texts: even with every one labeled the eval figures "
+                    f"stay rough. {ENLARGE_EVAL}")
+        return None
+
+
+def eval_sample(db, project_id: int) -> EvalSample:
+    return EvalSample(len(store.current_labels(db, project_id, store.Split.EVAL)),
+                      store.example_count(db, project_id, store.Split.EVAL))
+
+
 def eval_breakdown(db, version: dict, watermark: int | None = None) -> EvalBreakdown:
     """The version's predictions on the eval labels in effect at `watermark` (default: its own label
     watermark, i.e. the eval texts its stored figures were measured on)."""

@@ -169,7 +169,7 @@ def test_texts_render_as_plain_text(app, db):
     html_id = next(i for i, t in store.texts_by_id(db, store.example_ids(db, pid)).items() if "<script>" in t)
     from core.labeling import annotate
 
-    at.session_state[state.shown(pid, "alice")] = annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test")
+    at.session_state[state.desk(pid, "alice")].show(annotate.show_example(db, auth.local_actor("alice"), pid, html_id, "test"))
     at.run()
     assert shown_text(at) == TEXTS[-1]  # st.text: shown verbatim, never parsed as HTML or Markdown
     assert all("<script>" not in m.value for m in at.markdown)
@@ -288,7 +288,7 @@ def test_no_button_is_painted_as_the_models_choice_and_unsure_suggestions_are_hi
     assert all(b.type != "primary" for b in at.button if b.key and b.key.startswith("label_"))
     shown = at.session_state[state.shown(pid, "alice")]
     unsure = annotate.NextText(shown.example_id, shown.text, {}, "pool", "margin", 0.9, None, "question", 0.52)
-    at.session_state[state.shown(pid, "alice")] = unsure
+    at.session_state[state.desk(pid, "alice")].show(unsure)  # what the page shows lives on its desk (ui/desk.py)
     at.run()
     assert not any("leans towards" in c.value for c in at.caption)
     assert any("unsure about this text" in c.value for c in at.caption)

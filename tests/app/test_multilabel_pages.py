@@ -93,3 +93,74 @@ def test_settings_page_lets_a_multi_label_project_choose_its_family(db, monkeypa
     button(at, "Train now (transformer fine-tuning)").click().run()  # a multi-label full retrain, queued
     assert not at.exception
     assert [j["kind"] for j in store.active_jobs(db, pid)].count(store.JobKind.FULL) == 1
+
+
+def test_multilabel_annotate_counts_eval_labels_as_single_label_does(db, monkeypatch):
+    """New-user trial (issue 20): single-label Annotate shows "Eval labels n / N", multi-label did not."""
+    import pandas as pd
+
+    from core.files import multilabel_io
+    from core.labeling import annotate
+    from core.team import auth
+
+    frame = pd.DataFrame({"text": [f"ticket number {i} about something" for i in range(40)]})
+    plan = multilabel_io.plan_import(frame, "text", None, ["billing", "bug", "feature"])
+    pid = multilabel_io.create_project(db, auth.local_actor(), "tickets", plan, eval_fraction=0.25)
+    evals = store.example_ids(db, pid, store.Split.EVAL)
+    multilabel.submit_labels(db, auth.local_actor("alice"), pid, annotate.NextText.direct(evals[0]), ["bug"])
+    at = new_app(monkeypatch)
+    at.session_state[state.PROJECT_ID] = pid
+    at.switch_page("ui/pages/annotate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown.get("Eval labels") == f"1 / {len(evals)}", shown
+
+
+def test_model_page_shows_curves_per_label_curves_and_stopping_signals(db, monkeypatch):
+    """Two refits of a real multi-label project (debtags, the real encoder): the Model page draws the
+    learning curve over both versions, per-label curves for the weakest labels, and the stopping
+    signals with the multi-label kappa and uncertainty the worker recorded."""
+    import pandas as pd
+
+    from core.files import multilabel_io
+    from core.jobs import training
+    from core.labeling import annotate
+    from core.team import auth
+    from tests.conftest import multilabel_dataset
+
+    frame = multilabel_dataset("train", n=240, seed=3)
+    mixed = pd.concat([frame.iloc[:120], frame.iloc[120:][["text"]].assign(labels="")], ignore_index=True)
+    plan = multilabel_io.plan_import(mixed, "text", "labels")
+    actor = auth.local_actor()
+    pid = multilabel_io.create_project(db, actor, "debtags", plan, eval_fraction=0.4)
+    training.embed_pool(db, pid)
+    truth = dict(zip(frame["text"], frame["labels"]))
+    eval_ids = [int(i) for i in store.example_ids(db, pid, store.Split.EVAL)]
+
+    def label_eval(ids):
+        for example_id in ids:
+            sets = [x for x in truth[store.example(db, example_id)["text"]].split("|") if x in plan.classes]
+            multilabel.submit_labels(db, actor, pid, annotate.NextText.direct(example_id), sets)
+
+    label_eval(eval_ids[:40])
+    training.refit_head(db, pid)
+    label_eval(eval_ids[40:])
+    second = store.version(db, training.refit_head(db, pid))
+    assert second["params"]["strategy"] == "per_label_margin"
+    assert 0 < second["metrics"]["kappa_previous"] <= 1 and 0 < second["metrics"]["mean_uncertainty"] < 1
+
+    at = new_app(monkeypatch)
+    at.switch_page("ui/pages/model.py").run()
+    assert not at.exception, at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # the learning curve and the per-label curves
+    [picker] = [m for m in at.multiselect if m.label == "Per-label curves"]
+    measured = [r for r in second["metrics"]["eval_per_label"] if r["support"]]
+    weakest = sorted(measured, key=lambda r: (r["f1"], r["support"]))[:5]
+    assert len(measured) < len(second["metrics"]["eval_per_label"])  # some labels have no eval texts: never "weakest"
+    assert picker.value == [r["label"] for r in weakest]
+    texts = [i.value for i in at.info] + [s.value for s in at.success]
+    assert any("mean kappa" in t or "comparisons" in t for t in texts)
+    assert any("uncertainty" in t for t in texts)
+    picker.set_value([]).run()
+    assert len(at.get("vega_lite_chart")) == 1

@@ -315,3 +315,85 @@ def sign_in(page, name: str, password: str) -> None:
     main.get_by_role("button", name="Sign in").click()
     page.locator('[data-testid="stSidebar"] >> text=Signed in as').wait_for(timeout=60_000)
     wait_idle(page)
+
+
+# --------------------------------------------------------------------------- what the server sends
+
+
+class ForwardMessages:
+    """Every message the app's server sends one page (Streamlit's `ForwardMsg`s over its websocket),
+    decoded, in order, so a test can tell the script runs apart: which run drew what, and how each
+    ended (`FINISHED_EARLY_FOR_RERUN` is a run cut short by `st.rerun()`). Attach before the page
+    opens the app. A message Streamlit sends as a reference to one the page already has is resolved."""
+
+    def __init__(self, page):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # Streamlit's own schema
+
+        self._parse = ForwardMsg.FromString
+        self.messages: list = []
+        self._by_hash: dict = {}
+        page.on("websocket", lambda ws: ws.on("framereceived", self._received))
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = self._parse(payload)
+        if msg.WhichOneof("type") == "ref_hash":
+            msg = self._by_hash.get(msg.ref_hash, msg)
+        elif msg.hash:
+            self._by_hash[msg.hash] = msg
+        self.messages.append(msg)
+
+    def mark(self) -> int:
+        return len(self.messages)
+
+    def runs(self, since: int = 0) -> list[tuple[str, bool, list]]:
+        """The script runs started since `since` (a `mark()`) and finished: (how each ended, whether it
+        was a fragment's run, the messages it sent), in the order they started. Runs are told apart by
+        the run id Streamlit tags each run's first and last message with; what a run sends lies between."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        runs, current = {}, None
+        for msg in self.messages[since:]:
+            kind = msg.WhichOneof("type")
+            run_id = msg.metadata.run.script_run_id
+            if kind == "new_session":
+                current = runs[run_id] = [None, bool(msg.metadata.run.fragment_ids), []]
+            elif kind == "script_finished":
+                if run_id in runs:
+                    runs[run_id][0] = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
+                current = None
+            elif current is not None:
+                current[2].append(msg)
+        return [tuple(run) for run in runs.values() if run[0] is not None]
+
+    def full_runs(self, since: int = 0) -> list[tuple[str, list]]:
+        """`runs`, less the fragments' runs: (how each ended, its messages)."""
+        return [(end, messages) for end, fragment, messages in self.runs(since) if not fragment]
+
+
+def dataframes(messages: list) -> list:
+    """The tables (pandas) the messages draw with st.dataframe."""
+    import pyarrow as pa
+
+    tables = []
+    for msg in messages:
+        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            element = msg.delta.new_element
+            if element.WhichOneof("type") == "dataframe" and element.dataframe.arrow_data.data:
+                tables.append(pa.ipc.open_stream(element.dataframe.arrow_data.data).read_all().to_pandas())
+    return tables
+
+
+def texts(messages: list) -> str:
+    """Every string the messages' elements carry (alerts, captions, markdown), joined."""
+    out = []
+    for msg in messages:
+        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            element = msg.delta.new_element
+            kind = element.WhichOneof("type")
+            body = getattr(element, kind, None) if kind else None
+            for field in ("body", "text"):
+                if body is not None and hasattr(body, field) and isinstance(getattr(body, field), str):
+                    out.append(getattr(body, field))
+    return " | ".join(out)

@@ -175,3 +175,67 @@ def test_model_page_pin_export_and_predict_round_trip(app_factory, page, screens
         last = conn.execute("SELECT model_version_id FROM annotations ORDER BY id DESC LIMIT 1").fetchone()[0]
         assert conn.execute("SELECT version_id FROM version_pins ORDER BY id DESC").fetchone()[0] is None
     assert last != v1_id and last <= newest
+
+
+def seed_two_fake_versions(data_dir) -> None:
+    """A project with two published versions (stored probabilities, no model): the pin needs versions,
+    not training, so no worker runs."""
+    from tests.unit.test_registry import REGISTRY_PROJECT, fake_encoder, fake_version
+
+    previous = os.environ.get("SIEVE_DATA_DIR")
+    os.environ["SIEVE_DATA_DIR"] = str(data_dir)
+    try:
+        db = store.connect()
+        pid = make_project(db, **REGISTRY_PROJECT)
+        encoder_id, ids = fake_encoder(db, pid)
+        fake_version(db, pid, encoder_id, ids, np.zeros(len(ids), int), queue=[])
+        fake_version(db, pid, encoder_id, ids, np.arange(len(ids)) % 2, queue=[])
+    finally:
+        if previous is None:
+            os.environ.pop("SIEVE_DATA_DIR", None)
+        else:
+            os.environ["SIEVE_DATA_DIR"] = previous
+
+
+def served_column(runs) -> list[list[str]]:
+    """The 'served' column of every versions table the runs drew."""
+    return [table["served"].tolist() for _, messages in runs for table in harness.dataframes(messages)
+            if "served" in table.columns]
+
+
+def test_pin_and_unpin_show_in_the_clicks_own_run(app_factory, page, tmp_path):
+    """Issue 20: the pin took 7-8 s to show and after Unpin the page still said "pinned" 1.5 s later. The
+    buttons called st.rerun(): the click's run drew the old state, was cut short, and a second run drew
+    the new one. As on_click callbacks the click's own run draws the new state, and nothing stale
+    comes after it."""
+    data_dir = tmp_path / "data"
+    seed_two_fake_versions(data_dir)
+    app = app_factory(data_dir, env={"SIEVE_WORKER": "external"})
+    sent = harness.ForwardMessages(page)
+    harness.goto(page, app.url)
+    harness.open_page(page, "Model")
+    page.get_by_role("tab", name="Versions").click()
+    harness.wait_idle(page)
+    harness.choose(page, "Version to serve and export", "1")
+
+    mark = sent.mark()
+    page.get_by_role("button", name="Pin this version").click()
+    page.get_by_text("Version 1 is pinned by annotator").wait_for()
+    harness.wait_idle(page)
+    full = sent.full_runs(mark)
+    assert [end for end, _ in full] == ["FINISHED_SUCCESSFULLY"], [end for end, _ in full]  # one run, not cut short
+    assert served_column(full) == [["", "pinned"]], served_column(full)  # newest first: version 2, then 1
+    assert "is pinned by annotator" in harness.texts(full[0][1])
+
+    mark = sent.mark()
+    page.get_by_role("button", name="Unpin: follow the newest").click()
+    page.get_by_text("is pinned by").wait_for(state="detached")
+    harness.wait_idle(page)
+    page.wait_for_timeout(1500)
+    full = sent.full_runs(mark)
+    assert [end for end, _ in full] == ["FINISHED_SUCCESSFULLY"], [end for end, _ in full]
+    assert served_column(full) == [["yes", ""]], served_column(full)
+    assert "is pinned by" not in harness.texts(full[0][1])
+    assert not page.get_by_text("is pinned by").count(), "a stale 'pinned' 1.5 s after Unpin"
+    with project_db(app) as conn:
+        assert conn.execute("SELECT count(*) FROM version_pins").fetchone()[0] >= 1

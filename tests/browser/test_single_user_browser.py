@@ -1,5 +1,7 @@
 """One person, one browser, a long session (issue 20): settings saved back to back both land, and a
 past label is found in the label history and changed there."""
+import itertools
+
 import pytest
 
 try:
@@ -137,3 +139,43 @@ def test_a_past_label_is_found_in_the_history_and_changed(app_factory, page, tmp
     assert shown not in labeled
     harness.press(page, KEYS[gold[shown]])
     assert label_in_effect(app, shown) == gold[shown]
+
+
+# Each bar of the Annotate page's labels-per-class chart and each class name on its axis, as drawn.
+CLASS_COUNT_MARKS = """() => {
+    const chart = [...document.querySelectorAll('[data-testid="stMain"] .vega-embed')].find(e => e.offsetParent !== null);
+    if (!chart) return null;
+    const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left,
+                                                                   right: r.right, height: r.height, width: r.width}; };
+    return {bars: [...chart.querySelectorAll('g.mark-rect path')].map(box),
+            names: [...chart.querySelectorAll('g.role-axis-label text')].filter(t => isNaN(Number(t.textContent)))
+                       .map(t => ({text: t.textContent, ...box(t)}))};
+}"""
+
+
+def test_the_labels_per_class_chart_draws_a_bar_per_class_and_names_that_do_not_overlap(app_factory, page, tmp_path,
+                                                                                        screenshots):
+    """New-user trial (issue 20): the small chart beside the text had no height for its bars, so no bar
+    showed and the class names were drawn on top of one another."""
+    data_dir = tmp_path / "data"
+    frame = reviews()
+    gold = dict(zip(frame["text"], frame["label"]))
+    seed_projects(data_dir, ("reviews", frame, CLASSES))
+    app = app_factory(data_dir, env={"SIEVE_WORKER": "external"})  # no model needed: the chart counts labels
+    harness.goto(page, app.url)
+    harness.open_page(page, "Annotate")
+    given = set()
+    while given != set(CLASSES):  # at least one label of each class
+        label = gold[harness.shown_text(page)]
+        harness.press(page, KEYS[label])
+        given.add(label)
+    page.locator('[data-testid="stMain"] .vega-embed svg').first.wait_for()
+    page.wait_for_timeout(500)
+    harness.screenshot(page, screenshots, "annotate-class-counts")
+    drawn = page.evaluate(CLASS_COUNT_MARKS)
+    assert drawn and len(drawn["bars"]) == len(CLASSES), drawn
+    assert all(bar["height"] >= 8 and bar["width"] > 2 for bar in drawn["bars"]), drawn["bars"]
+    names = sorted(drawn["names"], key=lambda n: n["top"])
+    assert [n["text"] for n in names] and sorted(n["text"] for n in names) == sorted(CLASSES), names
+    for upper, lower in itertools.pairwise(names):
+        assert upper["bottom"] <= lower["top"] + 0.5, f"class names overlap: {names}"

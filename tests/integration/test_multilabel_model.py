@@ -69,4 +69,9 @@ def test_simulate_runs_on_multi_label_data(tmp_path, capsys):
               "--init", "20", "--batch", "20", "--rounds", "2", "--out", str(tmp_path / "out.json")])
     result = json.loads((tmp_path / "out.json").read_text())
     assert [p["labels"] for p in result["curve"]] == [20, 40, 60]
+    assert result["config"]["strategy"] == "per_label_margin"
+    first, *later = result["curve"]
+    assert first["kappa_previous"] is None and all(0 <= p["kappa_previous"] <= 1 for p in later)
+    assert all(0 < p["mean_uncertainty"] < 1 and len(p["per_label_f1"]) == len(result["config"]["classes"])
+               for p in result["curve"])
     assert "macro-F1" in capsys.readouterr().out

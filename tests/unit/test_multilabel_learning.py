@@ -56,3 +56,46 @@ def test_strategies_rank_the_uncertain_first():
     assert rows.tolist() == [3]
     rows, _ = ml.rank("cardinality", probs, t, np.arange(4), 1, np.random.default_rng(0), mean_cardinality=2.0)
     assert rows.tolist() == [2]  # predicts no label where texts have two
+
+
+def test_per_label_margin_gives_each_label_a_turn_rarest_label_first():
+    # label 0 is uncertain on many texts, label 1 (no labeled positives yet) on one: min_margin would
+    # spend the whole batch on label 0; per_label_margin's first pick goes to label 1's nearest text
+    probs = np.array([[0.50, 0.02], [0.51, 0.02], [0.49, 0.03], [0.52, 0.01], [0.05, 0.40]])
+    t = np.array([0.5, 0.5])
+    by_margin, _ = ml.rank("min_margin", probs, t, np.arange(5), 2, np.random.default_rng(0))
+    assert 4 not in by_margin.tolist()
+    rows, scores = ml.rank("per_label_margin", probs, t, np.arange(5), 2, np.random.default_rng(0),
+                           label_counts=np.array([12, 0]))
+    assert rows.tolist() == [4, 0]  # label 1's turn first (fewest positives), then label 0's nearest text
+    assert np.allclose(scores, [-0.10, 0.0])
+    # candidates are rows of the whole matrix; a batch never repeats a text, and fills up when asked for all
+    rows, _ = ml.rank("per_label_margin", probs, t, np.array([1, 3, 4]), 5, np.random.default_rng(0))
+    assert sorted(rows.tolist()) == [1, 3, 4]
+
+
+def test_per_label_margin_passes_over_near_duplicates():
+    probs = np.array([[0.50, 0.1], [0.50, 0.1], [0.45, 0.1], [0.1, 0.45]])
+    vectors = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)  # rows 0 and 1: the same text
+    rows, _ = ml.rank("per_label_margin", probs, np.array([0.5, 0.5]), np.arange(4), 3, np.random.default_rng(0),
+                      label_counts=np.array([5, 5]), embeddings=vectors)
+    assert rows.tolist() == [0, 3, 2]
+    rows, _ = ml.rank("per_label_margin", probs, np.array([0.5, 0.5]), np.arange(4), 3, np.random.default_rng(0),
+                      label_counts=np.array([5, 5]))
+    assert rows.tolist() == [0, 3, 1]  # without embeddings the copy is not seen
+
+
+def test_stopping_figures_for_label_sets():
+    from sklearn.metrics import cohen_kappa_score
+
+    t = np.array([0.3, 0.5])
+    assert ml.pool_uncertainty(np.array([[0.0, 1.0], [1.0, 0.0]]), t) == 0.0  # every decision certain
+    assert ml.pool_uncertainty(np.array([[0.3, 0.5]]), t) == 1.0  # every label on its threshold
+    assert abs(ml.pool_uncertainty(np.array([[0.65, 0.25]]), t) - 0.5) < 1e-9  # halfway on each side
+    rng = np.random.default_rng(0)
+    old = rng.random((50, 3)) < 0.3
+    new = old.copy()
+    new[:5, 0] = ~new[:5, 0]
+    assert ml.set_agreement(old, old) == 1.0
+    expected = (cohen_kappa_score(old[:, 0], new[:, 0]) + 2) / 3
+    assert abs(ml.set_agreement(old, new) - expected) < 1e-12

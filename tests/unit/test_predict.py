@@ -65,3 +65,19 @@ def test_run_predict_writes_predictions_with_probabilities(db, project, monkeypa
     assert not any(predict.input_dir(pid).iterdir())  # the uploaded texts are removed once predicted
 
 
+
+
+def test_a_multi_label_predictions_file_holds_each_texts_set_and_every_labels_probability():
+    """Issue 21: the set is every label at or above its threshold; a list column in Parquet, a JSON
+    list in CSV; a class added after the version was trained has probability 0 and is never in a set."""
+    import io
+    import json
+
+    probs = np.array([[0.9, 0.2], [0.4, 0.6], [0.1, 0.1]])
+    frame = predict.multilabel_frame(["a", "=b", "c"], probs, ["x|y", "z", "new"], np.array([0.5, 0.6]))
+    assert frame.columns.tolist() == ["text", "labels", "p(x|y)", "p(z)", "p(new)"]
+    assert frame["labels"].tolist() == [["x|y"], ["z"], []] and frame["p(new)"].tolist() == [0, 0, 0]
+    back = pd.read_csv(io.BytesIO(predict.to_bytes(frame, "csv")), keep_default_na=False)
+    assert [json.loads(s) for s in back["labels"]] == [["x|y"], ["z"], []] and back["text"][1] == "'=b"
+    parquet = pd.read_parquet(io.BytesIO(predict.to_bytes(frame, "parquet")))
+    assert [list(s) for s in parquet["labels"]] == [["x|y"], ["z"], []]

@@ -99,7 +99,8 @@ def _changing_calls(tree: ast.AST):
 
 
 READS = {"registry.wrong_on_eval", "quality.disagreements", "quality.open_issues", "auth.visible_projects",
-         "auth.allowed", "auth.session_actor", "auth.require", "auth.session_live"}
+         "auth.allowed", "auth.session_actor", "auth.require", "auth.session_live",
+         "multilabel_quality.conflicts", "multilabel_quality.report"}
 
 
 def test_every_changing_call_in_the_pages_is_inside_ui_refusals():

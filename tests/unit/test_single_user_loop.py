@@ -85,14 +85,62 @@ def test_session_pace_counts_labels_since_the_last_long_pause(db, monkeypatch):
         label(db, pid, example_id, "yes")
         clock["t"] += 10
     clock["t"] += 3600  # a long pause
-    for example_id in ids[2:12]:  # this session: 10 labels, one every 6 s, each shown 5 s
+    for example_id in ids[2:12]:  # this session: 10 labels, one every 15 s, each shown 5 s
         label(db, pid, example_id, "no", seconds=5.0)
-        clock["t"] += 6
-    now = clock["t"] - 6
+        clock["t"] += 15
+    now = clock["t"] - 15
     session = pace.session_pace(db, pid, "me", now=now)
     assert session.labels == 10
     assert session.seconds_per_label == 5.0
-    assert session.labels_per_hour == pytest.approx(10 * 3600 / (9 * 6 + 5))
-    assert "10 labels in 1 min" in session.words() and "labels/hour" in session.words()
+    assert session.labels_per_hour == pytest.approx(10 * 3600 / (9 * 15 + 5))
+    assert "10 labels in 2 min" in session.words() and "labels/hour" in session.words()
     assert pace.session_pace(db, pid, "me", now=now + 2 * 3600).labels == 0  # after a long pause: a new session
     assert pace.session_pace(db, pid, "nobody").words() == "No labels yet in this session."
+
+
+def test_the_session_counts_a_label_that_was_undone_and_given_again_once(db, monkeypatch):
+    """New-user trial: label, Undo, label again showed "This session: 2 labels" for one label in effect;
+    a skip that was undone and then labeled counted as well as the label. Counted from the store."""
+    pid = make_project(db, [f"text {i}" for i in range(6)])
+    ids = store.example_ids(db, pid)
+    clock = {"t": 1_000_000.0}
+    monkeypatch.setattr("core.store.labels.now", lambda: clock["t"])
+    label(db, pid, ids[0], "yes")
+    clock["t"] += 5
+    annotate.undo_last(db, ME, pid)
+    clock["t"] += 5
+    label(db, pid, ids[0], "no")  # the same text, labeled again: one label in effect
+    clock["t"] += 5
+    annotate.skip(db, ME, pid, ids[1])
+    annotate.undo_last(db, ME, pid)
+    label(db, pid, ids[1], "yes")
+    clock["t"] += 5
+    label(db, pid, ids[2], "yes")
+    annotate.undo_last(db, ME, pid)  # undone and not given again: not a label of this session
+    session = pace.session_pace(db, pid, "me", now=clock["t"])
+    assert session.labels == 2, session
+    assert session.words().startswith("2 labels in")
+
+
+def test_labels_per_hour_waits_for_enough_labels_and_time(db, monkeypatch):
+    """New-user trial: "2560 labels/hour" after two labels. The rate shows from MIN_RATE_LABELS labels
+    over MIN_RATE_MINUTES minutes on."""
+    pid = make_project(db, [f"text {i}" for i in range(30)])
+    ids = store.example_ids(db, pid)
+    clock = {"t": 1_000_000.0}
+    monkeypatch.setattr("core.store.labels.now", lambda: clock["t"])
+    for example_id in ids[:2]:
+        label(db, pid, example_id, "yes", seconds=1.4)
+        clock["t"] += 1.4
+    session = pace.session_pace(db, pid, "me", now=clock["t"])
+    assert session.labels == 2 and session.labels_per_hour is None
+    assert "labels/hour" not in session.words() and "1.4 s per label" in session.words()
+    for example_id in ids[2:pace.MIN_RATE_LABELS]:  # enough labels, but within half a minute
+        label(db, pid, example_id, "yes", seconds=1.4)
+        clock["t"] += 1.4
+    assert pace.session_pace(db, pid, "me", now=clock["t"]).labels_per_hour is None
+    clock["t"] += pace.MIN_RATE_MINUTES * 60
+    label(db, pid, ids[pace.MIN_RATE_LABELS], "yes", seconds=1.4)
+    session = pace.session_pace(db, pid, "me", now=clock["t"])
+    assert session.labels == pace.MIN_RATE_LABELS + 1 and session.labels_per_hour is not None
+    assert "labels/hour" in session.words()

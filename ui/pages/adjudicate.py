@@ -11,6 +11,12 @@ project = ui.current_project(db)
 project_id = project["id"]
 actor = ui.actor()
 ui.title("Adjudicate", project)
+if project["kind"] == "multi":  # conflicts and decisions per label, agreement per label (issue 21)
+    from ui import multilabel_team
+
+    with ui.refusals():
+        multilabel_team.adjudicate_page(db, project, actor)
+    st.stop()
 names = store.class_names(db, project_id)
 pending = quality.disagreements(db, project_id, actor)
 st.caption(f"{len(pending)} texts where annotators disagree and nobody decided yet. Ties have no final label "

@@ -6,7 +6,7 @@ import streamlit as st
 from core import store
 from core.labeling import annotate, pace
 import ui
-from ui import charts
+from ui import charts, desk
 from ui import state
 
 db = store.connect()
@@ -25,103 +25,109 @@ if project["kind"] == "multi":  # sets of labels: its own page (issue 21)
 state_key = state.shown(project_id, annotator)
 version_key = state.served_version(project_id)
 HISTORY_ROWS = 20
+# What the page shows lives on a desk handed to the callbacks (ui/desk.py: a key press a few ms after
+# another was lost, or labeled the same text twice, when Streamlit stopped a callback half-way).
+here = desk.desk(state.desk(project_id, annotator), actor)
 
 
-def seconds_shown() -> float:
-    return time.time() - st.session_state.get(state.SHOWN_AT, time.time())
-
-
-def advance() -> None:
+def advance(on: desk.Desk) -> None:
+    """The next text onto the desk; if none can be picked now (the store is busy), the desk says so
+    and the page offers to try again, rather than keep a text that is answered already."""
+    on.ready = False
     with ui.refusals():
         try:
             split = annotate.choose_split(db, project_id, annotator)
-            st.session_state[state_key] = annotate.next_text(db, actor, project_id, split)
-        except annotate.AnnotationError as err:  # e.g. the store is busy: keep what is shown, say so
-            st.session_state[state.FLASH] = ("error", str(err))
-            return
-        st.session_state[state.SHOWN_AT] = time.time()
+            on.show(annotate.next_text(db, on.actor, project_id, split))
+        except annotate.AnnotationError as err:
+            on.flash = ("error", str(err))
 
 
-def refused(err: annotate.AnnotationError) -> None:
+def refused(on: desk.Desk, err: annotate.AnnotationError) -> None:
     """Show why a label or skip was refused; if someone else has the text, move on to the next one."""
-    st.session_state[state.FLASH] = ("error", str(err))
+    on.flash = ("error", str(err))
     if isinstance(err, annotate.TextTaken):
-        advance()
+        advance(on)
 
 
-@ui.callback
-def on_label(label: str) -> None:
-    shown = st.session_state[state_key]
+@desk.callback
+def on_label(on: desk.Desk, label: str) -> None:
+    if not on.ready or on.shown is None:
+        return
     with ui.refusals():  # e.g. the account was deactivated while the text was shown
         try:
-            annotate.submit_label(db, actor, project_id, shown, label, seconds=seconds_shown())
+            annotate.submit_label(db, on.actor, project_id, on.shown, label, seconds=on.seconds())
         except annotate.AnnotationError as err:
-            refused(err)
+            refused(on, err)
             return
-        st.session_state[state.FLASH] = ("saved", f"Saved “{label}”.")
-        advance()
+        on.flash = ("saved", f"Saved “{label}”.")
+        advance(on)
 
 
-@ui.callback
-def on_skip() -> None:
-    shown = st.session_state[state_key]
+@desk.callback
+def on_skip(on: desk.Desk) -> None:
+    if not on.ready or on.shown is None:
+        return
     with ui.refusals():
         try:
-            annotate.skip(db, actor, project_id, shown.example_id, seconds=seconds_shown())
+            annotate.skip(db, on.actor, project_id, on.shown.example_id, seconds=on.seconds())
         except annotate.AnnotationError as err:
-            refused(err)
+            refused(on, err)
             return
-        st.session_state[state.FLASH] = ("saved", "Skipped: it comes back after the rest.")
-        advance()
+        on.flash = ("saved", "Skipped: it comes back after the rest.")
+        advance(on)
 
 
-@ui.callback
-def on_undo() -> None:
+@desk.callback
+def on_undo(on: desk.Desk) -> None:
     again = False
     with ui.refusals():
         try:
-            again = annotate.undo_and_show(db, actor, project_id)  # undo and re-lease: one transaction
+            again = annotate.undo_and_show(db, on.actor, project_id)  # undo and re-lease: one transaction
         except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
+            on.flash = ("error", str(err))
             return
     if again is False:  # refused
         return
     if again is None:
-        st.session_state[state.FLASH] = ("error", "Nothing to undo.")
+        on.flash = ("error", "Nothing to undo.")
         return
-    st.session_state[state_key] = again
-    st.session_state[state.SHOWN_AT] = time.time()
-    st.session_state[state.FLASH] = ("saved", "Undone: label it again.")
+    on.show(again)
+    on.flash = ("saved", "Undone: label it again.")
 
 
-def show(example_id: int, why: str) -> None:
+def show(on: desk.Desk, example_id: int, why: str) -> None:
     """Show a chosen text (keyword search, "label this"); if someone else has it, say so and keep what is shown."""
     with ui.refusals():
         try:
-            st.session_state[state_key] = annotate.show_example(db, actor, project_id, example_id, why)
+            on.show(annotate.show_example(db, on.actor, project_id, example_id, why))
         except annotate.AnnotationError as err:
-            st.session_state[state.FLASH] = ("error", str(err))
-            return
-        st.session_state[state.SHOWN_AT] = time.time()
+            on.flash = ("error", str(err))
 
 
-@ui.callback
-def on_pick(example_id: int) -> None:
-    show(example_id, "keyword search")
+@desk.callback
+def on_pick(on: desk.Desk, example_id: int) -> None:
+    show(on, example_id, "keyword search")
 
 
 picked = st.session_state.pop(state.label_example(project_id), None)  # "label this" from the Model page
-if picked is not None:
-    show(*picked)
-if state_key not in st.session_state:
-    advance()
-if state_key not in st.session_state:  # no text could be picked (the store was busy): say so, offer a retry
-    st.error(ui.plain(st.session_state.pop(state.FLASH, (None, "Could not pick a text."))[1]))
+with here.lock:
+    if picked is not None:
+        show(here, *picked)
+    if not here.ready:
+        advance(here)
+    ready, shown, flash = here.ready, here.shown, here.flash
+    here.flash = None
+if not ready:  # no text could be picked (the store was busy): say so, offer a retry
+    st.error(ui.plain((flash or (None, "Could not pick a text."))[1]))
     st.button("Try again")
     st.stop()
-shown = st.session_state[state_key]
 if shown is not None:  # a version published since the text was shown brings its own suggestion
-    shown = st.session_state[state_key] = annotate.refresh_suggestion(db, project_id, shown)
+    refreshed = annotate.refresh_suggestion(db, project_id, shown)
+    with here.lock:
+        if here.shown is shown:  # unless a key press moved on meanwhile
+            here.shown = refreshed
+    shown = refreshed
+st.session_state[state_key] = shown  # what this run draws, for other readers (tests)
 served = store.current_version(db, project_id)
 st.session_state[version_key] = served["id"] if served else None
 
@@ -129,7 +135,7 @@ if project["guidelines"]:
     with st.expander("Guidelines"):
         ui.text(project["guidelines"])
 
-kind, message = st.session_state.pop(state.FLASH, (None, None))
+kind, message = flash or st.session_state.pop(state.FLASH, (None, None))
 if kind == "error":
     st.error(ui.plain(message))
 elif kind == "saved":
@@ -148,10 +154,11 @@ with left:
         for i, cls in enumerate(classes):
             columns[i % len(columns)].button(  # Streamlit shows the shortcut key on the button itself
                 ui.plain(cls["name"]), key=f"label_{cls['id']}", help=ui.plain(cls["description"]) or None,
-                shortcut=cls["shortcut"] or None, on_click=on_label, args=(cls["name"],), width="stretch")
+                shortcut=cls["shortcut"] or None, on_click=on_label, args=(here, cls["name"]), width="stretch")
         with st.container(horizontal=True):
-            st.button("Skip", shortcut="Right", on_click=on_skip, help="Skip this text; it comes back at the end.")
-            st.button("Undo", shortcut="Backspace", on_click=on_undo, help="Take back your last label or skip.")
+            st.button("Skip", shortcut="Right", on_click=on_skip, args=(here,),
+                      help="Skip this text; it comes back at the end.")
+            st.button("Undo", shortcut="Backspace", on_click=on_undo, args=(here,), help="Take back your last label or skip.")
         if st.toggle("Show the model's suggestion", value=True) and shown.suggestion:
             confident = annotate.confident_suggestion(shown)
             if confident:
@@ -175,8 +182,9 @@ with right:
     if budget_words := done.budget_words():
         st.progress(done.budget_fraction(), text=budget_words)
     st.caption(f"This session: {pace.session_pace(db, project_id, annotator).words()}",
-               help="Your labels since your last pause of 30 minutes or more; time per label is the median "
-                    "time a text was on screen before you labeled it.")
+               help="Your labels since your last pause of 30 minutes or more (an undone label is not counted); "
+                    "time per label is the median time a text was on screen before you labeled it. Labels per hour "
+                    f"appear from {pace.MIN_RATE_LABELS} labels over {pace.MIN_RATE_MINUTES:.0f} minutes on.")
     if counts["labels"]:
         st.altair_chart(charts.class_counts(counts["per_class"]), width="stretch")
 
@@ -199,7 +207,7 @@ with st.expander("Find texts by keyword (to find rare classes)"):
         for hit in hits:
             hit_text, hit_button = st.columns([5, 1])
             ui.text(hit["text"][:300], hit_text)
-            hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(hit["id"],))
+            hit_button.button("Label this", key=f"pick_{hit['id']}", on_click=on_pick, args=(here, hit["id"]))
 
 
 def on_relabel(example_id: int, key: str) -> None:

@@ -4,15 +4,14 @@ import streamlit as st
 
 from ui import charts
 from core import store
-from core.files import imports, predict
 from core.jobs import kinds
 from core.labeling import annotate, scheduling
 from core.learning import classifiers, stopping
 from core.team import auth
 from core.versions import model_report, registry
 import ui
-from ui import state
-from ui.jobs import show_job, show_jobs
+from ui import predictions, state
+from ui.jobs import show_jobs
 
 db = store.connect()
 project = ui.current_project(db)
@@ -22,6 +21,9 @@ if project["kind"] == "multi":  # one-vs-rest heads and multi-label figures (iss
     from ui import multilabel
 
     multilabel.model_page(db, project)
+    if ui.can(db, auth.EXPORT, project_id) and store.versions(db, project_id):  # as the tab below
+        st.subheader("Predict on new data")
+        predictions.predict_panel(db, project, store.versions(db, project_id), store.current_version(db, project_id))
     st.stop()
 family_title = classifiers.title(project["settings"].family)
 seen_key = state.model_page_versions(project_id)
@@ -38,6 +40,18 @@ def label_this(example_id: int, why: str) -> None:
     """Open the Annotate page on this text."""
     st.session_state[state.label_example(project_id)] = (example_id, why)
     st.switch_page("ui/pages/annotate.py")
+
+
+@ui.callback
+def on_pin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.pin(db, ui.actor(), project_id, st.session_state["pin_choice"])
+
+
+@ui.callback
+def on_unpin() -> None:
+    with ui.refusals(registry.RegistryError):
+        registry.unpin(db, ui.actor(), project_id)
 
 
 def drawn_versions() -> tuple[int | None, int | None]:
@@ -82,6 +96,9 @@ with overview:
     breakdown = registry.eval_breakdown(db, served)
     if caution := breakdown.caution():
         st.warning(ui.plain(caution))
+    sample = registry.eval_sample(db, project_id)
+    if sample_note := sample.note(m.get("eval_accuracy_low"), m.get("eval_accuracy_high")):
+        st.warning(ui.plain(sample_note), icon=":material/balance:")
     scores = st.columns(4)
     if "eval_accuracy" in m:
         # Never the point figure alone (issue 20): on 25 texts "56 %" read as a fact while the truth was 75 %.
@@ -100,8 +117,9 @@ with overview:
                                        key="curve_axis") or "labels"
         st.altair_chart(charts.learning_curve(curve, against), width="stretch")
         st.caption("Measured on the eval sample: random texts the model never picks, labeled as they come up "
-                   "while annotating. The bands are 95 % confidence intervals; they narrow as more eval texts "
-                   "are labeled.")
+                   "while annotating. The bands are 95 % confidence intervals; "
+                   + ("every eval text is labeled, so they cannot narrow further (see above)." if sample.used_up
+                      else "they narrow as more eval texts are labeled."))
     else:
         st.info("No eval figures yet: label some eval texts (one text in five on the Annotate page comes from the "
                 "eval sample) to see an honest accuracy estimate.")
@@ -169,16 +187,13 @@ with versions_tab:
     numbers = [v["number"] for v in reversed(versions)]
     if ui.can(db, auth.SETTINGS, project_id):
         pin_col, unpin_col = st.columns([3, 2], vertical_alignment="bottom")
-        choice = pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
-                                   key="pin_choice")
-        if pin_col.button("Pin this version", icon=":material/push_pin:"):
-            with ui.refusals():
-                registry.pin(db, ui.actor(), project_id, choice)
-                st.rerun()
-        if unpin_col.button("Unpin: follow the newest", disabled=pinned is None):
-            with ui.refusals():
-                registry.unpin(db, ui.actor(), project_id)
-                st.rerun()
+        pin_col.selectbox("Version to serve and export", numbers, index=numbers.index(served["number"]),
+                          key="pin_choice")
+        # Callbacks, so the click's own run draws the new pin from the top of the page (issue 20: the
+        # buttons called st.rerun(), so the run they started drew the old state, was cut short, and a
+        # second run drew the new one: "pinned" still showed 1.5 s after Unpin under load).
+        pin_col.button("Pin this version", icon=":material/push_pin:", on_click=on_pin)
+        unpin_col.button("Unpin: follow the newest", disabled=pinned is None, on_click=on_unpin)
     if pins := model_report.pin_history_words(store.pin_history(db, project_id)):
         st.caption(ui.plain(pins))
 
@@ -203,49 +218,7 @@ with versions_tab:
 
 if predict_tab is not None:
     with predict_tab:
-        st.markdown("Upload texts to classify (the same formats as an import). The worker predicts them; the file "
-                    "comes back with the predicted class, its confidence and every class's probability.")
-        upload = st.file_uploader("File of texts", type=["csv", "tsv", "jsonl", "json", "parquet", "txt"],
-                                  key="predict_file")
-        if upload is not None:
-            try:
-                table = imports.read_table(upload.getvalue(), upload.name)
-            except imports.ImportFailed as err:
-                st.error(ui.plain(str(err)))
-                table = None
-            if table is not None:
-                columns = list(table.columns)
-                c1, c2, c3 = st.columns(3)
-                column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0)
-                version_number = c2.selectbox("Version", numbers, index=numbers.index(served["number"]),
-                                              key="predict_version")
-                fmt = c3.radio("Download as", predict.FORMATS, horizontal=True, key="predict_format")
-                st.caption(f"{len(table):,} rows.")
-                if st.button("Predict", type="primary"):
-                    with ui.refusals(predict.PredictFailed):
-                        st.session_state[state.predict_job(project_id)] = predict.request_predict(
-                            db, ui.actor(), project_id, {v["number"]: v for v in versions}[version_number]["id"],
-                            table, column, fmt, upload.name)
-
-        @st.fragment(run_every="1s")
-        def prediction_status() -> None:
-            job_id = st.session_state.get(state.predict_job(project_id))
-            job = store.job(db, job_id) if job_id else None
-            if job is None:
-                return
-            done = predict.finished(db, job_id)
-            if done is not None:
-                r = done["result"]
-                fmt = done["params"]["format"]
-                st.success(f"Predicted {r['n']:,} texts with version {r['number']}.")
-                st.download_button(f"Download predictions ({fmt})", data=open(r["path"], "rb").read(),
-                                   file_name=f"{ui.file_stem(project)}-predictions-v{r['number']}.{fmt}", type="primary")
-            elif job["status"] == store.JobStatus.FAILED:
-                st.error(f"The prediction failed: {ui.plain(job['message'])}")
-            else:
-                show_job(job)
-
-        prediction_status()
+        predictions.predict_panel(db, project, versions, served)
 
 with st.expander("Recent jobs"):
     st.dataframe(pd.DataFrame(kinds.job_rows(store.jobs(db, project_id, 20))), hide_index=True, width="stretch")

@@ -157,12 +157,19 @@ with add:
             text_column = st.selectbox("Text column", columns, key="add_text")
             label_column = st.selectbox("Label column", ["(none)"] + [c for c in columns if c != text_column],
                                         key="add_label")
+            add_eval_percent = st.number_input(
+                "Keep for the eval sample (% of the new unlabeled texts)", 0, 50, int(imports.DEFAULT_EVAL_FRACTION * 100),
+                key="add_eval_percent",
+                help=f"A random share of the new texts (at most {imports.EVAL_CAP}) joins the eval sample, which the "
+                     "model never picks: more eval texts narrow the accuracy interval on the Model page.")
             if st.button("Add texts", type="primary"):
                 with ui.refusals(imports.ImportFailed):
                     plan = (multilabel_io if project["kind"] == "multi" else imports).add_to_project(
                         db, ui.actor(), project_id, frame, text_column,
-                        None if label_column == "(none)" else label_column)
-                    st.success(ui.plain(f"Added {plan.summary()}."))
+                        None if label_column == "(none)" else label_column, eval_fraction=add_eval_percent / 100)
+                    kept = plan.eval_texts(add_eval_percent / 100)
+                    st.success(ui.plain(f"Added {plan.summary()}"
+                                        + (f", {kept:,} of them for the eval sample." if kept else ".")))
 
 with manage:
     if selected is None:

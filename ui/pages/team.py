@@ -91,6 +91,11 @@ if project_id is not None and project_id in project_names:
                    "(Review page).")
     else:
         st.caption("No labels yet.")
+    if store.project_kind(db, project_id) == "multi":  # agreement per label (issue 21)
+        from ui import multilabel_team
+
+        with ui.refusals():
+            multilabel_team.team_section(db, project_id, actor)
 
 st.subheader("Audit log")
 st.dataframe(ui.table(team_report.audit_rows(db, project_names)), hide_index=True)
