@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core import store
-from core.files import model_export, multilabel_export, multilabel_io
+from core.files import model_export, multilabel_export, multilabel_io, predict
 from core.labeling import annotate, multilabel, scheduling
 from core.settings import ProjectSettings
 from core.team import auth
@@ -97,6 +97,10 @@ def test_setfit_multilabel_retrain_through_the_worker_exports_the_apps_sets(db, 
     assert "Load it without Sieve" in card and "SetFit" in card and "held-back slice" in card and "chain" in card
     app = [multilabel_export.predict_sets(db, v, texts) for v in (full, head)]
     assert any(app[0]) and sets_outside_sieve(outs, texts, tmp_path) == app
+    # predictions on new files (Model page, `python -m core predict`) give the same sets
+    for v, sets in zip((full, head), app):
+        frame = predict.frame_for(v, texts, predict.scorer(db, v)(texts), classes)
+        assert frame["labels"].tolist() == sets
 
 
 def test_transformer_multilabel_retrain_exports_the_apps_sets(db, tmp_path):
@@ -124,3 +128,7 @@ def test_transformer_multilabel_retrain_exports_the_apps_sets(db, tmp_path):
     assert "multi_label_classification" in (outs[0] / "README.md").read_text()
     app = [multilabel_export.predict_sets(db, v, texts) for v in (full, head)]
     assert sets_outside_sieve(outs, texts, tmp_path) == app
+    # predictions on new files (Model page, `python -m core predict`) give the same sets
+    for v, sets in zip((full, head), app):
+        frame = predict.frame_for(v, texts, predict.scorer(db, v)(texts), classes)
+        assert frame["labels"].tolist() == sets
