@@ -19,6 +19,15 @@ CPU_RETRAIN_EVERY = 50  # a SetFit retrain takes a minute or more on a CPU: not 
 AUTO_RETRAIN_BUDGET_S = {"cpu": 180, "cuda": 120}
 
 
+MULTI_TARGET_STRATEGIES = ("one-vs-rest", "multi-output", "classifier-chain")  # core.learning.multilabel_full
+MULTILABEL_FAMILIES = ("setfit", "transformer")  # the families a multi-label project's full retrain can use
+
+
+def families_for(kind: str) -> tuple[str, ...]:
+    """The model families a project of this kind ("single" or "multi") can choose."""
+    return MULTILABEL_FAMILIES if kind == "multi" else classifiers.FAMILIES
+
+
 class SettingsError(ValueError):
     """Settings that cannot be used, with a message meant for the user."""
 
@@ -40,6 +49,8 @@ class ProjectSettings:
     # Percent of texts (0-100) also sent to a second annotator, to measure agreement; which
     # texts is a fixed hash per text (`store.overlap_chosen`), so random among the queued ones.
     overlap: int = 0
+    # Multi-label projects: how the heads on the sentence encoder treat the labels (core.learning.multilabel_full).
+    multi_target_strategy: str = "one-vs-rest"
 
     def __post_init__(self):
         problems = []
@@ -60,6 +71,9 @@ class ProjectSettings:
             problems.append("the label budget must be a positive whole number, or none")
         if isinstance(self.overlap, bool) or not isinstance(self.overlap, int) or not 0 <= self.overlap <= 100:
             problems.append("overlap must be a whole percentage from 0 to 100")
+        if self.multi_target_strategy not in MULTI_TARGET_STRATEGIES:
+            problems.append(f"unknown multi-target strategy {self.multi_target_strategy!r} "
+                            f"(choose from {', '.join(MULTI_TARGET_STRATEGIES)})")
         if self.family not in classifiers.FAMILIES:
             problems.append(f"unknown model family {self.family!r} (choose from {', '.join(classifiers.FAMILIES)})")
         else:
@@ -158,7 +172,7 @@ _MISSING = object()
 READABLE = {"refit_every": "quick-model refits", "retrain_every": "full retrains", "strategy": "query strategy",
             "queue_size": "queue size", "batch_size": "batch size", "label_budget": "label budget",
             "retrain_budget_s": "retrain time budget", "family": "model family", "family_args": "full-training options",
-            "overlap": "overlap", "kind": "quick model type", "params": "quick model parameters",
+            "overlap": "overlap", "multi_target_strategy": "multi-target strategy", "kind": "quick model type", "params": "quick model parameters",
             "self_training": "learning from its surest texts", "class_names": "learning from the class names",
             "pseudo_weight": "weight of its surest texts", "self_training_check": "self-training check",
             "pseudo_min_gold": "self-training minimum"}

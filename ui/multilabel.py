@@ -157,12 +157,24 @@ def _annotate_body(db, project_id, classes, shown, chosen, here, toggle, confirm
 
 
 def model_page(db, project: dict) -> None:
+    from core.labeling import scheduling
+    from core.learning import classifiers, multilabel_full
+    from core.team import auth
+
+    family_title = classifiers.title(project["settings"].family)
+    if ui.can(db, auth.TRAIN, project["id"]) and st.button(
+            f"Train now ({family_title})", type="primary",
+            help=f"Fine-tune {family_title} on every label set given so far, re-embed the pool and refit the "
+                 "one-vs-rest heads. Labeling goes on meanwhile."):
+        with ui.refusals():
+            st.toast(ui.plain(scheduling.train_now(db, ui.actor(), project["id"]).message))
     version = store.current_version(db, project["id"])
     if version is None:
         st.info("No model yet: label a few texts on the Annotate page.")
         return
     m = version["metrics"]
-    st.subheader(f"Version {version['number']}: one-vs-rest heads, {version['n_labels']} labeled texts")
+    what, tuned = multilabel_full.describe_version(version)
+    st.subheader(f"Version {version['number']}: {what}, {version['n_labels']} labeled texts")
     if "eval_micro_f1" not in m:
         st.caption("No labeled eval texts yet: figures appear once some of the eval sample is labeled.")
         return
@@ -176,7 +188,7 @@ def model_page(db, project: dict) -> None:
              "eval texts": r["support"], "threshold": round(float(t), 2)}
             for r, t in zip(m["eval_per_label"], thresholds)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption("Thresholds were tuned by cross-validation on the labeled pool texts, never on the eval sample.")
+    st.caption(tuned)
     versions = store.versions(db, project["id"])
     curve = model_report.multilabel_curve(versions)
     if curve:

@@ -95,9 +95,19 @@ def is_multilabel(version: dict) -> bool:
 
 
 def _multilabel_head(version: dict):
+    """The version's heads (one-vs-rest, or a classifier chain), or None: a transformer's full
+    version scores with its own sigmoid head (core.learning.multilabel_full)."""
     from core.learning import multilabel as ml
+    from core.learning import multilabel_chain
 
-    return ml.MultiLabelHead.load(Path(version["path"]))
+    path = Path(version["path"])
+    if not any((path / name).exists() for name in (ml.HEAD_JSON, multilabel_chain.HEAD_CHAIN_JSON)):
+        return None
+    return multilabel_chain.load_head(path)
+
+
+def _multilabel_thresholds(version: dict) -> np.ndarray:
+    return np.asarray(json.loads((Path(version["path"]) / "thresholds.json").read_text()), dtype=float)
 
 
 def _embedder(enc: dict) -> Callable[[Sequence[str]], np.ndarray]:
@@ -118,7 +128,11 @@ def scorer(db, version: dict) -> Callable[[Sequence[str]], np.ndarray]:
 
     enc = store.encoder(db, version["encoder_id"])
     if is_multilabel(version):
-        model, embed = _multilabel_head(version), _embedder(enc)
+        model = _multilabel_head(version)
+        if model is None:  # a fine-tuned transformer's own head
+            body = classifiers.load("transformer", Path(enc["model"]))
+            return lambda texts: body.embed_and_score(list(texts))[1]
+        embed = _embedder(enc)
         return lambda texts: model.probabilities(embed(texts))
     n_classes = len(json.loads((Path(version["path"]) / "classes.json").read_text()))
     if version["kind"] == store.JobKind.FULL:
@@ -142,8 +156,11 @@ def score_on_ray(db, version: dict, texts: Sequence[str], progress: Progress | N
     enc = store.encoder(db, version["encoder_id"])
     report = (lambda f, m: progress(0.05 + 0.9 * f, m)) if progress else None
     if is_multilabel(version):
+        model = _multilabel_head(version)
+        if model is None:  # a fine-tuned transformer's own head: scored here
+            return scorer(db, version)(texts)
         vectors = ray_backend.embed_texts(enc["model"], list(texts), report, family=enc["family"])
-        return _multilabel_head(version).probabilities(vectors)
+        return model.probabilities(vectors)
     if version["kind"] == store.JobKind.FULL:
         family = version["params"].get("family", "setfit")
         return ray_backend.score_texts(family, Path(enc["path"]) / "model", list(texts), report)[1]
@@ -204,7 +221,7 @@ def multilabel_frame(texts: Sequence[str], probs: np.ndarray, names: list[str], 
 def frame_for(version: dict, texts: Sequence[str], probs: np.ndarray, names: list[str]) -> pd.DataFrame:
     """The predictions file of this version: `multilabel_frame` for a multi-label one, else `predictions_frame`."""
     if is_multilabel(version):
-        return multilabel_frame(texts, probs, names, _multilabel_head(version).thresholds)
+        return multilabel_frame(texts, probs, names, _multilabel_thresholds(version))
     return predictions_frame(texts, probs, names)
 
 

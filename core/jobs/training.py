@@ -325,8 +325,11 @@ def full_retrain(db, project_id: int, job_id: int | None = None, progress: Progr
     the family's `warm_start` asks to continue from the last fine-tuned encoder.
     """
     project = store.project(db, project_id)
-    if project["kind"] == "multi":  # no multi-label fine-tuning yet (issue 21): the heads refit instead
-        return refit_head(db, project_id, job_id)
+    if project["kind"] == "multi":  # the family on label sets (issue 21)
+        try:
+            return multilabel_training.full_retrain(db, project_id, job_id, progress)
+        except multilabel_training.NotYet as err:
+            raise NothingToDo(str(err)) from None
     settings = project["settings"]
     base, ids, _, names, labels = _labels_on_latest_encoder(db, project_id)
     counts = np.bincount(labels.y, minlength=len(names))

@@ -66,6 +66,35 @@ def test_label_sets_by_toggle_confirm_and_none_of_these(db, monkeypatch):
     assert any("No model yet" in i.value for i in at.info)
 
 
+def test_settings_page_lets_a_multi_label_project_choose_its_family(db, monkeypatch):
+    """Full retrains of a multi-label project (issue 21): SetFit or a transformer, and SetFit's multi_target_strategy."""
+    from core.files import multilabel_io
+    from core.team import auth
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": [t for t, _ in ROWS], "labels": [labels for _, labels in ROWS]})
+    pid = multilabel_io.create_project(db, auth.local_actor(), "tickets",
+                                       multilabel_io.plan_import(frame, "text", "labels"))
+    at = new_app(monkeypatch)
+    at.switch_page("ui/pages/settings.py").run()
+    assert not at.exception
+    family = next(s for s in at.selectbox if s.label == "Model family")
+    assert list(family.options) == ["SetFit", "transformer fine-tuning"]  # the differentiable head is single-label
+    strategy = next(s for s in at.selectbox if "multi_target_strategy" in s.label)
+    assert list(strategy.options) == ["one-vs-rest", "multi-output", "classifier-chain"]
+    strategy.select("multi-output").run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception and store.settings(db, pid).multi_target_strategy == "multi-output"
+    next(s for s in at.selectbox if s.label == "Model family").select("transformer").run()
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception and store.settings(db, pid).family == "transformer"
+    at.switch_page("ui/pages/model.py").run()
+    assert not at.exception
+    button(at, "Train now (transformer fine-tuning)").click().run()  # a multi-label full retrain, queued
+    assert not at.exception
+    assert [j["kind"] for j in store.active_jobs(db, pid)].count(store.JobKind.FULL) == 1
+
+
 def test_multilabel_annotate_counts_eval_labels_as_single_label_does(db, monkeypatch):
     """New-user trial (issue 20): single-label Annotate shows "Eval labels n / N", multi-label did not."""
     import pandas as pd

@@ -90,9 +90,22 @@ time_budget = st.number_input(
     help=f"Training stops when this is spent and uses what it learned so far. Automatic: "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cpu']} s on a CPU, "
          f"{project_settings.AUTO_RETRAIN_BUDGET_S['cuda']} s on a GPU.")
-family = st.selectbox("Model family", classifiers.FAMILIES, key=synced("family", saved.family),
+multi_label = project["kind"] == "multi"
+family_options = project_settings.families_for(project["kind"])  # multi-label: SetFit or a transformer
+family = st.selectbox("Model family", family_options,
+                      key=synced("family", saved.family if saved.family in family_options else family_options[0]),
                       format_func=classifiers.title,
-                      help="; ".join(f"{s.title}: {s.description}" for s in classifiers.SPECS.values()) + ".")
+                      help="; ".join(f"{classifiers.SPECS[f].title}: {classifiers.SPECS[f].description}"
+                                     for f in family_options) + ".")
+multi_target = saved.multi_target_strategy
+if multi_label:
+    multi_target = st.selectbox(
+        "How the heads treat the labels (multi_target_strategy)", project_settings.MULTI_TARGET_STRATEGIES,
+        key=synced("multi_target_strategy", saved.multi_target_strategy),
+        help="The heads on the sentence encoder (every quick refit, and SetFit's head): one-vs-rest and multi-output "
+             "fit one logistic regression per label (the same model, as in SetFit); classifier-chain lets each label "
+             "also read the decisions on the labels before it. Each threshold is tuned on labels the model did not "
+             "train on. A transformer's full version predicts with its own head.")
 family_spec = classifiers.spec(family)
 current = saved.family_arguments(family)
 inputs: dict = {}  # each field's input value, by classifiers.field_key
@@ -109,7 +122,7 @@ for row in family_spec.rows:
 
 form = {"refit_every": int(refit_every), "retrain_every": None if automatic else int(retrain_every),
         "strategy": strategy, "label_budget": int(budget) or None, "overlap": int(overlap), "retrain_budget_s": int(time_budget) or None,
-        "head": head_values, "family": family,
+        "head": head_values, "family": family, "multi_target_strategy": multi_target,
         "family_args": {family: family_spec.changed_arguments(inputs, current)}}
 try:
     wanted = saved.with_changes(form)

@@ -41,8 +41,15 @@ class SetFitArguments(FamilyArguments):
     # needs only a few steps for the new labels (see docs/benchmarks.md, "SetFit rounds").
     warm_start: bool = False
     warm_steps: int = 10  # step cap of a retrain that continues from a fine-tuned encoder
+    # Multi-label projects only: which text pairs are positives (core.learning.multilabel_pairs;
+    # its DEFAULT_RULE, chosen on a debtags validation split).
+    pair_rule: str = "jaccard"
 
     def __post_init__(self):
+        from core.learning import multilabel_pairs
+
+        if self.pair_rule not in multilabel_pairs.RULES:
+            raise ValueError(f"pair_rule must be one of {', '.join(multilabel_pairs.RULES)}.")
         if self.max_steps < 1 or self.batch_size < 2 or self.num_iterations < 1 or self.warm_steps < 1:
             raise ValueError("max_steps, num_iterations and warm_steps must be at least 1, batch_size at least 2.")
         if self.max_length < 8:
@@ -285,6 +292,58 @@ def train_setfit_diff(model: str | None, texts: Sequence[str], label_ids: Sequen
                             stopped_at_budget=each_step.stopped_at_budget)
     model_obj.model_head.eval()
     return TrainedSetFit(model_obj.model_body, model_obj.model_head, class_names, info, differentiable=True)
+
+
+def train_body_multilabel(model, texts: Sequence[str], Y: np.ndarray, args: SetFitArguments | None = None,
+                          progress: Progress | None = None,
+                          budget: TimeBudget | None = None) -> tuple[object, TrainingInfo]:
+    """Fine-tune the encoder contrastively on label sets (texts x labels 0/1); returns (body, info).
+
+    The pairs come from `core.learning.multilabel_pairs` under `args.pair_rule` (by default texts
+    sharing a label are positives), as many as SetFit would draw (num_iterations x 2 per text)
+    up to the step cap (max_steps x batch_size); the rest is SetFit's own contrastive phase
+    (cosine-similarity loss, same precision, the body back at its own length afterwards)."""
+    from datasets import Dataset
+    from setfit import Trainer
+
+    from core.learning import multilabel_pairs
+
+    args = args or SetFitArguments()
+    on = embeddings.device()
+    model_obj = _load(model, on)
+    dtype = embeddings.autocast_dtype(on)
+    n_pairs = min(args.num_iterations * 2 * len(texts), args.max_steps * args.batch_size)
+    columns = multilabel_pairs.pair_texts(list(texts), np.asarray(Y), n_pairs, args.pair_rule, args.seed)
+    if not columns["label"]:
+        raise ValueError("Too few labeled texts to draw text pairs from.")
+    dataset = Dataset.from_dict(columns)
+
+    class PairTrainer(Trainer):
+        def get_dataset(self, x, y, args, max_pairs=-1):  # our pairs instead of SetFit's sampler
+            return dataset, args.loss(self.model.model_body)
+
+    with artifacts.scratch_dir("setfit") as scratch, _training_length(model_obj.model_body, args.max_length):
+        training_args = _training_arguments(
+            str(scratch), on, dtype, batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps,
+            num_iterations=args.num_iterations, body_learning_rate=args.body_learning_rate, seed=args.seed)
+        each_step = _step_callback(progress, 0, 1, budget)
+        trainer = PairTrainer(model=model_obj, args=training_args, callbacks=[each_step])
+        started = time.perf_counter()
+        with torch_autocast(on, dtype, training_args):
+            trainer.train_embeddings(list(texts), [0] * len(texts), args=training_args)
+        info = TrainingInfo(steps=int(trainer.st_trainer.state.global_step), seconds=time.perf_counter() - started,
+                            device=on, precision=embeddings.precision_name(dtype),
+                            stopped_at_budget=each_step.stopped_at_budget)
+    model_obj.model_body.eval()
+    return model_obj.model_body, info
+
+
+@contextlib.contextmanager
+def torch_autocast(on: str, dtype, training_args):
+    import torch
+
+    with torch.autocast(on, dtype=dtype, enabled=dtype is not None and not training_args.use_amp):
+        yield
 
 
 def load(path: Path) -> TrainedSetFit:

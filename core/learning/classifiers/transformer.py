@@ -26,6 +26,7 @@ from core.learning import embeddings
 from core.learning.classifiers.protocol import FamilyArguments, Progress, TimeBudget, TrainingInfo, step_message
 
 FAMILY = "transformer"
+MULTI_LABEL = "multi_label_classification"  # transformers' problem_type for label sets
 
 
 @dataclass
@@ -64,6 +65,11 @@ class TrainedTransformer:
     def device(self) -> str:
         return self.info.device
 
+    @property
+    def multilabel(self) -> bool:
+        """Trained with problem_type="multi_label_classification": one sigmoid per label (BCE)."""
+        return getattr(self.model.config, "problem_type", None) == MULTI_LABEL
+
     def embed_and_score(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Mean-pooled, normalised last hidden states (for diversity and head refits) and class probabilities."""
         import torch
@@ -81,7 +87,8 @@ class TrainedTransformer:
             mask = encoded["attention_mask"].unsqueeze(-1).float()
             pooled = (output.hidden_states[-1].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
             vectors.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-            probs.append(torch.softmax(output.logits.float(), dim=-1).cpu().numpy())
+            logits = output.logits.float()
+            probs.append((torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=-1)).cpu().numpy())
         inverse = np.argsort(order)
         return np.concatenate(vectors)[inverse].astype(np.float32), np.concatenate(probs)[inverse].astype(np.float32)
 
@@ -196,7 +203,7 @@ def train(model_name: str | None, texts: Sequence[str], label_ids: Sequence[int]
     return TrainedTransformer(model, tokenizer, args.max_length, info)
 
 
-def _load_for_classification(model_name: str | None, class_names: list[str], on: str):
+def _load_for_classification(model_name: str | None, class_names: list[str], on: str, problem_type: str | None = None):
     """(tokenizer, model): the encoder with a new sequence-classification head over `class_names`."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -205,7 +212,8 @@ def _load_for_classification(model_name: str | None, class_names: list[str], on:
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(
         path, use_safetensors=True, num_labels=len(class_names), id2label=dict(enumerate(class_names)),
-        label2id={name: i for i, name in enumerate(class_names)}).to(on)
+        label2id={name: i for i, name in enumerate(class_names)},
+        **({"problem_type": problem_type} if problem_type else {})).to(on)
     return tokenizer, model
 
 
@@ -223,13 +231,13 @@ class _Run:
     mixed precision, and the step count against the budget."""
 
     def __init__(self, model, tokenizer, texts: Sequence[str], y: np.ndarray, args: TransformerArguments, on: str,
-                 weights, n_train: int, progress: Progress | None, budget: TimeBudget | None):
+                 weights, n_train: int, progress: Progress | None, budget: TimeBudget | None, loss_fn=None):
         import torch
         from transformers import get_linear_schedule_with_warmup
 
         self.model, self.tokenizer, self.texts, self.y, self.args, self.on = model, tokenizer, texts, y, args, on
         self.progress, self.budget = progress, budget
-        self.loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+        self.loss_fn = loss_fn if loss_fn is not None else torch.nn.CrossEntropyLoss(weight=weights)
         self.groups = layer_groups(model)
         self.optimizer = torch.optim.AdamW(_param_groups(model, self.groups, args))
         self.total = (n_train + args.batch_size - 1) // args.batch_size * args.num_epochs
@@ -250,7 +258,7 @@ class _Run:
             chunk = rows[start:start + args.batch_size]
             encoded = self.tokenizer([self.texts[i] for i in chunk], padding=True, truncation=True,
                                      max_length=args.max_length, return_tensors="pt").to(self.on)
-            yield encoded, torch.as_tensor(self.y[chunk], device=self.on)
+            yield encoded, torch.as_tensor(self.y[chunk], device=self.on)  # int64 classes, or float32 0/1 label sets
 
     def _unfreeze(self, epoch: int) -> set[str]:
         """Let gradients reach only this epoch's trainable groups (frozen encoder, gradual unfreezing)."""
@@ -317,6 +325,51 @@ class _BestOnHeldBack:
             model.load_state_dict(self.state)
 
 
+def train_multilabel(model_name: str | None, texts: Sequence[str], Y: np.ndarray, class_names: list[str],
+                     args: TransformerArguments | None = None, progress: Progress | None = None,
+                     budget: TimeBudget | None = None, held_rows: np.ndarray | None = None) -> TrainedTransformer:
+    """Fine-tune on label sets (texts x labels 0/1): problem_type="multi_label_classification", so
+    the model has one sigmoid per label and trains with binary cross-entropy (BCEWithLogitsLoss;
+    with `class_weight="balanced"` each label's positives weigh negatives/positives, at most 10).
+    `held_rows` (never trained on) drive early stopping; the caller tunes thresholds on them."""
+    import torch
+
+    args = args or TransformerArguments()
+    torch.manual_seed(args.seed)
+    on = embeddings.device()
+    tokenizer, model = _load_for_classification(model_name, class_names, on, problem_type=MULTI_LABEL)
+    Y = np.asarray(Y, dtype=np.float32)
+    held_rows = np.zeros(0, dtype=np.int64) if held_rows is None else np.asarray(held_rows, dtype=np.int64)
+    train_rows = np.setdiff1d(np.arange(len(Y)), held_rows)
+    pos_weight = None
+    if args.class_weight == "balanced":
+        positives = Y[train_rows].sum(0)
+        ratio = np.where(positives > 0, (len(train_rows) - positives) / np.maximum(positives, 1), 1.0)
+        pos_weight = torch.tensor(np.clip(ratio, 1.0, 10.0), dtype=torch.float32, device=on)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    run = _Run(model, tokenizer, texts, Y, args, on, None, len(train_rows), progress, budget, loss_fn=loss_fn)
+    history: list[dict] = []
+    best = _BestOnHeldBack()
+    started = time.perf_counter()
+    for epoch in range(args.num_epochs):
+        entry = run.epoch(train_rows, epoch)
+        if len(held_rows):
+            entry["held_loss"] = run.held_loss(held_rows)
+            best.update(entry["held_loss"], model)
+        history.append(entry)
+        if run.out_of_time:
+            entry["stopped_at_budget"] = True
+            break
+        if args.early_stopping_patience and len(held_rows) and best.stale >= args.early_stopping_patience:
+            entry["early_stop"] = True
+            break
+    best.restore(model)
+    info = TrainingInfo(steps=run.step, seconds=time.perf_counter() - started, device=on,
+                        precision=embeddings.precision_name(run.dtype), history=history,
+                        stopped_at_budget=run.out_of_time)
+    return TrainedTransformer(model, tokenizer, args.max_length, info)
+
+
 # Measured by bench/train_speed.py on the 2-core CPU (MiniLM, bf16): seconds per example and epoch
 # at 128 tokens, and seconds per text to score the pool.
 CPU_TRAIN_S_PER_EXAMPLE = 0.03
@@ -336,4 +389,9 @@ def load(path: Path) -> TrainedTransformer:
     on = embeddings.device()
     embeddings.check_model_dir(path)
     model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True).to(on)
-    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), 128, TrainingInfo(device=on))
+    max_length = 128
+    if (Path(path) / "multilabel.json").exists():  # a multi-label one scores at the length it trained at
+        import json
+
+        max_length = int(json.loads((Path(path) / "multilabel.json").read_text())["max_length"])
+    return TrainedTransformer(model, AutoTokenizer.from_pretrained(str(path)), max_length, TrainingInfo(device=on))
