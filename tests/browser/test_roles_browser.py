@@ -215,5 +215,6 @@ def test_an_admin_renames_and_adds_classes_and_versions_the_guidelines(seeded):
     ann1 = signed_in("ann1")
     harness.open_page(ann1, "Annotate")  # the annotator's buttons carry the new names, and the guidelines
     buttons = ann1.locator('[data-testid="stMain"]').get_by_role("button")
+    buttons.filter(has_text="neutral").first.wait_for(timeout=30_000)  # drawn at the end of the run, late on a loaded box
     assert buttons.filter(has_text="alpha").count() == 1 and buttons.filter(has_text="neutral").count() == 1
     assert ann1.locator('[data-testid="stExpander"]', has_text="Guidelines").count() == 1

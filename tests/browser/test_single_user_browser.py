@@ -1,6 +1,8 @@
 """One person, one browser, a long session (issue 20): settings saved back to back both land, and a
 past label is found in the label history and changed there."""
 import itertools
+import json
+import time
 
 import pytest
 
@@ -16,10 +18,20 @@ pytestmark = pytest.mark.browser
 
 
 def saved_settings(app) -> dict:
-    import json
-
     with project_db(app) as conn:
         return json.loads(conn.execute("SELECT settings FROM projects").fetchone()[0])
+
+
+def stored_soon(app, wanted: dict, timeout_s: float = 30) -> dict:
+    """The stored settings once they hold `wanted` (a save's answer can be read before its run has
+    committed on a loaded box: the "Saved" of the save before is still on the page); the last read
+    when they never do, for the assertion to show."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        settings = saved_settings(app)
+        if all(settings.get(k) == v for k, v in wanted.items()) or time.monotonic() > deadline:
+            return settings
+        time.sleep(0.2)
 
 
 def save(page) -> str:
@@ -43,13 +55,13 @@ def test_a_setting_changed_right_after_a_save_is_saved_too(app_factory, page, tm
     assert "Saved" in save(page)
     harness.choose(page, "Which texts to show next", "Typical texts")  # at once, on the page the save left
     assert "Saved" in save(page)
-    assert saved_settings(app)["strategy"] == "kmeans"
+    assert stored_soon(app, {"strategy": "kmeans"})["strategy"] == "kmeans"
 
     harness.choose(page, "Model family", "SetFit (differentiable head)")
     assert "Saved" in save(page)
     harness.choose(page, "Model family", "transformer fine-tuning")
     assert "Saved" in save(page)
-    settings = saved_settings(app)
+    settings = stored_soon(app, {"family": "transformer", "strategy": "kmeans"})
     assert settings["family"] == "transformer" and settings["strategy"] == "kmeans"
     # What the page shows after both saves is what is stored.
     box = page.locator('[data-testid="stApp"]').get_by_role("combobox", name="Model family")
@@ -58,8 +70,6 @@ def test_a_setting_changed_right_after_a_save_is_saved_too(app_factory, page, tm
 
 def wait_for_the_worker(app, timeout_s: float = 90) -> None:
     """Until no job of the project is queued or running."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with project_db(app) as conn:
