@@ -13,7 +13,7 @@ from core import store
 from core.labeling import annotate, multilabel
 from core.learning import stopping
 from core.plain_text import neutral  # multiselect chips are not Markdown: no escaping, no bidi controls
-from core.versions import model_report
+from core.versions import model_report, registry
 import ui
 from ui import charts, desk, state
 
@@ -178,14 +178,23 @@ def model_page(db, project: dict) -> None:
     if "eval_micro_f1" not in m:
         st.caption("No labeled eval texts yet: figures appear once some of the eval sample is labeled.")
         return
+    sample = registry.eval_sample(db, project["id"])
+    if m["eval_n"] < registry.FEW_EVAL_TEXTS:
+        st.warning(f"These figures rest on {m['eval_n']} eval texts: read the intervals, not the figures, and "
+                   "label more eval texts before trusting them.", icon=":material/balance:")
+    if sample_note := sample.note():
+        st.warning(ui.plain(sample_note), icon=":material/balance:")
     cols = st.columns(4)
     for col, (key, name) in zip(cols, (("eval_micro_f1", "Micro-F1"), ("eval_macro_f1", "Macro-F1"),
                                        ("eval_hamming_loss", "Hamming loss"), ("eval_subset_accuracy", "Subset accuracy"))):
         low, high = m[key + "_ci"]
-        col.metric(name, f"{m[key]:.3f}", help=f"95 % bootstrap interval {low:.3f}–{high:.3f} on {m['eval_n']} eval texts")
+        # the interval is the figure (as on the single-label page): a point alone from a few texts reads as a fact
+        col.metric(f"{name} · {m['eval_n']} eval texts", f"{low:.2f}–{high:.2f}",
+                   help=f"95 % interval on {m['eval_n']} eval texts; the point figure is {m[key]:.3f}.")
     thresholds = multilabel.thresholds(version)
-    rows = [{"label": r["label"], "F1": round(r["f1"], 3), "95 % CI": f"{r['ci'][0]:.2f}–{r['ci'][1]:.2f}",
-             "eval texts": r["support"], "threshold": round(float(t), 2)}
+    rows = [{"label": r["label"], "F1": round(r["f1"], 3) if r["support"] else "–",
+             "95 % CI": f"{r['ci'][0]:.2f}–{r['ci'][1]:.2f}" if r["support"] else "–",
+             "eval texts with the label": r["support"], "threshold": round(float(t), 2)}
             for r, t in zip(m["eval_per_label"], thresholds)]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(tuned)

@@ -290,10 +290,29 @@ def eval_figures(Y: np.ndarray, P: np.ndarray, classes: list[str], n_boot: int =
         y, p = Y[idx], P[idx]
         per_draws.append(_f1((y & p).sum(0), (~y & p).sum(0), (y & ~p).sum(0)))
     out = {f"eval_{k}": v for k, v in point.items()}
-    out.update({f"eval_{k}_ci": [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in draws.items()})
+    for k, v in draws.items():
+        low, high = float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))
+        if k != "hamming_loss":  # a share of texts (or of their labels): no surer than a proportion on these texts
+            low, high = _no_narrower_than_wilson(point[k], low, high, len(Y))
+        out[f"eval_{k}_ci"] = [low, high]
     per = _f1((Y & P).sum(0), (~Y & P).sum(0), (Y & ~P).sum(0))
     lo, hi = np.percentile(np.array(per_draws), [2.5, 97.5], axis=0)
-    out["eval_per_label"] = [{"label": c, "f1": float(per[j]), "ci": [float(lo[j]), float(hi[j])],
-                              "support": int(Y[:, j].sum())} for j, c in enumerate(classes)]
+    support = Y.sum(0)
+    out["eval_per_label"] = [{"label": c, "f1": float(per[j]),
+                              "ci": list(_no_narrower_than_wilson(float(per[j]), float(lo[j]), float(hi[j]), int(support[j]))),
+                              "support": int(support[j])} for j, c in enumerate(classes)]
     out["eval_n"] = int(len(Y))
     return out
+
+
+def _no_narrower_than_wilson(figure: float, low: float, high: float, n: int) -> tuple[float, float]:
+    """A bootstrap interval joined with the Wilson interval of a proportion `figure` on `n` texts.
+    When every draw scores alike (all right: 1.00-1.00; a label on 3 eval texts) the percentile
+    interval shrinks to a point; an F1 over n texts (or a label's n positives) is no surer than a
+    proportion on them (as for single-label macro-F1, core.learning.evaluation). n = 0: [0, 1]."""
+    from core.learning.evaluation import wilson_interval
+
+    if n <= 0:
+        return 0.0, 1.0
+    w_low, w_high = wilson_interval(int(round(figure * n)), n)
+    return min(low, w_low), max(high, w_high)

@@ -58,7 +58,7 @@ def per_label_curve(versions: list[dict], labels: list[str]) -> list[dict]:
     wanted = set(labels)
     return [{"labels": v["n_labels"], "version": v["number"], "label": r["label"], "F1": r["f1"],
              "low": r["ci"][0], "high": r["ci"][1], "eval texts": r["support"]}
-            for v in versions for r in v["metrics"].get("eval_per_label", []) if r["label"] in wanted]
+            for v in versions for r in v["metrics"].get("eval_per_label", []) if r["label"] in wanted and r["support"]]
 
 
 def cross_validated_curve(versions: list[dict]) -> list[dict]:

@@ -161,6 +161,14 @@ def test_model_page_shows_curves_per_label_curves_and_stopping_signals(db, monke
     assert picker.value == [r["label"] for r in weakest]
     texts = [i.value for i in at.info] + [s.value for s in at.success]
     assert any("mean kappa" in t or "comparisons" in t for t in texts)
+    # the tiles show intervals, not bare points; a used-up eval sample is said plainly (a new user's trial)
+    import re
+
+    assert all(re.fullmatch(r"\d\.\d\d–\d\.\d\d", m.value) for m in at.metric if "eval texts" in m.label)
+    assert len([m for m in at.metric if "eval texts" in m.label]) == 4
+    assert any("eval texts are labeled" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert (table.loc[table["eval texts with the label"] == 0, "F1"] == "–").all()
     assert any("uncertainty" in t for t in texts)
     picker.set_value([]).run()
     assert len(at.get("vega_lite_chart")) == 1

@@ -149,7 +149,7 @@ def test_sign_out_in_one_tab_stops_a_label_from_the_other(app_factory, browser, 
         tab_b.bring_to_front()
         tab_b.evaluate("() => { if (document.activeElement) document.activeElement.blur(); }")
         tab_b.keyboard.press("2")
-        tab_b.locator('[data-testid="stMain"] >> text=Sign in to Sieve').wait_for()
+        tab_b.locator('[data-testid="stMain"] >> text=Sign in to Sieve').wait_for(timeout=60_000)  # slow on a loaded box
         harness.wait_idle(tab_b)
         assert db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 1, "a label landed after Sign out"
         assert_sign_in_only(tab_b)

@@ -99,3 +99,25 @@ def test_stopping_figures_for_label_sets():
     assert ml.set_agreement(old, old) == 1.0
     expected = (cohen_kappa_score(old[:, 0], new[:, 0]) + 2) / 3
     assert abs(ml.set_agreement(old, new) - expected) < 1e-12
+
+
+def test_eval_intervals_stay_honest_on_few_texts():
+    """A new user's trial: "F1 1, 95 % CI 1.00-1.00" for a label on 3 eval texts, and micro/macro-F1 and
+    subset accuracy 1.000 with a zero-width interval from 2 eval texts: every bootstrap draw scored
+    alike. Each interval is now no narrower than a proportion's Wilson interval on those texts."""
+    from core.learning.evaluation import wilson_interval
+
+    Y = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0]])
+    figures = ml.eval_figures(Y, Y.copy(), ["a", "b", "c"], n_boot=200)  # every label right on every text
+    for key in ("eval_micro_f1", "eval_macro_f1", "eval_subset_accuracy"):
+        assert figures[key] == 1.0
+        low, high = figures[key + "_ci"]
+        assert high == 1.0 and low <= wilson_interval(3, 3)[0] < 0.6, (key, low)
+    a, b, c = figures["eval_per_label"]
+    assert a["support"] == 3 and a["ci"][0] <= wilson_interval(3, 3)[0]
+    assert b["support"] == 1 and b["ci"][0] <= wilson_interval(1, 1)[0]
+    assert c["support"] == 0 and c["ci"] == [0.0, 1.0]  # no eval text has it: nothing is known
+    wide = ml.eval_figures(np.tile(Y, (40, 1)), np.tile(np.array([[1, 0, 0], [0, 0, 0], [1, 0, 0]]), (40, 1)),
+                           ["a", "b", "c"], n_boot=200)
+    low, high = wide["eval_micro_f1_ci"]
+    assert 0.0 < low < wide["eval_micro_f1"] < high < 1.0
