@@ -132,6 +132,24 @@ def label_classes(frame: pd.DataFrame, labels_column: str | None) -> list[str]:
     return sorted({name for v in frame[labels_column].tolist() for name in (labelsets.parse_cell(v) or [])})
 
 
+NOT_SEPARATORS = {",": "a comma", "/": "a slash", "\t": "a tab"}
+
+
+def separator_hint(frame: pd.DataFrame, labels_column: str | None) -> str | None:
+    """A warning when class names read from the labels column hold a comma, slash or tab: those do
+    not separate labels (only |, ; and JSON lists do), so 'a, b' became one class (a new user's
+    trial: nothing said so). None when no name holds one."""
+    names = label_classes(frame, labels_column)
+    for char, words in NOT_SEPARATORS.items():
+        odd = [n for n in names if char in n]
+        if odd:
+            shown = ", ".join(repr(n) for n in odd[:3]) + (f" and {len(odd) - 3:,} more" if len(odd) > 3 else "")
+            return (f"{len(odd):,} class {'name holds' if len(odd) == 1 else 'names hold'} {words} ({shown}). "
+                    "Only |, ; or a JSON list separate labels, so each such cell is read as one class. "
+                    "If the labels are separated by something else, change the file before creating the project.")
+    return None
+
+
 def labeled_count(frame: pd.DataFrame, text_column: str, labels_column: str | None) -> tuple[int, int]:
     """(texts that would arrive with a set, texts that would arrive); ImportFailed as `plan_import`."""
     plan = plan_import(frame, text_column, labels_column)

@@ -142,3 +142,18 @@ def test_renaming_a_class_of_a_multi_label_project_renames_it_inside_every_set(d
     finals = {f.example_id: f.labels for f in multilabel.final_sets(db, pid)}
     assert finals == {first.example_id: ["defect", "feature"], second.example_id: ["billing"]}
     assert store.class_names(db, pid) == ["billing", "defect", "feature"]
+
+
+def test_a_comma_or_tab_in_the_labels_column_is_pointed_out():
+    """A new user's trial: 'alpha, beta' and 'gamma<TAB>beta' each became one class without a word."""
+    import pandas as pd
+
+    from core.files import multilabel_io
+
+    frame = pd.DataFrame({"text": ["one", "two", "three"], "labels": ["alpha, beta", "alpha|gamma", "gamma\tbeta"]})
+    hint = multilabel_io.separator_hint(frame, "labels")
+    assert hint and "a comma" in hint and "'alpha, beta'" in hint and "|, ;" in hint
+    tabbed = multilabel_io.separator_hint(frame.iloc[1:], "labels")
+    assert tabbed and "a tab" in tabbed
+    assert multilabel_io.separator_hint(frame.iloc[1:2], "labels") is None
+    assert multilabel_io.separator_hint(frame, None) is None

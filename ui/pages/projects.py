@@ -101,6 +101,8 @@ with create:
                 show_error(str(err))
             else:
                 st.text(f"{labeled:,} of {arriving:,} texts will arrive already labeled.")
+            if multi and (hint := multilabel_io.separator_hint(frame, label_column)):
+                st.warning(ui.plain(hint))
         found = io_module.label_classes(frame, label_column)
         class_spec = st.text_input("Classes (comma-separated)", value=imports.format_classes(found),
                                    key=f"class_spec_{label_column}" if label_column else "class_spec",
